@@ -1,0 +1,37 @@
+//! The environment variables the jobs read, in one documented table.
+//!
+//! Every flag an operator may set from Airflow also reads an environment variable, so a
+//! DAG can configure a task without templating its command line. The clap definitions
+//! refer to these constants; `docs/configuration.md` mirrors this table.
+
+/// Root of the lake (`--data-root`).
+pub const DATA_ROOT: &str = "HIVE_DATA_ROOT";
+/// Partition date to process (`--date`).
+pub const DATE: &str = "HIVE_DATE";
+/// Shard `k/n` (`--shard`).
+pub const SHARD: &str = "HIVE_SHARD";
+/// `text` or `json` logs on stderr (`--log-format`).
+pub const LOG_FORMAT: &str = "HIVE_LOG_FORMAT";
+/// Only warnings and errors on stderr (`--quiet`).
+pub const QUIET: &str = "HIVE_QUIET";
+/// `tracing` filter directives, e.g. `hive_extract=debug` (overrides `--quiet`).
+pub const LOG_FILTER: &str = "HIVE_LOG";
+/// Observation window in days (`extract-edits --window-days`).
+pub const WINDOW_DAYS: &str = "HIVE_WINDOW_DAYS";
+/// Largest file content accepted, in bytes (`extract-edits --max-file-bytes`).
+pub const MAX_FILE_BYTES: &str = "HIVE_MAX_FILE_BYTES";
+/// Largest share of rows that may be quarantined before the job exits 1.
+pub const MAX_QUARANTINE_RATIO: &str = "HIVE_MAX_QUARANTINE_RATIO";
+
+/// Every variable with its meaning, for `--help` texts and the docs test.
+pub const ALL: &[(&str, &str)] = &[
+    (DATA_ROOT, "root of the lake (default `data`)"),
+    (DATE, "partition date YYYY-MM-DD to process"),
+    (SHARD, "shard k/n: projects with xxh3_64(project_id) % n == k"),
+    (LOG_FORMAT, "`text` (default) or `json` logs on stderr"),
+    (QUIET, "only warnings and errors on stderr"),
+    (LOG_FILTER, "tracing filter directives, e.g. `info,hive_extract=debug`"),
+    (WINDOW_DAYS, "observation window in days (extract-edits)"),
+    (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
+    (MAX_QUARANTINE_RATIO, "largest share of rows quarantined before exit 1"),
+];

@@ -1,0 +1,385 @@
+//! The lake: where a table's partition lives and how files become visible in it.
+//!
+//! Layout: `<root>/<table>/dt=YYYY-MM-DD/part-<k>-of-<n>.parquet` plus a `_SUCCESS`
+//! manifest. A part is written to a hidden temp file in the same directory (readers such
+//! as pyarrow, DuckDB and Spark skip names starting with `.` or `_`), flushed, then
+//! renamed over the final name, so a killed job leaves the previous part intact and no
+//! partial file visible. `_SUCCESS` is written last, by whichever shard finds all `n`
+//! parts present, and lists the parts with their row counts; readers of our own tables
+//! read exactly the listed parts. Parts of an earlier run with another shard count are
+//! removed only after the new `_SUCCESS` is in place.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use fs_err as fs;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{SCHEMA_VERSION_KEY, TABLE_NAME_KEY, TableSpec};
+use crate::{CoreError, PartitionDate, Shard};
+
+/// Name of the completion marker, written last.
+pub const SUCCESS_MARKER: &str = "_SUCCESS";
+
+/// Rows per Parquet row group written by the jobs.
+pub const ROW_GROUP_ROWS: usize = 8192;
+
+/// Upper bound on a row group's encoded size, so content-heavy tables stay bounded in
+/// memory while writing and reading.
+pub const ROW_GROUP_MAX_BYTES: usize = 64 << 20;
+
+/// The directory of one partition: `<root>/<table>/dt=<date>`.
+pub fn partition_dir(root: &Path, table: &str, date: PartitionDate) -> PathBuf {
+    root.join(table).join(date.dir_name())
+}
+
+/// What `_SUCCESS` says about a committed partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionManifest {
+    pub table: String,
+    pub dt: String,
+    pub schema_version: u32,
+    pub shards: u32,
+    pub parts: Vec<PartEntry>,
+    pub rows: u64,
+}
+
+/// One committed part file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartEntry {
+    pub file: String,
+    pub rows: u64,
+}
+
+/// What committing a part did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommittedPart {
+    /// The part file now visible.
+    pub path: PathBuf,
+    /// Rows in this part.
+    pub rows: u64,
+    /// Whether this commit completed the partition (wrote `_SUCCESS`).
+    pub partition_complete: bool,
+}
+
+/// Writer properties shared by every table: zstd, fixed row-group size, the table's name
+/// and schema version in the key-value metadata. No timestamps, so bytes are
+/// reproducible.
+pub fn writer_properties(spec: &TableSpec) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_MAX_BYTES))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(SCHEMA_VERSION_KEY.to_owned(), spec.version.to_string()),
+            KeyValue::new(TABLE_NAME_KEY.to_owned(), spec.name.clone()),
+        ]))
+        .build()
+}
+
+/// Writes one shard's part of a partition atomically.
+pub struct PartWriter {
+    spec: TableSpec,
+    dir: PathBuf,
+    date: PartitionDate,
+    shard: Shard,
+    final_path: PathBuf,
+    temp: Option<TempPart>,
+    writer: Option<ArrowWriter<std::fs::File>>,
+    rows: u64,
+}
+
+/// The hidden temp file; removed on drop unless renamed.
+struct TempPart(PathBuf);
+
+impl Drop for TempPart {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl PartWriter {
+    /// Opens a temp file for shard `shard` of `spec`'s partition `date` under `root`.
+    pub fn create(root: &Path, spec: TableSpec, date: PartitionDate, shard: Shard) -> Result<Self, CoreError> {
+        let dir = partition_dir(root, &spec.name, date);
+        fs::create_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
+        let final_name = shard.part_file_name();
+        remove_stale_temps(&dir, &final_name);
+        let temp_path = dir.join(format!(".{final_name}.tmp-{}", std::process::id()));
+        let file = std::fs::File::create(&temp_path).map_err(|e| CoreError::io(&temp_path, e))?;
+        let temp = TempPart(temp_path.clone());
+        let writer = ArrowWriter::try_new(file, Arc::clone(&spec.schema), Some(writer_properties(&spec)))
+            .map_err(|source| CoreError::Parquet { path: temp_path, source })?;
+        Ok(Self {
+            final_path: dir.join(final_name),
+            spec,
+            dir,
+            date,
+            shard,
+            temp: Some(temp),
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// The schema batches must have.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.spec.schema)
+    }
+
+    /// Appends a batch. Its schema must be the table's.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), CoreError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        writer.write(batch).map_err(|source| CoreError::Parquet {
+            path: self.final_path.clone(),
+            source,
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Finishes the file, makes it visible under its final name, and writes `_SUCCESS`
+    /// if every shard's part of the partition is now present.
+    pub fn commit(mut self) -> Result<CommittedPart, CoreError> {
+        let (Some(writer), Some(temp)) = (self.writer.take(), self.temp.take()) else {
+            return Err(CoreError::BadManifest {
+                path: self.final_path.clone(),
+                message: "part committed twice".into(),
+            });
+        };
+        let file = writer.into_inner().map_err(|source| CoreError::Parquet {
+            path: temp.0.clone(),
+            source,
+        })?;
+        file.sync_all().map_err(|e| CoreError::io(&temp.0, e))?;
+        drop(file);
+        fs::rename(&temp.0, &self.final_path).map_err(|e| CoreError::io(&self.final_path, e))?;
+        std::mem::forget(temp);
+        let partition_complete = self.complete_partition_if_ready()?;
+        Ok(CommittedPart {
+            path: self.final_path.clone(),
+            rows: self.rows,
+            partition_complete,
+        })
+    }
+
+    fn complete_partition_if_ready(&self) -> Result<bool, CoreError> {
+        let count = self.shard.count();
+        let mut parts = Vec::with_capacity(count as usize);
+        for index in 0..count {
+            let name = Shard::new(index, count)?.part_file_name();
+            let path = self.dir.join(&name);
+            if !path.exists() {
+                return Ok(false);
+            }
+            parts.push(PartEntry {
+                rows: parquet_row_count(&path)?,
+                file: name,
+            });
+        }
+        let manifest = PartitionManifest {
+            table: self.spec.name.clone(),
+            dt: self.date.to_string(),
+            schema_version: self.spec.version,
+            shards: count,
+            rows: parts.iter().map(|p| p.rows).sum(),
+            parts,
+        };
+        let mut text = serde_json::to_string_pretty(&manifest).map_err(|e| CoreError::BadManifest {
+            path: self.dir.join(SUCCESS_MARKER),
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        write_atomically(&self.dir.join(SUCCESS_MARKER), text.as_bytes())?;
+        self.remove_parts_of_other_shard_counts(count);
+        Ok(true)
+    }
+
+    fn remove_parts_of_other_shard_counts(&self, count: u32) {
+        let suffix = format!("-of-{count}.parquet");
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("part-") && name.ends_with(".parquet") && !name.ends_with(&suffix) {
+                tracing::info!(file = %entry.path().display(), "removing part of an earlier run with another shard count");
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Removes temp files a killed earlier run of the same part left behind.
+fn remove_stale_temps(dir: &Path, final_name: &str) {
+    let prefix = format!(".{final_name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a hidden temp file and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = TempPart(dir.join(format!(".{name}.tmp-{}", std::process::id())));
+    fs::write(&temp.0, bytes).map_err(|e| CoreError::io(&temp.0, e))?;
+    fs::rename(&temp.0, path).map_err(|e| CoreError::io(path, e))?;
+    std::mem::forget(temp);
+    Ok(())
+}
+
+/// Number of rows in a Parquet file, from its footer.
+pub fn parquet_row_count(path: &Path) -> Result<u64, CoreError> {
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|source| CoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
+/// The parts of a committed partition of one of our tables, as listed by `_SUCCESS`.
+pub fn committed_parts(root: &Path, table: &str, date: PartitionDate) -> Result<Vec<PathBuf>, CoreError> {
+    let dir = partition_dir(root, table, date);
+    let marker = dir.join(SUCCESS_MARKER);
+    if !marker.exists() {
+        return Err(CoreError::IncompletePartition { path: dir });
+    }
+    let text = fs::read_to_string(&marker).map_err(|e| CoreError::io(&marker, e))?;
+    let manifest: PartitionManifest = serde_json::from_str(&text).map_err(|e| CoreError::BadManifest {
+        path: marker.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(manifest.parts.iter().map(|p| dir.join(&p.file)).collect())
+}
+
+/// Input file formats the jobs accept for raw exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    Parquet,
+    Ndjson,
+}
+
+/// A raw input file found in a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: InputFormat,
+    pub partition: PartitionDate,
+}
+
+/// The data files of raw partitions `first..=last` of `table`, in a deterministic order
+/// (by partition, then file name). Raw exports need no `_SUCCESS`; hidden files (`.`,
+/// `_`) are skipped. Missing partitions are simply absent.
+pub fn raw_input_files(root: &Path, table: &str, first: PartitionDate, last: PartitionDate) -> Result<Vec<InputFile>, CoreError> {
+    let mut files = Vec::new();
+    for date in first.through(last) {
+        let dir = partition_dir(root, table, date);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut names: Vec<(String, PathBuf)> = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| CoreError::io(&dir, e))? {
+            let entry = entry.map_err(|e| CoreError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            names.push((name, entry.path()));
+        }
+        names.sort();
+        for (name, path) in names {
+            let format = if name.ends_with(".parquet") {
+                InputFormat::Parquet
+            } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+                InputFormat::Ndjson
+            } else {
+                tracing::warn!(file = %path.display(), "ignoring a file that is neither .parquet nor .ndjson/.jsonl");
+                continue;
+            };
+            files.push(InputFile {
+                path,
+                format,
+                partition: date,
+            });
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::quarantine_spec;
+
+    fn spec() -> TableSpec {
+        quarantine_spec("test-job")
+    }
+
+    fn date() -> PartitionDate {
+        "2026-03-01".parse().expect("valid")
+    }
+
+    #[test]
+    fn success_is_written_only_when_every_shard_committed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spec = spec();
+        let s0 = PartWriter::create(root.path(), spec.clone(), date(), "0/2".parse().expect("shard")).expect("create");
+        let c0 = s0.commit().expect("commit 0");
+        assert!(!c0.partition_complete);
+        assert!(committed_parts(root.path(), &spec.name, date()).is_err());
+        let s1 = PartWriter::create(root.path(), spec.clone(), date(), "1/2".parse().expect("shard")).expect("create");
+        assert!(s1.commit().expect("commit 1").partition_complete);
+        let parts = committed_parts(root.path(), &spec.name, date()).expect("complete");
+        assert_eq!(parts.len(), 2);
+    }
+
+    #[test]
+    fn rerun_with_fewer_shards_replaces_old_parts_after_success() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spec = spec();
+        for k in 0..2 {
+            let w = PartWriter::create(root.path(), spec.clone(), date(), Shard::new(k, 2).expect("shard")).expect("create");
+            w.commit().expect("commit");
+        }
+        let w = PartWriter::create(root.path(), spec.clone(), date(), Shard::ALL).expect("create");
+        assert!(w.commit().expect("commit").partition_complete);
+        let dir = partition_dir(root.path(), &spec.name, date());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["_SUCCESS", "part-0-of-1.parquet"]);
+    }
+
+    #[test]
+    fn dropped_writer_leaves_no_visible_file() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spec = spec();
+        let w = PartWriter::create(root.path(), spec.clone(), date(), Shard::ALL).expect("create");
+        drop(w);
+        let dir = partition_dir(root.path(), &spec.name, date());
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+    }
+}

@@ -1,0 +1,156 @@
+//! The schemas of the tables the jobs write and of the raw exports they read.
+//!
+//! Each column carries its description in the Arrow field metadata (key `description`),
+//! so the Parquet files document themselves and `docs/data-dictionary.md` can be checked
+//! against the code. A schema's version is written into every file's key-value metadata
+//! (`hive.schema_version`); bump it on any change a reader could notice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Parquet key-value metadata key holding the schema version.
+pub const SCHEMA_VERSION_KEY: &str = "hive.schema_version";
+/// Parquet key-value metadata key holding the table name.
+pub const TABLE_NAME_KEY: &str = "hive.table";
+/// Arrow field metadata key holding a column's description.
+pub const DESCRIPTION_KEY: &str = "description";
+
+/// A table: its name (the directory under the lake root), schema and schema version.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub name: String,
+    pub version: u32,
+    pub schema: SchemaRef,
+}
+
+/// The timestamp type used for every instant: microseconds, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
+    Field::new(name, data_type, nullable).with_metadata(HashMap::from([(DESCRIPTION_KEY.to_owned(), description.to_owned())]))
+}
+
+/// A column's description, from the field metadata.
+pub fn description(field: &Field) -> Option<&str> {
+    field.metadata().get(DESCRIPTION_KEY).map(String::as_str)
+}
+
+/// `edits`: one row per generated file, with what the user kept.
+pub const EDITS: &str = "edits";
+
+/// Schema version of `edits`.
+pub const EDITS_VERSION: u32 = 1;
+
+/// The `edits` table.
+pub fn edits_spec() -> TableSpec {
+    let fields = vec![
+        col("event_id", DataType::Utf8, false, "Unique id of the generation event (maestro-hive)."),
+        col("project_id", DataType::Utf8, false, "Project the generation belongs to; the unit of randomisation."),
+        col("template_id", DataType::Utf8, false, "Template that generated the files."),
+        col("template_version", DataType::Utf8, false, "Version of the template."),
+        col("experiment_id", DataType::Utf8, true, "A/B experiment the generation was routed by, if any."),
+        col("variant", DataType::Utf8, true, "Variant the project was routed to, if any."),
+        col("generated_at", timestamp_type(), false, "When the files were generated (UTC)."),
+        col("window_end", timestamp_type(), false, "generated_at + observation window: the moment the kept state is taken."),
+        col("snapshot_id", DataType::Utf8, false, "Snapshot compared against: the project's latest in [generated_at, window_end]."),
+        col("snapshot_captured_at", timestamp_type(), false, "When that snapshot was captured (UTC)."),
+        col("request", DataType::LargeUtf8, true, "What the generator was asked (free text, or JSON rendered as text)."),
+        col("path", DataType::Utf8, false, "Path of the generated file inside the project (a leading `./` removed)."),
+        col("language", DataType::Utf8, false, "Language guessed from the path (e.g. `rust`, `python`, `dockerfile`, `other`)."),
+        col("change", DataType::Utf8, false, "`unchanged` (byte-identical), `modified`, or `deleted` (path absent from the snapshot)."),
+        col("binary", DataType::Boolean, false, "Either side has a NUL byte in its first 8000 bytes (git's rule); contents are then null."),
+        col("generated_bytes", DataType::Int64, false, "Size of the generated content in bytes."),
+        col("final_bytes", DataType::Int64, true, "Size of the kept content in bytes; null when deleted."),
+        col("generated_content", DataType::LargeUtf8, true, "Generated text; null for binary files."),
+        col("final_content", DataType::LargeUtf8, true, "Text in the snapshot; null when deleted or binary."),
+    ];
+    TableSpec {
+        name: EDITS.to_owned(),
+        version: EDITS_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
+/// Schema version of every `quarantine/<job>` table.
+pub const QUARANTINE_VERSION: u32 = 1;
+
+/// `quarantine/<job>`: rows a job could not use, with the reason and the raw record.
+pub fn quarantine_spec(job: &str) -> TableSpec {
+    let fields = vec![
+        col("job", DataType::Utf8, false, "Job that quarantined the row."),
+        col("source_file", DataType::Utf8, false, "Input file the row came from, relative to the data root."),
+        col("source_row", DataType::UInt64, false, "1-based row (Parquet) or line (NDJSON) number within source_file."),
+        col("record_key", DataType::Utf8, true, "Key of the record when it could be read (event_id, snapshot_id)."),
+        col("project_id", DataType::Utf8, true, "Project of the record when it could be read."),
+        col("reason_code", DataType::Utf8, false, "Stable machine-readable reason, e.g. `no_snapshot`, `duplicate_event_id`."),
+        col("reason", DataType::Utf8, false, "Human-readable reason naming the field or value at fault."),
+        col("payload", DataType::LargeBinary, true, "The record as read: the NDJSON line, or the Parquet row as JSON."),
+    ];
+    TableSpec {
+        name: format!("quarantine/{job}"),
+        version: QUARANTINE_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
+/// `raw/generations`: what maestro-hive exports per generation.
+pub const RAW_GENERATIONS: &str = "raw/generations";
+/// `raw/snapshots`: full project trees captured over time.
+pub const RAW_SNAPSHOTS: &str = "raw/snapshots";
+
+/// The `files` column type of raw exports: `list<struct<path: utf8, content: binary>>`.
+/// Readers also accept `large_list`, `utf8`/`large_utf8` content, and string views.
+pub fn raw_files_type() -> DataType {
+    let entry = DataType::Struct(
+        vec![
+            Field::new("path", DataType::Utf8, true),
+            Field::new("content", DataType::Binary, true),
+        ]
+        .into(),
+    );
+    DataType::List(Arc::new(Field::new("item", entry, true)))
+}
+
+/// Schema of `raw/generations` Parquet exports (as `synth-events` writes them).
+pub fn raw_generations_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        col("event_id", DataType::Utf8, true, "Unique id of the generation event."),
+        col("generated_at", timestamp_type(), true, "When the files were generated (UTC)."),
+        col("project_id", DataType::Utf8, true, "Project the generation belongs to."),
+        col("template_id", DataType::Utf8, true, "Template used."),
+        col("template_version", DataType::Utf8, true, "Template version used."),
+        col("experiment_id", DataType::Utf8, true, "Experiment that routed the project, if any."),
+        col("variant", DataType::Utf8, true, "Variant the project was routed to, if any."),
+        col("request", DataType::LargeUtf8, true, "What the generator was asked."),
+        col("files", raw_files_type(), true, "Generated files: list of {path, content}."),
+    ]))
+}
+
+/// Schema of `raw/snapshots` Parquet exports.
+pub fn raw_snapshots_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        col("snapshot_id", DataType::Utf8, true, "Unique id of the snapshot."),
+        col("project_id", DataType::Utf8, true, "Project captured."),
+        col("captured_at", timestamp_type(), true, "When the tree was captured (UTC)."),
+        col("files", raw_files_type(), true, "The full project tree: list of {path, content}."),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_is_described() {
+        let specs = [edits_spec(), quarantine_spec("x")];
+        for spec in specs {
+            for field in spec.schema.fields() {
+                assert!(description(field).is_some_and(|d| !d.is_empty()), "{}.{} has no description", spec.name, field.name());
+            }
+        }
+    }
+}
