@@ -60,9 +60,8 @@ fn is_bytes(t: &DataType) -> bool {
 }
 
 fn files_entry_fields(data_type: &DataType) -> Option<(&Field, &Field)> {
-    let item = match data_type {
-        DataType::List(item) | DataType::LargeList(item) => item,
-        _ => return None,
+    let (DataType::List(item) | DataType::LargeList(item)) = data_type else {
+        return None;
     };
     let DataType::Struct(fields) = item.data_type() else { return None };
     let path = fields.iter().find(|f| f.name() == "path")?;
@@ -153,7 +152,11 @@ impl<'a> BytesColumn<'a> {
 
 /// Instants of a checked timestamp column.
 pub enum TimestampColumn<'a> {
-    Native { values: &'a [i64], nulls: Option<&'a arrow::buffer::NullBuffer>, unit: TimeUnit },
+    Native {
+        values: &'a [i64],
+        nulls: Option<&'a arrow::buffer::NullBuffer>,
+        unit: TimeUnit,
+    },
     Text(TextColumn<'a>),
 }
 
@@ -218,26 +221,39 @@ pub struct FilesColumn<'a> {
     list_nulls: Option<&'a arrow::buffer::NullBuffer>,
     entries: &'a StructArray,
     paths: TextColumn<'a>,
-    contents: BytesColumn<'a>,
+    /// Absent when the reader projected only the paths.
+    contents: Option<BytesColumn<'a>>,
 }
 
 impl<'a> FilesColumn<'a> {
-    /// Wraps a files array; `None` for another type.
+    /// Wraps a files array; `None` for another type. The `content` child may be absent
+    /// (a projection of the paths only); entries then have no content.
     pub fn new(array: &'a ArrayRef) -> Option<Self> {
         let (offsets, values, list_nulls): (Vec<usize>, &ArrayRef, _) = match array.data_type() {
             DataType::List(_) => {
                 let list: &GenericListArray<i32> = array.as_list();
-                (list.value_offsets().iter().map(|&o| o as usize).collect(), list.values(), list.nulls())
+                (
+                    list.value_offsets().iter().map(|&o| o as usize).collect(),
+                    list.values(),
+                    list.nulls(),
+                )
             }
             DataType::LargeList(_) => {
                 let list: &GenericListArray<i64> = array.as_list();
-                (list.value_offsets().iter().map(|&o| o as usize).collect(), list.values(), list.nulls())
+                (
+                    list.value_offsets().iter().map(|&o| o as usize).collect(),
+                    list.values(),
+                    list.nulls(),
+                )
             }
             _ => return None,
         };
         let entries = values.as_struct_opt()?;
         let paths = TextColumn::new(entries.column_by_name("path")?.as_ref())?;
-        let contents = BytesColumn::new(entries.column_by_name("content")?.as_ref())?;
+        let contents = match entries.column_by_name("content") {
+            Some(c) => Some(BytesColumn::new(c.as_ref())?),
+            None => None,
+        };
         Some(Self {
             offsets,
             list_nulls,
@@ -260,7 +276,7 @@ impl<'a> FilesColumn<'a> {
                     if self.entries.is_null(i) {
                         (None, None)
                     } else {
-                        (self.paths.get(i), self.contents.get(i))
+                        (self.paths.get(i), self.contents.as_ref().and_then(|c| c.get(i)))
                     }
                 })
                 .collect(),
@@ -273,7 +289,11 @@ impl<'a> FilesColumn<'a> {
             return None;
         }
         let (start, end) = (self.offsets[row], self.offsets[row + 1]);
-        Some((start..end).map(|i| if self.entries.is_null(i) { None } else { self.paths.get(i) }).collect())
+        Some(
+            (start..end)
+                .map(|i| if self.entries.is_null(i) { None } else { self.paths.get(i) })
+                .collect(),
+        )
     }
 }
 
@@ -282,12 +302,24 @@ pub fn column<'a>(batch: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a
     batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
         path: path.to_owned(),
         column: name.to_owned(),
-        found: batch.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+        found: batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
 /// A typed accessor for `name`, or a `WrongColumnType` error.
-pub fn typed<'a, T>(batch: &'a RecordBatch, path: &Path, name: &str, kind: ColumnKind, wrap: impl FnOnce(&'a ArrayRef) -> Option<T>) -> Result<T, CoreError> {
+pub fn typed<'a, T>(
+    batch: &'a RecordBatch,
+    path: &Path,
+    name: &str,
+    kind: ColumnKind,
+    wrap: impl FnOnce(&'a ArrayRef) -> Option<T>,
+) -> Result<T, CoreError> {
     let array = column(batch, path, name)?;
     wrap(array).ok_or_else(|| CoreError::WrongColumnType {
         path: path.to_owned(),
@@ -314,7 +346,10 @@ mod tests {
         let schema = Schema::new(vec![Field::new("event_id", DataType::Int64, true)]);
         let err = check_columns(Path::new("in.parquet"), &schema, &[("event_id", ColumnKind::Text)]).expect_err("wrong type");
         let msg = err.to_string();
-        assert!(msg.contains("`in.parquet`") && msg.contains("`event_id`") && msg.contains("Int64"), "{msg}");
+        assert!(
+            msg.contains("`in.parquet`") && msg.contains("`event_id`") && msg.contains("Int64"),
+            "{msg}"
+        );
         let err = check_columns(Path::new("in.parquet"), &schema, &[("files", ColumnKind::Files)]).expect_err("missing");
         assert!(err.to_string().contains("no column `files`"), "{err}");
     }

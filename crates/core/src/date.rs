@@ -54,10 +54,7 @@ impl PartitionDate {
 
     /// Every day from `self` to `last`, both included.
     pub fn through(self, last: Self) -> impl Iterator<Item = PartitionDate> {
-        self.0
-            .iter_days()
-            .take_while(move |d| *d <= last.0)
-            .map(PartitionDate)
+        self.0.iter_days().take_while(move |d| *d <= last.0).map(PartitionDate)
     }
 }
 
@@ -75,9 +72,7 @@ impl FromStr for PartitionDate {
             .ok()
             .filter(|_| value.len() == 10)
             .map(Self)
-            .ok_or_else(|| CoreError::InvalidDate {
-                value: value.to_owned(),
-            })
+            .ok_or_else(|| CoreError::InvalidDate { value: value.to_owned() })
     }
 }
 

@@ -27,11 +27,7 @@ pub enum CoreError {
         source: arrow::error::ArrowError,
     },
     #[error("`{path}` has no column `{column}` (found: {found})")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        found: String,
-    },
+    MissingColumn { path: PathBuf, column: String, found: String },
     #[error("`{path}`: column `{column}` has type {found}, expected {expected}")]
     WrongColumnType {
         path: PathBuf,
@@ -54,10 +50,7 @@ pub enum CoreError {
 impl CoreError {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io { path: path.into(), source }
     }
 
     /// Whether the error is the caller's input being unusable (exit code 2) rather than

@@ -309,9 +309,13 @@ pub fn raw_input_files(root: &Path, table: &str, first: PartitionDate, last: Par
         }
         names.sort();
         for (name, path) in names {
-            let format = if name.ends_with(".parquet") {
+            let extension = Path::new(&name)
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let format = if extension == "parquet" {
                 InputFormat::Parquet
-            } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+            } else if extension == "ndjson" || extension == "jsonl" {
                 InputFormat::Ndjson
             } else {
                 tracing::warn!(file = %path.display(), "ignoring a file that is neither .parquet nor .ndjson/.jsonl");

@@ -74,7 +74,13 @@ impl Progress {
     fn log_line(&self, phase: &str) {
         let secs = self.started.elapsed().as_secs_f64();
         let rate = if secs > 0.0 { self.count as f64 / secs } else { 0.0 };
-        tracing::info!(what = self.what, count = self.count, rate_per_sec = rate.round(), elapsed_secs = (secs * 10.0).round() / 10.0, "{phase}");
+        tracing::info!(
+            what = self.what,
+            count = self.count,
+            rate_per_sec = rate.round(),
+            elapsed_secs = (secs * 10.0).round() / 10.0,
+            "{phase}"
+        );
     }
 
     /// Clears the bar and logs the final count and rate.

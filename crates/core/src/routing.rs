@@ -77,7 +77,9 @@ mod tests {
     fn assignment_follows_weights() {
         let weights = [0.2, 0.8];
         let n = 20_000;
-        let first = (0..n).filter(|i| assign("exp", &format!("p-{i}"), &weights).expect("valid") == 0).count();
+        let first = (0..n)
+            .filter(|i| assign("exp", &format!("p-{i}"), &weights).expect("valid") == 0)
+            .count();
         let share = first as f64 / f64::from(n);
         assert!((share - 0.2).abs() < 0.015, "share {share}");
     }

@@ -48,25 +48,95 @@ pub const EDITS_VERSION: u32 = 1;
 /// The `edits` table.
 pub fn edits_spec() -> TableSpec {
     let fields = vec![
-        col("event_id", DataType::Utf8, false, "Unique id of the generation event (maestro-hive)."),
-        col("project_id", DataType::Utf8, false, "Project the generation belongs to; the unit of randomisation."),
+        col(
+            "event_id",
+            DataType::Utf8,
+            false,
+            "Unique id of the generation event (maestro-hive).",
+        ),
+        col(
+            "project_id",
+            DataType::Utf8,
+            false,
+            "Project the generation belongs to; the unit of randomisation.",
+        ),
         col("template_id", DataType::Utf8, false, "Template that generated the files."),
         col("template_version", DataType::Utf8, false, "Version of the template."),
-        col("experiment_id", DataType::Utf8, true, "A/B experiment the generation was routed by, if any."),
+        col(
+            "experiment_id",
+            DataType::Utf8,
+            true,
+            "A/B experiment the generation was routed by, if any.",
+        ),
         col("variant", DataType::Utf8, true, "Variant the project was routed to, if any."),
         col("generated_at", timestamp_type(), false, "When the files were generated (UTC)."),
-        col("window_end", timestamp_type(), false, "generated_at + observation window: the moment the kept state is taken."),
-        col("snapshot_id", DataType::Utf8, false, "Snapshot compared against: the project's latest in [generated_at, window_end]."),
-        col("snapshot_captured_at", timestamp_type(), false, "When that snapshot was captured (UTC)."),
-        col("request", DataType::LargeUtf8, true, "What the generator was asked (free text, or JSON rendered as text)."),
-        col("path", DataType::Utf8, false, "Path of the generated file inside the project (a leading `./` removed)."),
-        col("language", DataType::Utf8, false, "Language guessed from the path (e.g. `rust`, `python`, `dockerfile`, `other`)."),
-        col("change", DataType::Utf8, false, "`unchanged` (byte-identical), `modified`, or `deleted` (path absent from the snapshot)."),
-        col("binary", DataType::Boolean, false, "Either side has a NUL byte in its first 8000 bytes (git's rule); contents are then null."),
+        col(
+            "window_end",
+            timestamp_type(),
+            false,
+            "generated_at + observation window: the moment the kept state is taken.",
+        ),
+        col(
+            "snapshot_id",
+            DataType::Utf8,
+            false,
+            "Snapshot compared against: the project's latest in [generated_at, window_end].",
+        ),
+        col(
+            "snapshot_captured_at",
+            timestamp_type(),
+            false,
+            "When that snapshot was captured (UTC).",
+        ),
+        col(
+            "request",
+            DataType::LargeUtf8,
+            true,
+            "What the generator was asked (free text, or JSON rendered as text).",
+        ),
+        col(
+            "path",
+            DataType::Utf8,
+            false,
+            "Path of the generated file inside the project (a leading `./` removed).",
+        ),
+        col(
+            "language",
+            DataType::Utf8,
+            false,
+            "Language guessed from the path (e.g. `rust`, `python`, `dockerfile`, `other`).",
+        ),
+        col(
+            "change",
+            DataType::Utf8,
+            false,
+            "`unchanged` (byte-identical), `modified`, or `deleted` (path absent from the snapshot).",
+        ),
+        col(
+            "binary",
+            DataType::Boolean,
+            false,
+            "Either side has a NUL byte in its first 8000 bytes (git's rule); contents are then null.",
+        ),
         col("generated_bytes", DataType::Int64, false, "Size of the generated content in bytes."),
-        col("final_bytes", DataType::Int64, true, "Size of the kept content in bytes; null when deleted."),
-        col("generated_content", DataType::LargeUtf8, true, "Generated text; null for binary files."),
-        col("final_content", DataType::LargeUtf8, true, "Text in the snapshot; null when deleted or binary."),
+        col(
+            "final_bytes",
+            DataType::Int64,
+            true,
+            "Size of the kept content in bytes; null when deleted.",
+        ),
+        col(
+            "generated_content",
+            DataType::LargeUtf8,
+            true,
+            "Generated text; null for binary files.",
+        ),
+        col(
+            "final_content",
+            DataType::LargeUtf8,
+            true,
+            "Text in the snapshot; null when deleted or binary.",
+        ),
     ];
     TableSpec {
         name: EDITS.to_owned(),
@@ -82,13 +152,43 @@ pub const QUARANTINE_VERSION: u32 = 1;
 pub fn quarantine_spec(job: &str) -> TableSpec {
     let fields = vec![
         col("job", DataType::Utf8, false, "Job that quarantined the row."),
-        col("source_file", DataType::Utf8, false, "Input file the row came from, relative to the data root."),
-        col("source_row", DataType::UInt64, false, "1-based row (Parquet) or line (NDJSON) number within source_file."),
-        col("record_key", DataType::Utf8, true, "Key of the record when it could be read (event_id, snapshot_id)."),
+        col(
+            "source_file",
+            DataType::Utf8,
+            false,
+            "Input file the row came from, relative to the data root.",
+        ),
+        col(
+            "source_row",
+            DataType::UInt64,
+            false,
+            "1-based row (Parquet) or line (NDJSON) number within source_file.",
+        ),
+        col(
+            "record_key",
+            DataType::Utf8,
+            true,
+            "Key of the record when it could be read (event_id, snapshot_id).",
+        ),
         col("project_id", DataType::Utf8, true, "Project of the record when it could be read."),
-        col("reason_code", DataType::Utf8, false, "Stable machine-readable reason, e.g. `no_snapshot`, `duplicate_event_id`."),
-        col("reason", DataType::Utf8, false, "Human-readable reason naming the field or value at fault."),
-        col("payload", DataType::LargeBinary, true, "The record as read: the NDJSON line, or the Parquet row as JSON."),
+        col(
+            "reason_code",
+            DataType::Utf8,
+            false,
+            "Stable machine-readable reason, e.g. `no_snapshot`, `duplicate_event_id`.",
+        ),
+        col(
+            "reason",
+            DataType::Utf8,
+            false,
+            "Human-readable reason naming the field or value at fault.",
+        ),
+        col(
+            "payload",
+            DataType::LargeBinary,
+            true,
+            "The record as read: the NDJSON line, or the Parquet row as JSON.",
+        ),
     ];
     TableSpec {
         name: format!("quarantine/{job}"),
@@ -149,7 +249,36 @@ mod tests {
         let specs = [edits_spec(), quarantine_spec("x")];
         for spec in specs {
             for field in spec.schema.fields() {
-                assert!(description(field).is_some_and(|d| !d.is_empty()), "{}.{} has no description", spec.name, field.name());
+                assert!(
+                    description(field).is_some_and(|d| !d.is_empty()),
+                    "{}.{} has no description",
+                    spec.name,
+                    field.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn data_dictionary_documents_every_column() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/data-dictionary.md");
+        let doc = std::fs::read_to_string(path).expect("docs/data-dictionary.md exists");
+        for spec in [edits_spec(), quarantine_spec("x")] {
+            let heading = if spec.name == EDITS {
+                "## `edits`".to_owned()
+            } else {
+                "## `quarantine/<job>`".to_owned()
+            };
+            let start = doc.find(&heading).unwrap_or_else(|| panic!("no section {heading}"));
+            let section = &doc[start..];
+            let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+            assert!(section.contains(&format!("schema version {}", spec.version)), "{heading}: version");
+            for field in spec.schema.fields() {
+                assert!(
+                    section.contains(&format!("| `{}` |", field.name())),
+                    "{heading} does not document `{}`",
+                    field.name()
+                );
             }
         }
     }

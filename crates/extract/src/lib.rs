@@ -1,1 +1,451 @@
-//! placeholder
+//! `extract-edits`: pairs every generated file with what the user kept at the end of
+//! its observation window.
+//!
+//! The run for date `ds` owns the generations whose window (`generated_at + window`)
+//! closes on `ds`. It reads the raw generation exports of `ds - window - 1 ..= ds` (late
+//! deliveries inside the window are found; one extra day absorbs exporter clock skew),
+//! keeps the first delivery of each `event_id`, and compares each generated file with the
+//! project's latest snapshot captured in `[generated_at, window_end]`. Rows that arrive
+//! in partition `ds` after their own window closed, and rows of partition `ds` that
+//! cannot be read at all, are quarantined by this run, so every raw row is accounted for
+//! by exactly one run. The output depends only on partitions up to `ds`: reruns and
+//! backfills give byte-identical files.
+
+pub mod compare;
+pub mod language;
+pub mod records;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use hive_core::lake::raw_input_files;
+use hive_core::progress::Progress;
+use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
+use hive_core::schema::{RAW_GENERATIONS, RAW_SNAPSHOTS};
+use hive_core::{CoreError, PartitionDate, Shard};
+
+use compare::{EditsWriter, SnapshotFiles};
+use records::{LightRow, RawTable, RowKeys, RowProblem, read_light, relative};
+
+/// The job's name: quarantine directory and summary field.
+pub const JOB: &str = "extract-edits";
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    pub data_root: PathBuf,
+    pub date: PartitionDate,
+    pub shard: Shard,
+    /// Observation window in days.
+    pub window_days: u32,
+    /// Largest file content accepted (either side), in bytes.
+    pub max_file_bytes: u64,
+    /// Largest share of this run's rows that may be quarantined before the run counts
+    /// as a data failure.
+    pub max_quarantine_ratio: f64,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+}
+
+impl ExtractError {
+    /// Whether the input or invocation is at fault (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Core(e) => e.is_bad_input(),
+            Self::InvalidOption { .. } => true,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    /// More rows quarantined than `max_quarantine_ratio` allows (outputs are written).
+    TooManyQuarantined,
+    NothingToProcess,
+}
+
+/// The JSON summary line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtractSummary {
+    pub job: &'static str,
+    pub date: String,
+    pub shard: String,
+    pub status: RunStatus,
+    pub window_days: u32,
+    pub generation_files: usize,
+    pub snapshot_files: usize,
+    /// Every raw generation row read from the partitions in reach.
+    pub rows_read: u64,
+    /// Rows that belong to another run (another window, or an earlier partition).
+    pub rows_for_other_runs: u64,
+    /// Rows of projects owned by another shard.
+    pub rows_for_other_shards: u64,
+    /// Generations written to `edits`.
+    pub generations_out: u64,
+    /// Rows (files) written to `edits`.
+    pub edit_rows_out: u64,
+    /// Generation rows quarantined by this run.
+    pub rows_quarantined: u64,
+    /// `rows_read == rows_for_other_runs + rows_for_other_shards + generations_out +
+    /// rows_quarantined`.
+    pub reconciled: bool,
+    pub snapshot_rows_read: u64,
+    pub snapshot_rows_quarantined: u64,
+    /// Quarantined rows (generations and snapshots) by reason code.
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    pub changes: BTreeMap<String, u64>,
+    pub outputs: BTreeMap<&'static str, PathBuf>,
+}
+
+/// What pass 1 decided for a generation row.
+#[derive(Debug, Clone)]
+enum Action {
+    /// The first delivery of an event this run owns.
+    Candidate(RowKeys, Vec<String>),
+    /// A later delivery of a candidate.
+    Duplicate {
+        event_id: String,
+        project_id: String,
+        first: (usize, u64),
+    },
+    /// Arrived in this partition after its own window closed.
+    Late(RowKeys),
+    /// Unreadable keys; this run owns it because it arrived in partition `ds`.
+    Unreadable(RowProblem, Option<String>, Option<String>),
+}
+
+/// Where a snapshot row is: (file index, 1-based row).
+type SnapshotLoc = (usize, u64);
+
+/// A row whose keys could not be read: the problem, and the id and project if known.
+type UnreadableRow = (RowProblem, Option<String>, Option<String>);
+
+/// Runs extract-edits for one date and shard.
+#[allow(clippy::too_many_lines)]
+pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
+    if options.window_days == 0 {
+        return Err(ExtractError::InvalidOption {
+            name: "--window-days",
+            reason: "must be at least 1".into(),
+        });
+    }
+    if !(0.0..=1.0).contains(&options.max_quarantine_ratio) {
+        return Err(ExtractError::InvalidOption {
+            name: "--max-quarantine-ratio",
+            reason: "must be in [0, 1]".into(),
+        });
+    }
+    let root = options.data_root.as_path();
+    let ds = options.date;
+    let w = options.window_days;
+    let first = ds.minus_days(w + 1);
+    let generation_files = raw_input_files(root, RAW_GENERATIONS, first, ds)?;
+    let snapshot_files = raw_input_files(root, RAW_SNAPSHOTS, first, ds)?;
+    let mut summary = ExtractSummary {
+        job: JOB,
+        date: ds.to_string(),
+        shard: options.shard.to_string(),
+        status: RunStatus::NothingToProcess,
+        window_days: w,
+        generation_files: generation_files.len(),
+        snapshot_files: snapshot_files.len(),
+        rows_read: 0,
+        rows_for_other_runs: 0,
+        rows_for_other_shards: 0,
+        generations_out: 0,
+        edit_rows_out: 0,
+        rows_quarantined: 0,
+        reconciled: true,
+        snapshot_rows_read: 0,
+        snapshot_rows_quarantined: 0,
+        quarantine_reasons: BTreeMap::new(),
+        changes: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+    };
+    if generation_files.is_empty() {
+        tracing::warn!(root = %root.display(), first = %first, last = %ds, "no raw generation files in reach: nothing to process");
+        return Ok(summary);
+    }
+
+    // Pass 1: decide, from keys only, what this run does with every row.
+    let mut actions: Vec<Vec<(u64, Action)>> = vec![Vec::new(); generation_files.len()];
+    let mut first_delivery: HashMap<String, (usize, u64)> = HashMap::new();
+    let mut light_progress = Progress::new("generation rows scanned", None, options.quiet);
+    for (fi, file) in generation_files.iter().enumerate() {
+        let rows = read_light(file, RawTable::Generations)?;
+        light_progress.inc(rows.len() as u64);
+        for LightRow { row, keys, paths } in rows {
+            summary.rows_read += 1;
+            match keys {
+                Err((problem, id, project)) => {
+                    let is_ours = project.as_deref().map_or(options.shard.index() == 0, |p| options.shard.owns(p));
+                    if file.partition != ds {
+                        summary.rows_for_other_runs += 1;
+                    } else if !is_ours {
+                        summary.rows_for_other_shards += 1;
+                    } else {
+                        actions[fi].push((row, Action::Unreadable(problem, id, project)));
+                    }
+                }
+                Ok(keys) => {
+                    let run_date = PartitionDate::of_timestamp(keys.at).plus_days(w);
+                    if !options.shard.owns(&keys.project_id) {
+                        summary.rows_for_other_shards += 1;
+                    } else if run_date == ds {
+                        if let Some(&first) = first_delivery.get(&keys.id) {
+                            actions[fi].push((
+                                row,
+                                Action::Duplicate {
+                                    event_id: keys.id,
+                                    project_id: keys.project_id,
+                                    first,
+                                },
+                            ));
+                        } else {
+                            first_delivery.insert(keys.id.clone(), (fi, row));
+                            actions[fi].push((row, Action::Candidate(keys, paths)));
+                        }
+                    } else if run_date < ds && file.partition == ds {
+                        actions[fi].push((row, Action::Late(keys)));
+                    } else {
+                        summary.rows_for_other_runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    light_progress.finish();
+    let owned: usize = actions.iter().map(Vec::len).sum();
+
+    // Snapshots: pick, for each candidate, the latest in [generated_at, window_end].
+    let window = Duration::days(i64::from(w));
+    let mut wanted_by_project: HashMap<String, Vec<(DateTime<Utc>, String)>> = HashMap::new();
+    for (_, action) in actions.iter().flatten() {
+        if let Action::Candidate(k, _) = action {
+            wanted_by_project
+                .entry(k.project_id.clone())
+                .or_default()
+                .push((k.at, k.id.clone()));
+        }
+    }
+    let mut snapshots_by_project: HashMap<String, Vec<(DateTime<Utc>, String, SnapshotLoc)>> = HashMap::new();
+    let mut bad_snapshot_rows: Vec<BTreeMap<u64, UnreadableRow>> = vec![BTreeMap::new(); snapshot_files.len()];
+    for (fi, file) in snapshot_files.iter().enumerate() {
+        for LightRow { row, keys, .. } in read_light(file, RawTable::Snapshots)? {
+            summary.snapshot_rows_read += 1;
+            match keys {
+                Ok(snapshot) => {
+                    if wanted_by_project.contains_key(&snapshot.project_id) {
+                        snapshots_by_project
+                            .entry(snapshot.project_id)
+                            .or_default()
+                            .push((snapshot.at, snapshot.id, (fi, row)));
+                    }
+                }
+                Err((problem, id, project_id)) => {
+                    let is_ours = project_id.as_deref().map_or(options.shard.index() == 0, |p| options.shard.owns(p));
+                    if file.partition == ds && is_ours {
+                        let problem = RowProblem::new("malformed_snapshot", problem.message);
+                        bad_snapshot_rows[fi].insert(row, (problem, id, project_id));
+                    }
+                }
+            }
+        }
+    }
+    let mut chosen: HashMap<String, SnapshotLoc> = HashMap::new();
+    let mut paths_by_snapshot: HashMap<SnapshotLoc, BTreeSet<String>> = HashMap::new();
+    for (_, action) in actions.iter().flatten() {
+        let Action::Candidate(k, paths) = action else { continue };
+        let best = snapshots_by_project.get(&k.project_id).and_then(|snaps| {
+            snaps
+                .iter()
+                .filter(|(at, _, _)| *at >= k.at && *at <= k.at + window)
+                .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)))
+        });
+        if let Some((_, _, loc)) = best {
+            chosen.insert(k.id.clone(), *loc);
+            paths_by_snapshot
+                .entry(*loc)
+                .or_default()
+                .extend(paths.iter().map(|p| compare::normalize_path(p).to_owned()));
+        }
+    }
+
+    // Load the needed files of the chosen snapshots, and quarantine unreadable ones.
+    let mut quarantine = if owned > 0 || bad_snapshot_rows.iter().any(|m| !m.is_empty()) {
+        Some(QuarantineWriter::create(root, JOB, ds, options.shard)?)
+    } else {
+        None
+    };
+    let mut snapshot_contents: HashMap<SnapshotLoc, SnapshotFiles> = HashMap::new();
+    for (fi, file) in snapshot_files.iter().enumerate() {
+        let mut wanted: BTreeSet<u64> = paths_by_snapshot.keys().filter(|(f, _)| *f == fi).map(|(_, r)| *r).collect();
+        wanted.extend(bad_snapshot_rows[fi].keys().copied());
+        let source = relative(root, &file.path).to_string_lossy().into_owned();
+        records::read_full_snapshots(file, &wanted, |full| {
+            if let Some((problem, id, project)) = bad_snapshot_rows[fi].get(&full.row) {
+                summary.snapshot_rows_quarantined += 1;
+                if let Some(q) = quarantine.as_mut() {
+                    q.push(QuarantineRecord {
+                        source_file: source.clone(),
+                        source_row: full.row,
+                        record_key: id.clone(),
+                        project_id: project.clone(),
+                        reason_code: problem.code,
+                        reason: format!("snapshot row unusable: {}", problem.message),
+                        payload: (!full.payload.is_empty()).then(|| full.payload.clone()),
+                    })?;
+                }
+                return Ok(());
+            }
+            if let Some(needed) = paths_by_snapshot.get(&(fi, full.row)) {
+                snapshot_contents.insert((fi, full.row), SnapshotFiles::from_row(full.decoded, needed));
+            }
+            Ok(())
+        })?;
+    }
+
+    if owned == 0 {
+        if let Some(q) = quarantine {
+            let committed = q.commit()?;
+            summary.outputs.insert("quarantine", committed.path);
+            summary.status = RunStatus::Success;
+        }
+        tracing::warn!(date = %ds, shard = %options.shard, "no generation row belongs to this run: nothing to process");
+        return Ok(summary);
+    }
+    let Some(mut quarantine) = quarantine else {
+        return Err(ExtractError::InvalidOption {
+            name: "--date",
+            reason: "internal: quarantine not opened".into(),
+        });
+    };
+
+    // Pass 2: decode the rows this run owns, compare, write.
+    let mut edits = EditsWriter::create(root, ds, options.shard, options.max_file_bytes)?;
+    let mut progress = Progress::new("generations", Some(owned as u64), options.quiet);
+    for (fi, file) in generation_files.iter().enumerate() {
+        let file_actions: BTreeMap<u64, Action> = std::mem::take(&mut actions[fi]).into_iter().collect();
+        if file_actions.is_empty() {
+            continue;
+        }
+        let wanted: BTreeSet<u64> = file_actions.keys().copied().collect();
+        let source = relative(root, &file.path).to_string_lossy().into_owned();
+        records::read_full_generations(file, &wanted, |full| {
+            progress.inc(1);
+            let Some(action) = file_actions.get(&full.row) else { return Ok(()) };
+            let mut record = QuarantineRecord {
+                source_file: source.clone(),
+                source_row: full.row,
+                record_key: None,
+                project_id: None,
+                reason_code: "",
+                reason: String::new(),
+                payload: Some(full.payload),
+            };
+            let problem = match action {
+                Action::Unreadable(problem, id, project) => {
+                    record.record_key.clone_from(id);
+                    record.project_id.clone_from(project);
+                    problem.clone()
+                }
+                Action::Late(k) => {
+                    record.record_key = Some(k.id.clone());
+                    record.project_id = Some(k.project_id.clone());
+                    let closed = PartitionDate::of_timestamp(k.at).plus_days(w);
+                    RowProblem::new(
+                        "late_event",
+                        format!(
+                            "generated at {}, its window closed on {closed}, but it arrived in partition {ds}; rerun {closed} with this partition present to include it",
+                            k.at.to_rfc3339()
+                        ),
+                    )
+                }
+                Action::Duplicate {
+                    event_id,
+                    project_id,
+                    first,
+                } => {
+                    record.record_key = Some(event_id.clone());
+                    record.project_id = Some(project_id.clone());
+                    let first_file = relative(root, &generation_files[first.0].path);
+                    RowProblem::new(
+                        "duplicate_event_id",
+                        format!(
+                            "event_id `{event_id}` was first delivered in `{}` row {}; that delivery is kept",
+                            first_file.display(),
+                            first.1
+                        ),
+                    )
+                }
+                Action::Candidate(k, _) => {
+                    record.record_key = Some(k.id.clone());
+                    record.project_id = Some(k.project_id.clone());
+                    let snapshot = chosen.get(&k.id).and_then(|loc| snapshot_contents.get(loc));
+                    let outcome = match full.decoded {
+                        Err(problem) => Err(problem),
+                        Ok(generation) => edits.add_generation(&generation, snapshot, window)?,
+                    };
+                    match outcome {
+                        Ok(rows) => {
+                            summary.generations_out += 1;
+                            summary.edit_rows_out += rows;
+                            return Ok(());
+                        }
+                        Err(problem) => problem,
+                    }
+                }
+            };
+            summary.rows_quarantined += 1;
+            record.reason_code = problem.code;
+            record.reason = problem.message;
+            quarantine.push(record)
+        })?;
+    }
+    progress.finish();
+
+    summary.changes = edits.change_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    let edits_part = edits.commit()?;
+    summary.quarantine_reasons = quarantine.counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    let quarantine_part = quarantine.commit()?;
+    summary.outputs.insert("edits", edits_part.path);
+    summary.outputs.insert("quarantine", quarantine_part.path);
+    summary.reconciled = summary.rows_read
+        == summary.rows_for_other_runs + summary.rows_for_other_shards + summary.generations_out + summary.rows_quarantined;
+    let handled = summary.generations_out + summary.rows_quarantined;
+    let ratio = if handled == 0 {
+        0.0
+    } else {
+        summary.rows_quarantined as f64 / handled as f64
+    };
+    summary.status = if ratio > options.max_quarantine_ratio {
+        RunStatus::TooManyQuarantined
+    } else {
+        RunStatus::Success
+    };
+    if summary.status == RunStatus::TooManyQuarantined {
+        tracing::error!(
+            quarantined = summary.rows_quarantined,
+            handled,
+            ratio,
+            max = options.max_quarantine_ratio,
+            "too many rows quarantined"
+        );
+    }
+    Ok(summary)
+}

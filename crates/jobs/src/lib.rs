@@ -1,1 +1,43 @@
-//! placeholder
+//! What the job binaries share beyond `hive-core`: turning a `run` result into an exit
+//! code and printing errors the way operators expect.
+//!
+//! Each binary's `main` parses arguments, calls its library's `run`, prints the JSON
+//! summary and returns the status from [`finish`]; nothing else lives in a binary.
+
+use hive_core::ExitStatus;
+
+/// Prints `error: ...` with one `Caused by:` line per source and returns the exit
+/// status: 2 when the input or invocation is at fault, 1 otherwise.
+pub fn report_error(error: &anyhow::Error, bad_input: bool) -> ExitStatus {
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  Caused by: {cause}");
+    }
+    if bad_input { ExitStatus::BadInput } else { ExitStatus::DataFailure }
+}
+
+/// Whether any error in the chain says the input is at fault.
+pub fn is_bad_input(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<hive_core::CoreError>()
+            .is_some_and(hive_core::CoreError::is_bad_input)
+            || cause
+                .downcast_ref::<hive_extract::ExtractError>()
+                .is_some_and(hive_extract::ExtractError::is_bad_input)
+            || cause
+                .downcast_ref::<hive_synth::SynthError>()
+                .is_some_and(|e| matches!(e, hive_synth::SynthError::Scenario { .. }))
+    })
+}
+
+/// Maps a job's result to the process exit code, reporting errors on stderr.
+pub fn finish(result: anyhow::Result<ExitStatus>) -> std::process::ExitCode {
+    match result {
+        Ok(status) => status.into(),
+        Err(error) => {
+            let bad = is_bad_input(&error);
+            report_error(&error, bad).into()
+        }
+    }
+}

@@ -1,1 +1,87 @@
-fn main() {}
+//! `extract-edits`: pairs each generated file with what the user kept (see
+//! `hive_extract` for the rules); this binary only parses arguments and reports.
+
+use anyhow::Context;
+use clap::Parser;
+
+use hive_core::cli::CommonArgs;
+use hive_core::{ExitStatus, env};
+use hive_extract::{ExtractOptions, RunStatus};
+
+/// Pair every generated file with what the user kept at the end of its observation window.
+///
+/// The run for --date D takes the generations whose window (generated_at + --window-days)
+/// closes on D, reading `raw/generations` partitions D-window-1..=D, and compares each
+/// generated file with the project's latest snapshot captured in [generated_at, window end]
+/// (`raw/snapshots`). It writes `edits/dt=D/` and `quarantine/extract-edits/dt=D/`
+/// (duplicates, late arrivals, broken records, generations without a snapshot, oversized
+/// or non-UTF-8 text). Inputs may be Parquet or NDJSON.
+///
+/// Exit codes: 0 done; 1 too many rows quarantined (outputs written); 2 bad input or usage;
+/// 99 nothing to process for this date.
+///
+/// Examples:
+///   extract-edits --data-root data/sample --date 2026-10-12
+///   extract-edits --date 2026-10-12 --shard 1/4 --log-format json
+#[derive(Debug, Parser)]
+#[command(name = "extract-edits", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Observation window in days: how long users may edit before what they kept is taken.
+    #[arg(long, env = env::WINDOW_DAYS, default_value_t = 7)]
+    window_days: u32,
+
+    /// Largest file content accepted on either side, in bytes; larger files quarantine
+    /// their generation.
+    #[arg(long, env = env::MAX_FILE_BYTES, default_value_t = 16 << 20)]
+    max_file_bytes: u64,
+
+    /// Largest share of this run's generations that may be quarantined before it exits 1.
+    #[arg(long, env = env::MAX_QUARANTINE_RATIO, default_value_t = 0.10)]
+    max_quarantine_ratio: f64,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let options = ExtractOptions {
+        data_root: cli.common.data_root.clone(),
+        date: cli.common.date,
+        shard: cli.common.shard,
+        window_days: cli.window_days,
+        max_file_bytes: cli.max_file_bytes,
+        max_quarantine_ratio: cli.max_quarantine_ratio,
+        quiet: cli.common.log.quiet,
+    };
+    let summary =
+        hive_extract::run(&options).with_context(|| format!("extracting edits for {} (shard {})", options.date, options.shard))?;
+    tracing::info!(
+        generations = summary.generations_out,
+        edit_rows = summary.edit_rows_out,
+        quarantined = summary.rows_quarantined,
+        reconciled = summary.reconciled,
+        "extract-edits finished"
+    );
+    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    if !summary.reconciled {
+        anyhow::bail!(
+            "rows do not reconcile: read {} != other runs {} + other shards {} + out {} + quarantined {}",
+            summary.rows_read,
+            summary.rows_for_other_runs,
+            summary.rows_for_other_shards,
+            summary.generations_out,
+            summary.rows_quarantined
+        );
+    }
+    Ok(match summary.status {
+        RunStatus::Success => ExitStatus::Success,
+        RunStatus::TooManyQuarantined => ExitStatus::DataFailure,
+        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    hive_core::logging::init(&cli.common.log);
+    hive_jobs::finish(run(&cli))
+}

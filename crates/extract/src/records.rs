@@ -1,0 +1,630 @@
+//! Reading raw generation and snapshot records from NDJSON or Parquet exports.
+//!
+//! Each input is read twice: a light pass that decodes only keys and timestamps (for
+//! Parquet, a column projection; the content columns are never decoded) to decide which
+//! rows this run owns, and a full pass over just those rows (for Parquet, a row
+//! selection). A row that cannot be decoded becomes a [`RowProblem`] carrying the raw
+//! record, never an error that aborts the batch; a file that cannot be read at all (not
+//! Parquet, a missing or mistyped column) is an error naming the file and column.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use serde::Deserialize;
+use serde_json::Value;
+
+use hive_core::CoreError;
+use hive_core::columns::{ColumnKind, FilesColumn, TextColumn, TimestampColumn, check_columns, parse_instant, typed};
+use hive_core::lake::{InputFile, InputFormat};
+use hive_core::ndjson::NdjsonLines;
+
+/// Why a row could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RowProblem {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Keys of a row, from the light pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowKeys {
+    /// `event_id` or `snapshot_id`.
+    pub id: String,
+    pub project_id: String,
+    /// `generated_at` or `captured_at`.
+    pub at: DateTime<Utc>,
+}
+
+/// A row of the light pass: keys, or the problem plus whatever keys could be read.
+#[derive(Debug, Clone)]
+pub struct LightRow {
+    /// 1-based row or line number.
+    pub row: u64,
+    pub keys: Result<RowKeys, (RowProblem, Option<String>, Option<String>)>,
+    /// Paths of the files (generations only; null entries left out).
+    pub paths: Vec<String>,
+}
+
+/// A raw file entry: path and content as exported (either may be missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFile {
+    pub path: Option<String>,
+    pub content: Option<Vec<u8>>,
+    /// Why the entry is unusable when decoding itself failed (e.g. bad base64).
+    pub problem: Option<String>,
+}
+
+/// A fully decoded generation.
+#[derive(Debug, Clone)]
+pub struct GenerationRow {
+    pub event_id: String,
+    pub project_id: String,
+    pub generated_at: DateTime<Utc>,
+    pub template_id: String,
+    pub template_version: String,
+    pub experiment_id: Option<String>,
+    pub variant: Option<String>,
+    pub request: Option<String>,
+    pub files: Vec<RawFile>,
+}
+
+/// A fully decoded snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotRow {
+    pub snapshot_id: String,
+    pub project_id: String,
+    pub captured_at: DateTime<Utc>,
+    pub files: Vec<RawFile>,
+}
+
+/// A row of the full pass with its raw payload (kept for the quarantine).
+pub struct FullRow<T> {
+    pub row: u64,
+    pub payload: Vec<u8>,
+    pub decoded: Result<T, RowProblem>,
+}
+
+/// Which raw table a file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawTable {
+    Generations,
+    Snapshots,
+}
+
+impl RawTable {
+    fn id_column(self) -> &'static str {
+        match self {
+            Self::Generations => "event_id",
+            Self::Snapshots => "snapshot_id",
+        }
+    }
+
+    fn at_column(self) -> &'static str {
+        match self {
+            Self::Generations => "generated_at",
+            Self::Snapshots => "captured_at",
+        }
+    }
+
+    fn required(self) -> Vec<(&'static str, ColumnKind)> {
+        let mut cols = vec![
+            (self.id_column(), ColumnKind::Text),
+            ("project_id", ColumnKind::Text),
+            (self.at_column(), ColumnKind::Timestamp),
+            ("files", ColumnKind::Files),
+        ];
+        if self == Self::Generations {
+            cols.extend([("template_id", ColumnKind::Text), ("template_version", ColumnKind::Text)]);
+        }
+        cols
+    }
+}
+
+fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> CoreError {
+    CoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn open_parquet(path: &Path, table: RawTable) -> Result<ParquetRecordBatchReaderBuilder<File>, CoreError> {
+    let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
+    check_columns(path, builder.schema(), &table.required())?;
+    Ok(builder)
+}
+
+/// Leaves of the top-level columns `names`, plus the `path` leaf of `files` when
+/// `with_paths`: the content leaves are never decoded.
+fn light_projection(builder: &ParquetRecordBatchReaderBuilder<File>, names: &[&str], with_paths: bool) -> ProjectionMask {
+    let schema = builder.parquet_schema();
+    let leaves: Vec<usize> = (0..schema.num_columns())
+        .filter(|&i| {
+            let parts = schema.column(i).path().parts().to_vec();
+            match parts.first().map(String::as_str) {
+                Some("files") => with_paths && parts.last().is_some_and(|p| p == "path"),
+                Some(top) => names.contains(&top),
+                None => false,
+            }
+        })
+        .collect();
+    ProjectionMask::leaves(schema, leaves)
+}
+
+/// The light pass over one file.
+pub fn read_light(input: &InputFile, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
+    match input.format {
+        InputFormat::Parquet => read_light_parquet(&input.path, table),
+        InputFormat::Ndjson => read_light_ndjson(&input.path, table),
+    }
+}
+
+fn read_light_parquet(path: &Path, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
+    let builder = open_parquet(path, table)?;
+    let mask = light_projection(
+        &builder,
+        &[table.id_column(), "project_id", table.at_column()],
+        table == RawTable::Generations,
+    );
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(4096)
+        .build()
+        .map_err(|e| parquet_err(path, e))?;
+    let mut rows = Vec::new();
+    let mut next_row = 1u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| CoreError::Arrow {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        let ids = typed(&batch, path, table.id_column(), ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
+        let projects = typed(&batch, path, "project_id", ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
+        let ats = typed(&batch, path, table.at_column(), ColumnKind::Timestamp, |a| {
+            TimestampColumn::new(a.as_ref())
+        })?;
+        let files = match table {
+            RawTable::Generations => Some(typed(&batch, path, "files", ColumnKind::Files, FilesColumn::new)?),
+            RawTable::Snapshots => None,
+        };
+        for i in 0..batch.num_rows() {
+            let id = ids.get(i).map(str::to_owned);
+            let project = projects.get(i).map(str::to_owned);
+            let at = ats.get(i);
+            let paths = files
+                .as_ref()
+                .and_then(|f| f.paths(i))
+                .map(|ps| ps.into_iter().flatten().map(str::to_owned).collect())
+                .unwrap_or_default();
+            rows.push(LightRow {
+                row: next_row,
+                keys: light_keys(table, id, project, at),
+                paths,
+            });
+            next_row += 1;
+        }
+    }
+    Ok(rows)
+}
+
+#[allow(clippy::type_complexity)]
+fn light_keys(
+    table: RawTable,
+    id: Option<String>,
+    project: Option<String>,
+    at: Option<Result<DateTime<Utc>, String>>,
+) -> Result<RowKeys, (RowProblem, Option<String>, Option<String>)> {
+    let missing = |field: &str| RowProblem::new("malformed_record", format!("field `{field}` is missing or null"));
+    let (Some(id), Some(project)) = (id.clone().filter(|s| !s.is_empty()), project.clone().filter(|s| !s.is_empty())) else {
+        let field = if id.as_deref().is_none_or(str::is_empty) {
+            table.id_column()
+        } else {
+            "project_id"
+        };
+        return Err((missing(field), id, project));
+    };
+    match at {
+        None => Err((missing(table.at_column()), Some(id), Some(project))),
+        Some(Err(text)) => Err((
+            RowProblem::new(
+                "malformed_record",
+                format!("field `{}` is not a timestamp: `{text}`", table.at_column()),
+            ),
+            Some(id),
+            Some(project),
+        )),
+        Some(Ok(at)) => Ok(RowKeys {
+            id,
+            project_id: project,
+            at,
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+struct LightLine {
+    #[serde(alias = "snapshot_id")]
+    event_id: Option<String>,
+    project_id: Option<String>,
+    #[serde(alias = "captured_at")]
+    generated_at: Option<String>,
+    files: Option<Vec<PathOnly>>,
+}
+
+/// A file entry of the light pass: the content is skipped, not decoded into memory.
+#[derive(Deserialize)]
+struct PathOnly {
+    path: Option<String>,
+}
+
+/// Decodes an NDJSON line as JSON, naming invalid UTF-8 separately from bad JSON.
+fn json_problem(line: &[u8], error: &serde_json::Error) -> RowProblem {
+    if std::str::from_utf8(line).is_err() {
+        RowProblem::new("invalid_utf8", "the line is not valid UTF-8")
+    } else {
+        RowProblem::new("malformed_record", format!("not a valid record: {error}"))
+    }
+}
+
+fn read_light_ndjson(path: &Path, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
+    let mut rows = Vec::new();
+    for line in NdjsonLines::open(path)? {
+        let (row, bytes) = line?;
+        let keys = match serde_json::from_slice::<LightLine>(&bytes) {
+            Err(e) => (Err((json_problem(&bytes, &e), None, None)), Vec::new()),
+            Ok(l) => {
+                let at = l.generated_at.map(|t| parse_instant(&t).ok_or(t));
+                let paths = l.files.unwrap_or_default().into_iter().filter_map(|f| f.path).collect();
+                (light_keys(table, l.event_id, l.project_id, at), paths)
+            }
+        };
+        let (keys, paths) = keys;
+        rows.push(LightRow { row, keys, paths });
+    }
+    Ok(rows)
+}
+
+/// The full pass over the rows `wanted` (1-based) of one file, in row order.
+pub fn read_full_generations(
+    input: &InputFile,
+    wanted: &BTreeSet<u64>,
+    mut each: impl FnMut(FullRow<GenerationRow>) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    match input.format {
+        InputFormat::Ndjson => {
+            for line in NdjsonLines::open(&input.path)? {
+                let (row, bytes) = line?;
+                if wanted.contains(&row) {
+                    let decoded = decode_generation_line(&bytes);
+                    each(FullRow {
+                        row,
+                        payload: bytes,
+                        decoded,
+                    })?;
+                }
+            }
+            Ok(())
+        }
+        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Generations, wanted, |batch, i, row| {
+            let (decoded, payload) = decode_generation_parquet(batch, &input.path, i)?;
+            each(FullRow { row, payload, decoded })
+        }),
+    }
+}
+
+/// The full pass over the snapshot rows `wanted` (1-based) of one file.
+pub fn read_full_snapshots(
+    input: &InputFile,
+    wanted: &BTreeSet<u64>,
+    mut each: impl FnMut(FullRow<SnapshotRow>) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    match input.format {
+        InputFormat::Ndjson => {
+            for line in NdjsonLines::open(&input.path)? {
+                let (row, bytes) = line?;
+                if wanted.contains(&row) {
+                    let decoded = decode_snapshot_line(&bytes);
+                    each(FullRow {
+                        row,
+                        payload: bytes,
+                        decoded,
+                    })?;
+                }
+            }
+            Ok(())
+        }
+        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Snapshots, wanted, |batch, i, row| {
+            let decoded = decode_snapshot_parquet(batch, &input.path, i)?;
+            each(FullRow {
+                row,
+                payload: Vec::new(),
+                decoded,
+            })
+        }),
+    }
+}
+
+/// Reads only the rows `wanted` (1-based) of a Parquet file with a row selection.
+fn read_selected_parquet(
+    path: &Path,
+    table: RawTable,
+    wanted: &BTreeSet<u64>,
+    mut each: impl FnMut(&RecordBatch, usize, u64) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let builder = open_parquet(path, table)?;
+    let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let mut selectors = Vec::new();
+    let mut cursor = 1u64;
+    for &row in wanted.iter().filter(|&&r| r >= 1 && r <= total) {
+        if row > cursor {
+            selectors.push(RowSelector::skip((row - cursor) as usize));
+        }
+        selectors.push(RowSelector::select(1));
+        cursor = row + 1;
+    }
+    let rows_in_order: Vec<u64> = wanted.iter().copied().filter(|&r| r >= 1 && r <= total).collect();
+    let reader = builder
+        .with_row_selection(RowSelection::from(selectors))
+        .with_batch_size(256)
+        .build()
+        .map_err(|e| parquet_err(path, e))?;
+    let mut position = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| CoreError::Arrow {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        for i in 0..batch.num_rows() {
+            let row = rows_in_order.get(position).copied().unwrap_or(0);
+            position += 1;
+            each(&batch, i, row)?;
+        }
+    }
+    Ok(())
+}
+
+fn text(batch: &RecordBatch, path: &Path, name: &str, i: usize) -> Result<Option<String>, CoreError> {
+    Ok(typed(batch, path, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?
+        .get(i)
+        .map(str::to_owned))
+}
+
+fn optional_text(batch: &RecordBatch, path: &Path, name: &str, i: usize) -> Result<Option<String>, CoreError> {
+    if batch.column_by_name(name).is_none() {
+        return Ok(None);
+    }
+    text(batch, path, name, i)
+}
+
+fn files_at(batch: &RecordBatch, path: &Path, i: usize) -> Result<Option<Vec<RawFile>>, CoreError> {
+    let files = typed(batch, path, "files", ColumnKind::Files, FilesColumn::new)?;
+    Ok(files.get(i).map(|entries| {
+        entries
+            .into_iter()
+            .map(|(p, c)| RawFile {
+                path: p.map(str::to_owned),
+                content: c.map(<[u8]>::to_vec),
+                problem: None,
+            })
+            .collect()
+    }))
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, RowProblem> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| RowProblem::new("malformed_record", format!("field `{field}` is missing, null or empty")))
+}
+
+fn decode_generation_parquet(
+    batch: &RecordBatch,
+    path: &Path,
+    i: usize,
+) -> Result<(Result<GenerationRow, RowProblem>, Vec<u8>), CoreError> {
+    let at = typed(batch, path, "generated_at", ColumnKind::Timestamp, |a| {
+        TimestampColumn::new(a.as_ref())
+    })?
+    .get(i);
+    let request = optional_text(batch, path, "request", i)?;
+    let files = files_at(batch, path, i)?;
+    let event_id = text(batch, path, "event_id", i)?;
+    let project_id = text(batch, path, "project_id", i)?;
+    let template_id = text(batch, path, "template_id", i)?;
+    let template_version = text(batch, path, "template_version", i)?;
+    let experiment_id = optional_text(batch, path, "experiment_id", i)?;
+    let variant = optional_text(batch, path, "variant", i)?;
+    let payload = serde_json::json!({
+        "event_id": event_id,
+        "generated_at": at.clone().map(|r| r.map_or_else(|t| t, |t| t.to_rfc3339())),
+        "project_id": project_id,
+        "template_id": template_id,
+        "template_version": template_version,
+        "experiment_id": experiment_id,
+        "variant": variant,
+        "request": request,
+        "files": files.as_ref().map(|fs| fs.iter().map(file_json).collect::<Vec<_>>()),
+    })
+    .to_string()
+    .into_bytes();
+    let decoded = (|| {
+        let generated_at = match at {
+            Some(Ok(t)) => t,
+            Some(Err(t)) => {
+                return Err(RowProblem::new(
+                    "malformed_record",
+                    format!("field `generated_at` is not a timestamp: `{t}`"),
+                ));
+            }
+            None => return Err(RowProblem::new("malformed_record", "field `generated_at` is missing or null")),
+        };
+        Ok(GenerationRow {
+            event_id: required(event_id, "event_id")?,
+            project_id: required(project_id, "project_id")?,
+            generated_at,
+            template_id: required(template_id, "template_id")?,
+            template_version: required(template_version, "template_version")?,
+            experiment_id,
+            variant,
+            request,
+            files: files.ok_or_else(|| RowProblem::new("malformed_record", "field `files` is null"))?,
+        })
+    })();
+    Ok((decoded, payload))
+}
+
+fn file_json(f: &RawFile) -> Value {
+    let mut entry = serde_json::Map::new();
+    entry.insert("path".into(), f.path.clone().map_or(Value::Null, Value::String));
+    match f.content.as_deref().map(std::str::from_utf8) {
+        None => entry.insert("content".into(), Value::Null),
+        Some(Ok(t)) => entry.insert("content".into(), Value::String(t.to_owned())),
+        Some(Err(_)) => entry.insert(
+            "content_base64".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(f.content.as_deref().unwrap_or_default())),
+        ),
+    };
+    Value::Object(entry)
+}
+
+fn decode_snapshot_parquet(batch: &RecordBatch, path: &Path, i: usize) -> Result<Result<SnapshotRow, RowProblem>, CoreError> {
+    let at = typed(batch, path, "captured_at", ColumnKind::Timestamp, |a| {
+        TimestampColumn::new(a.as_ref())
+    })?
+    .get(i);
+    let files = files_at(batch, path, i)?;
+    let snapshot_id = text(batch, path, "snapshot_id", i)?;
+    let project_id = text(batch, path, "project_id", i)?;
+    Ok((|| {
+        let Some(Ok(captured_at)) = at else {
+            return Err(RowProblem::new(
+                "malformed_snapshot",
+                "field `captured_at` is missing or not a timestamp",
+            ));
+        };
+        Ok(SnapshotRow {
+            snapshot_id: required(snapshot_id, "snapshot_id")?,
+            project_id: required(project_id, "project_id")?,
+            captured_at,
+            files: files.ok_or_else(|| RowProblem::new("malformed_snapshot", "field `files` is null"))?,
+        })
+    })())
+}
+
+#[derive(Deserialize)]
+struct FileLine {
+    path: Option<String>,
+    content: Option<String>,
+    content_base64: Option<String>,
+}
+
+impl FileLine {
+    fn into_raw(self) -> RawFile {
+        let (content, problem) = match (self.content, self.content_base64) {
+            (Some(text), None) => (Some(text.into_bytes()), None),
+            (None, Some(encoded)) => match base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()) {
+                Ok(bytes) => (Some(bytes), None),
+                Err(e) => (None, Some(format!("`content_base64` is not valid base64: {e}"))),
+            },
+            (Some(_), Some(_)) => (None, Some("has both `content` and `content_base64`".to_owned())),
+            (None, None) => (None, None),
+        };
+        RawFile {
+            path: self.path,
+            content,
+            problem,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct GenerationLine {
+    event_id: Option<String>,
+    generated_at: Option<String>,
+    project_id: Option<String>,
+    template_id: Option<String>,
+    template_version: Option<String>,
+    experiment_id: Option<String>,
+    variant: Option<String>,
+    request: Option<Value>,
+    files: Option<Vec<FileLine>>,
+}
+
+fn decode_generation_line(bytes: &[u8]) -> Result<GenerationRow, RowProblem> {
+    let line: GenerationLine = serde_json::from_slice(bytes).map_err(|e| json_problem(bytes, &e))?;
+    let at_text = required(line.generated_at, "generated_at")?;
+    let generated_at = parse_instant(&at_text)
+        .ok_or_else(|| RowProblem::new("malformed_record", format!("field `generated_at` is not a timestamp: `{at_text}`")))?;
+    let request = line.request.and_then(|r| match r {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    });
+    Ok(GenerationRow {
+        event_id: required(line.event_id, "event_id")?,
+        project_id: required(line.project_id, "project_id")?,
+        generated_at,
+        template_id: required(line.template_id, "template_id")?,
+        template_version: required(line.template_version, "template_version")?,
+        experiment_id: line.experiment_id,
+        variant: line.variant,
+        request,
+        files: line
+            .files
+            .ok_or_else(|| RowProblem::new("malformed_record", "field `files` is missing or null"))?
+            .into_iter()
+            .map(FileLine::into_raw)
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SnapshotLine {
+    snapshot_id: Option<String>,
+    project_id: Option<String>,
+    captured_at: Option<String>,
+    files: Option<Vec<FileLine>>,
+}
+
+fn decode_snapshot_line(bytes: &[u8]) -> Result<SnapshotRow, RowProblem> {
+    let line: SnapshotLine = serde_json::from_slice(bytes).map_err(|e| {
+        let p = json_problem(bytes, &e);
+        RowProblem::new("malformed_snapshot", p.message)
+    })?;
+    let at_text = required(line.captured_at, "captured_at").map_err(|p| RowProblem::new("malformed_snapshot", p.message))?;
+    let captured_at = parse_instant(&at_text)
+        .ok_or_else(|| RowProblem::new("malformed_snapshot", format!("field `captured_at` is not a timestamp: `{at_text}`")))?;
+    Ok(SnapshotRow {
+        snapshot_id: required(line.snapshot_id, "snapshot_id")?,
+        project_id: required(line.project_id, "project_id")?,
+        captured_at,
+        files: line
+            .files
+            .ok_or_else(|| RowProblem::new("malformed_snapshot", "field `files` is missing or null"))?
+            .into_iter()
+            .map(FileLine::into_raw)
+            .collect(),
+    })
+}
+
+/// A path relative to the data root, for quarantine records and messages.
+pub fn relative(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map_or_else(|_| path.to_owned(), Path::to_path_buf)
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's test command (README.md): builds the pinned Python oracles the tests
+# compare against, then runs every Rust test with cargo-nextest (cargo test when nextest
+# is not installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-venvs.sh oracles
+profile=default
+[ -n "${CI:-}" ] && profile=ci
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --profile "$profile" "$@"
+else
+  echo "cargo-nextest not found; using cargo test" >&2
+  cargo test --workspace "$@"
+fi
