@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Runs the main job, extract-edits, on the bundled sample lake for every day whose
-# observation window closes in it, and prints a readable summary. The sample is
-# copied to target/sample-run/lake first so the committed data stays untouched; the
-# jobs' JSON summary lines are kept in target/sample-run/summaries.ndjson.
-#
-# This runs the extract step of the evolution pipeline. It will run the whole DAG as
-# the other jobs land (see README.md).
+# Runs the evolution pipeline's jobs that have landed (extract-edits, then score-diffs)
+# on the bundled sample lake for every day whose observation window closes in it, and
+# prints a readable summary. The sample is copied to target/sample-run/lake first so
+# the committed data stays untouched; the jobs' JSON summary lines are kept in
+# target/sample-run/summaries.ndjson.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +24,17 @@ for d in $dates; do
   "$bin/extract-edits" --data-root "$work/lake" --date "$d" --quiet >> "$summaries" || status=$?
   # 0 done, 1 too many quarantined (outputs written), 99 nothing to process.
   case $status in 0|1|99) ;; *) echo "extract-edits failed for $d (exit $status)" >&2; exit "$status" ;; esac
+  [ "$status" = 99 ] && continue
+  status=0
+  "$bin/score-diffs" --data-root "$work/lake" --date "$d" --quiet >> "$summaries" || status=$?
+  case $status in 0|99) ;; *) echo "score-diffs failed for $d (exit $status)" >&2; exit "$status" ;; esac
 done
 
 python3 - "$summaries" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+every = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [r for r in every if r["job"] == "extract-edits"]
+scores = [r for r in every if r["job"] == "score-diffs"]
 print(f"{'date':<12}{'status':<22}{'generations':>12}{'files':>8}{'quarantined':>13}  reasons")
 for r in rows:
     reasons = ", ".join(f"{k}={v}" for k, v in r.get("quarantine_reasons", {}).items())
@@ -44,5 +48,14 @@ ok = all(r["reconciled"] for r in rows)
 print(f"\n{total['generations_out']} generations ({total['edit_rows_out']} files) paired with what users kept; "
       f"{total['rows_quarantined']} quarantined with a reason; every run reconciled: {ok}")
 print("files by change: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items())))
+
+print(f"\n{'date':<12}{'files scored':>13}{'generations':>12}{'lines':>9}{'removed':>9}{'rewrite rate':>14}")
+for r in scores:
+    rate = "-" if r["rewrite_rate"] is None else f"{r['rewrite_rate']:.3f}"
+    print(f"{r['date']:<12}{r['diff_rows_out']:>13}{r['generations_out']:>12}{r['lines_generated']:>9}{r['lines_removed']:>9}{rate:>14}")
+generated = sum(r["lines_generated"] for r in scores)
+removed = sum(r["lines_removed"] for r in scores)
+print(f"line-weighted rewrite rate over the sample: {removed / generated:.3f} "
+      f"({removed} of {generated} generated lines removed); every run reconciled: {all(r['reconciled'] for r in scores)}")
 PY
-echo "outputs: $work/lake/edits, $work/lake/quarantine; summaries: $summaries"
+echo "outputs: $work/lake/{edits,diff_scores,generation_scores,quarantine}; summaries: $summaries"

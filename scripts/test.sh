@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (README.md): builds the pinned Python oracles the tests
-# compare against, then runs every Rust test with cargo-nextest (cargo test when nextest
+# compare against and downloads the real source releases the diff tests compare with
+# git, then runs every Rust test with cargo-nextest (cargo test when nextest
 # is not installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-venvs.sh oracles
+bash scripts/fetch-corpora.sh
 profile=default
 [ -n "${CI:-}" ] && profile=ci
 if cargo nextest --version >/dev/null 2>&1; then

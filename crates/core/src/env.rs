@@ -23,6 +23,13 @@ pub const MAX_FILE_BYTES: &str = "HIVE_MAX_FILE_BYTES";
 /// Largest share of rows that may be quarantined before the job exits 1.
 pub const MAX_QUARANTINE_RATIO: &str = "HIVE_MAX_QUARANTINE_RATIO";
 
+/// Rewrite-rate threshold above which a generation counts as rewritten (`score-diffs`).
+pub const REWRITTEN_THRESHOLD: &str = "HIVE_REWRITTEN_THRESHOLD";
+/// Worker threads; 0 means one per core (`score-diffs`).
+pub const THREADS: &str = "HIVE_THREADS";
+/// Word operations an exact character distance may cost per phase (`score-diffs`).
+pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -34,4 +41,25 @@ pub const ALL: &[(&str, &str)] = &[
     (WINDOW_DAYS, "observation window in days (extract-edits)"),
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
     (MAX_QUARANTINE_RATIO, "largest share of rows quarantined before exit 1"),
+    (
+        REWRITTEN_THRESHOLD,
+        "rewrite rate above which a generation counts as rewritten (score-diffs)",
+    ),
+    (THREADS, "worker threads, 0 for one per core (score-diffs)"),
+    (
+        CHAR_BUDGET,
+        "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn configuration_reference_lists_every_variable() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let doc = std::fs::read_to_string(path).expect("docs/configuration.md exists");
+        for (var, _) in super::ALL {
+            assert!(doc.contains(&format!("| `{var}` |")), "docs/configuration.md does not document `{var}`");
+        }
+    }
+}

@@ -145,6 +145,101 @@ pub fn edits_spec() -> TableSpec {
     }
 }
 
+/// The columns `diff_scores` and `generation_scores` carry over from `edits`.
+fn generation_key_columns() -> Vec<Field> {
+    let edits = edits_spec();
+    [
+        "event_id",
+        "project_id",
+        "template_id",
+        "template_version",
+        "experiment_id",
+        "variant",
+        "generated_at",
+    ]
+    .iter()
+    .filter_map(|name| edits.schema.field_with_name(name).ok().cloned())
+    .collect()
+}
+
+/// `diff_scores`: one row per generated file, with line and character metrics.
+pub const DIFF_SCORES: &str = "diff_scores";
+/// Schema version of `diff_scores`.
+pub const DIFF_SCORES_VERSION: u32 = 1;
+
+/// The `diff_scores` table.
+pub fn diff_scores_spec() -> TableSpec {
+    let edits = edits_spec();
+    let mut fields = generation_key_columns();
+    for name in ["snapshot_id", "path", "language", "change", "binary"] {
+        if let Ok(f) = edits.schema.field_with_name(name) {
+            fields.push(f.clone());
+        }
+    }
+    let count = |name: &str, doc: &str| col(name, DataType::Int64, true, doc);
+    let ratio = |name: &str, doc: &str| col(name, DataType::Float64, true, doc);
+    fields.extend([
+        count("lines_generated", "G: lines of the generated file, as git counts them (a last line without newline counts). Null for binary files."),
+        count("lines_final", "F: lines of the kept file; 0 when deleted. Null for binary files."),
+        count("lines_kept", "K: lines equal in both, from a histogram line diff identical to `git diff --numstat --diff-algorithm=histogram`. 0 when deleted."),
+        count("lines_added", "A = F - K: lines the user added (git numstat's first column)."),
+        count("lines_removed", "R = G - K: generated lines the user removed or rewrote (git numstat's second column)."),
+        ratio("rewrite_rate", "R / G. Null when G = 0 or binary."),
+        ratio("similarity", "2K / (G + F); 1 when both sides are empty. Null for binary files."),
+        ratio("diff_score", "1 - similarity."),
+        ratio("char_retention", "1 - Levenshtein(generated, final) / max(chars); 0 when deleted, 1 when both empty. Null for binary files."),
+        col("char_retention_method", DataType::Utf8, true, "`exact`, or `line_bound` for pairs too large for an exact distance (see docs/score-diffs.md)."),
+    ]);
+    TableSpec {
+        name: DIFF_SCORES.to_owned(),
+        version: DIFF_SCORES_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
+/// `generation_scores`: one row per generation, sums over its text files.
+pub const GENERATION_SCORES: &str = "generation_scores";
+/// Schema version of `generation_scores`.
+pub const GENERATION_SCORES_VERSION: u32 = 1;
+
+/// The `generation_scores` table.
+pub fn generation_scores_spec() -> TableSpec {
+    let mut fields = generation_key_columns();
+    let count = |name: &str, doc: &str| col(name, DataType::Int64, false, doc);
+    fields.extend([
+        count("files", "Generated files of the generation (text and binary)."),
+        count("binary_files", "Binary files, excluded from the line metrics."),
+        count("deleted_files", "Files the user deleted."),
+        count("lines_generated", "Sum of G over text files."),
+        count("lines_kept", "Sum of K over text files."),
+        count("lines_removed", "Sum of R over text files."),
+        count("lines_added", "Sum of A over text files."),
+        col(
+            "rewrite_rate",
+            DataType::Float64,
+            true,
+            "Sum R / sum G (line-weighted). Null when sum G = 0.",
+        ),
+        col(
+            "diff_score",
+            DataType::Float64,
+            true,
+            "1 - 2 sum K / (sum G + sum F). Null when the generation has no text lines.",
+        ),
+        col(
+            "rewritten",
+            DataType::Boolean,
+            true,
+            "rewrite_rate > the threshold (--rewritten-threshold, default 0.5). Null when rewrite_rate is.",
+        ),
+    ]);
+    TableSpec {
+        name: GENERATION_SCORES.to_owned(),
+        version: GENERATION_SCORES_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
 /// Schema version of every `quarantine/<job>` table.
 pub const QUARANTINE_VERSION: u32 = 1;
 
@@ -246,7 +341,7 @@ mod tests {
 
     #[test]
     fn every_column_is_described() {
-        let specs = [edits_spec(), quarantine_spec("x")];
+        let specs = [edits_spec(), diff_scores_spec(), generation_scores_spec(), quarantine_spec("x")];
         for spec in specs {
             for field in spec.schema.fields() {
                 assert!(
@@ -263,11 +358,11 @@ mod tests {
     fn data_dictionary_documents_every_column() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/data-dictionary.md");
         let doc = std::fs::read_to_string(path).expect("docs/data-dictionary.md exists");
-        for spec in [edits_spec(), quarantine_spec("x")] {
-            let heading = if spec.name == EDITS {
-                "## `edits`".to_owned()
-            } else {
+        for spec in [edits_spec(), diff_scores_spec(), generation_scores_spec(), quarantine_spec("x")] {
+            let heading = if spec.name.starts_with("quarantine") {
                 "## `quarantine/<job>`".to_owned()
+            } else {
+                format!("## `{}`", spec.name)
             };
             let start = doc.find(&heading).unwrap_or_else(|| panic!("no section {heading}"));
             let section = &doc[start..];

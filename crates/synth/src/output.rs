@@ -108,7 +108,7 @@ impl RawWriter {
                     let props = WriterProperties::builder()
                         .set_compression(Compression::ZSTD(ZstdLevel::try_new(6).unwrap_or_default()))
                         .set_max_row_group_row_count(Some(1024))
-                        .set_max_row_group_bytes(Some(16 << 20))
+                        .set_max_row_group_bytes(Some(4 << 20))
                         .build();
                     let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| SynthError::Parquet {
                         path: temp.clone(),

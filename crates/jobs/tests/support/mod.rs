@@ -51,6 +51,7 @@ pub fn bin(name: &str) -> Command {
     let path = match name {
         "extract-edits" => env!("CARGO_BIN_EXE_extract-edits"),
         "synth-events" => env!("CARGO_BIN_EXE_synth-events"),
+        "score-diffs" => env!("CARGO_BIN_EXE_score-diffs"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);
