@@ -59,7 +59,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
         let doc = std::fs::read_to_string(path).expect("docs/configuration.md exists");
         for (var, _) in super::ALL {
-            assert!(doc.contains(&format!("| `{var}` |")), "docs/configuration.md does not document `{var}`");
+            assert!(
+                doc.contains(&format!("| `{var}` |")),
+                "docs/configuration.md does not document `{var}`"
+            );
         }
     }
 }
