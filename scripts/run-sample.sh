@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the evolution pipeline's jobs that have landed (extract-edits, then score-diffs)
-# on the bundled sample lake for every day whose observation window closes in it, and
-# prints a readable summary. The sample is copied to target/sample-run/lake first so
+# Runs the evolution pipeline's jobs that have landed (extract-edits, score-diffs,
+# ab-significance, promote-templates) on the bundled sample lake for every day whose
+# observation window closes in it, and prints a readable summary. The sample is copied to target/sample-run/lake first so
 # the committed data stays untouched; the jobs' JSON summary lines are kept in
 # target/sample-run/summaries.ndjson.
 set -euo pipefail
@@ -28,9 +28,15 @@ for d in $dates; do
   status=0
   "$bin/score-diffs" --data-root "$work/lake" --date "$d" --quiet >> "$summaries" || status=$?
   case $status in 0|99) ;; *) echo "score-diffs failed for $d (exit $status)" >&2; exit "$status" ;; esac
+  for job in ab-significance promote-templates; do
+    status=0
+    "$bin/$job" --data-root "$work/lake" --date "$d" --config "$work/lake/experiments.yaml" --quiet >> "$summaries" || status=$?
+    # ab-significance exits 1 on a sample-ratio mismatch (outputs written).
+    case $status in 0|1|99) ;; *) echo "$job failed for $d (exit $status)" >&2; exit "$status" ;; esac
+  done
 done
 
-python3 - "$summaries" <<'PY'
+python3 - "$summaries" "$work/lake" <<'PY'
 import json, sys
 every = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 rows = [r for r in every if r["job"] == "extract-edits"]
@@ -57,5 +63,11 @@ generated = sum(r["lines_generated"] for r in scores)
 removed = sum(r["lines_removed"] for r in scores)
 print(f"line-weighted rewrite rate over the sample: {removed / generated:.3f} "
       f"({removed} of {generated} generated lines removed); every run reconciled: {all(r['reconciled'] for r in scores)}")
+
+decisions = [r for r in every if r["job"] == "promote-templates" and r["status"] == "success"]
+if decisions:
+    last = decisions[-1]
+    print(f"\npromotion decisions on {last['date']}: " + ", ".join(f"{k}={v}" for k, v in sorted(last["decisions"].items())))
+    print(f"experiment report: {sys.argv[2]}/reports/ab-significance/dt={last['date']}/report.md")
 PY
-echo "outputs: $work/lake/{edits,diff_scores,generation_scores,quarantine}; summaries: $summaries"
+echo "outputs: $work/lake/{edits,diff_scores,generation_scores,ab_results,promotions,quarantine,reports}; summaries: $summaries"

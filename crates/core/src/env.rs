@@ -30,6 +30,9 @@ pub const THREADS: &str = "HIVE_THREADS";
 /// Word operations an exact character distance may cost per phase (`score-diffs`).
 pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
 
+/// Experiments config (`ab-significance`, `promote-templates`, `route-project`).
+pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -46,6 +49,10 @@ pub const ALL: &[(&str, &str)] = &[
         "rewrite rate above which a generation counts as rewritten (score-diffs)",
     ),
     (THREADS, "worker threads, 0 for one per core (score-diffs)"),
+    (
+        EXPERIMENTS_CONFIG,
+        "experiments config YAML (ab-significance, promote-templates, route-project)",
+    ),
     (
         CHAR_BUDGET,
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",

@@ -35,6 +35,13 @@ pub enum CoreError {
         expected: String,
         found: String,
     },
+    #[error("`{path}` row {row}, column `{column}`: {message}")]
+    BadValue {
+        path: PathBuf,
+        row: u64,
+        column: String,
+        message: String,
+    },
     #[error("partition `{path}` is incomplete: it has no `_SUCCESS` marker")]
     IncompletePartition { path: PathBuf },
     #[error("`{path}`: {message}")]

@@ -243,6 +243,154 @@ pub fn generation_scores_spec() -> TableSpec {
 /// Schema version of every `quarantine/<job>` table.
 pub const QUARANTINE_VERSION: u32 = 1;
 
+/// `ab_results`: one row per experiment x metric x treatment variant and analysis day.
+pub const AB_RESULTS: &str = "ab_results";
+/// Schema version of `ab_results`.
+pub const AB_RESULTS_VERSION: u32 = 1;
+
+/// The `ab_results` table.
+#[allow(clippy::too_many_lines, reason = "one line per column: the table is wide")]
+pub fn ab_results_spec() -> TableSpec {
+    let text = |name: &str, nullable: bool, doc: &str| col(name, DataType::Utf8, nullable, doc);
+    let count = |name: &str, doc: &str| col(name, DataType::Int64, false, doc);
+    let real = |name: &str, doc: &str| col(name, DataType::Float64, true, doc);
+    let fields = vec![
+        text("experiment_id", false, "Experiment (experiments config)."),
+        text("template_id", false, "Template under test."),
+        text("metric", false, "`rewrite_rate`, `diff_score` or `rewritten_share`."),
+        text("metric_role", false, "`primary`, `secondary` or `guardrail`."),
+        text("direction", false, "`lower_is_better` or `higher_is_better`."),
+        text(
+            "method",
+            false,
+            "Test used: `delta_ratio`, `delta_ratio+cuped`, `welch_t` or `proportion_delta` (see docs/ab-significance.md).",
+        ),
+        text("control_variant", false, "Control variant name."),
+        text("treatment_variant", false, "Treatment variant name compared with the control."),
+        text("control_version", false, "Template version of the control."),
+        text("treatment_version", false, "Template version of the treatment."),
+        count(
+            "days_running",
+            "Days from the experiment's start through the analysis day (capped at its end).",
+        ),
+        count("units", "Projects (the unit of analysis) in the two arms."),
+        count("units_control", "Projects in the control."),
+        count("units_treatment", "Projects in the treatment."),
+        count("generations_control", "Generations in the control."),
+        count("generations_treatment", "Generations in the treatment."),
+        real("control_mean", "Control's metric (for a ratio, sum over sum)."),
+        real("treatment_mean", "Treatment's metric."),
+        real(
+            "estimate",
+            "Absolute lift: treatment - control (CUPED-adjusted when `method` says so).",
+        ),
+        real("ci_low", "Lower bound of the fixed-horizon (1 - alpha) interval of `estimate`."),
+        real("ci_high", "Upper bound of that interval."),
+        real("relative_lift", "(treatment - control) / control."),
+        real(
+            "relative_ci_low",
+            "Lower bound of the fixed-horizon interval of `relative_lift` (delta method).",
+        ),
+        real("relative_ci_high", "Upper bound of that interval."),
+        real(
+            "p_value",
+            "Fixed-horizon two-sided p-value. Valid only at a horizon fixed in advance: use the `seq_` columns for nightly decisions.",
+        ),
+        real(
+            "p_value_adjusted",
+            "Holm-adjusted `p_value` across this experiment's treatments and metrics.",
+        ),
+        real("p_value_bh", "Benjamini-Hochberg-adjusted `p_value`, same family."),
+        real(
+            "seq_ci_low",
+            "Lower bound of the always-valid confidence sequence of `estimate` (asymptotic CS, GrowthBook's).",
+        ),
+        real("seq_ci_high", "Upper bound of the confidence sequence."),
+        real("seq_p_value", "Always-valid p-value: safe to look at every night."),
+        real(
+            "seq_relative_ci_low",
+            "Lower bound of the confidence sequence of `relative_lift` (guardrails use it).",
+        ),
+        real("seq_relative_ci_high", "Upper bound of that sequence."),
+        real(
+            "chance_to_win",
+            "Posterior probability that the treatment is better (flat prior, relative lift, gbstats).",
+        ),
+        real("expected_loss", "Posterior expected relative loss of choosing the treatment."),
+        real(
+            "mde",
+            "Minimum detectable absolute effect at `alpha` and the configured power, at the current sample size.",
+        ),
+        real(
+            "power_at_target",
+            "Power to detect the configured `target_relative_effect` at the current sample size.",
+        ),
+        col("alpha", DataType::Float64, false, "Significance level of every test and interval."),
+        real(
+            "srm_p_value",
+            "Chi-square p-value of the projects per variant against the configured weights (whole experiment).",
+        ),
+        col(
+            "srm_flag",
+            DataType::Boolean,
+            false,
+            "`srm_p_value` < 0.001: the split is broken; do not trust the comparison.",
+        ),
+        count(
+            "routing_mismatches",
+            "Projects whose logged variant differs from the routing spec (docs/routing.md), or logged in several variants; excluded.",
+        ),
+        count(
+            "version_mismatches",
+            "Generations whose template_version is not their variant's version.",
+        ),
+        real("cuped_theta", "CUPED coefficient when the pre-experiment rewrite rate was used."),
+        real("variance_reduction", "1 - variance with CUPED / variance without."),
+        real("guardrail_margin", "Relative non-inferiority margin (guardrails only)."),
+        text(
+            "guardrail_status",
+            true,
+            "`pass` (the sequence shows the treatment is not worse beyond the margin), `fail` (it shows it is), or `inconclusive`.",
+        ),
+        text("note", true, "Why some statistics are null (too few units, zero variance, ...)."),
+    ];
+    TableSpec {
+        name: AB_RESULTS.to_owned(),
+        version: AB_RESULTS_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
+/// `promotions`: one decision per experiment and analysis day.
+pub const PROMOTIONS: &str = "promotions";
+/// Schema version of `promotions`.
+pub const PROMOTIONS_VERSION: u32 = 1;
+
+/// The `promotions` table.
+pub fn promotions_spec() -> TableSpec {
+    let text = |name: &str, nullable: bool, doc: &str| col(name, DataType::Utf8, nullable, doc);
+    let fields = vec![
+        text("experiment_id", false, "Experiment decided on."),
+        text("template_id", false, "Template under test."),
+        text("decision", false, "`promote`, `continue` or `stop`."),
+        text("winner_variant", true, "Variant to promote (promote only)."),
+        text("winner_version", true, "Its template version: the version to serve to everyone."),
+        text("control_version", false, "The version served by the control."),
+        text("reason", false, "Why, in one sentence."),
+        text("evidence", false, "JSON: the figures each rule was checked against."),
+        text(
+            "registry_alias",
+            true,
+            "Registry alias set for the winner, when a registry is configured.",
+        ),
+    ];
+    TableSpec {
+        name: PROMOTIONS.to_owned(),
+        version: PROMOTIONS_VERSION,
+        schema: Arc::new(Schema::new(fields)),
+    }
+}
+
 /// `quarantine/<job>`: rows a job could not use, with the reason and the raw record.
 pub fn quarantine_spec(job: &str) -> TableSpec {
     let fields = vec![
@@ -341,7 +489,14 @@ mod tests {
 
     #[test]
     fn every_column_is_described() {
-        let specs = [edits_spec(), diff_scores_spec(), generation_scores_spec(), quarantine_spec("x")];
+        let specs = [
+            edits_spec(),
+            diff_scores_spec(),
+            generation_scores_spec(),
+            ab_results_spec(),
+            promotions_spec(),
+            quarantine_spec("x"),
+        ];
         for spec in specs {
             for field in spec.schema.fields() {
                 assert!(
@@ -358,7 +513,14 @@ mod tests {
     fn data_dictionary_documents_every_column() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/data-dictionary.md");
         let doc = std::fs::read_to_string(path).expect("docs/data-dictionary.md exists");
-        for spec in [edits_spec(), diff_scores_spec(), generation_scores_spec(), quarantine_spec("x")] {
+        for spec in [
+            edits_spec(),
+            diff_scores_spec(),
+            generation_scores_spec(),
+            ab_results_spec(),
+            promotions_spec(),
+            quarantine_spec("x"),
+        ] {
             let heading = if spec.name.starts_with("quarantine") {
                 "## `quarantine/<job>`".to_owned()
             } else {

@@ -52,6 +52,9 @@ pub fn bin(name: &str) -> Command {
         "extract-edits" => env!("CARGO_BIN_EXE_extract-edits"),
         "synth-events" => env!("CARGO_BIN_EXE_synth-events"),
         "score-diffs" => env!("CARGO_BIN_EXE_score-diffs"),
+        "ab-significance" => env!("CARGO_BIN_EXE_ab-significance"),
+        "promote-templates" => env!("CARGO_BIN_EXE_promote-templates"),
+        "route-project" => env!("CARGO_BIN_EXE_route-project"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);

@@ -1,0 +1,460 @@
+//! The statistics of one experiment on one day: projects are the units, the logged
+//! variant is checked against the routing spec, and every treatment is compared with
+//! the control on every configured metric (formulas: `hive_stats`, choices:
+//! docs/ab-significance.md).
+
+use std::collections::BTreeMap;
+
+use hive_core::PartitionDate;
+use hive_stats::bayes::{BayesOptions, posterior};
+use hive_stats::cuped::cuped_ratio;
+use hive_stats::sequential::{SequentialOptions, always_valid};
+use hive_stats::tests::{Reference, TestOptions, sample_ratio_mismatch, two_sample};
+use hive_stats::{ArmSummary, Difference, Direction, Moments, StatsError};
+
+use crate::config::{Experiment, Metric, MetricRole};
+use crate::input::Generation;
+
+/// SRM is flagged below this p-value (the usual choice of GrowthBook and others: a real
+/// randomisation bug gives far smaller values, and false alarms must stay rare).
+pub const SRM_THRESHOLD: f64 = 0.001;
+
+/// One `ab_results` row (columns: docs/data-dictionary.md).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResultRow {
+    pub experiment_id: String,
+    pub template_id: String,
+    pub metric: &'static str,
+    pub metric_role: &'static str,
+    pub direction: &'static str,
+    pub method: &'static str,
+    pub control_variant: String,
+    pub treatment_variant: String,
+    pub control_version: String,
+    pub treatment_version: String,
+    pub days_running: i64,
+    pub units_control: i64,
+    pub units_treatment: i64,
+    pub generations_control: i64,
+    pub generations_treatment: i64,
+    pub control_mean: Option<f64>,
+    pub treatment_mean: Option<f64>,
+    pub estimate: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub relative_lift: Option<f64>,
+    pub relative_ci_low: Option<f64>,
+    pub relative_ci_high: Option<f64>,
+    pub p_value: Option<f64>,
+    pub p_value_adjusted: Option<f64>,
+    pub p_value_bh: Option<f64>,
+    pub seq_ci_low: Option<f64>,
+    pub seq_ci_high: Option<f64>,
+    pub seq_p_value: Option<f64>,
+    pub seq_relative_ci_low: Option<f64>,
+    pub seq_relative_ci_high: Option<f64>,
+    pub chance_to_win: Option<f64>,
+    pub expected_loss: Option<f64>,
+    pub mde: Option<f64>,
+    pub power_at_target: Option<f64>,
+    pub alpha: f64,
+    pub srm_p_value: Option<f64>,
+    pub srm_flag: bool,
+    pub routing_mismatches: i64,
+    pub version_mismatches: i64,
+    pub cuped_theta: Option<f64>,
+    pub variance_reduction: Option<f64>,
+    pub guardrail_margin: Option<f64>,
+    pub guardrail_status: Option<&'static str>,
+    pub note: Option<String>,
+}
+
+/// A project's sums over its generations in the experiment (and before it, for CUPED).
+#[derive(Debug, Clone, Default)]
+struct Unit {
+    variant: usize,
+    generations: u64,
+    removed: f64,
+    generated: f64,
+    diff_score_sum: f64,
+    diff_score_count: u64,
+    rewritten: f64,
+    rewritten_known: f64,
+    pre_removed: f64,
+    pre_generated: f64,
+}
+
+/// Projects of one experiment after the routing checks.
+#[derive(Debug, Default)]
+pub struct Units {
+    projects: BTreeMap<String, Unit>,
+    pub routing_mismatches: i64,
+    pub version_mismatches: i64,
+}
+
+impl Units {
+    /// Projects per variant.
+    pub fn counts(&self, variants: usize) -> Vec<u64> {
+        let mut counts = vec![0; variants];
+        for unit in self.projects.values() {
+            counts[unit.variant] += 1;
+        }
+        counts
+    }
+}
+
+/// Groups the experiment's generations by project. A project whose logged variant is
+/// unknown, differs from the routing spec, or changes between generations is excluded
+/// and counted: comparing wrongly routed projects would compare the wrong groups.
+/// `pre` are the same template's generations before the start (for CUPED).
+pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Generation]) -> Units {
+    let weights = experiment.weights();
+    let mut out = Units::default();
+    let mut logged: BTreeMap<&str, Result<usize, ()>> = BTreeMap::new();
+    for g in generations {
+        let variant = g
+            .variant
+            .as_deref()
+            .and_then(|name| experiment.variants.iter().position(|v| v.name == name));
+        let entry = logged.entry(g.project_id.as_str()).or_insert(variant.ok_or(()));
+        if *entry != variant.ok_or(()) {
+            *entry = Err(());
+        }
+    }
+    for (project, variant) in &logged {
+        let expected = hive_core::routing::assign(&experiment.salt, project, &weights).ok();
+        match variant {
+            Ok(v) if Some(*v) == expected => {
+                out.projects.insert(
+                    (*project).to_owned(),
+                    Unit {
+                        variant: *v,
+                        ..Unit::default()
+                    },
+                );
+            }
+            _ => out.routing_mismatches += 1,
+        }
+    }
+    for g in generations {
+        let Some(unit) = out.projects.get_mut(&g.project_id) else {
+            continue;
+        };
+        if g.template_version != experiment.variants[unit.variant].version {
+            out.version_mismatches += 1;
+        }
+        unit.generations += 1;
+        unit.removed += g.lines_removed as f64;
+        unit.generated += g.lines_generated as f64;
+        if let Some(d) = g.diff_score {
+            unit.diff_score_sum += d;
+            unit.diff_score_count += 1;
+        }
+        if let Some(r) = g.rewritten {
+            unit.rewritten += f64::from(u8::from(r));
+            unit.rewritten_known += 1.0;
+        }
+    }
+    for g in pre {
+        if let Some(unit) = out.projects.get_mut(&g.project_id) {
+            unit.pre_removed += g.lines_removed as f64;
+            unit.pre_generated += g.lines_generated as f64;
+        }
+    }
+    out
+}
+
+/// The arm summaries of one metric, and how they were made.
+struct Arms {
+    control: ArmSummary,
+    treatment: ArmSummary,
+    method: &'static str,
+    cuped_theta: Option<f64>,
+    variance_reduction: Option<f64>,
+    /// Unadjusted arm values (for the row's means and the relative lift).
+    control_raw: ArmSummary,
+    treatment_raw: ArmSummary,
+}
+
+fn ratio_rows(units: &[&Unit], numerator: fn(&Unit) -> f64, denominator: fn(&Unit) -> f64) -> Vec<[f64; 2]> {
+    units
+        .iter()
+        .filter(|u| denominator(u) > 0.0)
+        .map(|u| [numerator(u), denominator(u)])
+        .collect()
+}
+
+fn arms(metric: Metric, control: &[&Unit], treatment: &[&Unit]) -> Result<Arms, StatsError> {
+    match metric {
+        Metric::RewriteRate => {
+            let (c, t) = (
+                Moments::from_rows(&ratio_rows(control, |u| u.removed, |u| u.generated))?,
+                Moments::from_rows(&ratio_rows(treatment, |u| u.removed, |u| u.generated))?,
+            );
+            let (c_raw, t_raw) = (ArmSummary::from_ratio(&c)?, ArmSummary::from_ratio(&t)?);
+            let plain = Arms {
+                control: c_raw,
+                treatment: t_raw,
+                method: "delta_ratio",
+                cuped_theta: None,
+                variance_reduction: None,
+                control_raw: c_raw,
+                treatment_raw: t_raw,
+            };
+            Ok(with_cuped(plain, control, treatment))
+        }
+        Metric::DiffScore => {
+            let mean = |units: &[&Unit]| -> Result<ArmSummary, StatsError> {
+                let values: Vec<f64> = units
+                    .iter()
+                    .filter(|u| u.diff_score_count > 0)
+                    .map(|u| u.diff_score_sum / u.diff_score_count as f64)
+                    .collect();
+                Ok(ArmSummary::from_mean(&Moments::from_values(&values)?))
+            };
+            let (c, t) = (mean(control)?, mean(treatment)?);
+            Ok(Arms {
+                control: c,
+                treatment: t,
+                method: "welch_t",
+                cuped_theta: None,
+                variance_reduction: None,
+                control_raw: c,
+                treatment_raw: t,
+            })
+        }
+        Metric::RewrittenShare => {
+            let (c, t) = (
+                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(control, |u| u.rewritten, |u| u.rewritten_known))?)?,
+                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(treatment, |u| u.rewritten, |u| u.rewritten_known))?)?,
+            );
+            Ok(Arms {
+                control: c,
+                treatment: t,
+                method: "proportion_delta",
+                cuped_theta: None,
+                variance_reduction: None,
+                control_raw: c,
+                treatment_raw: t,
+            })
+        }
+    }
+}
+
+/// CUPED with each project's pre-experiment rewrite rate, when enough projects have one
+/// in both arms; projects without pre-period lines enter with zero pre sums (the
+/// covariate is pre-treatment, so this keeps the estimate unbiased). Falls back to the
+/// plain analysis when CUPED cannot be computed.
+fn with_cuped(plain: Arms, control: &[&Unit], treatment: &[&Unit]) -> Arms {
+    let rows = |units: &[&Unit]| -> Vec<[f64; 4]> {
+        units
+            .iter()
+            .filter(|u| u.generated > 0.0)
+            .map(|u| [u.removed, u.generated, u.pre_removed, u.pre_generated])
+            .collect()
+    };
+    let has_pre = |units: &[&Unit]| units.iter().filter(|u| u.pre_generated > 0.0).count() >= 2;
+    if !has_pre(control) || !has_pre(treatment) {
+        return plain;
+    }
+    let (Ok(c), Ok(t)) = (Moments::from_rows(&rows(control)), Moments::from_rows(&rows(treatment))) else {
+        return plain;
+    };
+    let Ok(adjusted) = cuped_ratio(&c, &t) else { return plain };
+    let variance = |a: &ArmSummary, b: &ArmSummary| a.variance / a.n as f64 + b.variance / b.n as f64;
+    let before = variance(&plain.control, &plain.treatment);
+    let after = variance(&adjusted.control, &adjusted.treatment);
+    Arms {
+        control: adjusted.control,
+        treatment: adjusted.treatment,
+        method: "delta_ratio+cuped",
+        cuped_theta: Some(adjusted.theta),
+        variance_reduction: (before > 0.0).then(|| 1.0 - after / before),
+        ..plain
+    }
+}
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::LowerIsBetter => "lower_is_better",
+        Direction::HigherIsBetter => "higher_is_better",
+    }
+}
+
+/// Analyses one experiment on `date` from its projects. Rows come in config order:
+/// for each treatment, each metric (primary first).
+pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> Vec<ResultRow> {
+    let counts = units.counts(experiment.variants.len());
+    let srm = sample_ratio_mismatch(&counts, &experiment.weights()).ok().map(|s| s.p_value);
+    let last = if date < experiment.end { date } else { experiment.end };
+    let days_running = (last.date() - experiment.start.date()).num_days() + 1;
+    let control_index = experiment.control;
+    let by_variant = |i: usize| -> Vec<&Unit> { units.projects.values().filter(|u| u.variant == i).collect() };
+    let control_units = by_variant(control_index);
+    let control_variant = experiment.control_variant();
+    let mut rows = Vec::new();
+    for (index, treatment) in experiment.variants.iter().enumerate() {
+        if index == control_index {
+            continue;
+        }
+        let treatment_units = by_variant(index);
+        for (metric, role) in experiment.metrics() {
+            let generations = |u: &[&Unit]| u.iter().map(|x| x.generations as i64).sum();
+            let mut row = ResultRow {
+                experiment_id: experiment.id.clone(),
+                template_id: experiment.template_id.clone(),
+                metric: metric.as_str(),
+                metric_role: role.as_str(),
+                direction: direction_name(metric.direction()),
+                method: "",
+                control_variant: control_variant.name.clone(),
+                treatment_variant: treatment.name.clone(),
+                control_version: control_variant.version.clone(),
+                treatment_version: treatment.version.clone(),
+                days_running,
+                units_control: control_units.len() as i64,
+                units_treatment: treatment_units.len() as i64,
+                generations_control: generations(&control_units),
+                generations_treatment: generations(&treatment_units),
+                alpha: experiment.alpha,
+                srm_p_value: srm,
+                srm_flag: srm.is_some_and(|p| p < SRM_THRESHOLD),
+                routing_mismatches: units.routing_mismatches,
+                version_mismatches: units.version_mismatches,
+                guardrail_margin: (role == MetricRole::Guardrail)
+                    .then(|| experiment.guardrail(metric).map(|g| g.margin.0))
+                    .flatten(),
+                ..ResultRow::default()
+            };
+            row.method = match metric {
+                Metric::RewriteRate => "delta_ratio",
+                Metric::DiffScore => "welch_t",
+                Metric::RewrittenShare => "proportion_delta",
+            };
+            if let Err(e) = fill(&mut row, experiment, metric, &control_units, &treatment_units) {
+                row.note = Some(e.to_string());
+            }
+            rows.push(row);
+        }
+    }
+    adjust(&mut rows);
+    rows
+}
+
+/// Computes the statistics of one row; on a statistical impossibility (too few units,
+/// zero variance) the row keeps what could be computed and says why in `note`.
+fn fill(row: &mut ResultRow, experiment: &Experiment, metric: Metric, control: &[&Unit], treatment: &[&Unit]) -> Result<(), StatsError> {
+    let arms = arms(metric, control, treatment)?;
+    row.method = arms.method;
+    row.cuped_theta = arms.cuped_theta;
+    row.variance_reduction = arms.variance_reduction;
+    row.control_mean = Some(arms.control_raw.mean);
+    row.treatment_mean = Some(arms.treatment_raw.mean);
+    let alpha = experiment.alpha;
+    let reference = if metric == Metric::DiffScore {
+        Reference::StudentT
+    } else {
+        Reference::Normal
+    };
+    let absolute = two_sample(
+        &arms.control,
+        &arms.treatment,
+        &TestOptions {
+            alpha,
+            difference: Difference::Absolute,
+            reference,
+        },
+    )?;
+    row.estimate = Some(absolute.estimate);
+    row.ci_low = Some(absolute.ci_low);
+    row.ci_high = Some(absolute.ci_high);
+    row.p_value = Some(absolute.p_value);
+    row.mde = hive_stats::power::minimum_detectable_effect(absolute.std_error, alpha, experiment.power).ok();
+    row.power_at_target = experiment
+        .target_relative_effect
+        .and_then(|t| hive_stats::power::power(t * arms.control_raw.mean, absolute.std_error, alpha).ok());
+    let sequential = |difference| {
+        always_valid(
+            &arms.control,
+            &arms.treatment,
+            &SequentialOptions {
+                alpha,
+                tuning: experiment.sequential_tuning,
+                difference,
+            },
+        )
+    };
+    let seq = sequential(Difference::Absolute)?;
+    row.seq_ci_low = Some(seq.ci_low);
+    row.seq_ci_high = Some(seq.ci_high);
+    row.seq_p_value = Some(seq.p_value);
+    // Relative figures need a non-zero control mean.
+    let relative = two_sample(
+        &arms.control,
+        &arms.treatment,
+        &TestOptions {
+            alpha,
+            difference: Difference::Relative,
+            reference,
+        },
+    )?;
+    row.relative_lift = Some(relative.estimate);
+    row.relative_ci_low = Some(relative.ci_low);
+    row.relative_ci_high = Some(relative.ci_high);
+    let seq_relative = sequential(Difference::Relative)?;
+    row.seq_relative_ci_low = Some(seq_relative.ci_low);
+    row.seq_relative_ci_high = Some(seq_relative.ci_high);
+    if let Some(margin) = row.guardrail_margin {
+        row.guardrail_status = Some(guardrail_status(
+            metric.direction(),
+            margin,
+            seq_relative.ci_low,
+            seq_relative.ci_high,
+        ));
+    }
+    let bayes = posterior(
+        &arms.control,
+        &arms.treatment,
+        &BayesOptions {
+            alpha,
+            difference: Difference::Relative,
+            direction: metric.direction(),
+            prior: None,
+        },
+    )?;
+    row.chance_to_win = Some(bayes.chance_to_win);
+    row.expected_loss = Some(bayes.risk_treatment);
+    Ok(())
+}
+
+/// Non-inferiority on the always-valid relative interval: `fail` when the treatment is
+/// shown worse than the control by more than `margin`, `pass` when it is shown not to be.
+pub fn guardrail_status(direction: Direction, margin: f64, low: f64, high: f64) -> &'static str {
+    // Express "worse" as a positive number whatever the direction.
+    let (worse_low, worse_high) = match direction {
+        Direction::LowerIsBetter => (low, high),
+        Direction::HigherIsBetter => (-high, -low),
+    };
+    if worse_low > margin {
+        "fail"
+    } else if worse_high < margin {
+        "pass"
+    } else {
+        "inconclusive"
+    }
+}
+
+/// Holm and Benjamini-Hochberg across the experiment's rows with a p-value.
+fn adjust(rows: &mut [ResultRow]) {
+    let indices: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p_value.is_some()).collect();
+    let p: Vec<f64> = indices.iter().filter_map(|&i| rows[i].p_value).collect();
+    if p.is_empty() {
+        return;
+    }
+    if let (Ok(holm), Ok(bh)) = (hive_stats::multiple::holm(&p), hive_stats::multiple::benjamini_hochberg(&p)) {
+        for (k, &i) in indices.iter().enumerate() {
+            rows[i].p_value_adjusted = Some(holm[k]);
+            rows[i].p_value_bh = Some(bh[k]);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `ab-significance` and `promote-templates`: which template version users rewrite
+//! less, with statistics that stay valid when looked at every night.
+//!
+//! - [`config`]: the experiments file.
+//! - [`input`]: `generation_scores` reduced to what the statistics need.
+//! - [`analysis`]: projects as units, routing checks, every test per treatment and metric.
+//! - [`output`]: `ab_results` rows to Arrow and back.
+//! - [`report`]: the Markdown report with night-by-night charts.
+//! - [`promote`]: promotion decisions from `ab_results`.
+
+pub mod analysis;
+pub mod config;
+pub mod input;
+pub mod output;
+pub mod promote;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use hive_core::lake::{PartWriter, write_atomically};
+use hive_core::schema::ab_results_spec;
+use hive_core::{CoreError, PartitionDate, Shard};
+
+use crate::config::{ConfigError, ExperimentsConfig};
+
+/// The job's name.
+pub const JOB: &str = "ab-significance";
+
+/// Options of one `ab-significance` run.
+#[derive(Debug, Clone)]
+pub struct AbOptions {
+    pub data_root: PathBuf,
+    pub date: PartitionDate,
+    pub config: PathBuf,
+}
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum AbError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl AbError {
+    /// Whether the input is at fault (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Core(e) => e.is_bad_input(),
+            Self::Config(ConfigError::Invalid { .. }) => true,
+            Self::Config(ConfigError::Read { .. }) => false,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    NothingToProcess,
+}
+
+/// The JSON summary line.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbSummary {
+    pub job: &'static str,
+    pub date: String,
+    pub status: RunStatus,
+    pub experiments_analysed: u64,
+    /// Experiments not started yet on this date.
+    pub experiments_not_started: u64,
+    pub generations_read: u64,
+    pub partitions_read: u64,
+    /// Days of the read range with no `generation_scores` partition (not scored yet, or
+    /// before the lake began).
+    pub partitions_missing: u64,
+    pub rows_out: u64,
+    /// Experiments whose split fails the sample-ratio check.
+    pub srm_flags: Vec<String>,
+    pub routing_mismatches: u64,
+    pub outputs: BTreeMap<&'static str, PathBuf>,
+}
+
+/// Runs the analysis of every started experiment for `date`, writes `ab_results/dt=D/`
+/// and the report under `reports/ab-significance/dt=D/`.
+pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
+    let config = ExperimentsConfig::load(&options.config)?;
+    let date = options.date;
+    let root = options.data_root.as_path();
+    let mut summary = AbSummary {
+        job: JOB,
+        date: date.to_string(),
+        status: RunStatus::NothingToProcess,
+        experiments_analysed: 0,
+        experiments_not_started: 0,
+        generations_read: 0,
+        partitions_read: 0,
+        partitions_missing: 0,
+        rows_out: 0,
+        srm_flags: Vec::new(),
+        routing_mismatches: 0,
+        outputs: BTreeMap::new(),
+    };
+    let started: Vec<&config::Experiment> = config.experiments.iter().filter(|e| e.start <= date).collect();
+    summary.experiments_not_started = (config.experiments.len() - started.len()) as u64;
+    let Some(first) = started.iter().map(|e| e.start.minus_days(e.cuped_lookback_days)).min() else {
+        tracing::warn!(%date, "no experiment has started: nothing to analyse");
+        return Ok(summary);
+    };
+    let templates: std::collections::BTreeSet<&str> = started.iter().map(|e| e.template_id.as_str()).collect();
+    let loaded = input::load(root, first, date, &|g| templates.contains(g.template_id.as_str()))?;
+    summary.generations_read = loaded.generations.len() as u64;
+    summary.partitions_read = loaded.partitions_read;
+    summary.partitions_missing = loaded.partitions_missing.len() as u64;
+    if loaded.partitions_read == 0 {
+        tracing::warn!(%date, "no `generation_scores` partition in range: nothing to analyse");
+        return Ok(summary);
+    }
+    let mut rows = Vec::new();
+    for experiment in &started {
+        let last = if date < experiment.end { date } else { experiment.end };
+        let in_experiment: Vec<&input::Generation> = loaded
+            .generations
+            .iter()
+            .filter(|g| {
+                let day = PartitionDate::of_timestamp(g.generated_at);
+                g.experiment_id.as_deref() == Some(experiment.id.as_str()) && day >= experiment.start && day <= last
+            })
+            .collect();
+        let pre_start = experiment.start.minus_days(experiment.cuped_lookback_days);
+        let pre: Vec<&input::Generation> = loaded
+            .generations
+            .iter()
+            .filter(|g| {
+                let day = PartitionDate::of_timestamp(g.generated_at);
+                g.template_id == experiment.template_id && day >= pre_start && day < experiment.start
+            })
+            .collect();
+        let units = analysis::units(experiment, &in_experiment, &pre);
+        let experiment_rows = analysis::analyse(experiment, date, &units);
+        if experiment_rows.first().is_some_and(|r| r.srm_flag) {
+            summary.srm_flags.push(experiment.id.clone());
+        }
+        summary.routing_mismatches += units.routing_mismatches as u64;
+        tracing::info!(
+            experiment = %experiment.id,
+            projects = units.counts(experiment.variants.len()).iter().sum::<u64>(),
+            routing_mismatches = units.routing_mismatches,
+            "analysed"
+        );
+        rows.extend(experiment_rows);
+        summary.experiments_analysed += 1;
+    }
+    let mut part = PartWriter::create(root, ab_results_spec(), date, Shard::ALL)?;
+    part.write(&output::to_batch(&rows, part.schema())?)?;
+    summary.rows_out = rows.len() as u64;
+    summary.outputs.insert("ab_results", part.commit()?.path);
+
+    let report_dir = root.join("reports").join(JOB).join(date.dir_name());
+    let history = report::history(root, date)?;
+    for (name, text) in report::render(&config, date, &history) {
+        let path = report_dir.join(name);
+        write_atomically(&path, text.as_bytes())?;
+    }
+    summary.outputs.insert("report", report_dir.join("report.md"));
+    summary.status = RunStatus::Success;
+    Ok(summary)
+}

@@ -1,0 +1,68 @@
+//! `ab-significance`: experiment statistics from `generation_scores` (see `hive_ab`);
+//! this binary only parses arguments and reports.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hive_ab::{AbOptions, RunStatus};
+use hive_core::cli::CommonArgs;
+use hive_core::{ExitStatus, Shard, env};
+
+/// Compare template versions in every started experiment: per-project statistics that stay valid when read every night.
+///
+/// Reads the committed `generation_scores` partitions from each experiment's start (minus its
+/// CUPED look-back) through --date, groups generations by project (the unit of randomisation),
+/// checks each project's logged variant against the routing spec, and writes `ab_results/dt=D/`:
+/// one row per experiment x metric x treatment with absolute and relative lifts, fixed-horizon
+/// tests (delta-method ratio, Welch, clustered proportion), Holm and BH adjustments, CUPED,
+/// always-valid sequential intervals and p-values, Bayesian chance to win and expected loss,
+/// MDE and power, and the sample-ratio check. Also writes a Markdown report with charts to
+/// `reports/ab-significance/dt=D/`.
+///
+/// Exit codes: 0 done; 1 done but an experiment's split fails the sample-ratio check (SRM);
+/// 2 bad config or input; 99 no experiment started or no scores yet.
+///
+/// Examples:
+///   ab-significance --data-root data --date 2026-10-17 --config data/experiments.yaml
+///   HIVE_EXPERIMENTS_CONFIG=exp.yaml ab-significance --date 2026-10-17 --log-format json
+#[derive(Debug, Parser)]
+#[command(name = "ab-significance", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Experiments config (docs/experiments.md).
+    #[arg(long, env = env::EXPERIMENTS_CONFIG)]
+    config: PathBuf,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    anyhow::ensure!(
+        cli.common.shard == Shard::ALL,
+        "ab-significance analyses whole experiments: --shard must be 0/1, got {}",
+        cli.common.shard
+    );
+    let options = AbOptions {
+        data_root: cli.common.data_root.clone(),
+        date: cli.common.date,
+        config: cli.config.clone(),
+    };
+    let summary = hive_ab::run(&options).with_context(|| format!("analysing experiments for {}", options.date))?;
+    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    if !summary.srm_flags.is_empty() {
+        tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
+        return Ok(ExitStatus::DataFailure);
+    }
+    Ok(match summary.status {
+        RunStatus::Success => ExitStatus::Success,
+        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    hive_core::logging::init(&cli.common.log);
+    hive_jobs::finish(run(&cli))
+}

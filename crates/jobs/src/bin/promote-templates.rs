@@ -1,0 +1,54 @@
+//! `promote-templates`: promotion decisions from `ab_results` (see `hive_ab::promote`);
+//! this binary only parses arguments and reports.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hive_ab::RunStatus;
+use hive_ab::config::ExperimentsConfig;
+use hive_ab::promote::NoRegistry;
+use hive_core::cli::CommonArgs;
+use hive_core::{ExitStatus, env};
+
+/// Decide, per experiment, whether to promote a template version, continue, or stop.
+///
+/// Reads `ab_results/dt=D/` and writes `promotions/dt=D/`, one row per analysed experiment:
+/// `promote` when the primary metric's always-valid interval excludes zero in the good
+/// direction, every guardrail passes its non-inferiority margin, the split passes the
+/// sample-ratio check and the minimum runtime and projects are reached; `stop` on a sample
+/// ratio mismatch, when every treatment fails a guardrail or is worse, or at the end with no
+/// winner; `continue` otherwise. Each decision carries its evidence as JSON.
+///
+/// Exit codes: 0 done; 2 bad config or input; 99 no `ab_results` for the date.
+///
+/// Example:
+///   promote-templates --data-root data --date 2026-10-17 --config data/experiments.yaml
+#[derive(Debug, Parser)]
+#[command(name = "promote-templates", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Experiments config (docs/experiments.md).
+    #[arg(long, env = env::EXPERIMENTS_CONFIG)]
+    config: PathBuf,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let config = ExperimentsConfig::load(&cli.config)?;
+    let summary = hive_ab::promote::run(&cli.common.data_root, cli.common.date, &config, &NoRegistry)
+        .with_context(|| format!("deciding promotions for {}", cli.common.date))?;
+    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    Ok(match summary.status {
+        RunStatus::Success => ExitStatus::Success,
+        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    hive_core::logging::init(&cli.common.log);
+    hive_jobs::finish(run(&cli))
+}

@@ -1,0 +1,430 @@
+//! Integration tests of `ab-significance` and `promote-templates` on generated
+//! `generation_scores` lakes: fixed-horizon results recomputed by scipy / statsmodels,
+//! CUPED, the sample-ratio check, routing checks, guardrails blocking promotion, the
+//! report, and determinism.
+
+#![allow(clippy::unwrap_used, clippy::format_collect)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use serde_json::{Value, json};
+use support::{Workdir, ok, parts, run};
+
+use hive_core::lake::PartWriter;
+use hive_core::schema::generation_scores_spec;
+use hive_core::{PartitionDate, Shard};
+
+/// A deterministic pseudo-random stream (SplitMix64) so lakes are reproducible.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// How a test lake is made.
+struct Scenario {
+    projects: usize,
+    variants: Vec<(&'static str, &'static str, f64)>,
+    /// Multiplier of the rewrite propensity per variant index (1 = no effect).
+    rewrite_effect: Vec<f64>,
+    /// Added to the diff_score per variant index.
+    diff_score_shift: Vec<f64>,
+    /// Share of the last variant's projects that never show up (a broken split).
+    drop_last_variant: f64,
+    /// Share of projects logged under another variant than the spec's.
+    misrouted: f64,
+    /// Generations before the start, for CUPED.
+    pre_period: bool,
+    guardrail: Option<&'static str>,
+    seed: u64,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            projects: 1200,
+            variants: vec![("control", "1.0.0", 0.5), ("treatment", "2.0.0", 0.5)],
+            rewrite_effect: vec![1.0, 1.0],
+            diff_score_shift: vec![0.0, 0.0],
+            drop_last_variant: 0.0,
+            misrouted: 0.0,
+            pre_period: false,
+            guardrail: None,
+            seed: 1,
+        }
+    }
+}
+
+const START: &str = "2026-06-01";
+const END: &str = "2026-06-14";
+/// The night every generation's window has closed.
+const FINAL: &str = "2026-06-21";
+
+#[derive(Default)]
+struct Rows {
+    event: Vec<String>,
+    project: Vec<String>,
+    version: Vec<String>,
+    experiment: Vec<Option<String>>,
+    variant: Vec<Option<String>>,
+    at: Vec<i64>,
+    generated: Vec<i64>,
+    removed: Vec<i64>,
+    diff_score: Vec<f64>,
+}
+
+fn write_partition(root: &Path, date: PartitionDate, rows: &Rows) {
+    let n = rows.event.len();
+    let mut part = PartWriter::create(root, generation_scores_spec(), date, Shard::ALL).unwrap();
+    let strings = |v: &[String]| -> ArrayRef { Arc::new(v.iter().map(|s| Some(s.as_str())).collect::<StringArray>()) };
+    let options = |v: &[Option<String>]| -> ArrayRef { Arc::new(v.iter().map(|s| s.as_deref()).collect::<StringArray>()) };
+    let ints = |v: Vec<i64>| -> ArrayRef { Arc::new(Int64Array::from(v)) };
+    let rate: Vec<f64> = (0..n).map(|i| rows.removed[i] as f64 / rows.generated[i] as f64).collect();
+    let columns: Vec<ArrayRef> = vec![
+        strings(&rows.event),
+        strings(&rows.project),
+        strings(&vec!["tmpl".to_owned(); n]),
+        strings(&rows.version),
+        options(&rows.experiment),
+        options(&rows.variant),
+        Arc::new(TimestampMicrosecondArray::from(rows.at.clone()).with_timezone("UTC")),
+        ints(vec![3; n]),
+        ints(vec![0; n]),
+        ints(vec![0; n]),
+        ints(rows.generated.clone()),
+        ints((0..n).map(|i| rows.generated[i] - rows.removed[i]).collect()),
+        ints(rows.removed.clone()),
+        ints(rows.removed.clone()),
+        Arc::new(Float64Array::from(rate.clone())),
+        Arc::new(Float64Array::from(rows.diff_score.clone())),
+        Arc::new(rate.iter().map(|r| Some(*r > 0.5)).collect::<BooleanArray>()),
+    ];
+    part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
+    part.commit().unwrap();
+}
+
+/// Writes `generation_scores` partitions (by window-close day) and the config.
+fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
+    let root = dir.join("lake");
+    let start: PartitionDate = START.parse().unwrap();
+    let weights: Vec<f64> = scenario.variants.iter().map(|v| v.2).collect();
+    let mut random = Random(scenario.seed);
+    let mut by_close: std::collections::BTreeMap<PartitionDate, Rows> = std::collections::BTreeMap::new();
+    let mut event = 0;
+    for p in 0..scenario.projects {
+        let project = format!("proj-{p:05}");
+        let spec = hive_core::routing::assign("exp-1", &project, &weights).unwrap();
+        let mut variant = spec;
+        if random.next() < scenario.misrouted {
+            variant = (variant + 1) % weights.len();
+        }
+        if variant == weights.len() - 1 && random.next() < scenario.drop_last_variant {
+            continue;
+        }
+        let propensity = (0.1 + 0.6 * random.next()).min(0.95);
+        let days: Vec<i64> = if scenario.pre_period { vec![-5, -3] } else { vec![] };
+        let in_experiment = 1 + (random.next() * 3.0) as i64;
+        let experiment_days: Vec<i64> = (0..in_experiment).map(|_| (random.next() * 14.0) as i64).collect();
+        for offset in days.into_iter().chain(experiment_days) {
+            let pre = offset < 0;
+            let effect = if pre { 1.0 } else { scenario.rewrite_effect[variant] };
+            let generated = 80 + (random.next() * 200.0) as i64;
+            let rate = (propensity * effect + 0.1 * (random.next() - 0.5)).clamp(0.0, 1.0);
+            let removed = ((generated as f64) * rate).round() as i64;
+            let shift = if pre { 0.0 } else { scenario.diff_score_shift[variant] };
+            let day = if pre {
+                start.minus_days(offset.unsigned_abs() as u32)
+            } else {
+                start.plus_days(offset as u32)
+            };
+            let rows = by_close.entry(day.plus_days(7)).or_default();
+            event += 1;
+            rows.event.push(format!("e{event:06}"));
+            rows.project.push(project.clone());
+            rows.version.push(if pre {
+                "0.9.0".to_owned()
+            } else {
+                scenario.variants[variant].1.to_owned()
+            });
+            rows.experiment.push((!pre).then(|| "exp-1".to_owned()));
+            rows.variant.push((!pre).then(|| scenario.variants[variant].0.to_owned()));
+            let noon = day.date().and_hms_opt(12, 0, 0).unwrap().and_utc();
+            rows.at.push(noon.timestamp_micros());
+            rows.generated.push(generated);
+            rows.removed.push(removed);
+            rows.diff_score.push((0.8 * rate + 0.1 * random.next() + shift).clamp(0.0, 1.0));
+        }
+    }
+    for (date, rows) in &by_close {
+        write_partition(&root, *date, rows);
+    }
+    let variants: String = scenario
+        .variants
+        .iter()
+        .map(|(name, version, weight)| format!("      - {{name: {name}, version: \"{version}\", weight: {weight}}}\n"))
+        .collect();
+    let guardrail = scenario.guardrail.map_or(String::new(), |g| {
+        format!("    guardrails:\n      - {{metric: {g}, margin: 0.05}}\n")
+    });
+    let config = format!(
+        "experiments:\n  - id: exp-1\n    template_id: tmpl\n    start: {START}\n    end: {END}\n    control: control\n    variants:\n{variants}    primary_metric: rewrite_rate\n    secondary_metrics: [diff_score, rewritten_share]\n{guardrail}    sequential_tuning: 1000\n    min_runtime_days: 12\n    target_relative_effect: 0.1\n"
+    );
+    let config_path = dir.write("experiments.yaml", config);
+    (root, config_path)
+}
+
+fn analyse(root: &Path, config: &Path, date: &str) -> support::Run {
+    let mut cmd = support::bin("ab-significance");
+    cmd.args([
+        "--data-root",
+        root.to_str().unwrap(),
+        "--date",
+        date,
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    run(cmd)
+}
+
+fn promote(root: &Path, config: &Path, date: &str) -> Value {
+    let mut cmd = support::bin("promote-templates");
+    cmd.args([
+        "--data-root",
+        root.to_str().unwrap(),
+        "--date",
+        date,
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    ok(cmd).summary()
+}
+
+/// `ab_results` rows as JSON objects (via the rows the report reads).
+fn results(root: &Path, date: &str) -> Vec<hive_ab::output::StoredRow> {
+    parts(root, "ab_results", date)
+        .iter()
+        .flat_map(|p| hive_ab::output::read_rows(p).unwrap())
+        .collect()
+}
+
+fn promotions(root: &Path, date: &str) -> Vec<String> {
+    support::sorted_rows(&parts(root, "promotions", date))
+}
+
+fn oracle(root: &Path, scenario: &Scenario) -> Value {
+    let weights: Vec<String> = scenario.variants.iter().map(|(n, _, w)| format!("{n}={w}")).collect();
+    let mut cmd = std::process::Command::new(support::oracle_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_ab.py"));
+    cmd.args([root.to_str().unwrap(), FINAL, "exp-1", "control", START, END, &weights.join(",")]);
+    serde_json::from_str(ok(cmd).stdout().trim()).unwrap()
+}
+
+#[test]
+fn fixed_horizon_results_match_scipy_and_statsmodels() {
+    let scenario = Scenario {
+        variants: vec![("control", "1.0.0", 0.4), ("b", "2.0.0", 0.3), ("c", "3.0.0", 0.3)],
+        rewrite_effect: vec![1.0, 0.9, 1.05],
+        diff_score_shift: vec![0.0, 0.0, 0.01],
+        ..Scenario::default()
+    };
+    let dir = Workdir::new("ab-oracle");
+    let (root, config) = build(&dir, &scenario);
+    let summary = analyse(&root, &config, FINAL).expect_code(0).summary();
+    assert_eq!(summary["rows_out"], json!(6), "{summary}");
+    let checked = oracle(&root, &scenario);
+    assert!(checked["compared"].as_u64().unwrap() >= 50, "{checked}");
+    let rows = results(&root, FINAL);
+    assert!(rows.iter().all(|r| r.method != "delta_ratio+cuped"), "no pre-period, no CUPED");
+    assert!(rows.iter().all(|r| r.note.is_none()), "{rows:?}");
+}
+
+#[test]
+fn cuped_uses_the_pre_period_and_narrows_the_interval() {
+    let dir = Workdir::new("ab-cuped");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            pre_period: true,
+            ..Scenario::default()
+        },
+    );
+    analyse(&root, &config, FINAL).expect_code(0);
+    let rows = results(&root, FINAL);
+    let primary = rows.iter().find(|r| r.metric == "rewrite_rate").unwrap();
+    assert_eq!(primary.method, "delta_ratio+cuped");
+    // The same lake without the pre-period: the interval is much wider, because the
+    // pre-period propensity explains most of the between-project variance by construction.
+    let without = Workdir::new("ab-no-cuped");
+    let (root2, config2) = build(&without, &Scenario::default());
+    analyse(&root2, &config2, FINAL).expect_code(0);
+    let plain = results(&root2, FINAL).into_iter().find(|r| r.metric == "rewrite_rate").unwrap();
+    let width = |r: &hive_ab::output::StoredRow| r.ci_high.unwrap() - r.ci_low.unwrap();
+    assert!(
+        width(primary) < 0.8 * width(&plain),
+        "CUPED {} vs plain {}",
+        width(primary),
+        width(&plain)
+    );
+}
+
+#[test]
+fn srm_flags_a_skewed_split_and_not_a_correct_one() {
+    let dir = Workdir::new("ab-srm-ok");
+    let (root, config) = build(&dir, &Scenario::default());
+    analyse(&root, &config, FINAL).expect_code(0);
+    let rows = results(&root, FINAL);
+    assert!(
+        rows.iter().all(|r| !r.srm_flag && r.srm_p_value.unwrap() > 0.001),
+        "{:?}",
+        rows[0].srm_p_value
+    );
+
+    let dir = Workdir::new("ab-srm-skewed");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            drop_last_variant: 0.25,
+            ..Scenario::default()
+        },
+    );
+    let summary = analyse(&root, &config, FINAL).expect_code(1).summary();
+    assert_eq!(summary["srm_flags"], json!(["exp-1"]));
+    assert!(results(&root, FINAL).iter().all(|r| r.srm_flag));
+    promote(&root, &config, FINAL);
+    let decision = promotions(&root, FINAL).join("\n");
+    assert!(
+        decision.contains("stop") && decision.contains("sample ratio mismatch"),
+        "{decision}"
+    );
+}
+
+#[test]
+fn misrouted_projects_are_counted_and_excluded() {
+    let dir = Workdir::new("ab-routing");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            misrouted: 0.05,
+            ..Scenario::default()
+        },
+    );
+    let summary = analyse(&root, &config, FINAL).expect_code(0).summary();
+    let mismatches = summary["routing_mismatches"].as_u64().unwrap();
+    assert!((30..=90).contains(&mismatches), "about 5% of 1200: {mismatches}");
+    let row = &results(&root, FINAL)[0];
+    assert_eq!(row.routing_mismatches as u64, mismatches);
+    assert!((row.units_control + row.units_treatment) as u64 + mismatches <= 1200);
+}
+
+#[test]
+fn a_clear_winner_is_promoted_unless_a_guardrail_fails() {
+    let winner = Scenario {
+        rewrite_effect: vec![1.0, 0.6],
+        guardrail: Some("diff_score"),
+        diff_score_shift: vec![0.0, -0.2],
+        ..Scenario::default()
+    };
+    let dir = Workdir::new("ab-promote");
+    let (root, config) = build(&dir, &winner);
+    analyse(&root, &config, FINAL).expect_code(0);
+    // Too early: day 10 of a minimum of 12.
+    analyse(&root, &config, "2026-06-10").expect_code(0);
+    let early = promote(&root, &config, "2026-06-10");
+    assert_eq!(early["decisions"]["exp-1"], json!("continue"), "{early}");
+    let summary = promote(&root, &config, FINAL);
+    assert_eq!(summary["decisions"]["exp-1"], json!("promote"), "{summary}");
+    let decision = promotions(&root, FINAL).join("\n");
+    assert!(decision.contains("2.0.0") && decision.contains("guardrails pass"), "{decision}");
+
+    // The same win on the primary metric, but users' diffs grow: the guardrail fails.
+    let dir = Workdir::new("ab-guardrail");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            diff_score_shift: vec![0.0, 0.3],
+            ..winner
+        },
+    );
+    analyse(&root, &config, FINAL).expect_code(0);
+    let rows = results(&root, FINAL);
+    let guard = rows.iter().find(|r| r.metric_role == "guardrail").unwrap();
+    assert_eq!(guard.guardrail_status.as_deref(), Some("fail"), "{guard:?}");
+    let summary = promote(&root, &config, FINAL);
+    assert_eq!(summary["decisions"]["exp-1"], json!("stop"), "{summary}");
+    assert!(promotions(&root, FINAL).join("\n").contains("fails a guardrail"));
+}
+
+#[test]
+fn reruns_are_byte_identical_and_the_report_has_charts() {
+    let dir = Workdir::new("ab-determinism");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            pre_period: true,
+            ..Scenario::default()
+        },
+    );
+    for date in ["2026-06-15", "2026-06-18", FINAL] {
+        analyse(&root, &config, date).expect_code(0);
+    }
+    let read = || {
+        let mut bytes = parts(&root, "ab_results", FINAL)
+            .iter()
+            .map(|p| fs_err::read(p).unwrap())
+            .collect::<Vec<_>>();
+        bytes.push(fs_err::read(root.join(format!("reports/ab-significance/dt={FINAL}/report.md"))).unwrap());
+        bytes.push(fs_err::read(root.join(format!("reports/ab-significance/dt={FINAL}/exp-1-treatment.svg"))).unwrap());
+        bytes
+    };
+    let first = read();
+    analyse(&root, &config, FINAL).expect_code(0);
+    assert!(first == read(), "outputs differ between two runs");
+    let report = String::from_utf8(first[first.len() - 2].clone()).unwrap();
+    assert!(report.contains("## `exp-1`") && report.contains("exp-1-treatment.svg"), "{report}");
+    let svg = String::from_utf8(first[first.len() - 1].clone()).unwrap();
+    // One point per analysed night.
+    assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_line() {
+    let dir = Workdir::new("ab-bad-config");
+    let (root, _) = build(
+        &dir,
+        &Scenario {
+            projects: 50,
+            ..Scenario::default()
+        },
+    );
+    let config = dir.write(
+        "bad.yaml",
+        "experiments:\n  - id: x\n    template_id: t\n    start: 2026-06-01\n    end: 2026-06-10\n    control: a\n    variants:\n      - {name: a, version: '1', weight: 0.5}\n      - {name: b, version: '2', weight: 0.7}\n    primary_metric: rewrite_rate\n",
+    );
+    analyse(&root, &config, FINAL)
+        .expect_code(2)
+        .expect_stderr("experiment `x` (line 2)");
+    let typo = dir.write("typo.yaml", "experiments:\n  - id: x\n    templte_id: t\n");
+    analyse(&root, &typo, FINAL).expect_code(2).expect_stderr("line 3");
+    // Before any experiment starts there is nothing to do.
+    let early = Workdir::new("ab-early");
+    let (_, config) = build(
+        &early,
+        &Scenario {
+            projects: 10,
+            ..Scenario::default()
+        },
+    );
+    analyse(&root, &config, "2026-05-01").expect_code(99);
+}
