@@ -51,8 +51,8 @@ impl AbError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Core(e) => e.is_bad_input(),
-            Self::Config(ConfigError::Invalid { .. }) => true,
-            Self::Config(ConfigError::Read { .. }) => false,
+            // A config that is named but missing or invalid is a usage error.
+            Self::Config(_) => true,
         }
     }
 }

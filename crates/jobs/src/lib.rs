@@ -29,9 +29,7 @@ pub fn is_bad_input(error: &anyhow::Error) -> bool {
                 .downcast_ref::<hive_score::ScoreError>()
                 .is_some_and(hive_score::ScoreError::is_bad_input)
             || cause.downcast_ref::<hive_ab::AbError>().is_some_and(hive_ab::AbError::is_bad_input)
-            || cause
-                .downcast_ref::<hive_ab::config::ConfigError>()
-                .is_some_and(|e| matches!(e, hive_ab::config::ConfigError::Invalid { .. }))
+            || cause.downcast_ref::<hive_ab::config::ConfigError>().is_some()
             || cause
                 .downcast_ref::<hive_synth::SynthError>()
                 .is_some_and(|e| matches!(e, hive_synth::SynthError::Scenario { .. }))
