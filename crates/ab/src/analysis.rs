@@ -13,7 +13,7 @@ use hive_stats::tests::{Reference, TestOptions, sample_ratio_mismatch, two_sampl
 use hive_stats::{ArmSummary, Difference, Direction, Moments, StatsError};
 
 use crate::config::{Experiment, Metric, MetricRole};
-use crate::input::Generation;
+use crate::input::{GateOutcome, Generation};
 
 /// SRM is flagged below this p-value (the usual choice of GrowthBook and others: a real
 /// randomisation bug gives far smaller values, and false alarms must stay rare).
@@ -82,6 +82,8 @@ struct Unit {
     rewritten_known: f64,
     pre_removed: f64,
     pre_generated: f64,
+    gates_passed: f64,
+    gates_evaluated: f64,
 }
 
 /// Projects of one experiment after the routing checks.
@@ -107,7 +109,8 @@ impl Units {
 /// unknown, differs from the routing spec, or changes between generations is excluded
 /// and counted: comparing wrongly routed projects would compare the wrong groups.
 /// `pre` are the same template's generations before the start (for CUPED).
-pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Generation]) -> Units {
+/// `gates` are the projects' quality-gate outcomes during the experiment (may be empty).
+pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Generation], gates: &[GateOutcome]) -> Units {
     let weights = experiment.weights();
     let mut out = Units::default();
     let mut logged: BTreeMap<&str, Result<usize, ()>> = BTreeMap::new();
@@ -161,6 +164,12 @@ pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Gener
             unit.pre_generated += g.lines_generated as f64;
         }
     }
+    for gate in gates {
+        if let Some(unit) = out.projects.get_mut(&gate.project_id) {
+            unit.gates_passed += f64::from(u8::from(gate.passed));
+            unit.gates_evaluated += 1.0;
+        }
+    }
     out
 }
 
@@ -176,7 +185,10 @@ struct Arms {
     treatment_raw: ArmSummary,
 }
 
-fn ratio_rows(units: &[&Unit], numerator: fn(&Unit) -> f64, denominator: fn(&Unit) -> f64) -> Vec<[f64; 2]> {
+/// Reads one per-project sum.
+type UnitValue = fn(&Unit) -> f64;
+
+fn ratio_rows(units: &[&Unit], numerator: UnitValue, denominator: UnitValue) -> Vec<[f64; 2]> {
     units
         .iter()
         .filter(|u| denominator(u) > 0.0)
@@ -223,10 +235,20 @@ fn arms(metric: Metric, control: &[&Unit], treatment: &[&Unit]) -> Result<Arms, 
                 treatment_raw: t,
             })
         }
-        Metric::RewrittenShare => {
+        Metric::RewrittenShare | Metric::GatePassRate => {
+            let (numerator, denominator): (UnitValue, UnitValue) = if metric == Metric::RewrittenShare {
+                (|u| u.rewritten, |u| u.rewritten_known)
+            } else {
+                (|u| u.gates_passed, |u| u.gates_evaluated)
+            };
+            if metric == Metric::GatePassRate && (control.iter().chain(treatment).all(|u| u.gates_evaluated == 0.0)) {
+                return Err(StatsError::Empty {
+                    name: "gate results of the experiment's projects (run with --gate-results)",
+                });
+            }
             let (c, t) = (
-                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(control, |u| u.rewritten, |u| u.rewritten_known))?)?,
-                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(treatment, |u| u.rewritten, |u| u.rewritten_known))?)?,
+                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(control, numerator, denominator))?)?,
+                ArmSummary::from_ratio(&Moments::from_rows(&ratio_rows(treatment, numerator, denominator))?)?,
             );
             Ok(Arms {
                 control: c,
@@ -329,7 +351,7 @@ pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> V
             row.method = match metric {
                 Metric::RewriteRate => "delta_ratio",
                 Metric::DiffScore => "welch_t",
-                Metric::RewrittenShare => "proportion_delta",
+                Metric::RewrittenShare | Metric::GatePassRate => "proportion_delta",
             };
             if let Err(e) = fill(&mut row, experiment, metric, &control_units, &treatment_units) {
                 row.note = Some(e.to_string());

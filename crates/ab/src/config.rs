@@ -29,6 +29,10 @@ pub enum Metric {
     /// Share of generations rewritten (`rewritten`), a proportion clustered by project.
     /// Lower is better.
     RewrittenShare,
+    /// Share of a project's quality-gate evaluations that pass (`gate_results`, read when
+    /// `ab-significance --gate-results` is given), clustered by project. Higher is
+    /// better; meant as a guardrail.
+    GatePassRate,
 }
 
 /// Which way a metric improves.
@@ -36,7 +40,7 @@ pub use hive_stats::Direction;
 
 impl Metric {
     /// Every metric, in a fixed order.
-    pub const ALL: [Self; 3] = [Self::RewriteRate, Self::DiffScore, Self::RewrittenShare];
+    pub const ALL: [Self; 4] = [Self::RewriteRate, Self::DiffScore, Self::RewrittenShare, Self::GatePassRate];
 
     /// The name used in the config and in `ab_results.metric`.
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Metric {
             Self::RewriteRate => "rewrite_rate",
             Self::DiffScore => "diff_score",
             Self::RewrittenShare => "rewritten_share",
+            Self::GatePassRate => "gate_pass_rate",
         }
     }
 
@@ -51,6 +56,7 @@ impl Metric {
     pub fn direction(self) -> Direction {
         match self {
             Self::RewriteRate | Self::DiffScore | Self::RewrittenShare => Direction::LowerIsBetter,
+            Self::GatePassRate => Direction::HigherIsBetter,
         }
     }
 }

@@ -158,3 +158,59 @@ fn read_batch(path: &Path, batch: &RecordBatch, keep: &dyn Fn(&Generation) -> bo
     }
     Ok(())
 }
+
+/// One quality-gate evaluation of a project, from `gate_results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateOutcome {
+    pub project_id: String,
+    /// `pass`; `warn`, `fail` and `missing` (no report) do not pass.
+    pub passed: bool,
+}
+
+/// Reads `project_id` and `status` of every committed `gate_results` partition from
+/// `first` through `last` (days without one are skipped: gates run when projects do).
+pub fn load_gates(root: &Path, first: PartitionDate, last: PartitionDate) -> Result<Vec<GateOutcome>, CoreError> {
+    const GATE_RESULTS: &str = "gate_results";
+    let mut out = Vec::new();
+    for date in first.through(last) {
+        if !partition_dir(root, GATE_RESULTS, date).exists() {
+            continue;
+        }
+        for path in committed_parts(root, GATE_RESULTS, date)? {
+            let file = std::fs::File::open(&path).map_err(|e| CoreError::io(&path, e))?;
+            let parquet = |source| CoreError::Parquet {
+                path: path.clone(),
+                source,
+            };
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+            check_columns(
+                &path,
+                builder.schema(),
+                &[("project_id", ColumnKind::Text), ("status", ColumnKind::Text)],
+            )?;
+            for batch in builder.build().map_err(parquet)? {
+                let batch = batch.map_err(|source| CoreError::Arrow {
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = |name: &str| typed(&batch, &path, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
+                let (project, status) = (text("project_id")?, text("status")?);
+                for row in 0..batch.num_rows() {
+                    let (Some(project), Some(status)) = (project.get(row), status.get(row)) else {
+                        return Err(CoreError::BadValue {
+                            path: path.clone(),
+                            row: row as u64 + 1,
+                            column: "project_id / status".into(),
+                            message: "is null".into(),
+                        });
+                    };
+                    out.push(GateOutcome {
+                        project_id: project.to_owned(),
+                        passed: status == "pass",
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}

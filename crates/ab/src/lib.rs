@@ -35,6 +35,8 @@ pub struct AbOptions {
     pub data_root: PathBuf,
     pub date: PartitionDate,
     pub config: PathBuf,
+    /// Also read `gate_results` (for the `gate_pass_rate` metric).
+    pub gate_results: bool,
 }
 
 /// Errors that stop a run.
@@ -141,7 +143,12 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
                 g.template_id == experiment.template_id && day >= pre_start && day < experiment.start
             })
             .collect();
-        let units = analysis::units(experiment, &in_experiment, &pre);
+        let gates = if options.gate_results {
+            input::load_gates(root, experiment.start, last)?
+        } else {
+            Vec::new()
+        };
+        let units = analysis::units(experiment, &in_experiment, &pre, &gates);
         let experiment_rows = analysis::analyse(experiment, date, &units);
         if experiment_rows.first().is_some_and(|r| r.srm_flag) {
             summary.srm_flags.push(experiment.id.clone());

@@ -180,6 +180,7 @@ pub fn decide(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow])
     treatments.dedup();
     let mut candidates: Vec<(&str, f64, &StoredRow)> = Vec::new();
     let mut failed = Vec::new();
+    let mut unproven_guardrails = Vec::new();
     let mut worse = 0;
     for t in &treatments {
         let guardrails: Vec<&&StoredRow> = rows
@@ -195,6 +196,9 @@ pub fn decide(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow])
         };
         worse += usize::from(loses(p));
         let guardrails_pass = guardrails.iter().all(|r| r.guardrail_status.as_deref() == Some("pass"));
+        if wins(p) && !guardrails_pass {
+            unproven_guardrails.push(*t);
+        }
         if wins(p) && guardrails_pass {
             let gain = if p.direction == "lower_is_better" {
                 -p.estimate.unwrap_or(0.0)
@@ -229,6 +233,17 @@ pub fn decide(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow])
             promotion,
             Decision::Stop,
             format!("every treatment is worse than the control on {primary} or fails a guardrail"),
+        );
+    }
+    if date >= experiment.end && !unproven_guardrails.is_empty() {
+        return decided(
+            promotion,
+            Decision::Stop,
+            format!(
+                "ended on {}: {} beat the control on {primary} but a guardrail was not shown within its margin",
+                experiment.end,
+                unproven_guardrails.join(", ")
+            ),
         );
     }
     if date >= experiment.end {

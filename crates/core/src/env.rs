@@ -33,6 +33,9 @@ pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
 /// Experiments config (`ab-significance`, `promote-templates`, `route-project`).
 pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 
+/// Read `gate_results` as guardrail data (`ab-significance --gate-results`).
+pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -52,6 +55,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         EXPERIMENTS_CONFIG,
         "experiments config YAML (ab-significance, promote-templates, route-project)",
+    ),
+    (
+        GATE_RESULTS,
+        "also read gate_results for the gate_pass_rate metric (ab-significance)",
     ),
     (
         CHAR_BUDGET,

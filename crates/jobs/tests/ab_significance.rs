@@ -183,32 +183,20 @@ fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
     (root, config_path)
 }
 
+/// `job --data-root root --date date --quiet --config config`.
+fn job(name: &str, root: &Path, config: &Path, date: &str) -> std::process::Command {
+    let mut cmd = support::bin(name);
+    let (root, config) = (root.to_str().unwrap(), config.to_str().unwrap());
+    cmd.args(["--data-root", root, "--date", date, "--quiet", "--config", config]);
+    cmd
+}
+
 fn analyse(root: &Path, config: &Path, date: &str) -> support::Run {
-    let mut cmd = support::bin("ab-significance");
-    cmd.args([
-        "--data-root",
-        root.to_str().unwrap(),
-        "--date",
-        date,
-        "--quiet",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    run(cmd)
+    run(job("ab-significance", root, config, date))
 }
 
 fn promote(root: &Path, config: &Path, date: &str) -> Value {
-    let mut cmd = support::bin("promote-templates");
-    cmd.args([
-        "--data-root",
-        root.to_str().unwrap(),
-        "--date",
-        date,
-        "--quiet",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    ok(cmd).summary()
+    ok(job("promote-templates", root, config, date)).summary()
 }
 
 /// `ab_results` rows as JSON objects (via the rows the report reads).
@@ -364,6 +352,82 @@ fn a_clear_winner_is_promoted_unless_a_guardrail_fails() {
     let summary = promote(&root, &config, FINAL);
     assert_eq!(summary["decisions"]["exp-1"], json!("stop"), "{summary}");
     assert!(promotions(&root, FINAL).join("\n").contains("fails a guardrail"));
+}
+
+/// Writes a `gate_results` partition: each project of `projects` gets `evaluations`
+/// gate outcomes, passing with the probability its variant's entry in `pass_rate` gives.
+fn write_gates(root: &Path, scenario: &Scenario, pass_rate: &[f64]) {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let weights: Vec<f64> = scenario.variants.iter().map(|v| v.2).collect();
+    let mut random = Random(99);
+    let (mut projects, mut statuses) = (Vec::new(), Vec::new());
+    for p in 0..scenario.projects {
+        let project = format!("proj-{p:05}");
+        let variant = hive_core::routing::assign("exp-1", &project, &weights).unwrap();
+        for _ in 0..4 {
+            projects.push(project.clone());
+            statuses.push(if random.next() < pass_rate[variant] { "pass" } else { "fail" });
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("project_id", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+    ]));
+    let spec = hive_core::schema::TableSpec {
+        name: "gate_results".into(),
+        version: 1,
+        schema: Arc::clone(&schema),
+    };
+    let mut part = PartWriter::create(root, spec, "2026-06-10".parse().unwrap(), Shard::ALL).unwrap();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(projects.iter().map(|p| Some(p.as_str())).collect::<StringArray>()),
+        Arc::new(statuses.iter().map(|s| Some(*s)).collect::<StringArray>()),
+    ];
+    part.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
+    part.commit().unwrap();
+}
+
+#[test]
+fn gate_results_serve_as_a_guardrail() {
+    let scenario = Scenario {
+        rewrite_effect: vec![1.0, 0.6],
+        guardrail: Some("gate_pass_rate"),
+        ..Scenario::default()
+    };
+    let dir = Workdir::new("ab-gates");
+    let (root, config) = build(&dir, &scenario);
+    // Without gate data the guardrail cannot be judged, and nothing is promoted.
+    analyse(&root, &config, FINAL).expect_code(0);
+    let gate_row = |root: &Path| results(root, FINAL).into_iter().find(|r| r.metric == "gate_pass_rate").unwrap();
+    assert!(gate_row(&root).note.as_deref().unwrap_or("").contains("--gate-results"));
+    // On the last day an unjudged guardrail stops the experiment, and the reason says so.
+    assert_eq!(promote(&root, &config, FINAL)["decisions"]["exp-1"], json!("stop"));
+    assert!(
+        promotions(&root, FINAL)
+            .join("\n")
+            .contains("guardrail was not shown within its margin"),
+        "{:?}",
+        promotions(&root, FINAL)
+    );
+    // The treatment's projects fail their quality gates far more often.
+    write_gates(&root, &scenario, &[0.95, 0.6]);
+    let mut with_gates = job("ab-significance", &root, &config, FINAL);
+    with_gates.arg("--gate-results");
+    ok(with_gates);
+    let row = gate_row(&root);
+    assert_eq!(
+        (row.metric_role.as_str(), row.direction.as_str()),
+        ("guardrail", "higher_is_better")
+    );
+    assert_eq!(row.guardrail_status.as_deref(), Some("fail"), "{row:?}");
+    assert_eq!(promote(&root, &config, FINAL)["decisions"]["exp-1"], json!("stop"));
+    // Equal gate pass rates: non-inferiority is shown and the winner is promoted.
+    write_gates(&root, &scenario, &[0.9, 0.9]);
+    let mut with_gates = job("ab-significance", &root, &config, FINAL);
+    with_gates.arg("--gate-results");
+    ok(with_gates);
+    assert_eq!(gate_row(&root).guardrail_status.as_deref(), Some("pass"));
+    assert_eq!(promote(&root, &config, FINAL)["decisions"]["exp-1"], json!("promote"));
 }
 
 #[test]

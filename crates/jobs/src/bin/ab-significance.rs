@@ -36,6 +36,12 @@ struct Cli {
     /// Experiments config (docs/experiments.md).
     #[arg(long, env = env::EXPERIMENTS_CONFIG)]
     config: PathBuf,
+
+    /// Also read `gate_results` from the experiment's start through --date, for the
+    /// `gate_pass_rate` metric (usually a guardrail): the share of a project's gate
+    /// evaluations that pass.
+    #[arg(long, env = env::GATE_RESULTS)]
+    gate_results: bool,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -48,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         data_root: cli.common.data_root.clone(),
         date: cli.common.date,
         config: cli.config.clone(),
+        gate_results: cli.gate_results,
     };
     let summary = hive_ab::run(&options).with_context(|| format!("analysing experiments for {}", options.date))?;
     hive_core::summary::emit(&summary).context("writing the summary line")?;

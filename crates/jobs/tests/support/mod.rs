@@ -55,6 +55,8 @@ pub fn bin(name: &str) -> Command {
         "ab-significance" => env!("CARGO_BIN_EXE_ab-significance"),
         "promote-templates" => env!("CARGO_BIN_EXE_promote-templates"),
         "route-project" => env!("CARGO_BIN_EXE_route-project"),
+        "build-finetune" => env!("CARGO_BIN_EXE_build-finetune"),
+        "evaluate-gates" => env!("CARGO_BIN_EXE_evaluate-gates"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);

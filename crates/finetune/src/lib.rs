@@ -1,0 +1,482 @@
+//! `build-finetune`: leak-free SFT and preference datasets from what users kept.
+//!
+//! It reads committed `edits` and `diff_scores` partitions for a range of days, joins
+//! them on (`event_id`, `path`), and turns every kept text file into a supervised
+//! example (the request in, the kept file out) and every edited file into a preference
+//! pair (kept = chosen, generated = rejected). Each input row either becomes an example
+//! or is excluded with one counted reason, so the manifest reconciles. Secrets are
+//! scrubbed before anything else looks at the text, duplicates are removed before the
+//! split, and the split is by project so no project is in two splits. The outputs are
+//! written to a staging directory and swapped in whole; their bytes are deterministic.
+#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
+
+pub mod config;
+pub mod dedup;
+pub mod format;
+pub mod output;
+pub mod quality;
+pub mod secrets;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use serde::Serialize;
+
+use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
+use hive_core::lake::{committed_parts, partition_dir};
+use hive_core::schema::{DIFF_SCORES, EDITS};
+use hive_core::{CoreError, PartitionDate};
+
+use crate::config::{Encoding, FinetuneConfig, SecretAction};
+use crate::dedup::{Deduplicator, Verdict};
+use crate::format::Message;
+use crate::secrets::SecretCounts;
+
+/// The job's name.
+pub const JOB: &str = "build-finetune";
+/// The table directory the datasets are written under.
+pub const TABLE: &str = "finetune";
+/// Version of the dataset layout (file names, record formats, manifest keys).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct FinetuneOptions {
+    pub data_root: PathBuf,
+    /// Last day of the range, and the output partition.
+    pub date: PartitionDate,
+    /// Days read, ending with `date`.
+    pub days: u32,
+    pub config: FinetuneConfig,
+}
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum FinetuneError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+    #[error("invalid config `{path}`: {reason}")]
+    InvalidConfig { path: PathBuf, reason: String },
+    #[error("a {kind} record failed validation before writing: {reason}")]
+    InvalidRecord { kind: &'static str, reason: String },
+    #[error("tokenizer `{encoding}` could not be loaded: {reason}")]
+    Tokenizer { encoding: String, reason: String },
+}
+
+impl FinetuneError {
+    /// Whether the input or invocation is at fault (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Core(e) => e.is_bad_input(),
+            Self::InvalidOption { .. } | Self::InvalidConfig { .. } => true,
+            Self::InvalidRecord { .. } | Self::Tokenizer { .. } => false,
+        }
+    }
+}
+
+/// Loads a YAML config file (unknown keys are errors), or the defaults.
+pub fn load_config(path: Option<&Path>) -> Result<FinetuneConfig, FinetuneError> {
+    let Some(path) = path else {
+        return Ok(FinetuneConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| CoreError::io(path, e))?;
+    FinetuneConfig::from_yaml(&text).map_err(|reason| FinetuneError::InvalidConfig {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    NothingToProcess,
+}
+
+/// The JSON summary line.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneSummary {
+    pub job: &'static str,
+    pub date: String,
+    pub days: u32,
+    pub status: RunStatus,
+    /// `edits` rows read.
+    pub input_rows: u64,
+    /// SFT examples written, all splits.
+    pub sft_examples: u64,
+    /// Preference pairs written, all splits.
+    pub preference_pairs: u64,
+    /// Input rows left out, by reason.
+    pub excluded: BTreeMap<&'static str, u64>,
+    /// `input_rows == sft_examples + sum(excluded)`.
+    pub reconciled: bool,
+    /// Secrets and PII redacted (or found, with `action: drop`), by kind.
+    pub secrets: BTreeMap<&'static str, u64>,
+    pub output: Option<PathBuf>,
+}
+
+/// An example that passed every per-row filter, waiting for dedup and the split.
+struct Candidate {
+    generated_at: i64,
+    event_id: String,
+    path: String,
+    project_id: String,
+    prompt: Vec<Message>,
+    kept: String,
+    /// The generated file when it differs from the kept one (a preference pair).
+    rejected: Option<String>,
+    /// Why there is no pair, when there is none.
+    no_pair: Option<&'static str>,
+}
+
+/// The `edits` columns read.
+const EDITS_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("event_id", ColumnKind::Text),
+    ("project_id", ColumnKind::Text),
+    ("template_id", ColumnKind::Text),
+    ("template_version", ColumnKind::Text),
+    ("generated_at", ColumnKind::Timestamp),
+    ("path", ColumnKind::Text),
+    ("language", ColumnKind::Text),
+    ("change", ColumnKind::Text),
+    ("generated_content", ColumnKind::Text),
+    ("final_content", ColumnKind::Text),
+];
+
+const DIFF_COLUMNS: &[(&str, ColumnKind)] = &[("event_id", ColumnKind::Text), ("path", ColumnKind::Text)];
+
+/// Token counting as OpenAI counts chat messages.
+pub struct TokenCounter {
+    bpe: &'static tiktoken_rs::CoreBPE,
+}
+
+impl TokenCounter {
+    pub fn new(encoding: Encoding) -> Self {
+        let bpe = match encoding {
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        };
+        Self { bpe }
+    }
+
+    /// Tokens of one text.
+    pub fn text(&self, text: &str) -> usize {
+        self.bpe.count_ordinary(text)
+    }
+
+    /// Tokens of a conversation: 3 per message of framing, its role and content, and 3
+    /// priming the reply (OpenAI cookbook's `num_tokens_from_messages`).
+    pub fn messages<'a>(&self, messages: impl IntoIterator<Item = &'a Message>) -> usize {
+        3 + messages
+            .into_iter()
+            .map(|m| 3 + self.text(m.role) + self.text(&m.content))
+            .sum::<usize>()
+    }
+}
+
+/// Everything the run counts.
+#[derive(Debug, Default)]
+struct Counts {
+    input_rows: u64,
+    excluded: BTreeMap<&'static str, u64>,
+    secrets: SecretCounts,
+    examples_with_secrets: u64,
+    partitions: Vec<String>,
+}
+
+impl Counts {
+    fn exclude(&mut self, reason: &'static str) {
+        *self.excluded.entry(reason).or_default() += 1;
+    }
+}
+
+/// Runs build-finetune for one date range.
+pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> {
+    options
+        .config
+        .validate()
+        .map_err(|reason| FinetuneError::InvalidOption { name: "config", reason })?;
+    if options.days == 0 {
+        return Err(FinetuneError::InvalidOption {
+            name: "--days",
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    let root = options.data_root.as_path();
+    let first = options.date.minus_days(options.days - 1);
+    let mut summary = FinetuneSummary {
+        job: JOB,
+        date: options.date.to_string(),
+        days: options.days,
+        status: RunStatus::NothingToProcess,
+        input_rows: 0,
+        sft_examples: 0,
+        preference_pairs: 0,
+        excluded: BTreeMap::new(),
+        reconciled: true,
+        secrets: BTreeMap::new(),
+        output: None,
+    };
+    let dates: Vec<PartitionDate> = first
+        .through(options.date)
+        .filter(|d| partition_dir(root, EDITS, *d).exists())
+        .collect();
+    if dates.is_empty() {
+        tracing::warn!(first = %first, last = %options.date, "no `edits` partition in range: nothing to process");
+        return Ok(summary);
+    }
+
+    let tokens = TokenCounter::new(options.config.tokens.encoding);
+    let mut counts = Counts::default();
+    let mut candidates = Vec::new();
+    let mut progress = hive_core::progress::Progress::new("edits read", None, true);
+    for date in dates {
+        counts.partitions.push(date.to_string());
+        let rates = read_rewrite_rates(root, date)?;
+        for part in committed_parts(root, EDITS, date)? {
+            read_edits(&part, &rates, &options.config, &tokens, &mut counts, &mut candidates, &mut progress)?;
+        }
+    }
+    progress.finish();
+
+    // Dedup in a fixed order (earliest generation first), before the split, so no
+    // duplicate can straddle two splits.
+    candidates.sort_by(|a, b| (a.generated_at, &a.event_id, &a.path).cmp(&(b.generated_at, &b.event_id, &b.path)));
+    let mut dedup = Deduplicator::new(&options.config.dedup);
+    let mut kept = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        match dedup.offer(&candidate.kept) {
+            Verdict::Keep => kept.push(candidate),
+            Verdict::ExactDuplicate => counts.exclude("exact_duplicate"),
+            Verdict::NearDuplicate => counts.exclude("near_duplicate"),
+        }
+    }
+
+    let dataset = output::build(&options.config, &tokens, kept)?;
+    let dir = output::write(root, options, &dataset, &counts)?;
+
+    summary.input_rows = counts.input_rows;
+    summary.sft_examples = dataset.sft_examples();
+    summary.preference_pairs = dataset.preference_pairs();
+    summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
+    summary.excluded = counts.excluded;
+    summary.secrets = counts.secrets;
+    summary.output = Some(dir);
+    summary.status = RunStatus::Success;
+    Ok(summary)
+}
+
+fn open(path: &Path, required: &[(&str, ColumnKind)], batch_size: usize) -> Result<ParquetRecordBatchReader, CoreError> {
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| CoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_columns(path, builder.schema(), required)?;
+    builder.with_batch_size(batch_size).build().map_err(|source| CoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn next_batch(path: &Path, batch: Result<RecordBatch, arrow::error::ArrowError>) -> Result<RecordBatch, CoreError> {
+    batch.map_err(|source| CoreError::Arrow {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `(event_id, path) -> rewrite_rate` of one `diff_scores` partition. The join is by
+/// key, not by row position, so it holds whatever the order of either table; only the
+/// keys and one number per file are held.
+fn read_rewrite_rates(root: &Path, date: PartitionDate) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
+    let mut rates = HashMap::new();
+    for part in committed_parts(root, DIFF_SCORES, date)? {
+        let reader = open(&part, DIFF_COLUMNS, 8192)?;
+        for batch in reader {
+            let batch = next_batch(&part, batch)?;
+            let text = |name: &str| typed(&batch, &part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
+            let (event_id, path) = (text("event_id")?, text("path")?);
+            let rate = batch
+                .column_by_name("rewrite_rate")
+                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).ok());
+            let rate = rate.as_ref().map(AsArray::as_primitive::<arrow::datatypes::Float64Type>);
+            for i in 0..batch.num_rows() {
+                if let (Some(e), Some(p)) = (event_id.get(i), path.get(i)) {
+                    let r = rate.and_then(|r| r.is_valid(i).then(|| r.value(i)));
+                    rates.insert((e.to_owned(), p.to_owned()), r);
+                }
+            }
+        }
+    }
+    Ok(rates)
+}
+
+/// Reads one `edits` part batch by batch and turns its rows into candidates or
+/// exclusions.
+fn read_edits(
+    part: &Path,
+    rates: &HashMap<(String, String), Option<f64>>,
+    config: &FinetuneConfig,
+    tokens: &TokenCounter,
+    counts: &mut Counts,
+    candidates: &mut Vec<Candidate>,
+    progress: &mut hive_core::progress::Progress,
+) -> Result<(), CoreError> {
+    let reader = open(part, EDITS_COLUMNS, 256)?;
+    for batch in reader {
+        let batch = next_batch(part, batch)?;
+        let text = |name: &str| typed(&batch, part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
+        let row = EditRow {
+            event_id: text("event_id")?,
+            project_id: text("project_id")?,
+            template_id: text("template_id")?,
+            template_version: text("template_version")?,
+            path: text("path")?,
+            language: text("language")?,
+            change: text("change")?,
+            generated: text("generated_content")?,
+            kept: text("final_content")?,
+            request: batch.column_by_name("request").and_then(|a| TextColumn::new(a.as_ref())),
+            generated_at: typed(&batch, part, "generated_at", ColumnKind::Timestamp, |a| {
+                TimestampColumn::new(a.as_ref())
+            })?,
+            binary: batch.column_by_name("binary").map(|c| c.as_boolean().clone()),
+        };
+        for i in 0..batch.num_rows() {
+            counts.input_rows += 1;
+            match row.candidate(i, rates, config, tokens, counts) {
+                Ok(c) => candidates.push(c),
+                Err(reason) => counts.exclude(reason),
+            }
+        }
+        progress.inc(batch.num_rows() as u64);
+    }
+    Ok(())
+}
+
+/// The columns of one `edits` batch.
+struct EditRow<'b> {
+    event_id: TextColumn<'b>,
+    project_id: TextColumn<'b>,
+    template_id: TextColumn<'b>,
+    template_version: TextColumn<'b>,
+    path: TextColumn<'b>,
+    language: TextColumn<'b>,
+    change: TextColumn<'b>,
+    generated: TextColumn<'b>,
+    kept: TextColumn<'b>,
+    request: Option<TextColumn<'b>>,
+    generated_at: TimestampColumn<'b>,
+    binary: Option<arrow::array::BooleanArray>,
+}
+
+impl EditRow<'_> {
+    /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
+    /// secrets are scrubbed before the token count, so what is counted is what is
+    /// written.
+    fn candidate(
+        &self,
+        i: usize,
+        rates: &HashMap<(String, String), Option<f64>>,
+        config: &FinetuneConfig,
+        tokens: &TokenCounter,
+        counts: &mut Counts,
+    ) -> Result<Candidate, &'static str> {
+        let (Some(event_id), Some(project_id), Some(template_id), Some(template_version), Some(path)) = (
+            self.event_id.get(i),
+            self.project_id.get(i),
+            self.template_id.get(i),
+            self.template_version.get(i),
+            self.path.get(i),
+        ) else {
+            return Err("malformed");
+        };
+        let Some(Ok(generated_at)) = self.generated_at.get(i) else {
+            return Err("malformed");
+        };
+        if self.binary.as_ref().is_some_and(|b| b.is_valid(i) && b.value(i)) {
+            return Err("binary");
+        }
+        let change = self.change.get(i).unwrap_or("");
+        match change {
+            "deleted" => return Err("deleted"),
+            "unchanged" | "modified" => {}
+            _ => return Err("malformed"),
+        }
+        let Some(rate) = rates.get(&(event_id.to_owned(), path.to_owned())) else {
+            return Err("missing_diff_score");
+        };
+        let (Some(kept), Some(generated)) = (self.kept.get(i), self.generated.get(i)) else {
+            return Err("malformed");
+        };
+        if kept.trim().is_empty() {
+            return Err("empty");
+        }
+        if rate.is_some_and(|r| r > config.max_rewrite_rate) {
+            return Err("wholesale_rewrite");
+        }
+        quality::check(kept, &config.quality)?;
+
+        let request = self
+            .request
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or("(no request recorded)");
+        let language = self.language.get(i).unwrap_or("other");
+        let user =
+            format!("Template: {template_id} (version {template_version})\nFile: {path}\nLanguage: {language}\n\nRequest:\n{request}");
+        let mut found = SecretCounts::new();
+        let user = secrets::scrub(&user, config.secrets.min_entropy, &mut found);
+        let kept = secrets::scrub(kept, config.secrets.min_entropy, &mut found);
+        let generated = (change == "modified").then(|| secrets::scrub(generated, config.secrets.min_entropy, &mut found));
+        if !found.is_empty() {
+            counts.examples_with_secrets += 1;
+            for (kind, n) in found {
+                *counts.secrets.entry(kind).or_default() += n;
+            }
+            if config.secrets.action == SecretAction::Drop {
+                return Err("secret");
+            }
+        }
+        let prompt = vec![
+            Message {
+                role: "system",
+                content: config.system_prompt.clone(),
+            },
+            Message {
+                role: "user",
+                content: user,
+            },
+        ];
+        let answer = Message {
+            role: "assistant",
+            content: kept,
+        };
+        if tokens.messages(prompt.iter().chain([&answer])) > config.tokens.max_tokens {
+            return Err("too_many_tokens");
+        }
+        let (rejected, no_pair) = match generated {
+            None => (None, Some("unchanged")),
+            Some(g) if g.trim().is_empty() => (None, Some("empty_generated")),
+            Some(g) if g == answer.content => (None, Some("identical_after_scrubbing")),
+            Some(g) => (Some(g), None),
+        };
+        Ok(Candidate {
+            generated_at: generated_at.timestamp_micros(),
+            event_id: event_id.to_owned(),
+            path: path.to_owned(),
+            project_id: project_id.to_owned(),
+            prompt,
+            kept: answer.content,
+            rejected,
+            no_pair,
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! The dataset on disk: the split by project, JSONL and Parquet files per split,
+//! `manifest.json` and the dataset card `README.md`.
+//!
+//! Everything is rendered into a hidden staging directory (each file through
+//! `write_atomically`), then the staging directory replaces `finetune/dt=D/` by renames,
+//! so readers see the previous dataset or the new one, never a mix. Records, files and
+//! manifest keys are in a fixed order, so reruns give identical bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use hive_core::CoreError;
+use hive_core::lake::write_atomically;
+
+use crate::config::FinetuneConfig;
+use crate::format::{ChatRecord, Message, PreferenceRecord, validate_chat_line, validate_preference_line};
+use crate::{Candidate, Counts, FORMAT_VERSION, FinetuneError, FinetuneOptions, TABLE, TokenCounter};
+
+/// The splits, in file order.
+pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
+
+/// One split's records.
+#[derive(Debug, Default)]
+struct Split {
+    /// SFT conversations: system, user, assistant.
+    sft: Vec<Vec<Message>>,
+    sft_tokens: Vec<usize>,
+    /// Preference pairs: prompt, chosen, rejected.
+    pairs: Vec<(Vec<Message>, Message, Message)>,
+    pair_tokens: Vec<usize>,
+}
+
+/// The records of every split, ready to render.
+pub struct Dataset {
+    splits: [Split; 3],
+    /// Kept examples without a pair, by reason.
+    no_pair: BTreeMap<&'static str, u64>,
+    projects: [usize; 3],
+}
+
+impl Dataset {
+    pub fn sft_examples(&self) -> u64 {
+        self.splits.iter().map(|s| s.sft.len() as u64).sum()
+    }
+
+    pub fn preference_pairs(&self) -> u64 {
+        self.splits.iter().map(|s| s.pairs.len() as u64).sum()
+    }
+}
+
+/// Assigns each candidate to a split by its project and builds the records.
+pub(crate) fn build(config: &FinetuneConfig, tokens: &TokenCounter, kept: Vec<Candidate>) -> Result<Dataset, FinetuneError> {
+    let weights = [config.split.train, config.split.validation, config.split.test];
+    let mut dataset = Dataset {
+        splits: Default::default(),
+        no_pair: BTreeMap::new(),
+        projects: [0; 3],
+    };
+    let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
+    for c in kept {
+        let split = hive_core::routing::assign(&config.split.salt, &c.project_id, &weights)?;
+        seen_projects.insert(c.project_id.clone(), split);
+        let target = &mut dataset.splits[split];
+        let answer = Message {
+            role: "assistant",
+            content: c.kept,
+        };
+        let mut conversation = c.prompt.clone();
+        conversation.push(answer.clone());
+        target.sft_tokens.push(tokens.messages(&conversation));
+        target.sft.push(conversation);
+        match (c.rejected, c.no_pair) {
+            (Some(rejected), _) => {
+                let rejected = Message {
+                    role: "assistant",
+                    content: rejected,
+                };
+                let n = tokens.messages(c.prompt.iter().chain([&rejected]));
+                if n > config.tokens.max_tokens {
+                    *dataset.no_pair.entry("too_many_tokens").or_default() += 1;
+                } else {
+                    target.pair_tokens.push(n.max(tokens.messages(c.prompt.iter().chain([&answer]))));
+                    target.pairs.push((c.prompt, answer, rejected));
+                }
+            }
+            (None, reason) => *dataset.no_pair.entry(reason.unwrap_or("unchanged")).or_default() += 1,
+        }
+    }
+    for split in seen_projects.values() {
+        dataset.projects[*split] += 1;
+    }
+    Ok(dataset)
+}
+
+/// Token statistics of one file.
+#[derive(Debug, Serialize)]
+struct TokenStats {
+    examples: usize,
+    total: usize,
+    min: Option<usize>,
+    max: Option<usize>,
+    mean: Option<f64>,
+    p50: Option<usize>,
+    p95: Option<usize>,
+}
+
+fn token_stats(values: &[usize]) -> TokenStats {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let total: usize = sorted.iter().sum();
+    let pct = |p: f64| (!sorted.is_empty()).then(|| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]);
+    TokenStats {
+        examples: sorted.len(),
+        total,
+        min: sorted.first().copied(),
+        max: sorted.last().copied(),
+        mean: (!sorted.is_empty()).then(|| total as f64 / sorted.len() as f64),
+        p50: pct(0.5),
+        p95: pct(0.95),
+    }
+}
+
+/// One output file in the manifest.
+#[derive(Debug, Serialize)]
+struct FileEntry {
+    rows: usize,
+    bytes: usize,
+    sha256: String,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Serialize)]
+struct Manifest<'a> {
+    dataset: &'static str,
+    format_version: u32,
+    date: String,
+    days: u32,
+    partitions_read: &'a [String],
+    input_rows: u64,
+    sft_examples: BTreeMap<&'static str, usize>,
+    preference_pairs: BTreeMap<&'static str, usize>,
+    projects: BTreeMap<&'static str, usize>,
+    excluded: &'a BTreeMap<&'static str, u64>,
+    /// SFT examples without a preference pair, by reason.
+    no_preference_pair: &'a BTreeMap<&'static str, u64>,
+    reconciled: bool,
+    secrets: SecretsEntry<'a>,
+    tokens: BTreeMap<String, TokenStats>,
+    files: BTreeMap<String, FileEntry>,
+    config: &'a FinetuneConfig,
+}
+
+#[derive(Debug, Serialize)]
+struct SecretsEntry<'a> {
+    action: crate::config::SecretAction,
+    /// Matches per kind (values are never recorded).
+    found: &'a BTreeMap<&'static str, u64>,
+    examples_with_secrets: u64,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Renders JSONL, validating each line.
+fn jsonl<T: Serialize>(
+    records: impl Iterator<Item = T>,
+    kind: &'static str,
+    validate: fn(&str) -> Result<(), String>,
+) -> Result<Vec<u8>, FinetuneError> {
+    let mut out = Vec::new();
+    for record in records {
+        let line = serde_json::to_string(&record).map_err(|e| FinetuneError::InvalidRecord {
+            kind,
+            reason: e.to_string(),
+        })?;
+        // The reason names the rule broken, never the content.
+        validate(&line).map_err(|reason| FinetuneError::InvalidRecord { kind, reason })?;
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+fn message_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("role", DataType::Utf8, false),
+        Field::new("content", DataType::Utf8, false),
+    ])
+}
+
+fn messages_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(message_fields()), false)))
+}
+
+/// A `list<struct<role, content>>` column, one list per row.
+fn messages_column<'a>(rows: impl Iterator<Item = Vec<&'a Message>>) -> Result<ArrayRef, arrow::error::ArrowError> {
+    let (mut roles, mut contents, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        lengths.push(row.len());
+        for m in row {
+            roles.push(m.role);
+            contents.push(m.content.as_str());
+        }
+    }
+    let values = StructArray::try_new(
+        message_fields(),
+        vec![Arc::new(StringArray::from(roles)), Arc::new(StringArray::from(contents))],
+        None,
+    )?;
+    let DataType::List(item) = messages_type() else {
+        unreachable!("messages_type is a list")
+    };
+    Ok(Arc::new(ListArray::try_new(
+        item,
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(values),
+        None,
+    )?))
+}
+
+/// Renders a Parquet file of `list<struct<role, content>>` columns, in row groups of
+/// 1 024 rows.
+fn parquet_file(columns: &[&str], rows: &[Vec<Vec<&Message>>]) -> Result<Vec<u8>, FinetuneError> {
+    let fail = |e: &dyn std::fmt::Display| FinetuneError::InvalidRecord {
+        kind: "parquet",
+        reason: e.to_string(),
+    };
+    let schema = Arc::new(Schema::new(
+        columns.iter().map(|c| Field::new(*c, messages_type(), false)).collect::<Vec<_>>(),
+    ));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(1024))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(&schema), Some(props)).map_err(|e| fail(&e))?;
+    for chunk in rows.chunks(1024) {
+        let arrays = (0..columns.len())
+            .map(|c| messages_column(chunk.iter().map(|r| r[c].clone())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(&e))?;
+        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| fail(&e))?;
+        writer.write(&batch).map_err(|e| fail(&e))?;
+    }
+    writer.close().map_err(|e| fail(&e))?;
+    Ok(buffer)
+}
+
+/// Writes the dataset and its manifest; returns the output directory.
+pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, counts: &Counts) -> Result<PathBuf, FinetuneError> {
+    let table = root.join(TABLE);
+    let name = options.date.dir_name();
+    let dir = table.join(&name);
+    let staging = table.join(format!(".{name}.tmp-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
+    }
+    let mut files: Vec<(String, usize, Vec<u8>)> = Vec::new();
+    let mut tokens = BTreeMap::new();
+    for (split_name, split) in SPLITS.iter().zip(&dataset.splits) {
+        files.push((
+            format!("sft-{split_name}.jsonl"),
+            split.sft.len(),
+            jsonl(split.sft.iter().map(|m| ChatRecord { messages: m }), "sft", validate_chat_line)?,
+        ));
+        let sft_rows: Vec<Vec<Vec<&Message>>> = split.sft.iter().map(|m| vec![m.iter().collect()]).collect();
+        files.push((
+            format!("sft-{split_name}.parquet"),
+            split.sft.len(),
+            parquet_file(&["messages"], &sft_rows)?,
+        ));
+        files.push((
+            format!("preference-{split_name}.jsonl"),
+            split.pairs.len(),
+            jsonl(
+                split.pairs.iter().map(|(prompt, chosen, rejected)| PreferenceRecord {
+                    input: ChatRecord { messages: prompt },
+                    preferred_output: [chosen],
+                    non_preferred_output: [rejected],
+                }),
+                "preference",
+                validate_preference_line,
+            )?,
+        ));
+        let pair_rows: Vec<Vec<Vec<&Message>>> = split
+            .pairs
+            .iter()
+            .map(|(prompt, chosen, rejected)| vec![prompt.iter().collect(), vec![chosen], vec![rejected]])
+            .collect();
+        files.push((
+            format!("preference-{split_name}.parquet"),
+            split.pairs.len(),
+            parquet_file(&["prompt", "chosen", "rejected"], &pair_rows)?,
+        ));
+        tokens.insert(format!("sft-{split_name}"), token_stats(&split.sft_tokens));
+        tokens.insert(format!("preference-{split_name}"), token_stats(&split.pair_tokens));
+    }
+
+    let sft_examples = dataset.sft_examples();
+    let by_split = |f: &dyn Fn(&Split) -> usize| {
+        SPLITS
+            .iter()
+            .zip(&dataset.splits)
+            .map(|(n, s)| (*n, f(s)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let mut manifest = Manifest {
+        dataset: TABLE,
+        format_version: FORMAT_VERSION,
+        date: options.date.to_string(),
+        days: options.days,
+        partitions_read: &counts.partitions,
+        input_rows: counts.input_rows,
+        sft_examples: by_split(&|s| s.sft.len()),
+        preference_pairs: by_split(&|s| s.pairs.len()),
+        projects: SPLITS.iter().copied().zip(dataset.projects).collect(),
+        excluded: &counts.excluded,
+        no_preference_pair: &dataset.no_pair,
+        reconciled: counts.input_rows == sft_examples + counts.excluded.values().sum::<u64>(),
+        secrets: SecretsEntry {
+            action: options.config.secrets.action,
+            found: &counts.secrets,
+            examples_with_secrets: counts.examples_with_secrets,
+        },
+        tokens,
+        files: BTreeMap::new(),
+        config: &options.config,
+    };
+    for (file, rows, bytes) in &files {
+        manifest.files.insert(
+            file.clone(),
+            FileEntry {
+                rows: *rows,
+                bytes: bytes.len(),
+                sha256: sha256_hex(bytes),
+            },
+        );
+        write_atomically(&staging.join(file), bytes)?;
+    }
+    let card = dataset_card(&manifest);
+    write_atomically(&staging.join("README.md"), card.as_bytes())?;
+    let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| FinetuneError::InvalidRecord {
+        kind: "manifest",
+        reason: e.to_string(),
+    })?;
+    json.push('\n');
+    write_atomically(&staging.join("manifest.json"), json.as_bytes())?;
+
+    // Swap the staging directory in: the old dataset moves aside, the new one takes its
+    // name, the old one is removed.
+    let old = table.join(format!(".{name}.old-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| CoreError::io(&dir, e))?;
+    }
+    std::fs::rename(&staging, &dir).map_err(|e| CoreError::io(&dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| CoreError::io(&old, e))?;
+    }
+    Ok(dir)
+}
+
+/// The dataset card, from the manifest's figures.
+fn dataset_card(m: &Manifest<'_>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# maestro-hive fine-tuning dataset, {}\n", m.date);
+    let _ = writeln!(
+        s,
+        "Built by `build-finetune` (format version {}) from the `edits` and `diff_scores` partitions {} \
+         ({} day(s) ending {}). What users kept of generated files, as supervised examples (the request \
+         in, the kept file out) and preference pairs (kept = chosen, generated = rejected).\n",
+        m.format_version,
+        m.partitions_read.join(", "),
+        m.days,
+        m.date
+    );
+    let _ = writeln!(s, "## Files\n\n| file | rows | sha256 |\n|---|---|---|");
+    for (name, f) in &m.files {
+        let _ = writeln!(s, "| `{name}` | {} | `{}` |", f.rows, f.sha256);
+    }
+    let _ = writeln!(
+        s,
+        "\n`*.jsonl`: OpenAI chat fine-tuning (`sft-*`) and preference fine-tuning (`preference-*`) \
+         formats. `*.parquet`: the Hugging Face TRL layout (`messages` for SFTTrainer; `prompt`, \
+         `chosen`, `rejected` for DPOTrainer), each a list of `{{role, content}}`.\n"
+    );
+    let _ = writeln!(s, "## How it was made\n");
+    let _ = writeln!(
+        s,
+        "- Input rows: {}; SFT examples: {}; preference pairs: {}.",
+        m.input_rows,
+        m.sft_examples.values().sum::<usize>(),
+        m.preference_pairs.values().sum::<usize>()
+    );
+    let excluded: Vec<String> = m.excluded.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(
+        s,
+        "- Excluded, by reason: {}.",
+        if excluded.is_empty() {
+            "none".to_owned()
+        } else {
+            excluded.join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- Split by project (salted hash, train/validation/test = {}/{}/{}): no project is in two splits. \
+         Projects per split: {}.",
+        m.config.split.train,
+        m.config.split.validation,
+        m.config.split.test,
+        m.projects.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- Deduplicated before the split: exact (normalised text) and MinHash LSH ({} permutations, {} bands, \
+         {}-token shingles, Jaccard >= {} verified on the shingle sets).",
+        m.config.dedup.permutations, m.config.dedup.bands, m.config.dedup.shingle_size, m.config.dedup.threshold
+    );
+    let _ = writeln!(
+        s,
+        "- Secrets and PII: action `{}`; matches per kind: {}.",
+        match m.secrets.action {
+            crate::config::SecretAction::Redact => "redact",
+            crate::config::SecretAction::Drop => "drop",
+        },
+        if m.secrets.found.is_empty() {
+            "none".to_owned()
+        } else {
+            m.secrets
+                .found
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- Token limit {} (`{}`); longer examples are dropped, never truncated.",
+        m.config.tokens.max_tokens,
+        match m.config.tokens.encoding {
+            crate::config::Encoding::O200kBase => "o200k_base",
+            crate::config::Encoding::Cl100kBase => "cl100k_base",
+        }
+    );
+    let _ = writeln!(
+        s,
+        "\nThe full recipe and counts are in `manifest.json`. Guide: docs/build-finetune.md."
+    );
+    s
+}

@@ -1,0 +1,800 @@
+//! `quality-fabric-config.yaml`: which test types a project has, which tool writes each
+//! report and where, and the gates the numbers in those reports must pass.
+//!
+//! The format is documented in docs/quality-gates.md and as a JSON Schema generated from
+//! these types (`quality-fabric-config.schema.json`, checked up to date by a test).
+//! Parsing is strict because a typo here silently weakens a gate: unknown keys, wrong
+//! types and unknown metric or operator names are errors naming the field, the line and
+//! the column; rules spanning fields (a gate on a test type that is not declared, a
+//! coverage gate on a test type without a coverage report) name the gate.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only format version this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// Default cap on the size of one report file (256 MiB).
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 256 << 20;
+
+/// A kind of test a project runs; each has its own reports and gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestType {
+    Unit,
+    Integration,
+    Contract,
+    Security,
+    Performance,
+}
+
+impl TestType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unit => "unit",
+            Self::Integration => "integration",
+            Self::Contract => "contract",
+            Self::Security => "security",
+            Self::Performance => "performance",
+        }
+    }
+}
+
+impl fmt::Display for TestType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The file format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// JUnit XML (pytest, Maven Surefire/Failsafe, cargo-nextest, jest-junit, go-junit-report).
+    Junit,
+    /// Cobertura XML (coverage.py `coverage xml`, cargo-llvm-cov `--cobertura`, ...).
+    Cobertura,
+    /// LCOV tracefile (`coverage lcov`, `cargo llvm-cov --lcov`, c8, genhtml input).
+    Lcov,
+    /// JaCoCo XML report.
+    Jacoco,
+    /// SARIF 2.1.0 (ruff, bandit, CodeQL, semgrep, ...).
+    Sarif,
+    /// Locust `--csv` stats file (`<prefix>_stats.csv`).
+    LocustCsv,
+    /// k6 `--summary-export` JSON (or the `handleSummary` data JSON).
+    K6Summary,
+}
+
+/// What kind of numbers a report carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    Tests,
+    Coverage,
+    Findings,
+    Performance,
+}
+
+impl ReportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Junit => "junit",
+            Self::Cobertura => "cobertura",
+            Self::Lcov => "lcov",
+            Self::Jacoco => "jacoco",
+            Self::Sarif => "sarif",
+            Self::LocustCsv => "locust_csv",
+            Self::K6Summary => "k6_summary",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Self::Junit => Family::Tests,
+            Self::Cobertura | Self::Lcov | Self::Jacoco => Family::Coverage,
+            Self::Sarif => Family::Findings,
+            Self::LocustCsv | Self::K6Summary => Family::Performance,
+        }
+    }
+}
+
+/// A number computed from the reports of a test type (or of all of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Test cases in the JUnit reports (skipped included).
+    Tests,
+    /// Test cases that passed on their first run.
+    Passed,
+    /// Test cases with a failure (assertion) in their final run.
+    Failed,
+    /// Test cases with an error (crash, setup/teardown error) in their final run.
+    Errors,
+    /// Test cases skipped (pytest xfail and skip, `#[ignore]` when reported, ...).
+    Skipped,
+    /// Test cases that failed and then passed on a rerun (Surefire `flakyFailure`,
+    /// nextest retries).
+    Flaky,
+    /// (passed + flaky) / (tests - skipped), in [0, 1].
+    PassRate,
+    /// Wall time of the test run in seconds (suite times; else the sum of test case times).
+    DurationSeconds,
+    /// Covered lines / coverable lines, in [0, 1].
+    LineCoverage,
+    /// Covered branches / branches, in [0, 1].
+    BranchCoverage,
+    /// Unsuppressed SARIF results.
+    FindingsTotal,
+    /// Results whose rule has `security-severity` >= 9.0.
+    FindingsCritical,
+    /// `security-severity` in [7.0, 9.0).
+    FindingsHigh,
+    /// `security-severity` in [4.0, 7.0).
+    FindingsMedium,
+    /// `security-severity` in (0, 4.0).
+    FindingsLow,
+    /// Results of level `error`.
+    FindingsError,
+    /// Results of level `warning`.
+    FindingsWarning,
+    /// Results of level `note`.
+    FindingsNote,
+    /// Requests sent by the load test.
+    Requests,
+    /// Failed requests / requests, in [0, 1].
+    ErrorRate,
+    /// Requests per second over the run.
+    RequestsPerSecond,
+    /// Mean response time in milliseconds.
+    LatencyAvgMs,
+    /// Median response time in milliseconds.
+    LatencyP50Ms,
+    /// 90th percentile response time in milliseconds.
+    LatencyP90Ms,
+    /// 95th percentile response time in milliseconds.
+    LatencyP95Ms,
+    /// 99th percentile response time in milliseconds.
+    LatencyP99Ms,
+    /// Slowest response in milliseconds.
+    LatencyMaxMs,
+    /// k6 thresholds that failed.
+    PerfThresholdsFailed,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tests => "tests",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Errors => "errors",
+            Self::Skipped => "skipped",
+            Self::Flaky => "flaky",
+            Self::PassRate => "pass_rate",
+            Self::DurationSeconds => "duration_seconds",
+            Self::LineCoverage => "line_coverage",
+            Self::BranchCoverage => "branch_coverage",
+            Self::FindingsTotal => "findings_total",
+            Self::FindingsCritical => "findings_critical",
+            Self::FindingsHigh => "findings_high",
+            Self::FindingsMedium => "findings_medium",
+            Self::FindingsLow => "findings_low",
+            Self::FindingsError => "findings_error",
+            Self::FindingsWarning => "findings_warning",
+            Self::FindingsNote => "findings_note",
+            Self::Requests => "requests",
+            Self::ErrorRate => "error_rate",
+            Self::RequestsPerSecond => "requests_per_second",
+            Self::LatencyAvgMs => "latency_avg_ms",
+            Self::LatencyP50Ms => "latency_p50_ms",
+            Self::LatencyP90Ms => "latency_p90_ms",
+            Self::LatencyP95Ms => "latency_p95_ms",
+            Self::LatencyP99Ms => "latency_p99_ms",
+            Self::LatencyMaxMs => "latency_max_ms",
+            Self::PerfThresholdsFailed => "perf_thresholds_failed",
+        }
+    }
+
+    /// The kind of report the metric comes from.
+    pub fn family(self) -> Family {
+        match self {
+            Self::Tests
+            | Self::Passed
+            | Self::Failed
+            | Self::Errors
+            | Self::Skipped
+            | Self::Flaky
+            | Self::PassRate
+            | Self::DurationSeconds => Family::Tests,
+            Self::LineCoverage | Self::BranchCoverage => Family::Coverage,
+            Self::FindingsTotal
+            | Self::FindingsCritical
+            | Self::FindingsHigh
+            | Self::FindingsMedium
+            | Self::FindingsLow
+            | Self::FindingsError
+            | Self::FindingsWarning
+            | Self::FindingsNote => Family::Findings,
+            Self::Requests
+            | Self::ErrorRate
+            | Self::RequestsPerSecond
+            | Self::LatencyAvgMs
+            | Self::LatencyP50Ms
+            | Self::LatencyP90Ms
+            | Self::LatencyP95Ms
+            | Self::LatencyP99Ms
+            | Self::LatencyMaxMs
+            | Self::PerfThresholdsFailed => Family::Performance,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the actual value is compared with the threshold: `actual <op> threshold` passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Operator {
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+}
+
+impl Operator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ge => ">=",
+            Self::Gt => ">",
+            Self::Le => "<=",
+            Self::Lt => "<",
+            Self::Eq => "==",
+            Self::Ne => "!=",
+        }
+    }
+
+    /// Whether `actual <op> threshold` holds. Exact comparison: a value equal to the
+    /// threshold passes `>=` and `<=` (ratios such as 8/10 are computed by one
+    /// correctly rounded division, so they equal the literal `0.8`).
+    #[allow(clippy::float_cmp, reason = "gates compare exactly by design")]
+    pub fn holds(self, actual: f64, threshold: f64) -> bool {
+        match self {
+            Self::Ge => actual >= threshold,
+            Self::Gt => actual > threshold,
+            Self::Le => actual <= threshold,
+            Self::Lt => actual < threshold,
+            Self::Eq => actual == threshold,
+            Self::Ne => actual != threshold,
+        }
+    }
+}
+
+/// Whether a failing gate fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// A failure fails the run (exit 1) and is `fail` in `gate_results`.
+    #[default]
+    Blocking,
+    /// A failure is reported as `warn` and does not fail the run.
+    Warning,
+}
+
+/// What a gate does when none of the reports its metric needs was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingPolicy {
+    /// Status `missing`; a blocking gate fails the run (a report nobody produced is not
+    /// a pass).
+    #[default]
+    Fail,
+    /// Status `missing`, listed as a warning; the run does not fail.
+    Warn,
+    /// Status `missing`, neither failing nor warning (a test type this project does
+    /// not have).
+    Ignore,
+}
+
+impl MissingPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::Ignore => "ignore",
+        }
+    }
+}
+
+/// One kind of report a test type produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSource {
+    /// The report's file format.
+    pub format: ReportFormat,
+    /// Glob patterns, relative to the project's reports directory (`**` matches any
+    /// number of directories). Every matching file is read, in sorted order.
+    pub paths: Vec<String>,
+    /// The tool that writes the report (documentation; shown in the summary).
+    pub tool: String,
+}
+
+/// A test type: the reports it produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestTypeConfig {
+    /// What this test type checks (shown in docs).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The reports, one entry per format.
+    pub reports: Vec<ReportSource>,
+    /// Missing-report policy of this test type's gates (overrides `defaults`).
+    #[serde(default)]
+    pub on_missing: Option<MissingPolicy>,
+}
+
+/// A gate: `metric <operator> threshold` must hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// Unique id, used in outputs and in project overrides.
+    pub id: String,
+    /// The test type whose reports are measured; absent for an overall gate over every
+    /// test type's reports.
+    #[serde(default)]
+    pub test_type: Option<TestType>,
+    pub metric: Metric,
+    pub operator: Operator,
+    pub threshold: f64,
+    /// `blocking` (default) or `warning`.
+    #[serde(default)]
+    pub level: Level,
+    /// Missing-report policy (overrides the test type's and `defaults`).
+    #[serde(default)]
+    pub on_missing: Option<MissingPolicy>,
+    /// Why the gate exists (shown in the summary).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Changes to one gate for one project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateOverride {
+    #[serde(default)]
+    pub operator: Option<Operator>,
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub level: Option<Level>,
+    #[serde(default)]
+    pub on_missing: Option<MissingPolicy>,
+    /// `false` drops the gate for this project.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Per-project changes: other report locations and other gate settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectOverride {
+    /// Replaces the reports of a test type for this project.
+    #[serde(default)]
+    pub reports: BTreeMap<TestType, Vec<ReportSource>>,
+    /// Changes gates by id.
+    #[serde(default)]
+    pub gates: BTreeMap<String, GateOverride>,
+}
+
+/// Where the tests that write the reports run (informational for evaluate-gates; the
+/// quality DAG starts it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Docker Compose file, relative to the project root.
+    pub compose_file: PathBuf,
+    /// Services the tests need up.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Environment variables set for the test commands.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Defaults for every test type and gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub on_missing: MissingPolicy,
+    /// Largest report file read, in bytes; a larger one is an input error (exit 2).
+    #[serde(default = "default_max_report_bytes")]
+    pub max_report_bytes: u64,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            on_missing: MissingPolicy::Fail,
+            max_report_bytes: DEFAULT_MAX_REPORT_BYTES,
+        }
+    }
+}
+
+fn default_max_report_bytes() -> u64 {
+    DEFAULT_MAX_REPORT_BYTES
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "quality-fabric-config.yaml")]
+pub struct QualityConfig {
+    /// Format version; must be 1.
+    pub version: u32,
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The test types and their reports.
+    pub test_types: BTreeMap<TestType, TestTypeConfig>,
+    /// The gates, evaluated in this order.
+    pub gates: Vec<Gate>,
+    /// Per-project overrides, keyed by project id.
+    #[serde(default)]
+    pub projects: BTreeMap<String, ProjectOverride>,
+    /// Where the tests run.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+}
+
+/// A gate as it applies to one project, after overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveGate {
+    pub id: String,
+    pub test_type: Option<TestType>,
+    pub metric: Metric,
+    pub operator: Operator,
+    pub threshold: f64,
+    pub level: Level,
+    pub on_missing: MissingPolicy,
+    pub description: Option<String>,
+}
+
+/// A config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read quality config `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("quality config `{path}`: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl QualityConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates config text; `path` only names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let config: Self = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+            .map_err(|e| invalid(describe_parse_error(text, &e)))?;
+        config.validate(text).map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), String> {
+        if self.version != CONFIG_VERSION {
+            return Err(format!(
+                "`version` (line {}): {} is not supported; this build reads version {CONFIG_VERSION}",
+                line_of(text, "version", None),
+                self.version
+            ));
+        }
+        if self.defaults.max_report_bytes == 0 {
+            return Err("`defaults.max_report_bytes` must be positive".into());
+        }
+        for (test_type, tt) in &self.test_types {
+            check_reports(text, *test_type, &tt.reports)?;
+        }
+        let mut ids = BTreeSet::new();
+        for gate in &self.gates {
+            let at = || format!("gate `{}` (line {})", gate.id, line_of(text, "id", Some(&gate.id)));
+            if gate.id.trim().is_empty() {
+                return Err("a gate has an empty id".into());
+            }
+            if !ids.insert(gate.id.as_str()) {
+                return Err(format!("{}: the id is used twice", at()));
+            }
+            if !gate.threshold.is_finite() {
+                return Err(format!("{}: threshold must be a finite number", at()));
+            }
+            let family = gate.metric.family();
+            match gate.test_type {
+                Some(t) => {
+                    let Some(tt) = self.test_types.get(&t) else {
+                        return Err(format!("{}: test type `{t}` is not declared in `test_types`", at()));
+                    };
+                    if !tt.reports.iter().any(|r| r.format.family() == family) {
+                        return Err(format!(
+                            "{}: metric `{}` needs a {family:?} report, and test type `{t}` declares none",
+                            at(),
+                            gate.metric
+                        ));
+                    }
+                }
+                None => {
+                    if !self
+                        .test_types
+                        .values()
+                        .flat_map(|t| &t.reports)
+                        .any(|r| r.format.family() == family)
+                    {
+                        return Err(format!(
+                            "{}: metric `{}` needs a {family:?} report, and no test type declares one",
+                            at(),
+                            gate.metric
+                        ));
+                    }
+                }
+            }
+        }
+        for (project, o) in &self.projects {
+            let at = || format!("project `{project}` (line {})", line_of(text, project, None));
+            for id in o.gates.keys() {
+                if !ids.contains(id.as_str()) {
+                    return Err(format!("{}: overrides gate `{id}`, which is not defined", at()));
+                }
+            }
+            for (gid, g) in &o.gates {
+                if g.threshold.is_some_and(|t| !t.is_finite()) {
+                    return Err(format!("{}: gate `{gid}`: threshold must be a finite number", at()));
+                }
+            }
+            for (test_type, reports) in &o.reports {
+                if !self.test_types.contains_key(test_type) {
+                    return Err(format!("{}: test type `{test_type}` is not declared in `test_types`", at()));
+                }
+                check_reports(text, *test_type, reports)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The reports of `test_type` for `project` (its override, else the default).
+    pub fn reports_for(&self, project: &str, test_type: TestType) -> &[ReportSource] {
+        if let Some(r) = self.projects.get(project).and_then(|p| p.reports.get(&test_type)) {
+            return r;
+        }
+        self.test_types.get(&test_type).map_or(&[], |t| t.reports.as_slice())
+    }
+
+    /// The gates of `project`, in file order, overrides applied, disabled ones dropped.
+    pub fn gates_for(&self, project: &str) -> Vec<EffectiveGate> {
+        let overrides = self.projects.get(project);
+        self.gates
+            .iter()
+            .filter_map(|g| {
+                let o = overrides.and_then(|p| p.gates.get(&g.id)).cloned().unwrap_or_default();
+                if o.enabled == Some(false) {
+                    return None;
+                }
+                let type_policy = g.test_type.and_then(|t| self.test_types.get(&t)).and_then(|t| t.on_missing);
+                Some(EffectiveGate {
+                    id: g.id.clone(),
+                    test_type: g.test_type,
+                    metric: g.metric,
+                    operator: o.operator.unwrap_or(g.operator),
+                    threshold: o.threshold.unwrap_or(g.threshold),
+                    level: o.level.unwrap_or(g.level),
+                    on_missing: o.on_missing.or(g.on_missing).or(type_policy).unwrap_or(self.defaults.on_missing),
+                    description: g.description.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The JSON Schema of the file, generated from these types.
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(QualityConfig);
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+fn check_reports(text: &str, test_type: TestType, reports: &[ReportSource]) -> Result<(), String> {
+    for r in reports {
+        if r.paths.is_empty() {
+            return Err(format!(
+                "test type `{test_type}`: the {} report lists no `paths`",
+                r.format.as_str()
+            ));
+        }
+        for p in &r.paths {
+            if let Err(e) = glob::Pattern::new(p) {
+                return Err(format!("`{p}` (line {}): not a valid glob: {e}", line_of(text, p, None)));
+            }
+            if Path::new(p).is_absolute() || p.split('/').any(|c| c == "..") {
+                return Err(format!(
+                    "`{p}` (line {}): report paths are relative to the project's reports directory and stay inside it",
+                    line_of(text, p, None)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "`gates[0].operator` (line 12, column 15): unknown variant ...": the field's path,
+/// the line and column of its key when it can be found, and serde_yaml's message without
+/// its own location (which points at the enclosing mapping for value errors).
+fn describe_parse_error(text: &str, error: &serde_path_to_error::Error<serde_yaml::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.inner();
+    let mut message = inner.to_string();
+    let Some(location) = inner.location() else {
+        return format!("`{path}`: {message}");
+    };
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    let message = message.trim_start_matches(&format!("{path}: ")).to_owned();
+    // The key named last in the path, searched from the reported line on.
+    let key = path.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
+    let found = text.lines().enumerate().skip(location.line().saturating_sub(1)).find_map(|(i, l)| {
+        let start = l.find(key)?;
+        let before = l[..start].trim_start().trim_start_matches("- ").trim_start_matches('{').trim();
+        let after = l[start + key.len()..].trim_start();
+        (!key.is_empty() && (before.is_empty() || before.ends_with(',')) && after.starts_with(':')).then_some((i + 1, start + 1))
+    });
+    let (line, column) = found.unwrap_or((location.line(), location.column()));
+    format!("`{path}` (line {line}, column {column}): {message}")
+}
+
+/// 1-based line of the first `key: value` (or `key:` when `value` is None) or, failing
+/// that, of the first line mentioning `key` (0 when not found).
+fn line_of(text: &str, key: &str, value: Option<&str>) -> usize {
+    let exact = text.lines().position(|l| {
+        let l = l.trim_start().trim_start_matches("- ").trim();
+        let Some(rest) = l.strip_prefix(key).map(str::trim_start) else {
+            return false;
+        };
+        let Some(v) = rest.strip_prefix(':') else { return false };
+        value.is_none_or(|want| v.trim().trim_matches(|c| c == '"' || c == '\'') == want)
+    });
+    exact.or_else(|| text.lines().position(|l| l.contains(key))).map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    pub(crate) const GOOD: &str = "version: 1
+test_types:
+  unit:
+    reports:
+      - {format: junit, paths: [\"unit/*.xml\"], tool: pytest}
+      - {format: cobertura, paths: [coverage.xml], tool: coverage.py}
+  performance:
+    on_missing: warn
+    reports:
+      - {format: locust_csv, paths: [\"perf/*_stats.csv\"], tool: locust}
+gates:
+  - id: unit-pass-rate
+    test_type: unit
+    metric: pass_rate
+    operator: \">=\"
+    threshold: 1.0
+  - id: p95
+    test_type: performance
+    metric: latency_p95_ms
+    operator: \"<=\"
+    threshold: 500
+    level: warning
+projects:
+  legacy:
+    gates:
+      unit-pass-rate: {threshold: 0.9}
+      p95: {enabled: false}
+";
+
+    fn parse(text: &str) -> Result<QualityConfig, String> {
+        QualityConfig::parse(Path::new("q.yaml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn overrides_and_policies_resolve() {
+        let c = parse(GOOD).unwrap();
+        let default = c.gates_for("other");
+        assert_eq!(default.len(), 2);
+        assert_eq!(default[0].on_missing, MissingPolicy::Fail);
+        assert_eq!(default[1].on_missing, MissingPolicy::Warn);
+        let legacy = c.gates_for("legacy");
+        assert_eq!(legacy.len(), 1);
+        assert_eq!(legacy[0].threshold, 0.9);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_line_and_column() {
+        let e = parse(&GOOD.replace("    threshold: 1.0", "    threshold: 1.0\n    treshold: 2")).unwrap_err();
+        assert!(e.contains("treshold") && e.contains("line 17, column 5"), "{e}");
+        let e = parse(&GOOD.replace("operator: \">=\"", "operator: \"=>\"")).unwrap_err();
+        assert!(e.contains("gates[0].operator") && e.contains("line 15, column 5"), "{e}");
+        let e = parse(&GOOD.replace("metric: pass_rate", "metric: pass_rat")).unwrap_err();
+        assert!(e.contains("line 14"), "{e}");
+        let e = parse(&GOOD.replace("format: junit", "format: junit5")).unwrap_err();
+        assert!(e.contains("line 5") && e.contains("junit5"), "{e}");
+        let e = parse(&GOOD.replace("threshold: 500", "threshold: fast")).unwrap_err();
+        assert!(e.contains("line 21, column 5") && e.contains("gates[1].threshold"), "{e}");
+    }
+
+    #[test]
+    fn cross_field_rules_name_the_gate() {
+        let e = parse(
+            &GOOD
+                .replace("metric: pass_rate", "metric: branch_coverage")
+                .replace("format: cobertura", "format: junit"),
+        )
+        .unwrap_err();
+        assert!(e.contains("gate `unit-pass-rate` (line 12)") && e.contains("Coverage"), "{e}");
+        let e = parse(&GOOD.replace("test_type: unit", "test_type: contract")).unwrap_err();
+        assert!(e.contains("`contract` is not declared"), "{e}");
+        let e = parse(&GOOD.replace("id: p95", "id: unit-pass-rate")).unwrap_err();
+        assert!(e.contains("used twice"), "{e}");
+        let e = parse(&GOOD.replace("p95: {enabled", "p96: {enabled")).unwrap_err();
+        assert!(e.contains("project `legacy`") && e.contains("`p96`"), "{e}");
+        let e = parse(&GOOD.replace("coverage.xml", "../coverage.xml")).unwrap_err();
+        assert!(e.contains("stay inside"), "{e}");
+        let e = parse(&GOOD.replace("version: 1", "version: 2")).unwrap_err();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn the_repository_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../quality-fabric-config.yaml");
+        let config = QualityConfig::load(&path).unwrap();
+        assert!(!config.gates.is_empty());
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_up_to_date() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../quality-fabric-config.schema.json");
+        let want = QualityConfig::json_schema();
+        if std::env::var_os("HIVE_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is stale: run `HIVE_UPDATE_SCHEMA=1 cargo test -p hive-gates the_committed_json_schema` and commit it",
+            path.display()
+        );
+    }
+}

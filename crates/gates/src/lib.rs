@@ -1,0 +1,381 @@
+//! `evaluate-gates`: quality gates from the reports real tools write.
+//!
+//! For each project, the reports its test types declare in `quality-fabric-config.yaml`
+//! ([`config`]) are found by glob under the project's reports directory and parsed
+//! ([`reports`]: JUnit, Cobertura, LCOV, JaCoCo, SARIF, Locust CSV, k6 JSON). Their
+//! numbers are combined per test type and overall, and every gate is evaluated
+//! ([`evaluate`]). The run writes `gate_results`, `test_cases`, `coverage` and
+//! `findings` partitions ([`tables`]), a Markdown summary for a PR comment and a JUnit
+//! XML of the verdicts ([`output`]), so CI systems show the gates as tests.
+//!
+//! A malformed report is an input error naming the file (exit 2): a gate must never
+//! pass on a report we could not read.
+#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
+
+pub mod config;
+pub mod evaluate;
+pub mod output;
+pub mod reports;
+pub mod tables;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use hive_core::lake::PartWriter;
+use hive_core::schema::TableSpec;
+use hive_core::{CoreError, PartitionDate, Shard};
+
+use config::{ConfigError, QualityConfig, TestType};
+use evaluate::{GateResult, GateStatus, Measurements};
+use reports::{Parsed, ReportError};
+use tables::{CoverageRow, FindingRow, TestCaseRow};
+
+/// The job's name (summary field).
+pub const JOB: &str = "evaluate-gates";
+
+/// Environment variables of evaluate-gates (to move to `hive_core::env`).
+pub mod env {
+    /// Quality config (`--config`).
+    pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
+    /// Directory holding one reports directory per project (`--projects-root`).
+    pub const PROJECTS_ROOT: &str = "HIVE_PROJECTS_ROOT";
+    /// Run id written to every row (`--run-id`).
+    pub const RUN_ID: &str = "HIVE_RUN_ID";
+    /// Markdown summary path (`--summary-md`).
+    pub const SUMMARY_MD: &str = "HIVE_SUMMARY_MD";
+    /// JUnit XML of the gate verdicts (`--junit-out`).
+    pub const JUNIT_OUT: &str = "HIVE_JUNIT_OUT";
+    /// Largest report file read, in bytes (`--max-report-bytes`).
+    pub const MAX_REPORT_BYTES: &str = "HIVE_MAX_REPORT_BYTES";
+}
+
+/// One project and the directory its report globs are relative to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProjectReports {
+    pub project_id: String,
+    pub dir: PathBuf,
+}
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct GatesOptions {
+    pub config: PathBuf,
+    pub projects: Vec<ProjectReports>,
+    pub data_root: PathBuf,
+    pub date: PartitionDate,
+    pub shard: Shard,
+    /// Run id; default `<project_id>@<date>`.
+    pub run_id: Option<String>,
+    pub summary_md: Option<PathBuf>,
+    pub junit_out: Option<PathBuf>,
+    /// Overrides `defaults.max_report_bytes`.
+    pub max_report_bytes: Option<u64>,
+}
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum GatesError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("cannot build `{table}` rows")]
+    Arrow {
+        table: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    #[error("reports directory `{path}` of project `{project}` is not a directory")]
+    NoReportsDir { project: String, path: PathBuf },
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+}
+
+impl GatesError {
+    /// Whether the input or invocation is at fault (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Core(e) => e.is_bad_input(),
+            Self::Arrow { .. } => false,
+            Self::Config(_) | Self::Report(_) | Self::NoReportsDir { .. } | Self::InvalidOption { .. } => true,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every blocking gate passed.
+    Passed,
+    /// A blocking gate failed or was missing under policy `fail` (exit 1).
+    Failed,
+    /// No project for this shard (exit 99).
+    NothingToProcess,
+}
+
+/// The JSON summary line.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatesSummary {
+    pub job: &'static str,
+    pub date: String,
+    pub shard: String,
+    pub status: RunStatus,
+    pub projects: u64,
+    pub gates: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub warned: u64,
+    pub missing: u64,
+    /// `<project>/<gate>` of each result that failed the run.
+    pub blocking_failures: Vec<String>,
+    pub reports_read: u64,
+    pub test_cases: u64,
+    pub coverage_files: u64,
+    pub findings: u64,
+    pub outputs: BTreeMap<&'static str, PathBuf>,
+    /// The Markdown summary (also written to `--summary-md` unless that is `-`).
+    #[serde(skip)]
+    pub markdown: String,
+}
+
+/// Every project under `root`: one subdirectory per project, named by its id (hidden
+/// entries skipped), sorted.
+pub fn projects_under(root: &Path) -> Result<Vec<ProjectReports>, GatesError> {
+    let entries = std::fs::read_dir(root).map_err(|e| CoreError::io(root, e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| CoreError::io(root, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') || !entry.path().is_dir() {
+            continue;
+        }
+        out.push(ProjectReports {
+            project_id: name,
+            dir: entry.path(),
+        });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Files matching `patterns` under `dir`, sorted, each once.
+fn find_reports(dir: &Path, patterns: &[String]) -> Vec<PathBuf> {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let base = glob::Pattern::escape(&dir.to_string_lossy());
+    let mut found = BTreeSet::new();
+    for p in patterns {
+        // Patterns were validated when the config was parsed.
+        let Ok(paths) = glob::glob_with(&format!("{base}/{p}"), options) else {
+            continue;
+        };
+        for path in paths.flatten() {
+            if path.is_file() {
+                found.insert(path);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Everything measured and decided for the projects of one run.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub results: Vec<GateResult>,
+    pub test_cases: Vec<TestCaseRow>,
+    pub coverage: Vec<CoverageRow>,
+    pub findings: Vec<FindingRow>,
+    pub reports_read: u64,
+}
+
+/// Reads the reports of `project` and evaluates its gates.
+pub fn evaluate_project(
+    config: &QualityConfig,
+    project: &ProjectReports,
+    run_id: &str,
+    max_report_bytes: u64,
+    out: &mut Evaluation,
+) -> Result<(), GatesError> {
+    if !project.dir.is_dir() {
+        return Err(GatesError::NoReportsDir {
+            project: project.project_id.clone(),
+            path: project.dir.clone(),
+        });
+    }
+    let mut per_type: BTreeMap<TestType, Measurements> = BTreeMap::new();
+    for test_type in config.test_types.keys() {
+        let scope = per_type.entry(*test_type).or_default();
+        for source in config.reports_for(&project.project_id, *test_type) {
+            let files = find_reports(&project.dir, &source.paths);
+            if files.is_empty() {
+                tracing::info!(project = %project.project_id, %test_type, format = source.format.as_str(), "no report found");
+            }
+            for file in files {
+                let parsed = reports::parse(source.format, &file, max_report_bytes)?;
+                out.reports_read += 1;
+                let rel = file.strip_prefix(&project.dir).unwrap_or(&file).to_string_lossy().into_owned();
+                tracing::debug!(project = %project.project_id, report = %rel, "parsed");
+                match &parsed {
+                    Parsed::Tests(r) => out.test_cases.extend(r.cases.iter().map(|c| TestCaseRow {
+                        run_id: run_id.to_owned(),
+                        project_id: project.project_id.clone(),
+                        test_type: test_type.to_string(),
+                        report_path: rel.clone(),
+                        case: c.clone(),
+                    })),
+                    Parsed::Findings(r) => out.findings.extend(r.findings.iter().map(|f| FindingRow {
+                        run_id: run_id.to_owned(),
+                        project_id: project.project_id.clone(),
+                        test_type: test_type.to_string(),
+                        report_path: rel.clone(),
+                        finding: f.clone(),
+                    })),
+                    Parsed::Coverage(_) | Parsed::Performance(_) => {}
+                }
+                scope.add(&parsed);
+            }
+        }
+        if let Some(cov) = &scope.coverage {
+            out.coverage.extend(cov.files.iter().map(|(file, c)| CoverageRow {
+                run_id: run_id.to_owned(),
+                project_id: project.project_id.clone(),
+                test_type: test_type.to_string(),
+                file: file.clone(),
+                lines_valid: c.lines_valid(),
+                lines_covered: c.lines_covered(),
+                branches_valid: c.branches_valid(),
+                branches_covered: c.branches_covered(),
+            }));
+        }
+    }
+    let mut overall = Measurements::default();
+    for m in per_type.values() {
+        overall.merge(m);
+    }
+    for gate in config.gates_for(&project.project_id) {
+        let scope = gate.test_type.and_then(|t| per_type.get(&t)).unwrap_or(&overall);
+        out.results.push(evaluate::evaluate(run_id, &project.project_id, &gate, scope));
+    }
+    Ok(())
+}
+
+fn write_table<T>(
+    options: &GatesOptions,
+    spec: TableSpec,
+    rows: &[T],
+    to_batch: fn(&TableSpec, &[T]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>,
+) -> Result<PathBuf, GatesError> {
+    let batch = to_batch(&spec, rows).map_err(|source| GatesError::Arrow {
+        table: spec.name.clone(),
+        source,
+    })?;
+    let mut writer = PartWriter::create(&options.data_root, spec, options.date, options.shard)?;
+    writer.write(&batch)?;
+    Ok(writer.commit()?.path)
+}
+
+/// Runs the job: evaluates every project of this shard and writes the outputs.
+pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
+    let config = QualityConfig::load(&options.config)?;
+    let max_report_bytes = options.max_report_bytes.unwrap_or(config.defaults.max_report_bytes);
+    if max_report_bytes == 0 {
+        return Err(GatesError::InvalidOption {
+            name: "--max-report-bytes",
+            reason: "must be positive".into(),
+        });
+    }
+    let mut projects: Vec<&ProjectReports> = options.projects.iter().filter(|p| options.shard.owns(&p.project_id)).collect();
+    projects.sort();
+    let mut seen = BTreeSet::new();
+    if let Some(p) = projects.iter().find(|p| !seen.insert(p.project_id.as_str())) {
+        return Err(GatesError::InvalidOption {
+            name: "--project",
+            reason: format!("project `{}` is given twice", p.project_id),
+        });
+    }
+    let mut summary = GatesSummary {
+        job: JOB,
+        date: options.date.to_string(),
+        shard: options.shard.to_string(),
+        status: RunStatus::NothingToProcess,
+        projects: projects.len() as u64,
+        gates: 0,
+        passed: 0,
+        failed: 0,
+        warned: 0,
+        missing: 0,
+        blocking_failures: Vec::new(),
+        reports_read: 0,
+        test_cases: 0,
+        coverage_files: 0,
+        findings: 0,
+        outputs: BTreeMap::new(),
+        markdown: String::new(),
+    };
+    if projects.is_empty() {
+        return Ok(summary);
+    }
+    let mut eval = Evaluation::default();
+    for project in &projects {
+        let run_id = options
+            .run_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@{}", project.project_id, options.date));
+        evaluate_project(&config, project, &run_id, max_report_bytes, &mut eval)?;
+    }
+    summary.outputs.insert(
+        tables::GATE_RESULTS,
+        write_table(options, tables::gate_results_spec(), &eval.results, tables::gate_results_batch)?,
+    );
+    summary.outputs.insert(
+        tables::TEST_CASES,
+        write_table(options, tables::test_cases_spec(), &eval.test_cases, tables::test_cases_batch)?,
+    );
+    summary.outputs.insert(
+        tables::COVERAGE,
+        write_table(options, tables::coverage_spec(), &eval.coverage, tables::coverage_batch)?,
+    );
+    summary.outputs.insert(
+        tables::FINDINGS,
+        write_table(options, tables::findings_spec(), &eval.findings, tables::findings_batch)?,
+    );
+    summary.markdown = output::markdown(&eval.results);
+    if let Some(path) = options.summary_md.as_ref().filter(|p| p.as_os_str() != "-") {
+        hive_core::lake::write_atomically(path, summary.markdown.as_bytes())?;
+        summary.outputs.insert("summary_md", path.clone());
+    }
+    if let Some(path) = &options.junit_out {
+        hive_core::lake::write_atomically(path, output::junit(&eval.results).as_bytes())?;
+        summary.outputs.insert("junit", path.clone());
+    }
+    for r in &eval.results {
+        summary.gates += 1;
+        match r.status {
+            GateStatus::Pass => summary.passed += 1,
+            GateStatus::Fail => summary.failed += 1,
+            GateStatus::Warn => summary.warned += 1,
+            GateStatus::Missing => summary.missing += 1,
+        }
+        if r.blocks() {
+            summary.blocking_failures.push(format!("{}/{}", r.project_id, r.gate_id));
+        }
+    }
+    summary.reports_read = eval.reports_read;
+    summary.test_cases = eval.test_cases.len() as u64;
+    summary.coverage_files = eval.coverage.len() as u64;
+    summary.findings = eval.findings.len() as u64;
+    summary.status = if summary.blocking_failures.is_empty() {
+        RunStatus::Passed
+    } else {
+        RunStatus::Failed
+    };
+    Ok(summary)
+}

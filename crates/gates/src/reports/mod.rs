@@ -1,0 +1,425 @@
+//! Parsers of the reports real tools write, and what they have in common.
+//!
+//! Each parser reads one file and returns a [`Parsed`] report: test cases, per-file
+//! coverage, findings or load-test statistics. They are tolerant of the variants real
+//! tools emit (documented per module) and strict about what is not a report: malformed
+//! or truncated input is a [`ReportError::Malformed`] naming the file and, for XML, the
+//! byte offset.
+//!
+//! Safety: every file is opened through [`open_capped`], which refuses a file larger
+//! than the cap and stops reading at the cap even if the file grows. XML is read by
+//! quick-xml's pull parser, which streams and never expands entities: a DOCTYPE that
+//! declares entities is refused (billion laughs), and an entity reference other than the
+//! five XML ones and character references is an error, not an expansion. No external
+//! DTD or schema is ever fetched.
+
+pub mod cobertura;
+pub mod jacoco;
+pub mod junit;
+pub mod k6;
+pub mod lcov;
+pub mod locust;
+pub mod sarif;
+pub(crate) mod xml;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::config::ReportFormat;
+
+/// Longest failure message or finding text kept per row, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// A report that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read report `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("report `{path}` is larger than the limit of {limit} bytes (defaults.max_report_bytes / --max-report-bytes)")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("malformed {format} report `{path}`: {message}")]
+    Malformed {
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+}
+
+impl ReportError {
+    pub(crate) fn malformed(path: &Path, format: ReportFormat, message: impl Into<String>) -> Self {
+        Self::Malformed {
+            path: path.to_owned(),
+            format: format.as_str(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How a test case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CaseStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    /// Failed, then passed on a rerun.
+    Flaky,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::Flaky => "flaky",
+        }
+    }
+}
+
+/// One test case of a JUnit report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestCase {
+    /// Enclosing suite names, outermost first, joined with `/`.
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub status: CaseStatus,
+    pub duration_seconds: f64,
+    /// Failed runs before the final one (`flakyFailure`, `rerunFailure`, ...).
+    pub reruns: u32,
+    /// The failure, error or skip message (truncated to [`MAX_MESSAGE_BYTES`]).
+    pub message: Option<String>,
+}
+
+/// The test cases of one JUnit file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestReport {
+    pub cases: Vec<TestCase>,
+    /// Wall time: the root's `time`, else the sum of top-level suites' times, else the
+    /// sum of the cases' times.
+    pub duration_seconds: f64,
+}
+
+/// Coverage of one source file: hits per line and (covered, total) branches per line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileCoverage {
+    pub lines: BTreeMap<u32, u64>,
+    pub branches: BTreeMap<u32, (u32, u32)>,
+}
+
+impl FileCoverage {
+    /// Adds another record of the same file: hits add up; a line's branches keep the
+    /// larger total and the larger covered count (reports of separate runs cannot say
+    /// which branch was taken, so the union is bounded below by the max).
+    pub fn merge(&mut self, other: &Self) {
+        for (line, hits) in &other.lines {
+            *self.lines.entry(*line).or_default() += hits;
+        }
+        for (line, (covered, total)) in &other.branches {
+            let e = self.branches.entry(*line).or_default();
+            e.0 = e.0.max(*covered);
+            e.1 = e.1.max(*total);
+        }
+    }
+
+    pub fn lines_valid(&self) -> u64 {
+        self.lines.len() as u64
+    }
+
+    pub fn lines_covered(&self) -> u64 {
+        self.lines.values().filter(|h| **h > 0).count() as u64
+    }
+
+    pub fn branches_valid(&self) -> u64 {
+        self.branches.values().map(|(_, t)| u64::from(*t)).sum()
+    }
+
+    pub fn branches_covered(&self) -> u64 {
+        self.branches.values().map(|(c, t)| u64::from((*c).min(*t))).sum()
+    }
+}
+
+/// Coverage per source file path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CoverageReport {
+    pub files: BTreeMap<String, FileCoverage>,
+}
+
+impl CoverageReport {
+    pub fn merge(&mut self, other: &Self) {
+        for (file, cov) in &other.files {
+            self.files.entry(file.clone()).or_default().merge(cov);
+        }
+    }
+
+    /// (covered, valid) lines and branches over every file.
+    pub fn totals(&self) -> CoverageTotals {
+        let mut t = CoverageTotals::default();
+        for f in self.files.values() {
+            t.lines_covered += f.lines_covered();
+            t.lines_valid += f.lines_valid();
+            t.branches_covered += f.branches_covered();
+            t.branches_valid += f.branches_valid();
+        }
+        t
+    }
+}
+
+/// Summed coverage counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoverageTotals {
+    pub lines_covered: u64,
+    pub lines_valid: u64,
+    pub branches_covered: u64,
+    pub branches_valid: u64,
+}
+
+/// GitHub code scanning's severity of a security rule, from `security-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecuritySeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SecuritySeverity {
+    /// GitHub's mapping: >= 9.0 critical, >= 7.0 high, >= 4.0 medium, > 0 low; 0 or
+    /// less (or not a number) has no security severity.
+    pub fn from_score(score: f64) -> Option<Self> {
+        if score >= 9.0 {
+            Some(Self::Critical)
+        } else if score >= 7.0 {
+            Some(Self::High)
+        } else if score >= 4.0 {
+            Some(Self::Medium)
+        } else if score > 0.0 {
+            Some(Self::Low)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// One SARIF result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub tool: String,
+    pub rule_id: Option<String>,
+    /// `error`, `warning`, `note` or `none` (SARIF `level`, defaulting as the spec says).
+    pub level: String,
+    pub security_severity: Option<SecuritySeverity>,
+    pub security_severity_score: Option<f64>,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// The unsuppressed results of one SARIF file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindingsReport {
+    pub findings: Vec<Finding>,
+    /// Results left out because they are suppressed or absent from the baseline.
+    pub suppressed: u64,
+}
+
+/// Load-test statistics (all requests together).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerfReport {
+    pub requests: u64,
+    /// Failed requests, when the tool reports them.
+    pub failures: Option<u64>,
+    pub requests_per_second: Option<f64>,
+    pub latency_avg_ms: Option<f64>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p90_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub latency_max_ms: Option<f64>,
+    /// k6 thresholds that failed (0 when the tool has no thresholds).
+    pub thresholds_failed: u64,
+}
+
+impl PerfReport {
+    /// Combines the statistics of two runs: counts and rates add, the mean is weighted
+    /// by requests, and percentiles and the maximum take the worse (larger) value,
+    /// which is an upper bound of the combined percentile.
+    pub fn combine(&mut self, other: &Self) {
+        let total = self.requests + other.requests;
+        self.latency_avg_ms = match (self.latency_avg_ms, other.latency_avg_ms) {
+            (Some(a), Some(b)) if total > 0 => Some((a * self.requests as f64 + b * other.requests as f64) / total as f64),
+            (a, b) => a.or(b),
+        };
+        self.requests = total;
+        self.failures = match (self.failures, other.failures) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.requests_per_second = match (self.requests_per_second, other.requests_per_second) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        let worst = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.latency_p50_ms = worst(self.latency_p50_ms, other.latency_p50_ms);
+        self.latency_p90_ms = worst(self.latency_p90_ms, other.latency_p90_ms);
+        self.latency_p95_ms = worst(self.latency_p95_ms, other.latency_p95_ms);
+        self.latency_p99_ms = worst(self.latency_p99_ms, other.latency_p99_ms);
+        self.latency_max_ms = worst(self.latency_max_ms, other.latency_max_ms);
+        self.thresholds_failed += other.thresholds_failed;
+    }
+}
+
+/// A parsed report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Tests(TestReport),
+    Coverage(CoverageReport),
+    Findings(FindingsReport),
+    Performance(PerfReport),
+}
+
+/// Parses `path` as `format`, reading at most `max_bytes`.
+pub fn parse(format: ReportFormat, path: &Path, max_bytes: u64) -> Result<Parsed, ReportError> {
+    let input = open_capped(path, max_bytes)?;
+    Ok(match format {
+        ReportFormat::Junit => Parsed::Tests(junit::parse(path, input)?),
+        ReportFormat::Cobertura => Parsed::Coverage(cobertura::parse(path, input)?),
+        ReportFormat::Jacoco => Parsed::Coverage(jacoco::parse(path, input)?),
+        ReportFormat::Lcov => Parsed::Coverage(lcov::parse(path, input)?),
+        ReportFormat::Sarif => Parsed::Findings(sarif::parse(path, input)?),
+        ReportFormat::LocustCsv => Parsed::Performance(locust::parse(path, input)?),
+        ReportFormat::K6Summary => Parsed::Performance(k6::parse(path, input)?),
+    })
+}
+
+/// A file reader that fails once more than `limit` bytes were read.
+pub struct CappedReader {
+    inner: std::io::BufReader<std::fs::File>,
+    left: u64,
+    path: PathBuf,
+    limit: u64,
+}
+
+impl Read for CappedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Ask for one byte more than allowed so that a file that grew is noticed.
+        let want = (buf.len() as u64).min(self.left + 1) as usize;
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "`{}` is larger than the limit of {} bytes",
+                self.path.display(),
+                self.limit
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Opens `path` for reading at most `limit` bytes; a file already larger is refused
+/// before any parsing.
+pub fn open_capped(path: &Path, limit: u64) -> Result<CappedReader, ReportError> {
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| ReportError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if len > limit {
+        return Err(ReportError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(CappedReader {
+        inner: std::io::BufReader::with_capacity(64 << 10, file),
+        left: limit,
+        path: path.to_owned(),
+        limit,
+    })
+}
+
+/// Truncates `text` to at most [`MAX_MESSAGE_BYTES`] on a character boundary.
+pub(crate) fn truncate_message(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// Parses a number attribute written by any tool: `1.5`, `1,234.5` (Surefire in some
+/// locales), surrounding spaces.
+pub(crate) fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let v: f64 = if t.contains(',') && t.contains('.') {
+        t.replace(',', "").parse().ok()?
+    } else {
+        t.replace(',', ".").parse().ok()?
+    };
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_severity_follows_github_code_scanning() {
+        assert_eq!(SecuritySeverity::from_score(9.0), Some(SecuritySeverity::Critical));
+        assert_eq!(SecuritySeverity::from_score(8.99), Some(SecuritySeverity::High));
+        assert_eq!(SecuritySeverity::from_score(7.0), Some(SecuritySeverity::High));
+        assert_eq!(SecuritySeverity::from_score(6.9), Some(SecuritySeverity::Medium));
+        assert_eq!(SecuritySeverity::from_score(4.0), Some(SecuritySeverity::Medium));
+        assert_eq!(SecuritySeverity::from_score(0.1), Some(SecuritySeverity::Low));
+        assert_eq!(SecuritySeverity::from_score(0.0), None);
+    }
+
+    #[test]
+    fn numbers_in_any_locale() {
+        assert_eq!(parse_number(" 1,234.5 "), Some(1234.5));
+        assert_eq!(parse_number("0,25"), Some(0.25));
+        assert_eq!(parse_number("NaN"), None);
+    }
+
+    #[test]
+    fn files_over_the_cap_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.xml");
+        std::fs::write(&path, vec![b'x'; 100]).expect("write");
+        assert!(matches!(open_capped(&path, 99), Err(ReportError::TooLarge { .. })));
+        let mut r = open_capped(&path, 100).expect("open");
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).expect("read");
+        assert_eq!(all.len(), 100);
+    }
+}

@@ -1,0 +1,98 @@
+//! `build-finetune`: leak-free SFT and preference datasets from user edits (see
+//! `hive_finetune`); this binary only parses arguments and reports.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hive_core::ExitStatus;
+use hive_core::cli::CommonArgs;
+use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
+
+/// Build fine-tuning datasets (SFT and preference pairs) from what users kept of generated files.
+///
+/// Reads the committed `edits` and `diff_scores` partitions of the --days days ending --date, joins
+/// them on (event_id, path) and writes `<root>/finetune/dt=D/`: OpenAI chat JSONL (`sft-*.jsonl`),
+/// OpenAI preference JSONL (`preference-*.jsonl`), the same records as Parquet in Hugging Face TRL's
+/// layout (`*.parquet`), `manifest.json` (counts per reason, token statistics, sha256 of every file,
+/// the config) and a dataset card `README.md`.
+///
+/// Deleted, binary, empty and wholesale-rewritten files, files failing the quality filters and
+/// examples over the token limit are excluded with a counted reason; secrets and PII are redacted
+/// (or the example dropped); exact and near duplicates are removed before a split by project, so
+/// no project is in two splits. Every JSONL line is validated before it is written. The recipe is
+/// a YAML file (--config, see docs/build-finetune.md); without it the documented defaults apply.
+///
+/// Exit codes: 0 done; 2 bad input, config or usage; 99 no `edits` partition in the range.
+///
+/// Examples:
+///   build-finetune --data-root data/sample --date 2026-10-12
+///   build-finetune --date 2026-10-12 --days 7 --config finetune.yaml --log-format json
+#[derive(Debug, Parser)]
+#[command(name = "build-finetune", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Days of `edits` read, ending with --date (the output partition).
+    #[arg(long, env = "HIVE_FINETUNE_DAYS", default_value_t = 1)]
+    days: u32,
+
+    /// YAML recipe (token limit, filters, dedup, split, secrets); unknown keys are errors.
+    #[arg(long, env = "HIVE_FINETUNE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    if cli.common.shard != hive_core::Shard::ALL {
+        return Err(FinetuneError::InvalidOption {
+            name: "--shard",
+            reason: "build-finetune does not shard: deduplication and the split need every project at once".to_owned(),
+        }
+        .into());
+    }
+    let config = hive_finetune::load_config(cli.config.as_deref())?;
+    let options = FinetuneOptions {
+        data_root: cli.common.data_root.clone(),
+        date: cli.common.date,
+        days: cli.days,
+        config,
+    };
+    let summary = hive_finetune::run(&options).with_context(|| format!("building fine-tuning datasets for {}", options.date))?;
+    tracing::info!(
+        input_rows = summary.input_rows,
+        sft_examples = summary.sft_examples,
+        preference_pairs = summary.preference_pairs,
+        "build-finetune finished"
+    );
+    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    if !summary.reconciled {
+        anyhow::bail!(
+            "rows do not reconcile: read {} != examples {} + excluded {}",
+            summary.input_rows,
+            summary.sft_examples,
+            summary.excluded.values().sum::<u64>()
+        );
+    }
+    Ok(match summary.status {
+        RunStatus::Success => ExitStatus::Success,
+        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    hive_core::logging::init(&cli.common.log);
+    match run(&cli) {
+        Ok(status) => status.into(),
+        Err(error) => {
+            // `hive_jobs::is_bad_input` does not know this crate's error yet.
+            let bad = hive_jobs::is_bad_input(&error)
+                || error
+                    .chain()
+                    .any(|c| c.downcast_ref::<FinetuneError>().is_some_and(FinetuneError::is_bad_input));
+            hive_jobs::report_error(&error, bad).into()
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `evaluate-gates`: quality gates from real test, coverage, security and performance
+//! reports (see `hive_gates`); this binary only parses arguments and reports.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hive_core::ExitStatus;
+use hive_core::cli::CommonArgs;
+use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
+
+/// Check a project's test, coverage, security and performance reports against the gates of quality-fabric-config.yaml.
+///
+/// For each project, the reports its test types declare (JUnit, Cobertura, LCOV, JaCoCo, SARIF,
+/// Locust CSV, k6 summary JSON) are found by glob under the project's reports directory, parsed,
+/// combined per test type and overall, and every gate `metric <operator> threshold` is evaluated.
+/// Writes gate_results/, test_cases/, coverage/ and findings/ partitions for --date, a Markdown
+/// summary for a PR comment (--summary-md; `-` prints it on stdout before the JSON line) and a
+/// JUnit XML of the verdicts (--junit-out) so CI shows each gate as a test.
+///
+/// Exit codes: 0 every blocking gate passed; 1 a blocking gate failed, or its report is missing
+/// under policy `fail` (outputs are written); 2 bad config, malformed/oversized report (named) or
+/// usage; 99 no project for this shard.
+///
+/// Examples:
+///   evaluate-gates --date 2026-10-12 --project web-shop=ci/reports --summary-md gates.md
+///   evaluate-gates --date 2026-10-12 --projects-root /lake/reports/dt=2026-10-12 --shard 0/4
+///   evaluate-gates --date 2026-10-12 --project template-evolution=. --junit-out gates.xml
+#[derive(Debug, Parser)]
+#[command(name = "evaluate-gates", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// The quality config (format: docs/quality-gates.md).
+    #[arg(long, env = env::GATES_CONFIG, default_value = "quality-fabric-config.yaml", value_name = "FILE")]
+    config: PathBuf,
+
+    /// A project and its reports directory, as ID=DIR; repeatable.
+    #[arg(long = "project", value_name = "ID=DIR", value_parser = parse_project)]
+    projects: Vec<ProjectReports>,
+
+    /// A directory with one reports directory per project, named by project id.
+    #[arg(long, env = env::PROJECTS_ROOT, value_name = "DIR")]
+    projects_root: Option<PathBuf>,
+
+    /// Run id written to every row; default `<project_id>@<date>`.
+    #[arg(long, env = env::RUN_ID)]
+    run_id: Option<String>,
+
+    /// Write the Markdown summary here (`-`: stdout, before the JSON summary line).
+    #[arg(long, env = env::SUMMARY_MD, value_name = "PATH")]
+    summary_md: Option<PathBuf>,
+
+    /// Write a JUnit XML with one test case per gate here.
+    #[arg(long, env = env::JUNIT_OUT, value_name = "PATH")]
+    junit_out: Option<PathBuf>,
+
+    /// Largest report file read, in bytes (overrides `defaults.max_report_bytes`).
+    #[arg(long, env = env::MAX_REPORT_BYTES)]
+    max_report_bytes: Option<u64>,
+}
+
+fn parse_project(text: &str) -> Result<ProjectReports, String> {
+    match text.split_once('=') {
+        Some((id, dir)) if !id.trim().is_empty() && !dir.is_empty() => Ok(ProjectReports {
+            project_id: id.trim().to_owned(),
+            dir: PathBuf::from(dir),
+        }),
+        _ => Err(format!("`{text}` is not ID=DIR")),
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
+    let mut projects = cli.projects.clone();
+    if let Some(root) = &cli.projects_root {
+        projects.extend(hive_gates::projects_under(root).map_err(|e| {
+            let bad = e.is_bad_input();
+            (anyhow::Error::new(e).context("listing the projects root"), bad)
+        })?);
+    }
+    if projects.is_empty() {
+        return Err((anyhow::anyhow!("no project: give --project ID=DIR or --projects-root DIR"), true));
+    }
+    let options = GatesOptions {
+        config: cli.config.clone(),
+        projects,
+        data_root: cli.common.data_root.clone(),
+        date: cli.common.date,
+        shard: cli.common.shard,
+        run_id: cli.run_id.clone(),
+        summary_md: cli.summary_md.clone(),
+        junit_out: cli.junit_out.clone(),
+        max_report_bytes: cli.max_report_bytes,
+    };
+    let summary = hive_gates::run(&options).map_err(|e| {
+        let bad = e.is_bad_input();
+        (
+            anyhow::Error::new(e).context(format!("evaluating quality gates for {}", options.date)),
+            bad,
+        )
+    })?;
+    tracing::info!(
+        gates = summary.gates,
+        passed = summary.passed,
+        failed = summary.failed,
+        warned = summary.warned,
+        missing = summary.missing,
+        "evaluate-gates finished"
+    );
+    if cli.summary_md.as_ref().is_some_and(|p| p.as_os_str() == "-") && summary.status != RunStatus::NothingToProcess {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(summary.markdown.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err((anyhow::Error::new(e).context("writing the summary"), false));
+            }
+            _ => {}
+        }
+    }
+    for failure in &summary.blocking_failures {
+        tracing::error!(gate = %failure, "blocking gate failed");
+    }
+    hive_core::summary::emit(&summary)
+        .context("writing the summary line")
+        .map_err(|e| (e, false))?;
+    Ok(match summary.status {
+        RunStatus::Passed => ExitStatus::Success,
+        RunStatus::Failed => ExitStatus::DataFailure,
+        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    hive_core::logging::init(&cli.common.log);
+    match run(&cli) {
+        Ok(status) => status.into(),
+        Err((error, bad_input)) => hive_jobs::report_error(&error, bad_input).into(),
+    }
+}
