@@ -1,0 +1,312 @@
+"""The two pipelines as plain data: which job runs after which, with what command.
+
+Both DAGs (`template_evolution.py`, `quality_gates.py`) are built from the step lists
+below, and so is the local runner behind the README's main command
+(`scripts/run-sample.sh`). The runner imports this module with a bare `python3`, so it
+must not import Airflow; it only needs the standard library.
+
+Every task runs the same small POSIX shell script (`shell_script`): the job binary with
+its flags read from `HIVE_*` environment variables, stdout collected and printed last so
+that the job's JSON summary line is the final line of the log (BashOperator pushes it to
+XCom) and, on Kubernetes, written to `/airflow/xcom/return.json`. Exit codes pass
+through unchanged: 0 success, 1 data failure, 2 bad input, 99 nothing to process
+(Airflow marks the task skipped).
+
+Which partition a run processes: Airflow 3's `@daily` run for logical date D starts at
+00:00 UTC of D, with `ds` = D, when day D has not happened yet. A run therefore processes
+the day that has just closed, `ds - 1` (`partition_for`). A run's `partition_date` param
+overrides this for a manual run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+#: Trigger rules used by the steps (Airflow's names).
+ALL_SUCCESS = "all_success"
+NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One job of a pipeline: a task in the DAG, a command in the local runner."""
+
+    task_id: str
+    binary: str
+    #: Arguments after the binary; `$VAR` references are expanded by the shell from the
+    #: task's environment (`job_env`), so the command itself never changes between runs.
+    args: tuple[str, ...]
+    upstream: tuple[str, ...] = ()
+    #: Mapped over `--shard k/n` (dynamic task mapping in the DAG).
+    sharded: bool = False
+    trigger_rule: str = ALL_SUCCESS
+    #: Exits 99 unless configured (no heavy work, just a submission).
+    optional: bool = False
+    #: Exits 99 (skipped) when this directory does not exist: nothing landed that day.
+    requires_dir: str | None = None
+    doc: str = ""
+
+
+_COMMON = ("--data-root", "$HIVE_DATA_ROOT", "--date", "$HIVE_DATE")
+
+EVOLUTION: tuple[Step, ...] = (
+    Step(
+        "extract_edits",
+        "extract-edits",
+        _COMMON + ("--shard", "$HIVE_SHARD"),
+        sharded=True,
+        doc="Pairs each generated file whose observation window closed on the partition date "
+        "with what the user kept; writes `edits` and `quarantine/extract-edits`.",
+    ),
+    Step(
+        "score_diffs",
+        "score-diffs",
+        _COMMON + ("--shard", "$HIVE_SHARD"),
+        upstream=("extract_edits",),
+        sharded=True,
+        doc="Line and character metrics per file and per generation: `diff_scores`, `generation_scores`.",
+    ),
+    Step(
+        "ab_significance",
+        "ab-significance",
+        _COMMON + ("--config", "$HIVE_EXPERIMENTS_CONFIG"),
+        upstream=("score_diffs",),
+        doc="Experiment statistics from every `generation_scores` partition since each "
+        "experiment started: `ab_results` and the report. Exit 1 = sample-ratio mismatch.",
+    ),
+    Step(
+        "promote_templates",
+        "promote-templates",
+        _COMMON + ("--config", "$HIVE_EXPERIMENTS_CONFIG"),
+        upstream=("ab_significance",),
+        doc="Promote / continue / stop per experiment: `promotions`.",
+    ),
+    Step(
+        "build_finetune",
+        "build-finetune",
+        _COMMON,
+        upstream=("score_diffs",),
+        doc="SFT and preference datasets from the day's edits: `finetune/dt=D/` "
+        "(recipe: `HIVE_FINETUNE_CONFIG`).",
+    ),
+    Step(
+        "submit_finetune",
+        "",
+        (),
+        upstream=("build_finetune",),
+        optional=True,
+        doc="Runs the configured `finetune_submit_command` (for example the training "
+        "operator's CLI) with `HIVE_FINETUNE_DIR` set; skipped when none is configured.",
+    ),
+    Step(
+        "mlflow_sync",
+        "mlflow-sync",
+        _COMMON,
+        upstream=("promote_templates", "build_finetune"),
+        trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
+        doc="Logs the night's tables to MLflow (idempotent); skipped (99) when "
+        "`MLFLOW_TRACKING_URI` is unset. Runs when its upstreams succeeded or were skipped.",
+    ),
+)
+
+QUALITY: tuple[Step, ...] = (
+    Step(
+        "evaluate_gates",
+        "evaluate-gates",
+        _COMMON
+        + (
+            "--projects-root",
+            "$HIVE_PROJECTS_ROOT",
+            "--config",
+            "$HIVE_GATES_CONFIG",
+            "--summary-md",
+            "-",
+        ),
+        requires_dir="$HIVE_PROJECTS_ROOT",
+        doc="Checks every project's reports landed under `raw/quality-reports/dt=D/<project>/` "
+        "against quality-fabric-config.yaml: `gate_results`, `test_cases`, `coverage`, "
+        "`findings`. Exit 1 = a blocking gate failed (outputs written).",
+    ),
+    Step(
+        "mlflow_sync",
+        "mlflow-sync",
+        _COMMON,
+        upstream=("evaluate_gates",),
+        trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
+        doc="Logs the gate results to MLflow; skipped when `MLFLOW_TRACKING_URI` is unset.",
+    ),
+)
+
+PIPELINES = {"template_evolution": EVOLUTION, "quality_gates": QUALITY}
+
+# --- settings -----------------------------------------------------------------------
+
+#: Every run setting: (environment variable read as the deployment default, built-in default).
+#: Resolution order for each: the run's param (if not empty), then the Airflow Variable
+#: `hive_<name>`, then the environment variable, then the built-in default.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "data_root": ("HIVE_DATA_ROOT", ""),
+    "bin_dir": ("HIVE_BIN_DIR", ""),
+    "image": ("HIVE_IMAGE", "ghcr.io/maestro-hive/template-evolution:latest"),
+    "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", ""),
+    "experiments_config": ("HIVE_EXPERIMENTS_CONFIG", ""),
+    "finetune_config": ("HIVE_FINETUNE_CONFIG", ""),
+    "finetune_submit_command": ("HIVE_FINETUNE_SUBMIT_COMMAND", ""),
+    "gates_config": ("HIVE_GATES_CONFIG", ""),
+    "shards": ("HIVE_SHARDS", "1"),
+    "window_days": ("HIVE_WINDOW_DAYS", ""),
+}
+MAX_SHARDS = 64
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it and where to set it."""
+
+
+def resolve_settings(
+    params: Mapping[str, object],
+    variable: Callable[[str], str | None] = lambda _name: None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, str]:
+    """Resolves every setting (see `SETTINGS`) and checks the ones a run needs."""
+    out: dict[str, str] = {}
+    for name, (env_name, default) in SETTINGS.items():
+        value = params.get(name)
+        if value is None or str(value).strip() == "":
+            value = variable(f"hive_{name}")
+        if value is None or str(value).strip() == "":
+            value = environ.get(env_name, "")
+        if str(value).strip() == "":
+            value = default
+        out[name] = str(value).strip()
+    if not out["data_root"]:
+        raise SettingsError(
+            "no data root: set the run param `data_root`, the Variable `hive_data_root` "
+            "or the environment variable HIVE_DATA_ROOT"
+        )
+    for name in ("data_root", "bin_dir", "experiments_config", "finetune_config", "gates_config"):
+        if out[name] and not os.path.isabs(out[name]):
+            raise SettingsError(f"`{name}` must be an absolute path, got `{out[name]}`")
+    if not out["experiments_config"]:
+        out["experiments_config"] = f"{out['data_root']}/experiments.yaml"
+    if not out["gates_config"]:
+        out["gates_config"] = f"{out['data_root']}/config/quality-fabric-config.yaml"
+    try:
+        shards = int(out["shards"])
+    except ValueError:
+        raise SettingsError(f"`shards` must be an integer, got `{out['shards']}`") from None
+    if not 1 <= shards <= MAX_SHARDS:
+        raise SettingsError(f"`shards` must be in 1..={MAX_SHARDS}, got {shards}")
+    out["shards"] = str(shards)
+    return out
+
+
+def partition_for(logical_date: _dt.date | str) -> str:
+    """The partition a scheduled run processes: the day before its logical date."""
+    if isinstance(logical_date, str):
+        logical_date = _dt.date.fromisoformat(logical_date[:10])
+    return (logical_date - _dt.timedelta(days=1)).isoformat()
+
+
+def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[str, str]:
+    """The environment every job of a run gets (the jobs read these variables)."""
+    root = settings["data_root"]
+    env = {
+        "HIVE_DATA_ROOT": root,
+        "HIVE_DATE": date,
+        "HIVE_SHARD": shard,
+        "HIVE_BIN_DIR": settings["bin_dir"],
+        "HIVE_LOG_FORMAT": "json",
+        "HIVE_EXPERIMENTS_CONFIG": settings["experiments_config"],
+        "HIVE_GATES_CONFIG": settings["gates_config"],
+        "HIVE_PROJECTS_ROOT": f"{root}/raw/quality-reports/dt={date}",
+        "HIVE_FINETUNE_CONFIG": settings["finetune_config"],
+        "HIVE_FINETUNE_DIR": f"{root}/finetune/dt={date}",
+        "HIVE_FINETUNE_SUBMIT_COMMAND": settings["finetune_submit_command"],
+        "HIVE_WINDOW_DAYS": settings["window_days"],
+        "MLFLOW_TRACKING_URI": settings["mlflow_tracking_uri"],
+    }
+    return env
+
+
+def shard_envs(settings: Mapping[str, str], date: str) -> list[dict[str, str]]:
+    """One environment per shard `k/n` of a sharded step."""
+    n = int(settings["shards"])
+    return [job_env(settings, date, f"{k}/{n}") for k in range(n)]
+
+
+#: Optional variables that must be absent, not empty, when unset (clap ignores empty
+#: values, but other readers may not).
+_UNSET_WHEN_EMPTY = (
+    "HIVE_BIN_DIR",
+    "HIVE_FINETUNE_CONFIG",
+    "HIVE_FINETUNE_SUBMIT_COMMAND",
+    "HIVE_WINDOW_DAYS",
+    "MLFLOW_TRACKING_URI",
+)
+
+
+def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
+    """The POSIX shell script a task runs for `step` (the same in every mode and runner)."""
+    lines = ["set -u"]
+    lines += [f'[ -n "${{{v}:-}}" ] || unset {v}' for v in _UNSET_WHEN_EMPTY]
+    if step.optional:
+        lines.append(
+            'if [ -z "${HIVE_FINETUNE_SUBMIT_COMMAND:-}" ]; then '
+            'echo "no finetune_submit_command configured: skipping" >&2; exit 99; fi'
+        )
+        run = 'sh -c "$HIVE_FINETUNE_SUBMIT_COMMAND"'
+    else:
+        words = ['"${HIVE_BIN_DIR:+$HIVE_BIN_DIR/}' + step.binary + '"']
+        words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
+        run = " ".join(words)
+    if step.requires_dir:
+        lines.append(
+            f'if [ ! -d "{step.requires_dir}" ]; then '
+            f'echo "nothing landed under {step.requires_dir}: nothing to process" >&2; exit 99; fi'
+        )
+    lines += [
+        'out=$(mktemp) || exit 2',
+        f'{run} > "$out"',
+        "status=$?",
+        # stdout last, so that the JSON summary line is the final line of the log.
+        'cat "$out"',
+    ]
+    if xcom_file:
+        lines.append(
+            f'if [ "$status" -eq 0 ]; then mkdir -p "$(dirname {xcom_file})" && '
+            f'(tail -n 1 "$out" | grep . || echo null) > {xcom_file}; fi'
+        )
+    lines += ['rm -f "$out"', 'exit "$status"']
+    return "\n".join(lines) + "\n"
+
+
+def parse_summary(output: str) -> object:
+    """The job's JSON summary line (the last line of its output), for XCom."""
+    import json
+
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    try:
+        return json.loads(last)
+    except ValueError:
+        return {"unparsed_output": last}
+
+
+def topological(steps: tuple[Step, ...]) -> list[Step]:
+    """Steps in an order where every step comes after its upstreams (stable)."""
+    done: list[Step] = []
+    names: set[str] = set()
+    pending = list(steps)
+    while pending:
+        ready = [s for s in pending if set(s.upstream) <= names]
+        if not ready:
+            raise ValueError(f"cycle among {[s.task_id for s in pending]}")
+        for s in ready:
+            done.append(s)
+            names.add(s.task_id)
+            pending.remove(s)
+    return done

@@ -1,0 +1,189 @@
+"""Builds the Airflow tasks of a pipeline from `hive_pipeline`'s steps.
+
+Shared by `template_evolution.py` and `quality_gates.py` (listed in `.airflowignore`, so
+the DAG processor does not parse it as a DAG file). Importing it is cheap: the
+Kubernetes provider is imported only when the Kubernetes mode is chosen.
+
+Modes, chosen by the environment variable `HIVE_AIRFLOW_MODE` of the DAG processor and
+the workers (the operator class is part of the DAG's structure, so it cannot be a run
+param):
+
+- `bash` (default): `BashOperator` runs the binaries from `bin_dir` on the worker.
+- `kubernetes`: `KubernetesPodOperator` runs each job in a pod from the `image` setting,
+  with the lake mounted at `data_root` by the pod template (`HIVE_K8S_POD_TEMPLATE`).
+
+Run settings (data root, binaries, image, MLflow URI, configs, shard count) are resolved
+once per run by the `plan` task: run param, else Variable `hive_<name>`, else the
+worker's environment (see `hive_pipeline.SETTINGS`). Every job task takes its
+environment from the plan's XCom, so a run's tasks all see the same settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import hive_pipeline
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import Param, task
+from airflow.sdk.exceptions import AirflowFailException
+
+#: Exit code of a job that found nothing to process: the task is marked skipped.
+EXIT_NOTHING_TO_PROCESS = 99
+#: Exit code of bad input or usage: a retry cannot help, so the task fails at once.
+EXIT_BAD_INPUT = 2
+XCOM_FILE = "/airflow/xcom/return.json"
+
+DEFAULT_ARGS = {
+    "owner": "template-evolution",
+    "depends_on_past": False,
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": 2.0,
+    "execution_timeout": dt.timedelta(hours=3),
+}
+
+START_DATE = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+
+
+def mode() -> str:
+    """`bash` or `kubernetes`, from `HIVE_AIRFLOW_MODE`."""
+    value = os.environ.get("HIVE_AIRFLOW_MODE", "bash").strip().lower() or "bash"
+    if value not in ("bash", "kubernetes"):
+        raise ValueError(f"HIVE_AIRFLOW_MODE must be `bash` or `kubernetes`, got `{value}`")
+    return value
+
+
+def params() -> dict[str, Param]:
+    """The run params: empty means "use the deployment's Variable or environment"."""
+    text = {
+        "data_root": "Root of the lake (absolute). Empty: Variable hive_data_root, else env HIVE_DATA_ROOT.",
+        "bin_dir": "Directory of the job binaries (bash mode). Empty: Variable hive_bin_dir, else env HIVE_BIN_DIR, else PATH.",
+        "image": "Container image of the jobs (kubernetes mode). Empty: Variable hive_image, else env HIVE_IMAGE.",
+        "mlflow_tracking_uri": "MLflow tracking URI for mlflow-sync. Empty: Variable, else env MLFLOW_TRACKING_URI; unset = skip.",
+        "experiments_config": "Experiments YAML. Empty: Variable/env, else <data_root>/experiments.yaml.",
+        "finetune_config": "build-finetune recipe YAML. Empty: Variable/env, else the documented defaults.",
+        "finetune_submit_command": "Command that submits a fine-tuning job (HIVE_FINETUNE_DIR is set). Empty: disabled.",
+        "gates_config": "quality-fabric-config.yaml. Empty: Variable/env, else <data_root>/config/quality-fabric-config.yaml.",
+        "window_days": "extract-edits observation window in days. Empty: Variable/env, else the job's default (7).",
+    }
+    out = {name: Param("", type="string", description=desc) for name, desc in text.items()}
+    out["partition_date"] = Param(
+        "",
+        type="string",
+        pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+        description="Partition to process, YYYY-MM-DD. Empty: the day before the logical date.",
+    )
+    out["shards"] = Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        maximum=hive_pipeline.MAX_SHARDS,
+        description="Shards of extract-edits and score-diffs. Empty: Variable hive_shards, else env HIVE_SHARDS, else 1.",
+    )
+    return out
+
+
+#: The partition, as a `{{ ds }}` template rendered into the plan task's argument.
+PARTITION_TEMPLATE = "{{ params.partition_date or macros.ds_add(ds, -1) }}"
+
+
+@task(multiple_outputs=True)
+def plan(partition: str, params: dict | None = None) -> dict:
+    """Resolves this run's partition and settings once; every job task reads them from here."""
+    from airflow.sdk import Variable
+
+    def variable(name: str) -> str | None:
+        return Variable.get(name, default=None)
+
+    try:
+        settings = hive_pipeline.resolve_settings(params or {}, variable, os.environ)
+    except hive_pipeline.SettingsError as err:
+        raise AirflowFailException(str(err)) from err
+    dt.date.fromisoformat(partition)  # a malformed partition fails here, not in every job
+    return {
+        "partition": partition,
+        "settings": settings,
+        "env": hive_pipeline.job_env(settings, partition),
+        "image": settings["image"],
+    }
+
+
+@task
+def shards(settings: dict, partition: str) -> list[dict]:
+    """One job environment per shard `k/n`: what the sharded tasks are mapped over."""
+    return hive_pipeline.shard_envs(settings, partition)
+
+
+class HiveBashOperator(BashOperator):
+    """BashOperator that fails without retrying when a job exits 2 (bad input or usage)."""
+
+    def execute(self, context):
+        try:
+            return super().execute(context)
+        except AirflowFailException:
+            raise
+        except Exception as err:
+            process = getattr(self.subprocess_hook, "sub_process", None)
+            if process is not None and process.returncode == EXIT_BAD_INPUT:
+                raise AirflowFailException(
+                    f"{self.task_id}: bad input or usage (exit {EXIT_BAD_INPUT}); a retry cannot help"
+                ) from err
+            raise
+
+
+def job_tasks(steps: tuple[hive_pipeline.Step, ...], the_plan) -> dict:
+    """One task per step (mapped over shards when the step is sharded), wired as declared."""
+    shard_list = None
+    if any(step.sharded for step in steps):
+        shard_list = shards(the_plan["settings"], the_plan["partition"])
+    tasks = {}
+    for step in steps:
+        tasks[step.task_id] = _job_task(step, the_plan, shard_list)
+    for step in steps:
+        for up in step.upstream:
+            tasks[up] >> tasks[step.task_id]
+    return tasks
+
+
+def _job_task(step: hive_pipeline.Step, the_plan, shard_list):
+    kwargs = {
+        "task_id": step.task_id,
+        "trigger_rule": step.trigger_rule,
+        "doc_md": step.doc,
+    }
+    if step.optional:
+        # A submission is a quick call: no retries that could submit twice.
+        kwargs["retries"] = 0
+    if mode() == "kubernetes":
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+        operator_class, env_field = KubernetesPodOperator, "env_vars"
+        kwargs.update(
+            image="{{ ti.xcom_pull(task_ids='plan', key='image') }}",
+            cmds=["/bin/sh", "-c"],
+            arguments=[hive_pipeline.shell_script(step, xcom_file=XCOM_FILE)],
+            name=f"hive-{step.task_id.replace('_', '-')}",
+            namespace=os.environ.get("HIVE_K8S_NAMESPACE") or None,
+            pod_template_file=os.environ.get("HIVE_K8S_POD_TEMPLATE") or None,
+            get_logs=True,
+            do_xcom_push=True,
+            skip_on_exit_code=EXIT_NOTHING_TO_PROCESS,
+            on_finish_action="delete_succeeded_pod",
+            reattach_on_restart=True,
+            labels={"app": "template-evolution", "job": step.binary or step.task_id},
+        )
+    else:
+        operator_class, env_field = HiveBashOperator, "env"
+        kwargs.update(
+            bash_command=hive_pipeline.shell_script(step),
+            append_env=True,
+            skip_on_exit_code=EXIT_NOTHING_TO_PROCESS,
+            output_processor=hive_pipeline.parse_summary,
+        )
+    if step.sharded:
+        # Dynamic task mapping: one task instance per shard k/n, n from the run's settings.
+        return operator_class.partial(
+            map_index_template="{{ task.%s['HIVE_SHARD'] }}" % env_field, **kwargs
+        ).expand(**{env_field: shard_list})
+    return operator_class(**kwargs, **{env_field: the_plan["env"]})
