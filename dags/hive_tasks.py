@@ -170,7 +170,7 @@ def _job_task(step: hive_pipeline.Step, the_plan, shard_list):
             do_xcom_push=True,
             skip_on_exit_code=EXIT_NOTHING_TO_PROCESS,
             on_finish_action="delete_succeeded_pod",
-            reattach_on_restart=True,
+            durable=True,
             labels={"app": "template-evolution", "job": step.binary or step.task_id},
         )
     else:

@@ -1,0 +1,147 @@
+"""The DAGs as designed: they load, their graphs, defaults, operators and settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import hive_pipeline
+import pytest
+from conftest import DAGS, load_dag
+
+EVOLUTION_UPSTREAM = {
+    "plan": set(),
+    "shards": {"plan"},
+    "extract_edits": {"shards"},
+    "score_diffs": {"extract_edits", "shards"},
+    "ab_significance": {"score_diffs", "plan"},
+    "promote_templates": {"ab_significance", "plan"},
+    "build_finetune": {"score_diffs", "plan"},
+    "submit_finetune": {"build_finetune", "plan"},
+    "mlflow_sync": {"promote_templates", "build_finetune", "plan"},
+}
+QUALITY_UPSTREAM = {
+    "plan": set(),
+    "evaluate_gates": {"plan"},
+    "mlflow_sync": {"evaluate_gates", "plan"},
+}
+
+
+def test_dagbag_loads_both_dags_without_import_errors():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == ["quality_gates", "template_evolution"]
+    # The helper modules are listed in .airflowignore, so only the two DAG files are parsed.
+    assert sorted(stat.file for stat in bag.dagbag_stats) == ["quality_gates.py", "template_evolution.py"]
+
+
+@pytest.mark.parametrize(("dag_id", "expected"), [("template_evolution", EVOLUTION_UPSTREAM), ("quality_gates", QUALITY_UPSTREAM)])
+def test_task_graph_is_as_designed(dag_id, expected):
+    dag = load_dag(dag_id)
+    assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == expected
+
+
+def test_heavy_jobs_are_mapped_over_shards():
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = load_dag("template_evolution")
+    mapped = sorted(t.task_id for t in dag.tasks if isinstance(t, MappedOperator))
+    assert mapped == ["extract_edits", "score_diffs"]
+
+
+@pytest.mark.parametrize("dag_id", ["template_evolution", "quality_gates"])
+def test_dag_settings_and_default_args(dag_id):
+    dag = load_dag(dag_id)
+    assert dag.doc_md and dag.doc_md.strip().startswith(f"# {dag_id}")
+    assert dag.catchup is False
+    assert dag.start_date == dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+    assert dag.schedule == "@daily"
+    assert dag.max_active_runs == 1
+    assert dag.dagrun_timeout is not None and dag.dagrun_timeout <= dt.timedelta(hours=8)
+    assert "hive" in dag.tags and "nightly" in dag.tags
+    assert dag.default_args["retries"] == 2
+    assert dag.default_args["retry_delay"] == dt.timedelta(minutes=5)
+    assert dag.default_args["execution_timeout"] == dt.timedelta(hours=3)
+    assert dag.default_args["depends_on_past"] is False
+    for task in dag.tasks:
+        assert task.retries == (0 if task.task_id == "submit_finetune" else 2), task.task_id
+        assert task.retry_delay == dt.timedelta(minutes=5)
+
+
+def _job_tasks(dag):
+    return [t for t in dag.tasks if t.task_id not in ("plan", "shards")]
+
+
+def _arg(task, name, default=None):
+    """An operator argument, whether the task is mapped (`.partial()`) or not."""
+    partial = getattr(task, "partial_kwargs", None)
+    if partial is not None:
+        return partial.get(name, default)
+    return getattr(task, name, default)
+
+
+def _codes(value):
+    return [value] if isinstance(value, int) else list(value)
+
+
+@pytest.mark.parametrize("dag_id", ["template_evolution", "quality_gates"])
+def test_bash_mode_maps_99_to_skipped_and_pushes_the_summary(dag_id):
+    dag = load_dag(dag_id)
+    steps = {s.task_id: s for s in hive_pipeline.PIPELINES[dag_id]}
+    for task in _job_tasks(dag):
+        assert _codes(_arg(task, "skip_on_exit_code")) == [99], task.task_id
+        assert _arg(task, "bash_command") == hive_pipeline.shell_script(steps[task.task_id])
+        assert _arg(task, "output_processor") is hive_pipeline.parse_summary
+        assert _arg(task, "do_xcom_push", True) is True
+        assert task.trigger_rule == steps[task.task_id].trigger_rule
+    assert hive_pipeline.parse_summary('log line\n{"job": "x", "rows": 3}\n') == {"job": "x", "rows": 3}
+
+
+def test_kubernetes_mode_runs_the_same_scripts_in_pods(monkeypatch):
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    monkeypatch.setenv("HIVE_AIRFLOW_MODE", "kubernetes")
+    monkeypatch.setenv("HIVE_K8S_NAMESPACE", "hive-jobs")
+    dag = load_dag("template_evolution")
+    assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == EVOLUTION_UPSTREAM
+    steps = {s.task_id: s for s in hive_pipeline.EVOLUTION}
+    for task in _job_tasks(dag):
+        if steps[task.task_id].sharded:
+            assert task.operator_class is KubernetesPodOperator
+            assert set(task.expand_input.value) == {"env_vars"}
+        else:
+            assert isinstance(task, KubernetesPodOperator)
+        assert _arg(task, "image") == "{{ ti.xcom_pull(task_ids='plan', key='image') }}"
+        assert _arg(task, "cmds") == ["/bin/sh", "-c"]
+        script = hive_pipeline.shell_script(steps[task.task_id], xcom_file="/airflow/xcom/return.json")
+        assert _arg(task, "arguments") == [script]
+        assert _codes(_arg(task, "skip_on_exit_code")) == [99]
+        assert _arg(task, "do_xcom_push") is True
+        assert _arg(task, "namespace") == "hive-jobs"
+
+
+def test_settings_resolve_param_then_variable_then_environment():
+    env = {"HIVE_DATA_ROOT": "/env/lake", "HIVE_SHARDS": "4", "MLFLOW_TRACKING_URI": "http://env"}
+    variables = {"hive_data_root": "/var/lake", "hive_shards": None}
+    got = hive_pipeline.resolve_settings({"data_root": "", "shards": None}, variables.get, env)
+    assert (got["data_root"], got["shards"], got["mlflow_tracking_uri"]) == ("/var/lake", "4", "http://env")
+    got = hive_pipeline.resolve_settings({"data_root": "/param/lake", "shards": 2}, variables.get, env)
+    assert (got["data_root"], got["shards"]) == ("/param/lake", "2")
+    assert got["experiments_config"] == "/param/lake/experiments.yaml"
+    with pytest.raises(hive_pipeline.SettingsError, match="no data root"):
+        hive_pipeline.resolve_settings({}, lambda _n: None, {})
+    with pytest.raises(hive_pipeline.SettingsError, match="absolute"):
+        hive_pipeline.resolve_settings({"data_root": "data"}, lambda _n: None, {})
+    with pytest.raises(hive_pipeline.SettingsError, match="shards"):
+        hive_pipeline.resolve_settings({"data_root": "/l", "shards": 0}, lambda _n: None, {})
+
+
+def test_a_scheduled_run_processes_the_day_before_its_logical_date():
+    import hive_tasks
+
+    assert hive_pipeline.partition_for("2026-10-14") == "2026-10-13"
+    assert hive_pipeline.partition_for(dt.date(2026, 3, 1)) == "2026-02-28"
+    assert hive_tasks.PARTITION_TEMPLATE == "{{ params.partition_date or macros.ds_add(ds, -1) }}"
+    dag = load_dag("template_evolution")
+    assert dag.get_task("plan").op_kwargs["partition"] == hive_tasks.PARTITION_TEMPLATE
