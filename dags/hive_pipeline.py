@@ -233,6 +233,10 @@ def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[
     return env
 
 
+#: The variables `job_env` sets, in order (the tasks template each one from the plan).
+ENV_KEYS: tuple[str, ...] = tuple(job_env({name: "" for name in SETTINGS}, "2000-01-01"))
+
+
 def shard_envs(settings: Mapping[str, str], date: str) -> list[dict[str, str]]:
     """One environment per shard `k/n` of a sharded step."""
     n = int(settings["shards"])

@@ -139,14 +139,16 @@ def job_tasks(steps: tuple[hive_pipeline.Step, ...], the_plan) -> dict:
         shard_list = shards(the_plan["settings"], the_plan["partition"])
     tasks = {}
     for step in steps:
-        tasks[step.task_id] = _job_task(step, the_plan, shard_list)
+        tasks[step.task_id] = _job_task(step, shard_list)
     for step in steps:
         for up in step.upstream:
             tasks[up] >> tasks[step.task_id]
+        if not step.upstream and not step.sharded:
+            the_plan["env"].operator >> tasks[step.task_id]
     return tasks
 
 
-def _job_task(step: hive_pipeline.Step, the_plan, shard_list):
+def _job_task(step: hive_pipeline.Step, shard_list):
     kwargs = {
         "task_id": step.task_id,
         "trigger_rule": step.trigger_rule,
@@ -186,4 +188,12 @@ def _job_task(step: hive_pipeline.Step, the_plan, shard_list):
         return operator_class.partial(
             map_index_template="{{ task.%s['HIVE_SHARD'] }}" % env_field, **kwargs
         ).expand(**{env_field: shard_list})
-    return operator_class(**kwargs, **{env_field: the_plan["env"]})
+    # Unmapped tasks template their environment from the plan's XCom, one variable at a
+    # time, rather than taking the XCom as an argument: an XCom argument would make `plan`
+    # a direct upstream, and `none_failed_min_one_success` (mlflow_sync) would then count
+    # the plan as the "one success" and run after a night where every job was skipped.
+    env = {key: PLAN_ENV_TEMPLATE % key for key in hive_pipeline.ENV_KEYS}
+    return operator_class(**kwargs, **{env_field: env})
+
+
+PLAN_ENV_TEMPLATE = "{{ ti.xcom_pull(task_ids='plan', key='env')['%s'] }}"

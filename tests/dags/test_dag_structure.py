@@ -13,16 +13,16 @@ EVOLUTION_UPSTREAM = {
     "shards": {"plan"},
     "extract_edits": {"shards"},
     "score_diffs": {"extract_edits", "shards"},
-    "ab_significance": {"score_diffs", "plan"},
-    "promote_templates": {"ab_significance", "plan"},
-    "build_finetune": {"score_diffs", "plan"},
-    "submit_finetune": {"build_finetune", "plan"},
-    "mlflow_sync": {"promote_templates", "build_finetune", "plan"},
+    "ab_significance": {"score_diffs"},
+    "promote_templates": {"ab_significance"},
+    "build_finetune": {"score_diffs"},
+    "submit_finetune": {"build_finetune"},
+    "mlflow_sync": {"promote_templates", "build_finetune"},
 }
 QUALITY_UPSTREAM = {
     "plan": set(),
     "evaluate_gates": {"plan"},
-    "mlflow_sync": {"evaluate_gates", "plan"},
+    "mlflow_sync": {"evaluate_gates"},
 }
 
 
