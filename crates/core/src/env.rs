@@ -36,6 +36,28 @@ pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 /// Read `gate_results` as guardrail data (`ab-significance --gate-results`).
 pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
 
+/// MLflow tracking server base URL (`mlflow-sync --tracking-uri`); MLflow's own name.
+/// Unset means MLflow is not configured: `mlflow-sync` exits 99.
+pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
+/// Bearer token for the tracking server (MLflow's own name; never logged).
+pub const MLFLOW_TRACKING_TOKEN: &str = "MLFLOW_TRACKING_TOKEN";
+/// Basic-auth user for the tracking server (MLflow's own name).
+pub const MLFLOW_TRACKING_USERNAME: &str = "MLFLOW_TRACKING_USERNAME";
+/// Basic-auth password for the tracking server (MLflow's own name; never logged).
+pub const MLFLOW_TRACKING_PASSWORD: &str = "MLFLOW_TRACKING_PASSWORD";
+/// `per-generation` or `aggregated` (`mlflow-sync --mode`).
+pub const MLFLOW_MODE: &str = "HIVE_MLFLOW_MODE";
+/// Requests in flight at once (`mlflow-sync --concurrency`).
+pub const MLFLOW_CONCURRENCY: &str = "HIVE_MLFLOW_CONCURRENCY";
+/// Attempts per request before giving up (`mlflow-sync --max-attempts`).
+pub const MLFLOW_MAX_ATTEMPTS: &str = "HIVE_MLFLOW_MAX_ATTEMPTS";
+/// First retry delay in milliseconds, doubled per attempt (`mlflow-sync --retry-base-ms`).
+pub const MLFLOW_RETRY_BASE_MS: &str = "HIVE_MLFLOW_RETRY_BASE_MS";
+/// Per-request timeout in seconds (`mlflow-sync --timeout-secs`).
+pub const MLFLOW_TIMEOUT_SECS: &str = "HIVE_MLFLOW_TIMEOUT_SECS";
+/// Prefix of the experiment and registered-model names (`mlflow-sync --name-prefix`).
+pub const MLFLOW_NAME_PREFIX: &str = "HIVE_MLFLOW_NAME_PREFIX";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -63,6 +85,34 @@ pub const ALL: &[(&str, &str)] = &[
     (
         CHAR_BUDGET,
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
+    ),
+    (
+        MLFLOW_TRACKING_URI,
+        "MLflow tracking server URL; unset: mlflow-sync exits 99 (mlflow-sync)",
+    ),
+    (
+        MLFLOW_TRACKING_TOKEN,
+        "bearer token for the tracking server, never logged (mlflow-sync)",
+    ),
+    (MLFLOW_TRACKING_USERNAME, "basic-auth user for the tracking server (mlflow-sync)"),
+    (
+        MLFLOW_TRACKING_PASSWORD,
+        "basic-auth password for the tracking server, never logged (mlflow-sync)",
+    ),
+    (MLFLOW_MODE, "`per-generation` (default) or `aggregated` (mlflow-sync)"),
+    (MLFLOW_CONCURRENCY, "requests in flight at once (mlflow-sync)"),
+    (
+        MLFLOW_MAX_ATTEMPTS,
+        "attempts per request on connection errors and 5xx (mlflow-sync)",
+    ),
+    (
+        MLFLOW_RETRY_BASE_MS,
+        "first retry delay in ms, doubled per attempt, with jitter (mlflow-sync)",
+    ),
+    (MLFLOW_TIMEOUT_SECS, "per-request timeout in seconds (mlflow-sync)"),
+    (
+        MLFLOW_NAME_PREFIX,
+        "prefix of MLflow experiment and registered-model names (mlflow-sync)",
     ),
 ];
 

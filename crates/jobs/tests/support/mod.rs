@@ -57,6 +57,7 @@ pub fn bin(name: &str) -> Command {
         "route-project" => env!("CARGO_BIN_EXE_route-project"),
         "build-finetune" => env!("CARGO_BIN_EXE_build-finetune"),
         "evaluate-gates" => env!("CARGO_BIN_EXE_evaluate-gates"),
+        "mlflow-sync" => env!("CARGO_BIN_EXE_mlflow-sync"),
         other => panic!("unknown binary {other}"),
     };
     let mut cmd = Command::new(path);
