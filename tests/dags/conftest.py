@@ -64,14 +64,14 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def run_dag(dag_id: str, logical_date: str, conf: dict):
+def run_dag(dag_id: str, logical_date: str, conf: dict, *, retries: bool = False):
     """One `dag.test()` run; returns the DagRun and {task_id: [state per map index]}.
 
     Retries are switched off: dag.test() would otherwise wait out the retry delay.
     dag.test() returns normally when the run fails, so callers check the states.
     """
     dag = load_dag(dag_id)
-    for task in dag.tasks:
+    for task in dag.tasks if not retries else ():
         task.retries = 0
     when = dt.datetime.fromisoformat(logical_date).replace(tzinfo=dt.timezone.utc)
     dr = dag.test(logical_date=when, run_conf=conf)

@@ -156,6 +156,17 @@ def test_bad_input_fails_extract_edits_and_nothing_downstream_runs(tmp_path, bin
         assert not (lake / table / "dt=2026-10-13").exists(), table
 
 
+def test_bad_input_is_not_retried(tmp_path, bin_dir):
+    """Exit 2 (bad input) fails the task at once although it has retries left."""
+    lake = copy_sample(tmp_path / "lake")
+    (lake / "raw" / "generations" / "dt=2026-10-10" / "part-00000.parquet").write_bytes(b"PAR1 broken")
+    dr, states = run_dag("template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir)}, retries=True)
+    assert str(dr.state) == "failed"
+    assert states["extract_edits"] == ["failed"]
+    (ti,) = [t for t in dr.get_task_instances() if t.task_id == "extract_edits"]
+    assert ti.max_tries == 2 and ti.try_number == 1
+
+
 def test_a_night_with_nothing_to_process_is_skipped(tmp_path, bin_dir):
     lake = copy_sample(tmp_path / "lake")
     # No observation window closes on 2026-10-07 in the sample: extract-edits exits 99.
