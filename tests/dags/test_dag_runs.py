@@ -260,3 +260,20 @@ def test_a_relative_data_root_fails_the_plan(tmp_path, bin_dir):
     dr, states = run_dag("quality_gates", "2026-10-14", {"data_root": "relative/lake", "bin_dir": str(bin_dir)})
     assert str(dr.state) == "failed"
     assert states == {"plan": ["failed"], "evaluate_gates": ["upstream_failed"], "mlflow_sync": ["upstream_failed"]}
+
+
+def test_settings_come_from_variables_when_the_run_sets_no_param(tmp_path, bin_dir):
+    from airflow.models.variable import Variable
+
+    (tmp_path / "lake").mkdir()
+    Variable.set("hive_data_root", str(tmp_path / "lake"))
+    Variable.set("hive_shards", "2")
+    try:
+        dr, states = run_dag("quality_gates", "2026-10-14", {"bin_dir": str(bin_dir)})
+    finally:
+        Variable.delete("hive_data_root")
+        Variable.delete("hive_shards")
+    assert states["plan"] == ["success"]
+    settings = xcom(dr, "plan", key="settings")
+    assert (settings["data_root"], settings["shards"], settings["bin_dir"]) == (str(tmp_path / "lake"), "2", str(bin_dir))
+    assert xcom(dr, "plan", key="partition") == "2026-10-13"
