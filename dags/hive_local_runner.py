@@ -63,7 +63,7 @@ def plan(dag_id: str, settings: dict[str, str], date: str) -> list[dict]:
     return out
 
 
-def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, skip_missing: bool, log=None) -> dict[str, str]:
+def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=None) -> dict[str, str]:
     states: dict[str, str] = {}
     steps = {s.task_id: s for s in hive_pipeline.PIPELINES[dag_id]}
     for item in plan(dag_id, settings, date):
@@ -72,10 +72,6 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, skip_m
         if verdict is not None:
             states[step.task_id] = verdict
             continue
-        if skip_missing and step.binary and settings["bin_dir"]:
-            if not os.path.exists(os.path.join(settings["bin_dir"], step.binary)):
-                states[step.task_id] = "not built"
-                continue
         shard_states = []
         for env in item["envs"]:
             proc = subprocess.run(
@@ -101,7 +97,6 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, skip_m
             states[step.task_id] = "skipped"
         else:
             states[step.task_id] = "success"
-    # "not built" steps count as skipped for their downstream, and are reported as such.
     return states
 
 
@@ -114,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", default="")
     parser.add_argument("--experiments-config", default="")
     parser.add_argument("--summaries", help="append each job's JSON summary line here")
-    parser.add_argument("--skip-missing", action="store_true", help="report a binary that is not built as `not built`")
     parser.add_argument("--log", help="append the jobs' logs (stderr) here instead of the terminal")
     parser.add_argument("--states", help="write the task states per date here, as JSON")
     parser.add_argument("--print-plan", action="store_true", help="print what would run, as JSON, and exit")
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     log = open(args.log, "a") if args.log else None
     every: dict[str, dict[str, str]] = {}
     for date in args.dates:
-        every[date] = run_date(args.dag, settings, date, summaries, args.skip_missing, log)
+        every[date] = run_date(args.dag, settings, date, summaries, log)
     if log:
         log.close()
     if summaries:

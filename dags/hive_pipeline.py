@@ -21,6 +21,7 @@ overrides this for a manual run.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shlex
 from dataclasses import dataclass
@@ -291,8 +292,6 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
 
 def parse_summary(output: str) -> object:
     """The job's JSON summary line (the last line of its output), for XCom."""
-    import json
-
     last = output.strip().splitlines()[-1] if output.strip() else ""
     try:
         return json.loads(last)

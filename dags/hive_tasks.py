@@ -100,7 +100,10 @@ def plan(partition: str, params: dict | None = None) -> dict:
         settings = hive_pipeline.resolve_settings(params or {}, variable, os.environ)
     except hive_pipeline.SettingsError as err:
         raise AirflowFailException(str(err)) from err
-    dt.date.fromisoformat(partition)  # a malformed partition fails here, not in every job
+    try:
+        dt.date.fromisoformat(partition)  # a malformed partition fails here, not in every job
+    except ValueError as err:
+        raise AirflowFailException(f"partition `{partition}` is not a date YYYY-MM-DD") from err
     return {
         "partition": partition,
         "settings": settings,

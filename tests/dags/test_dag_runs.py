@@ -119,6 +119,8 @@ def test_sharded_run_equals_the_single_run(nights, tmp_path, bin_dir):
     dr, states = run_dag("template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir), "shards": 3})
     assert states == expected_evolution_states(3)
     assert str(dr.state) == expected_run_state()
+    labels = sorted(ti.rendered_map_index for ti in dr.get_task_instances() if ti.task_id == "extract_edits")
+    assert labels == ["0/3", "1/3", "2/3"]
     partition = "dt=2026-10-13"
     for table in ("edits", "diff_scores", "generation_scores", "quarantine/extract-edits", "quarantine/score-diffs"):
         sharded_dir, single_dir = lake / table / partition, single / table / partition
