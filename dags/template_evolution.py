@@ -4,9 +4,9 @@
 Nightly evolution of the code templates, one day's partition per run:
 
 ```
-plan -> extract_edits[shard 0..n-1] -> score_diffs[shard 0..n-1] -> ab_significance -> promote_templates -> mlflow_sync
-                                                             \\-> build_finetune -> submit_finetune (optional)
-                                                                 build_finetune -> mlflow_sync
+plan -> shards -> extract_edits[k/n] -> score_diffs[k/n] -> ab_significance -> promote_templates --> mlflow_sync
+                                                score_diffs -> build_finetune -> submit_finetune (optional)
+                                                               build_finetune ------------------------> mlflow_sync
 ```
 
 **Which partition.** The `@daily` run for logical date D starts at 00:00 UTC of D
