@@ -46,9 +46,7 @@ def plan(dag_id: str, settings: dict[str, str], date: str) -> list[dict]:
     """What each task of the DAG runs for `date`: script, environments (one per shard)."""
     out = []
     for step in hive_pipeline.topological(hive_pipeline.PIPELINES[dag_id]):
-        envs = (
-            hive_pipeline.shard_envs(settings, date) if step.sharded else [hive_pipeline.job_env(settings, date)]
-        )
+        envs = hive_pipeline.shard_envs(settings, date) if step.sharded else [hive_pipeline.job_env(settings, date)]
         out.append(
             {
                 "task_id": step.task_id,

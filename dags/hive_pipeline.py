@@ -91,8 +91,7 @@ EVOLUTION: tuple[Step, ...] = (
         "build-finetune",
         _COMMON,
         upstream=("score_diffs",),
-        doc="SFT and preference datasets from the day's edits: `finetune/dt=D/` "
-        "(recipe: `HIVE_FINETUNE_CONFIG`).",
+        doc="SFT and preference datasets from the day's edits: `finetune/dt=D/` (recipe: `HIVE_FINETUNE_CONFIG`).",
     ),
     Step(
         "submit_finetune",
@@ -275,7 +274,7 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
             f'echo "nothing landed under {step.requires_dir}: nothing to process" >&2; exit 99; fi'
         )
     lines += [
-        'out=$(mktemp) || exit 2',
+        "out=$(mktemp) || exit 2",
         f'{run} > "$out"',
         "status=$?",
         # stdout last, so that the JSON summary line is the final line of the log.

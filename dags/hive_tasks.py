@@ -188,9 +188,9 @@ def _job_task(step: hive_pipeline.Step, shard_list):
         )
     if step.sharded:
         # Dynamic task mapping: one task instance per shard k/n, n from the run's settings.
-        return operator_class.partial(
-            map_index_template="{{ task.%s['HIVE_SHARD'] }}" % env_field, **kwargs
-        ).expand(**{env_field: shard_list})
+        return operator_class.partial(map_index_template="{{ task.%s['HIVE_SHARD'] }}" % env_field, **kwargs).expand(
+            **{env_field: shard_list}
+        )
     # Unmapped tasks template their environment from the plan's XCom, one variable at a
     # time, rather than taking the XCom as an argument: an XCom argument would make `plan`
     # a direct upstream, and `none_failed_min_one_success` (mlflow_sync) would then count

@@ -7,7 +7,6 @@ the state of every task instance. A run for logical date D processes partition D
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,9 +89,19 @@ def test_local_runner_gets_the_same_environment_as_the_dag_tasks(nights):
     lake, conf, runs = nights
     dr, _states = runs["2026-10-15"]
     out = subprocess.run(
-        [sys.executable, str(DAGS / "hive_local_runner.py"), "--print-plan", "--data-root", conf["data_root"],
-         "--bin-dir", conf["bin_dir"], "2026-10-14"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(DAGS / "hive_local_runner.py"),
+            "--print-plan",
+            "--data-root",
+            conf["data_root"],
+            "--bin-dir",
+            conf["bin_dir"],
+            "2026-10-14",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     runner = {item["task_id"]: item for item in json.loads(out.stdout)["2026-10-14"]}
     assert runner["ab_significance"]["envs"] == [xcom(dr, "plan", key="env")]
@@ -116,7 +125,9 @@ def test_sharded_run_equals_the_single_run(nights, tmp_path, bin_dir):
 
     single, _conf, _runs = nights
     lake = copy_sample(tmp_path / "lake")
-    dr, states = run_dag("template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir), "shards": 3})
+    dr, states = run_dag(
+        "template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir), "shards": 3}
+    )
     assert states == expected_evolution_states(3)
     assert str(dr.state) == expected_run_state()
     labels = sorted(ti.rendered_map_index for ti in dr.get_task_instances() if ti.task_id == "extract_edits")
@@ -162,7 +173,9 @@ def test_bad_input_is_not_retried(tmp_path, bin_dir):
     """Exit 2 (bad input) fails the task at once although it has retries left."""
     lake = copy_sample(tmp_path / "lake")
     (lake / "raw" / "generations" / "dt=2026-10-10" / "part-00000.parquet").write_bytes(b"PAR1 broken")
-    dr, states = run_dag("template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir)}, retries=True)
+    dr, states = run_dag(
+        "template_evolution", "2026-10-14", {"data_root": str(lake), "bin_dir": str(bin_dir)}, retries=True
+    )
     assert str(dr.state) == "failed"
     assert states["extract_edits"] == ["failed"]
     (ti,) = [t for t in dr.get_task_instances() if t.task_id == "extract_edits"]
@@ -175,7 +188,14 @@ def test_a_night_with_nothing_to_process_is_skipped(tmp_path, bin_dir):
     dr, states = run_dag("template_evolution", "2026-10-08", {"data_root": str(lake), "bin_dir": str(bin_dir)})
     assert str(dr.state) == "success"
     assert states["extract_edits"] == ["skipped"]
-    for task in ("score_diffs", "ab_significance", "promote_templates", "build_finetune", "submit_finetune", "mlflow_sync"):
+    for task in (
+        "score_diffs",
+        "ab_significance",
+        "promote_templates",
+        "build_finetune",
+        "submit_finetune",
+        "mlflow_sync",
+    ):
         assert states[task] == ["skipped"], task
 
 
@@ -213,8 +233,10 @@ gates:
 
 def _junit(failures: int) -> str:
     cases = '<testcase classname="t" name="a" time="0.01"/>'
-    cases += '<testcase classname="t" name="b" time="0.01"><failure message="boom"/></testcase>' if failures else (
-        '<testcase classname="t" name="b" time="0.01"/>'
+    cases += (
+        '<testcase classname="t" name="b" time="0.01"><failure message="boom"/></testcase>'
+        if failures
+        else ('<testcase classname="t" name="b" time="0.01"/>')
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" '
@@ -277,5 +299,9 @@ def test_settings_come_from_variables_when_the_run_sets_no_param(tmp_path, bin_d
         Variable.delete("hive_shards")
     assert states["plan"] == ["success"]
     settings = xcom(dr, "plan", key="settings")
-    assert (settings["data_root"], settings["shards"], settings["bin_dir"]) == (str(tmp_path / "lake"), "2", str(bin_dir))
+    assert (settings["data_root"], settings["shards"], settings["bin_dir"]) == (
+        str(tmp_path / "lake"),
+        "2",
+        str(bin_dir),
+    )
     assert xcom(dr, "plan", key="partition") == "2026-10-13"

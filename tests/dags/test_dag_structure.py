@@ -36,7 +36,9 @@ def test_dagbag_loads_both_dags_without_import_errors():
     assert sorted(stat.file for stat in bag.dagbag_stats) == ["quality_gates.py", "template_evolution.py"]
 
 
-@pytest.mark.parametrize(("dag_id", "expected"), [("template_evolution", EVOLUTION_UPSTREAM), ("quality_gates", QUALITY_UPSTREAM)])
+@pytest.mark.parametrize(
+    ("dag_id", "expected"), [("template_evolution", EVOLUTION_UPSTREAM), ("quality_gates", QUALITY_UPSTREAM)]
+)
 def test_task_graph_is_as_designed(dag_id, expected):
     dag = load_dag(dag_id)
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == expected

@@ -19,9 +19,21 @@ from conftest import DAGS, REPO, load_dag
 
 def _runner_plan(dag_id: str, tmp_path) -> list[dict]:
     out = subprocess.run(
-        [sys.executable, str(DAGS / "hive_local_runner.py"), "--print-plan", "--dag", dag_id,
-         "--data-root", str(tmp_path), "--bin-dir", "/opt/hive/bin", "2026-10-13"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(DAGS / "hive_local_runner.py"),
+            "--print-plan",
+            "--dag",
+            dag_id,
+            "--data-root",
+            str(tmp_path),
+            "--bin-dir",
+            "/opt/hive/bin",
+            "2026-10-13",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout)["2026-10-13"]
 
