@@ -2,7 +2,7 @@
 # The project's test command (README.md): builds the pinned Python environments the tests
 # compare against and downloads the real source releases the diff tests compare with
 # git, then runs every Rust test with cargo-nextest (cargo test when nextest
-# is not installed).
+# is not installed), then the DAG tests on real Airflow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +16,5 @@ else
   echo "cargo-nextest not found; using cargo test" >&2
   cargo test --workspace "$@"
 fi
+# The Airflow DAGs on real Airflow 3.3 (tests/dags), against the binaries just tested.
+bash scripts/test-dags.sh
