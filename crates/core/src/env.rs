@@ -36,6 +36,11 @@ pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 /// Read `gate_results` as guardrail data (`ab-significance --gate-results`).
 pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
 
+/// Days of `edits` read, ending with `--date` (`build-finetune --days`).
+pub const FINETUNE_DAYS: &str = "HIVE_FINETUNE_DAYS";
+/// Dataset recipe YAML (`build-finetune --config`).
+pub const FINETUNE_CONFIG: &str = "HIVE_FINETUNE_CONFIG";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -64,6 +69,8 @@ pub const ALL: &[(&str, &str)] = &[
         CHAR_BUDGET,
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
     ),
+    (FINETUNE_DAYS, "days of edits read, ending with --date (build-finetune)"),
+    (FINETUNE_CONFIG, "dataset recipe YAML (build-finetune)"),
 ];
 
 #[cfg(test)]

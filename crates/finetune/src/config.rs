@@ -63,7 +63,10 @@ pub struct DedupConfig {
     /// MinHash permutations; must equal `bands * rows` for some whole `rows`.
     pub permutations: usize,
     /// LSH bands. With r = permutations / bands rows, pairs of Jaccard s become
-    /// candidates with probability 1 - (1 - s^r)^bands.
+    /// candidates with probability 1 - (1 - s^r)^bands. Every candidate's true Jaccard
+    /// is computed before anything is removed, so extra candidates cost time, never
+    /// data: the default (32 bands of 4 rows) favours recall, missing a pair at the
+    /// 0.7 threshold with probability 1.5e-4.
     pub bands: usize,
     /// Candidate pairs whose true Jaccard similarity of shingle sets is at least this
     /// are near duplicates.
@@ -141,7 +144,7 @@ impl Default for DedupConfig {
         Self {
             shingle_size: 5,
             permutations: 128,
-            bands: 16,
+            bands: 32,
             threshold: 0.7,
             seed: 42,
         }
@@ -165,6 +168,13 @@ impl Default for SecretsConfig {
             action: SecretAction::Redact,
             min_entropy: 3.0,
         }
+    }
+}
+
+impl DedupConfig {
+    /// Rows per LSH band (`permutations / bands`).
+    pub fn rows(&self) -> usize {
+        self.permutations / self.bands.max(1)
     }
 }
 

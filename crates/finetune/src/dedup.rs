@@ -91,6 +91,7 @@ pub struct Deduplicator {
     buckets: HashMap<(usize, u64), Vec<usize>>,
     /// Shingle sets of kept documents, by kept index.
     kept: Vec<HashSet<u64>>,
+    stats: DedupStats,
 }
 
 impl Deduplicator {
@@ -112,22 +113,15 @@ impl Deduplicator {
             exact: HashSet::new(),
             buckets: HashMap::new(),
             kept: Vec::new(),
+            stats: DedupStats::default(),
         }
     }
 
-    /// Decides on `text` given every document kept so far, and remembers it if kept.
-    pub fn offer(&mut self, text: &str) -> Verdict {
-        let normalised = normalise(text);
-        let digest: [u8; 32] = Sha256::digest(normalised.as_bytes()).into();
-        if !self.exact.insert(digest) {
-            return Verdict::ExactDuplicate;
-        }
-        let set = shingles(&normalised, self.config.shingle_size);
-        if set.is_empty() {
-            return Verdict::Keep;
-        }
-        let signature: Vec<u64> = self
-            .seeds
+    /// MinHash signature of a shingle set: for each of the `permutations` seeded hash
+    /// functions, the smallest hash of any shingle. Two sets agree on one component with
+    /// probability equal to their Jaccard similarity.
+    pub fn signature(&self, set: &HashSet<u64>) -> Vec<u64> {
+        self.seeds
             .iter()
             .map(|&seed| {
                 set.iter()
@@ -135,23 +129,50 @@ impl Deduplicator {
                     .min()
                     .unwrap_or(u64::MAX)
             })
-            .collect();
-        let rows = self.config.permutations / self.config.bands;
-        let keys: Vec<(usize, u64)> = signature
-            .chunks(rows)
+            .collect()
+    }
+
+    /// The LSH bucket keys of a signature: `bands` runs of `rows` components, each hashed.
+    /// Two documents are candidates when they share at least one key.
+    pub fn band_keys(&self, signature: &[u64]) -> Vec<(usize, u64)> {
+        signature
+            .chunks(self.config.rows())
             .enumerate()
             .map(|(band, chunk)| {
                 let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
                 (band, xxh3_64(&bytes))
             })
-            .collect();
-        let mut checked = HashSet::new();
-        for key in &keys {
-            for &other in self.buckets.get(key).map_or(&[][..], Vec::as_slice) {
-                if checked.insert(other) && jaccard(&set, &self.kept[other]) >= self.config.threshold {
-                    return Verdict::NearDuplicate;
-                }
+            .collect()
+    }
+
+    /// Decides on `text` given every document kept so far, and remembers it if kept.
+    ///
+    /// A new document is compared only with documents that were kept, never with ones
+    /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
+    pub fn offer(&mut self, text: &str) -> Verdict {
+        let normalised = normalise(text);
+        let digest: [u8; 32] = Sha256::digest(normalised.as_bytes()).into();
+        if !self.exact.insert(digest) {
+            self.stats.exact_duplicates += 1;
+            return Verdict::ExactDuplicate;
+        }
+        let set = shingles(&normalised, self.config.shingle_size);
+        if set.is_empty() {
+            return Verdict::Keep;
+        }
+        let keys = self.band_keys(&self.signature(&set));
+        // Candidates in the order they were kept, so the verdict and the counts do not
+        // depend on hash-map iteration order.
+        let mut candidates: Vec<usize> = keys.iter().filter_map(|key| self.buckets.get(key)).flatten().copied().collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for other in candidates {
+            self.stats.candidate_pairs += 1;
+            if jaccard(&set, &self.kept[other]) >= self.config.threshold {
+                self.stats.near_duplicates += 1;
+                return Verdict::NearDuplicate;
             }
+            self.stats.candidates_below_threshold += 1;
         }
         let index = self.kept.len();
         self.kept.push(set);
@@ -160,6 +181,29 @@ impl Deduplicator {
         }
         Verdict::Keep
     }
+
+    /// What the deduplicator did so far.
+    pub fn stats(&self) -> DedupStats {
+        self.stats
+    }
+}
+
+/// Counts of one deduplication run, for the manifest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DedupStats {
+    pub exact_duplicates: u64,
+    pub near_duplicates: u64,
+    /// Pairs LSH proposed whose true Jaccard was computed.
+    pub candidate_pairs: u64,
+    /// Proposed pairs whose true Jaccard was below the threshold: kept, not removed.
+    pub candidates_below_threshold: u64,
+}
+
+/// Probability that two documents of Jaccard similarity `s` share at least one LSH band
+/// (become a candidate pair): `1 - (1 - s^rows)^bands`. One minus this is the chance a
+/// true near-duplicate at similarity `s` is missed.
+pub fn candidate_probability(s: f64, bands: usize, rows: usize) -> f64 {
+    1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32)
 }
 
 #[cfg(test)]
@@ -191,5 +235,75 @@ mod tests {
         let header = "// Copyright 2026 Example Corp.\n// Licensed under the Apache License, Version 2.0.\n// You may not use this file except in compliance with the License.\n";
         assert_eq!(d.offer(&format!("{header}{}", file(2, 20))), Verdict::Keep);
         assert_eq!(d.offer(&format!("{header}{}", file(3, 20))), Verdict::Keep);
+    }
+
+    /// Two sets of `n` elements sharing `shared`: Jaccard `shared / (2n - shared)`.
+    fn pair(n: u64, shared: u64, salt: u64) -> (HashSet<u64>, HashSet<u64>, f64) {
+        let h = |i: u64| xxh3_64_with_seed(&i.to_le_bytes(), salt);
+        let a: HashSet<u64> = (0..n).map(h).collect();
+        let b: HashSet<u64> = (n - shared..2 * n - shared).map(h).collect();
+        let j = shared as f64 / (2 * n - shared) as f64;
+        assert!((jaccard(&a, &b) - j).abs() < 1e-12);
+        (a, b, j)
+    }
+
+    #[test]
+    fn minhash_agreement_estimates_jaccard_and_banding_follows_the_s_curve() {
+        // Over many seeds (independent hash families), the share of equal signature
+        // components estimates the Jaccard similarity without bias, and the share of
+        // pairs sharing a band is 1 - (1 - s^r)^b. Tolerances are 4 standard errors.
+        let config = DedupConfig::default();
+        let (b, r) = (config.bands, config.rows());
+        let seeds = 400u64;
+        for shared in [40u64, 70, 100, 130] {
+            let (x, y, s) = pair(150, shared, shared);
+            let (mut agree, mut candidates) = (0u64, 0u64);
+            for seed in 0..seeds {
+                let d = Deduplicator::new(&DedupConfig { seed, ..config.clone() });
+                let (sx, sy) = (d.signature(&x), d.signature(&y));
+                agree += sx.iter().zip(&sy).filter(|(p, q)| p == q).count() as u64;
+                let (kx, ky) = (d.band_keys(&sx), d.band_keys(&sy));
+                candidates += u64::from(kx.iter().zip(&ky).any(|(p, q)| p == q));
+            }
+            let n = (seeds * config.permutations as u64) as f64;
+            let estimate = agree as f64 / n;
+            assert!(
+                (estimate - s).abs() < 4.0 * (s * (1.0 - s) / n).sqrt() + 1e-3,
+                "s={s}: estimate {estimate}"
+            );
+            let p = candidate_probability(s, b, r);
+            let rate = candidates as f64 / seeds as f64;
+            assert!(
+                (rate - p).abs() < 4.0 * (p * (1.0 - p) / seeds as f64).sqrt() + 0.01,
+                "s={s}: rate {rate} vs {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_s_curve_rarely_misses_a_pair_at_the_threshold() {
+        let c = DedupConfig::default();
+        let p = candidate_probability(c.threshold, c.bands, c.rows());
+        // 1 - (1 - 0.7^4)^32, the figure docs/build-finetune.md quotes.
+        assert!((1.0 - p - 1.5e-4).abs() < 0.1e-4, "miss probability {}", 1.0 - p);
+    }
+
+    #[test]
+    fn a_chain_of_near_duplicates_is_not_over_removed() {
+        // A ~ B and B ~ C but A !~ C: with A kept and B removed, C is compared with A
+        // only, so it is kept.
+        let config = DedupConfig {
+            threshold: 0.5,
+            ..DedupConfig::default()
+        };
+        let words = |range: std::ops::Range<usize>| range.map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let (a, b, c) = (words(0..100), words(30..130), words(60..160));
+        let set = |t: &str| shingles(&normalise(t), config.shingle_size);
+        assert!(jaccard(&set(&a), &set(&b)) >= 0.5 && jaccard(&set(&b), &set(&c)) >= 0.5);
+        assert!(jaccard(&set(&a), &set(&c)) < 0.5);
+        let mut d = Deduplicator::new(&config);
+        assert_eq!(d.offer(&a), Verdict::Keep);
+        assert_eq!(d.offer(&b), Verdict::NearDuplicate);
+        assert_eq!(d.offer(&c), Verdict::Keep);
     }
 }

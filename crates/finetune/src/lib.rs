@@ -8,7 +8,7 @@
 //! scrubbed before anything else looks at the text, duplicates are removed before the
 //! split, and the split is by project so no project is in two splits. The outputs are
 //! written to a staging directory and swapped in whole; their bytes are deterministic.
-#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
+#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect, clippy::many_single_char_names))]
 
 pub mod config;
 pub mod dedup;
@@ -120,12 +120,46 @@ pub struct FinetuneSummary {
     pub output: Option<PathBuf>,
 }
 
+/// Where an example or an exclusion came from: the `edits` row and its keys. Text
+/// fields that could carry a secret (path, template) are scrubbed.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The `edits` part, relative to the data root.
+    pub file: String,
+    /// 1-based row in `source_file`.
+    pub row: u64,
+    pub event_id: Option<String>,
+    pub project_id: Option<String>,
+    pub template_id: Option<String>,
+    pub template_version: Option<String>,
+    pub path: Option<String>,
+    pub language: Option<String>,
+    pub change: Option<String>,
+}
+
+/// An input row left out, with its reason.
+#[derive(Debug, Clone)]
+pub(crate) struct Excluded {
+    pub source: Source,
+    pub reason: &'static str,
+}
+
+/// An input file read, for the manifest's lineage.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InputFile {
+    pub table: &'static str,
+    /// Relative to the data root.
+    pub file: String,
+    pub rows: u64,
+}
+
 /// An example that passed every per-row filter, waiting for dedup and the split.
 struct Candidate {
     generated_at: i64,
     event_id: String,
     path: String,
     project_id: String,
+    source: Source,
     prompt: Vec<Message>,
     kept: String,
     /// The generated file when it differs from the kept one (a preference pair).
@@ -184,15 +218,26 @@ impl TokenCounter {
 struct Counts {
     input_rows: u64,
     excluded: BTreeMap<&'static str, u64>,
+    /// Every excluded row, in input order then dedup order.
+    excluded_rows: Vec<Excluded>,
     secrets: SecretCounts,
-    examples_with_secrets: u64,
+    rows_with_secrets: u64,
     partitions: Vec<String>,
+    inputs: Vec<InputFile>,
+    dedup: dedup::DedupStats,
 }
 
 impl Counts {
-    fn exclude(&mut self, reason: &'static str) {
+    fn exclude(&mut self, source: Source, reason: &'static str) {
         *self.excluded.entry(reason).or_default() += 1;
+        self.excluded_rows.push(Excluded { source, reason });
     }
+}
+
+/// Relative to the data root when possible (manifests must not depend on where the
+/// lake is mounted).
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
 }
 
 /// Runs build-finetune for one date range.
@@ -237,9 +282,24 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     let mut progress = hive_core::progress::Progress::new("edits read", None, true);
     for date in dates {
         counts.partitions.push(date.to_string());
-        let rates = read_rewrite_rates(root, date)?;
+        let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
         for part in committed_parts(root, EDITS, date)? {
-            read_edits(&part, &rates, &options.config, &tokens, &mut counts, &mut candidates, &mut progress)?;
+            let before = counts.input_rows;
+            read_edits(
+                root,
+                &part,
+                &rates,
+                &options.config,
+                &tokens,
+                &mut counts,
+                &mut candidates,
+                &mut progress,
+            )?;
+            counts.inputs.push(InputFile {
+                table: EDITS,
+                file: relative(root, &part),
+                rows: counts.input_rows - before,
+            });
         }
     }
     progress.finish();
@@ -252,10 +312,11 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     for candidate in candidates {
         match dedup.offer(&candidate.kept) {
             Verdict::Keep => kept.push(candidate),
-            Verdict::ExactDuplicate => counts.exclude("exact_duplicate"),
-            Verdict::NearDuplicate => counts.exclude("near_duplicate"),
+            Verdict::ExactDuplicate => counts.exclude(candidate.source, "exact_duplicate"),
+            Verdict::NearDuplicate => counts.exclude(candidate.source, "near_duplicate"),
         }
     }
+    counts.dedup = dedup.stats();
 
     let dataset = output::build(&options.config, &tokens, kept)?;
     let dir = output::write(root, options, &dataset, &counts)?;
@@ -294,12 +355,18 @@ fn next_batch(path: &Path, batch: Result<RecordBatch, arrow::error::ArrowError>)
 /// `(event_id, path) -> rewrite_rate` of one `diff_scores` partition. The join is by
 /// key, not by row position, so it holds whatever the order of either table; only the
 /// keys and one number per file are held.
-fn read_rewrite_rates(root: &Path, date: PartitionDate) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
+fn read_rewrite_rates(
+    root: &Path,
+    date: PartitionDate,
+    inputs: &mut Vec<InputFile>,
+) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
     let mut rates = HashMap::new();
     for part in committed_parts(root, DIFF_SCORES, date)? {
         let reader = open(&part, DIFF_COLUMNS, 8192)?;
+        let mut rows = 0u64;
         for batch in reader {
             let batch = next_batch(&part, batch)?;
+            rows += batch.num_rows() as u64;
             let text = |name: &str| typed(&batch, &part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
             let (event_id, path) = (text("event_id")?, text("path")?);
             let rate = batch
@@ -313,13 +380,20 @@ fn read_rewrite_rates(root: &Path, date: PartitionDate) -> Result<HashMap<(Strin
                 }
             }
         }
+        inputs.push(InputFile {
+            table: DIFF_SCORES,
+            file: relative(root, &part),
+            rows,
+        });
     }
     Ok(rates)
 }
 
 /// Reads one `edits` part batch by batch and turns its rows into candidates or
 /// exclusions.
+#[allow(clippy::too_many_arguments)]
 fn read_edits(
+    root: &Path,
     part: &Path,
     rates: &HashMap<(String, String), Option<f64>>,
     config: &FinetuneConfig,
@@ -329,6 +403,8 @@ fn read_edits(
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
     let reader = open(part, EDITS_COLUMNS, 256)?;
+    let source_file = relative(root, part);
+    let mut source_row = 0u64;
     for batch in reader {
         let batch = next_batch(part, batch)?;
         let text = |name: &str| typed(&batch, part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
@@ -350,9 +426,11 @@ fn read_edits(
         };
         for i in 0..batch.num_rows() {
             counts.input_rows += 1;
-            match row.candidate(i, rates, config, tokens, counts) {
+            source_row += 1;
+            let source = row.source(i, &source_file, source_row, config.secrets.min_entropy);
+            match row.candidate(i, source.clone(), rates, config, tokens, counts) {
                 Ok(c) => candidates.push(c),
-                Err(reason) => counts.exclude(reason),
+                Err(reason) => counts.exclude(source, reason),
             }
         }
         progress.inc(batch.num_rows() as u64);
@@ -377,12 +455,30 @@ struct EditRow<'b> {
 }
 
 impl EditRow<'_> {
+    /// The keys of row `i`, with the free-text ones scrubbed (they are written to the
+    /// lineage files; what is found there is not counted again).
+    fn source(&self, i: usize, source_file: &str, source_row: u64, min_entropy: f64) -> Source {
+        let scrub = |t: Option<&str>| t.map(|t| secrets::scrub(t, min_entropy, &mut SecretCounts::new()));
+        Source {
+            file: source_file.to_owned(),
+            row: source_row,
+            event_id: self.event_id.get(i).map(str::to_owned),
+            project_id: self.project_id.get(i).map(str::to_owned),
+            template_id: scrub(self.template_id.get(i)),
+            template_version: scrub(self.template_version.get(i)),
+            path: scrub(self.path.get(i)),
+            language: self.language.get(i).map(str::to_owned),
+            change: self.change.get(i).map(str::to_owned),
+        }
+    }
+
     /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
     /// secrets are scrubbed before the token count, so what is counted is what is
     /// written.
     fn candidate(
         &self,
         i: usize,
+        source: Source,
         rates: &HashMap<(String, String), Option<f64>>,
         config: &FinetuneConfig,
         tokens: &TokenCounter,
@@ -437,7 +533,7 @@ impl EditRow<'_> {
         let kept = secrets::scrub(kept, config.secrets.min_entropy, &mut found);
         let generated = (change == "modified").then(|| secrets::scrub(generated, config.secrets.min_entropy, &mut found));
         if !found.is_empty() {
-            counts.examples_with_secrets += 1;
+            counts.rows_with_secrets += 1;
             for (kind, n) in found {
                 *counts.secrets.entry(kind).or_default() += n;
             }
@@ -473,6 +569,7 @@ impl EditRow<'_> {
             event_id: event_id.to_owned(),
             path: path.to_owned(),
             project_id: project_id.to_owned(),
+            source,
             prompt,
             kept: answer.content,
             rejected,

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use hive_core::ExitStatus;
 use hive_core::cli::CommonArgs;
+use hive_core::{ExitStatus, env};
 use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
 
 /// Build fine-tuning datasets (SFT and preference pairs) from what users kept of generated files.
@@ -36,11 +36,11 @@ struct Cli {
     common: CommonArgs,
 
     /// Days of `edits` read, ending with --date (the output partition).
-    #[arg(long, env = "HIVE_FINETUNE_DAYS", default_value_t = 1)]
+    #[arg(long, env = env::FINETUNE_DAYS, default_value_t = 1)]
     days: u32,
 
     /// YAML recipe (token limit, filters, dedup, split, secrets); unknown keys are errors.
-    #[arg(long, env = "HIVE_FINETUNE_CONFIG", value_name = "FILE")]
+    #[arg(long, env = env::FINETUNE_CONFIG, value_name = "FILE")]
     config: Option<PathBuf>,
 }
 
