@@ -21,11 +21,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::Serialize;
 
 use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
 use hive_core::lake::{committed_parts, partition_dir};
+use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
 use hive_core::schema::{DIFF_SCORES, EDITS};
 use hive_core::{CoreError, PartitionDate};
 
@@ -50,6 +52,8 @@ pub struct FinetuneOptions {
     /// Days read, ending with `date`.
     pub days: u32,
     pub config: FinetuneConfig,
+    /// No progress bar (logs keep their periodic line).
+    pub quiet: bool,
 }
 
 /// Errors that stop a run.
@@ -113,6 +117,9 @@ pub struct FinetuneSummary {
     pub preference_pairs: u64,
     /// Input rows left out, by reason.
     pub excluded: BTreeMap<&'static str, u64>,
+    /// Of those, rows that could not be processed (`malformed`, `missing_diff_score`),
+    /// also written to `quarantine/build-finetune/dt=D/`.
+    pub rows_quarantined: u64,
     /// `input_rows == sft_examples + sum(excluded)`.
     pub reconciled: bool,
     /// Secrets and PII redacted (or found, with `action: drop`), by kind.
@@ -225,6 +232,9 @@ struct Counts {
     partitions: Vec<String>,
     inputs: Vec<InputFile>,
     dedup: dedup::DedupStats,
+    quarantined: u64,
+    /// The quarantine part, relative to the data root.
+    quarantine_file: Option<String>,
 }
 
 impl Counts {
@@ -263,6 +273,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         sft_examples: 0,
         preference_pairs: 0,
         excluded: BTreeMap::new(),
+        rows_quarantined: 0,
         reconciled: true,
         secrets: BTreeMap::new(),
         output: None,
@@ -279,7 +290,10 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     let tokens = TokenCounter::new(options.config.tokens.encoding);
     let mut counts = Counts::default();
     let mut candidates = Vec::new();
-    let mut progress = hive_core::progress::Progress::new("edits read", None, true);
+    // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
+    // lake's convention, with the field at fault (and no payload: rows may hold secrets).
+    let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
+    let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     for date in dates {
         counts.partitions.push(date.to_string());
         let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
@@ -293,6 +307,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
                 &tokens,
                 &mut counts,
                 &mut candidates,
+                &mut quarantine,
                 &mut progress,
             )?;
             counts.inputs.push(InputFile {
@@ -318,6 +333,9 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     }
     counts.dedup = dedup.stats();
 
+    counts.quarantined = quarantine.total();
+    let quarantine_part = quarantine.commit()?;
+    counts.quarantine_file = Some(relative(root, &quarantine_part.path));
     let dataset = output::build(&options.config, &tokens, kept)?;
     let dir = output::write(root, options, &dataset, &counts)?;
 
@@ -327,6 +345,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
     summary.excluded = counts.excluded;
     summary.secrets = counts.secrets;
+    summary.rows_quarantined = counts.quarantined;
     summary.output = Some(dir);
     summary.status = RunStatus::Success;
     Ok(summary)
@@ -369,13 +388,22 @@ fn read_rewrite_rates(
             rows += batch.num_rows() as u64;
             let text = |name: &str| typed(&batch, &part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
             let (event_id, path) = (text("event_id")?, text("path")?);
-            let rate = batch
-                .column_by_name("rewrite_rate")
-                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).ok());
-            let rate = rate.as_ref().map(AsArray::as_primitive::<arrow::datatypes::Float64Type>);
+            // Required: without it no wholesale rewrite could be told apart.
+            let column = hive_core::columns::column(&batch, &part, "rewrite_rate")?;
+            let rate = match column.data_type() {
+                DataType::Float64 | DataType::Float32 => arrow::compute::cast(column, &DataType::Float64).ok(),
+                _ => None,
+            }
+            .ok_or_else(|| CoreError::WrongColumnType {
+                path: part.clone(),
+                column: "rewrite_rate".to_owned(),
+                expected: "double or float".to_owned(),
+                found: column.data_type().to_string(),
+            })?;
+            let rate = rate.as_primitive::<arrow::datatypes::Float64Type>();
             for i in 0..batch.num_rows() {
                 if let (Some(e), Some(p)) = (event_id.get(i), path.get(i)) {
-                    let r = rate.and_then(|r| r.is_valid(i).then(|| r.value(i)));
+                    let r = rate.is_valid(i).then(|| rate.value(i));
                     rates.insert((e.to_owned(), p.to_owned()), r);
                 }
             }
@@ -400,6 +428,7 @@ fn read_edits(
     tokens: &TokenCounter,
     counts: &mut Counts,
     candidates: &mut Vec<Candidate>,
+    quarantine: &mut QuarantineWriter,
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
     let reader = open(part, EDITS_COLUMNS, 256)?;
@@ -422,7 +451,15 @@ fn read_edits(
             generated_at: typed(&batch, part, "generated_at", ColumnKind::Timestamp, |a| {
                 TimestampColumn::new(a.as_ref())
             })?,
-            binary: batch.column_by_name("binary").map(|c| c.as_boolean().clone()),
+            binary: match batch.column_by_name("binary") {
+                None => None,
+                Some(c) => Some(c.as_boolean_opt().cloned().ok_or_else(|| CoreError::WrongColumnType {
+                    path: part.to_owned(),
+                    column: "binary".to_owned(),
+                    expected: "boolean".to_owned(),
+                    found: c.data_type().to_string(),
+                })?),
+            },
         };
         for i in 0..batch.num_rows() {
             counts.input_rows += 1;
@@ -430,12 +467,50 @@ fn read_edits(
             let source = row.source(i, &source_file, source_row, config.secrets.min_entropy);
             match row.candidate(i, source.clone(), rates, config, tokens, counts) {
                 Ok(c) => candidates.push(c),
-                Err(reason) => counts.exclude(source, reason),
+                Err(Reject::Exclude(reason)) => counts.exclude(source, reason),
+                Err(Reject::Quarantine { reason, message }) => {
+                    quarantine.push(QuarantineRecord {
+                        source_file: source_file.clone(),
+                        source_row,
+                        record_key: source.event_id.clone(),
+                        project_id: source.project_id.clone(),
+                        reason_code: reason,
+                        reason: message,
+                        payload: None,
+                    })?;
+                    counts.exclude(source, reason);
+                }
             }
         }
         progress.inc(batch.num_rows() as u64);
     }
     Ok(())
+}
+
+/// The key columns of one `edits` row.
+struct Keys<'a> {
+    event_id: &'a str,
+    project_id: &'a str,
+    template_id: &'a str,
+    template_version: &'a str,
+    path: &'a str,
+    /// Microseconds since the epoch (UTC).
+    generated_at: i64,
+}
+
+/// Why a row is not a candidate.
+enum Reject {
+    /// Left out by the recipe (deleted, binary, a filter, the token limit...).
+    Exclude(&'static str),
+    /// Cannot be processed: also quarantined, with a message naming the field. The
+    /// message never quotes the row's text, which may hold a secret.
+    Quarantine { reason: &'static str, message: String },
+}
+
+impl Reject {
+    fn quarantine(reason: &'static str, message: String) -> Self {
+        Self::Quarantine { reason, message }
+    }
 }
 
 /// The columns of one `edits` batch.
@@ -472,6 +547,54 @@ impl EditRow<'_> {
         }
     }
 
+    /// The user turn: what the generator was asked, for which template, file and language.
+    fn user_message(&self, i: usize, template_id: &str, template_version: &str, path: &str) -> String {
+        let request = self
+            .request
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or("(no request recorded)");
+        let language = self.language.get(i).unwrap_or("other");
+        format!("Template: {template_id} (version {template_version})\nFile: {path}\nLanguage: {language}\n\nRequest:\n{request}")
+    }
+
+    /// The key columns of row `i`, or why the row cannot be processed.
+    fn keys(&self, i: usize) -> Result<Keys<'_>, Reject> {
+        let (Some(event_id), Some(project_id), Some(template_id), Some(template_version), Some(path)) = (
+            self.event_id.get(i),
+            self.project_id.get(i),
+            self.template_id.get(i),
+            self.template_version.get(i),
+            self.path.get(i),
+        ) else {
+            let null = [
+                ("event_id", self.event_id.get(i).is_none()),
+                ("project_id", self.project_id.get(i).is_none()),
+                ("template_id", self.template_id.get(i).is_none()),
+                ("template_version", self.template_version.get(i).is_none()),
+                ("path", self.path.get(i).is_none()),
+            ]
+            .into_iter()
+            .find_map(|(name, null)| null.then_some(name))
+            .unwrap_or("a key column");
+            return Err(Reject::quarantine("malformed", format!("`{null}` is null")));
+        };
+        let generated_at = match self.generated_at.get(i) {
+            Some(Ok(t)) => t.timestamp_micros(),
+            Some(Err(message)) => return Err(Reject::quarantine("malformed", format!("`generated_at`: {message}"))),
+            None => return Err(Reject::quarantine("malformed", "`generated_at` is null".to_owned())),
+        };
+        Ok(Keys {
+            event_id,
+            project_id,
+            template_id,
+            template_version,
+            path,
+            generated_at,
+        })
+    }
+
     /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
     /// secrets are scrubbed before the token count, so what is counted is what is
     /// written.
@@ -483,51 +606,58 @@ impl EditRow<'_> {
         config: &FinetuneConfig,
         tokens: &TokenCounter,
         counts: &mut Counts,
-    ) -> Result<Candidate, &'static str> {
-        let (Some(event_id), Some(project_id), Some(template_id), Some(template_version), Some(path)) = (
-            self.event_id.get(i),
-            self.project_id.get(i),
-            self.template_id.get(i),
-            self.template_version.get(i),
-            self.path.get(i),
-        ) else {
-            return Err("malformed");
-        };
-        let Some(Ok(generated_at)) = self.generated_at.get(i) else {
-            return Err("malformed");
-        };
+    ) -> Result<Candidate, Reject> {
+        let Keys {
+            event_id,
+            project_id,
+            template_id,
+            template_version,
+            path,
+            generated_at,
+        } = self.keys(i)?;
         if self.binary.as_ref().is_some_and(|b| b.is_valid(i) && b.value(i)) {
-            return Err("binary");
+            return Err(Reject::Exclude("binary"));
         }
         let change = self.change.get(i).unwrap_or("");
         match change {
-            "deleted" => return Err("deleted"),
+            "deleted" => return Err(Reject::Exclude("deleted")),
             "unchanged" | "modified" => {}
-            _ => return Err("malformed"),
+            // Only a short identifier is echoed; anything else could be a row's text.
+            other => {
+                let shown = if other.len() <= 16 && other.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    format!("`{other}`")
+                } else {
+                    "(not shown)".to_owned()
+                };
+                return Err(Reject::quarantine("malformed", format!("unknown `change` value {shown}")));
+            }
         }
         let Some(rate) = rates.get(&(event_id.to_owned(), path.to_owned())) else {
-            return Err("missing_diff_score");
+            return Err(Reject::quarantine(
+                "missing_diff_score",
+                format!("no `diff_scores` row for event `{event_id}` and this path"),
+            ));
         };
         let (Some(kept), Some(generated)) = (self.kept.get(i), self.generated.get(i)) else {
-            return Err("malformed");
+            let column = if self.kept.get(i).is_none() {
+                "final_content"
+            } else {
+                "generated_content"
+            };
+            return Err(Reject::quarantine(
+                "malformed",
+                format!("`{column}` is null but `change` is `{change}` and `binary` is false"),
+            ));
         };
         if kept.trim().is_empty() {
-            return Err("empty");
+            return Err(Reject::Exclude("empty"));
         }
         if rate.is_some_and(|r| r > config.max_rewrite_rate) {
-            return Err("wholesale_rewrite");
+            return Err(Reject::Exclude("wholesale_rewrite"));
         }
-        quality::check(kept, &config.quality)?;
+        quality::check(kept, &config.quality).map_err(Reject::Exclude)?;
 
-        let request = self
-            .request
-            .as_ref()
-            .and_then(|r| r.get(i))
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or("(no request recorded)");
-        let language = self.language.get(i).unwrap_or("other");
-        let user =
-            format!("Template: {template_id} (version {template_version})\nFile: {path}\nLanguage: {language}\n\nRequest:\n{request}");
+        let user = self.user_message(i, template_id, template_version, path);
         let mut found = SecretCounts::new();
         let user = secrets::scrub(&user, config.secrets.min_entropy, &mut found);
         let kept = secrets::scrub(kept, config.secrets.min_entropy, &mut found);
@@ -538,7 +668,7 @@ impl EditRow<'_> {
                 *counts.secrets.entry(kind).or_default() += n;
             }
             if config.secrets.action == SecretAction::Drop {
-                return Err("secret");
+                return Err(Reject::Exclude("secret"));
             }
         }
         let prompt = vec![
@@ -556,7 +686,7 @@ impl EditRow<'_> {
             content: kept,
         };
         if tokens.messages(prompt.iter().chain([&answer])) > config.tokens.max_tokens {
-            return Err("too_many_tokens");
+            return Err(Reject::Exclude("too_many_tokens"));
         }
         let (rejected, no_pair) = match generated {
             None => (None, Some("unchanged")),
@@ -565,7 +695,7 @@ impl EditRow<'_> {
             Some(g) => (Some(g), None),
         };
         Ok(Candidate {
-            generated_at: generated_at.timestamp_micros(),
+            generated_at,
             event_id: event_id.to_owned(),
             path: path.to_owned(),
             project_id: project_id.to_owned(),

@@ -178,6 +178,8 @@ struct Manifest<'a> {
     preference_pairs: BTreeMap<&'static str, usize>,
     projects: BTreeMap<&'static str, usize>,
     excluded: &'a BTreeMap<&'static str, u64>,
+    /// Excluded rows that could not be processed, and the quarantine part that lists them.
+    quarantine: QuarantineEntry<'a>,
     /// SFT examples without a preference pair, by reason.
     no_preference_pair: &'a BTreeMap<&'static str, u64>,
     reconciled: bool,
@@ -195,6 +197,12 @@ struct SecretsEntry<'a> {
     found: &'a BTreeMap<&'static str, u64>,
     /// Input rows in which at least one secret was found.
     rows_with_secrets: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct QuarantineEntry<'a> {
+    rows: u64,
+    file: Option<&'a str>,
 }
 
 /// What deduplication did, and the LSH S-curve at the configured threshold.
@@ -464,6 +472,10 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
         preference_pairs: by_split(&|s| s.pairs.len()),
         projects: SPLITS.iter().copied().zip(dataset.projects).collect(),
         excluded: &counts.excluded,
+        quarantine: QuarantineEntry {
+            rows: counts.quarantined,
+            file: counts.quarantine_file.as_deref(),
+        },
         no_preference_pair: &dataset.no_pair,
         reconciled: counts.input_rows == sft_examples + counts.excluded.values().sum::<u64>()
             && counts

@@ -677,3 +677,42 @@ fn bad_input_exits_2_naming_the_file_and_field() {
         .expect_code(2)
         .expect_stderr("diff_scores/dt=2026-10-08");
 }
+
+#[test]
+fn unprocessable_rows_are_quarantined_naming_the_field_and_still_reconcile() {
+    let (_dir, root) = synth_lake("finetune-quarantine", 36);
+    let before = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    assert_eq!(before["rows_quarantined"], json!(0), "{before}");
+    // score-diffs' checker damages two `modified` rows of one edits part.
+    let mut cmd = std::process::Command::new(support::oracle_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_scores.py"));
+    cmd.args(["corrupt", root.to_str().unwrap(), "2026-10-09"]);
+    let damaged: Value = serde_json::from_str(ok(cmd).stdout().trim()).unwrap();
+
+    let summary = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    assert_eq!(summary["reconciled"], json!(true), "{summary}");
+    assert_eq!(summary["input_rows"], before["input_rows"]);
+    assert_eq!(summary["rows_quarantined"], json!(2), "{summary}");
+    assert_eq!(summary["excluded"]["malformed"], json!(2), "{summary}");
+    let quarantine = support::sorted_rows(&support::parts(&root, "quarantine/build-finetune", "2026-10-10")).join("\n");
+    for needle in [
+        "unknown `change` value `renamed`",
+        "`final_content` is null but `change` is `modified`",
+    ] {
+        assert!(quarantine.contains(needle), "{needle} not in {quarantine}");
+    }
+    for (row, event) in damaged["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(damaged["event_ids"].as_array().unwrap())
+    {
+        let needle = format!(
+            "edits/dt=2026-10-09/part-0-of-1.parquet\u{1f}{row}\u{1f}{}",
+            event.as_str().unwrap()
+        );
+        assert!(quarantine.contains(&needle), "{needle:?} not in {quarantine}");
+    }
+    let m = manifest(&root.join("finetune/dt=2026-10-10"));
+    assert_eq!(m["quarantine"]["rows"], json!(2));
+}
