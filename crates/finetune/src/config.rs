@@ -71,7 +71,7 @@ pub struct DedupConfig {
     /// Candidate pairs whose true Jaccard similarity of shingle sets is at least this
     /// are near duplicates.
     pub threshold: f64,
-    /// Seed of the MinHash permutations.
+    /// Seed of the MinHash hash functions' coefficients.
     pub seed: u64,
 }
 

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::DedupConfig;
 
@@ -82,10 +82,23 @@ pub fn jaccard<S: std::hash::BuildHasher>(a: &HashSet<u64, S>, b: &HashSet<u64, 
     inter as f64 / (a.len() + b.len() - inter) as f64
 }
 
+/// The Mersenne prime 2^61 - 1, modulus of the MinHash hash functions.
+const MERSENNE_61: u64 = (1 << 61) - 1;
+
+/// `x mod (2^61 - 1)` for `x < 2^123`, without a division.
+fn mod_mersenne_61(x: u128) -> u64 {
+    let p = u128::from(MERSENNE_61);
+    let folded = (x & p) + (x >> 61);
+    let folded = (folded & p) + (folded >> 61);
+    let r = folded as u64;
+    if r >= MERSENNE_61 { r - MERSENNE_61 } else { r }
+}
+
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 pub struct Deduplicator {
     config: DedupConfig,
-    seeds: Vec<u64>,
+    /// One hash function `(a * x + b) mod (2^61 - 1)` per permutation.
+    perms: Vec<(u64, u64)>,
     exact: HashSet<[u8; 32]>,
     /// (band, band hash) -> kept documents in that bucket.
     buckets: HashMap<(usize, u64), Vec<usize>>,
@@ -96,20 +109,21 @@ pub struct Deduplicator {
 
 impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
-        // One seed per permutation, from a SplitMix64 stream of the configured seed.
+        // The coefficients come from a SplitMix64 stream of the configured seed.
         let mut state = config.seed;
-        let seeds = (0..config.permutations)
-            .map(|_| {
-                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^ (z >> 31)
-            })
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let perms = (0..config.permutations)
+            .map(|_| (1 + next() % (MERSENNE_61 - 1), next() % MERSENNE_61))
             .collect();
         Self {
             config: config.clone(),
-            seeds,
+            perms,
             exact: HashSet::new(),
             buckets: HashMap::new(),
             kept: Vec::new(),
@@ -117,19 +131,23 @@ impl Deduplicator {
         }
     }
 
-    /// MinHash signature of a shingle set: for each of the `permutations` seeded hash
+    /// MinHash signature of a shingle set: for each of the `permutations` hash
     /// functions, the smallest hash of any shingle. Two sets agree on one component with
-    /// probability equal to their Jaccard similarity.
+    /// probability (close to) their Jaccard similarity. The functions are
+    /// `(a * x + b) mod (2^61 - 1)` with random `a`, `b`, the family datasketch and
+    /// BigCode's near-deduplication use; one multiply-add per shingle and permutation.
     pub fn signature(&self, set: &HashSet<u64>) -> Vec<u64> {
-        self.seeds
-            .iter()
-            .map(|&seed| {
-                set.iter()
-                    .map(|&h| xxh3_64_with_seed(&h.to_le_bytes(), seed))
-                    .min()
-                    .unwrap_or(u64::MAX)
-            })
-            .collect()
+        let mut mins = vec![u64::MAX; self.perms.len()];
+        for &h in set {
+            let x = u128::from(h % MERSENNE_61);
+            for (min, &(a, b)) in mins.iter_mut().zip(&self.perms) {
+                let v = mod_mersenne_61(u128::from(a) * x + u128::from(b));
+                if v < *min {
+                    *min = v;
+                }
+            }
+        }
+        mins
     }
 
     /// The LSH bucket keys of a signature: `bands` runs of `rows` components, each hashed.
@@ -239,7 +257,7 @@ mod tests {
 
     /// Two sets of `n` elements sharing `shared`: Jaccard `shared / (2n - shared)`.
     fn pair(n: u64, shared: u64, salt: u64) -> (HashSet<u64>, HashSet<u64>, f64) {
-        let h = |i: u64| xxh3_64_with_seed(&i.to_le_bytes(), salt);
+        let h = |i: u64| xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), salt);
         let a: HashSet<u64> = (0..n).map(h).collect();
         let b: HashSet<u64> = (n - shared..2 * n - shared).map(h).collect();
         let j = shared as f64 / (2 * n - shared) as f64;
@@ -305,5 +323,21 @@ mod tests {
         assert_eq!(d.offer(&a), Verdict::Keep);
         assert_eq!(d.offer(&b), Verdict::NearDuplicate);
         assert_eq!(d.offer(&c), Verdict::Keep);
+    }
+
+    #[test]
+    fn mersenne_reduction_equals_the_remainder() {
+        let p = u128::from(MERSENNE_61);
+        let mut x: u128 = 0x1234_5678_9abc_def0;
+        for i in 0..10_000u128 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407 + i)
+                >> 5;
+            for v in [x, x % (p * p), p - 1, p, p + 1, 2 * p, p * p - 1] {
+                let v = v % (1 << 123);
+                assert_eq!(u128::from(mod_mersenne_61(v)), v % p, "{v}");
+            }
+        }
     }
 }

@@ -716,3 +716,20 @@ fn unprocessable_rows_are_quarantined_naming_the_field_and_still_reconcile() {
     let m = manifest(&root.join("finetune/dt=2026-10-10"));
     assert_eq!(m["quarantine"]["rows"], json!(2));
 }
+
+#[test]
+fn help_explains_and_gives_examples() {
+    let mut cmd = support::bin("build-finetune");
+    cmd.arg("--help");
+    let out = ok(cmd).stdout();
+    for needle in [
+        "Examples:",
+        "--days",
+        "HIVE_FINETUNE_DAYS",
+        "HIVE_FINETUNE_CONFIG",
+        "Exit codes",
+        "docs/build-finetune.md",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
+    }
+}
