@@ -333,6 +333,9 @@ fn optional_u64(values: impl Iterator<Item = Option<usize>>) -> ArrayRef {
     Arc::new(values.map(|v| v.map(|v| v as u64)).collect::<UInt64Array>())
 }
 
+/// Lineage columns that always have a value (declared non-null in the schema).
+const REQUIRED: &[&str] = &["sft_row", "source_file", "source_row", "sft_tokens", "reason"];
+
 /// Renders a flat Parquet file (lineage tables) in one row group per 8 192 rows.
 fn flat_parquet(columns: Vec<(&'static str, ArrayRef)>) -> Result<Vec<u8>, FinetuneError> {
     let fail = |e: &dyn std::fmt::Display| FinetuneError::InvalidRecord {
@@ -342,7 +345,7 @@ fn flat_parquet(columns: Vec<(&'static str, ArrayRef)>) -> Result<Vec<u8>, Finet
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), !REQUIRED.contains(name)))
             .collect::<Vec<_>>(),
     ));
     let props = WriterProperties::builder()
@@ -534,7 +537,13 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     if dir.exists() {
         std::fs::rename(&dir, &old).map_err(|e| CoreError::io(&dir, e))?;
     }
-    std::fs::rename(&staging, &dir).map_err(|e| CoreError::io(&dir, e))?;
+    if let Err(e) = std::fs::rename(&staging, &dir) {
+        // Put the previous dataset back rather than leave the partition empty.
+        if old.exists() {
+            let _ = std::fs::rename(&old, &dir);
+        }
+        return Err(CoreError::io(&dir, e).into());
+    }
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(|e| CoreError::io(&old, e))?;
     }
