@@ -550,9 +550,51 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     Ok(dir)
 }
 
+/// The card's YAML front matter.
+fn card_front_matter(s: &mut String, m: &Manifest<'_>) {
+    // Hugging Face dataset-card metadata: `load_dataset(<folder>, "sft")` (or
+    // "preference") finds the splits without further arguments. Empty splits are left out.
+    let _ = writeln!(s, "---\nconfigs:");
+    for kind in ["sft", "preference"] {
+        let _ = writeln!(s, "- config_name: {kind}\n  data_files:");
+        for split in SPLITS {
+            let file = format!("{kind}-{split}.parquet");
+            if m.files.get(&file).is_some_and(|f| f.rows > 0) {
+                let _ = writeln!(s, "  - split: {split}\n    path: {file}");
+            }
+        }
+    }
+    let _ = writeln!(s, "---\n");
+}
+
+/// Token figures per file and how to load the dataset.
+fn card_tokens_and_use(s: &mut String, m: &Manifest<'_>) {
+    for (name, t) in &m.tokens {
+        if let (Some(mean), Some(p50), Some(p95), Some(max)) = (t.mean, t.p50, t.p95, t.max) {
+            let _ = writeln!(
+                s,
+                "- Tokens per record in `{name}`: mean {mean:.0}, median {p50}, p95 {p95}, max {max}."
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Use\n\n- OpenAI fine-tuning: upload `sft-train.jsonl` (and `sft-validation.jsonl`) with purpose \
+         `fine-tune`; for preference fine-tuning (DPO), the `preference-*.jsonl` files.\n\
+         - Hugging Face: `datasets.load_dataset(\"<this folder>\", \"sft\")` for TRL's SFTTrainer, \
+         `\"preference\"` for DPOTrainer.\n\
+         - Secret and PII detection is pattern-based: treat this dataset as internal data."
+    );
+    let _ = writeln!(
+        s,
+        "\nThe full recipe and counts are in `manifest.json`. Guide: docs/build-finetune.md."
+    );
+}
+
 /// The dataset card, from the manifest's figures.
 fn dataset_card(m: &Manifest<'_>) -> String {
     let mut s = String::new();
+    card_front_matter(&mut s, m);
     let _ = writeln!(s, "# maestro-hive fine-tuning dataset, {}\n", m.date);
     let _ = writeln!(
         s,
@@ -646,9 +688,6 @@ fn dataset_card(m: &Manifest<'_>) -> String {
             crate::config::Encoding::Cl100kBase => "cl100k_base",
         }
     );
-    let _ = writeln!(
-        s,
-        "\nThe full recipe and counts are in `manifest.json`. Guide: docs/build-finetune.md."
-    );
+    card_tokens_and_use(&mut s, m);
     s
 }
