@@ -461,8 +461,12 @@ fn near_duplicates_are_removed_and_files_that_share_a_licence_header_are_kept() 
     assert_eq!(summary["excluded"], json!({"exact_duplicate": 1, "near_duplicate": 1}));
 }
 
-/// tiktoken-rs's copy of OpenAI's BPE table for `encoding`, found through `cargo metadata`.
+/// tiktoken-rs's copy of OpenAI's BPE table for `encoding`, found through `cargo metadata`
+/// (or in `HIVE_TIKTOKEN_ASSETS`, a directory of `<encoding>.tiktoken` files).
 fn bpe_file(encoding: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("HIVE_TIKTOKEN_ASSETS") {
+        return PathBuf::from(dir).join(format!("{encoding}.tiktoken"));
+    }
     // Only this platform's packages: the others' sources may not be downloaded.
     let mut rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()));
     rustc.arg("-vV");
