@@ -347,7 +347,15 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     summary.secrets = counts.secrets;
     summary.rows_quarantined = counts.quarantined;
     summary.output = Some(dir);
-    summary.status = RunStatus::Success;
+    // Partitions that exist but hold no rows: the (empty) dataset is still written, so
+    // a rerun replaces an earlier one, but there is nothing to train on, and exit 99
+    // lets Airflow skip the submit task downstream.
+    summary.status = if counts.input_rows == 0 {
+        tracing::warn!("the `edits` partitions in range hold no rows: empty dataset written");
+        RunStatus::NothingToProcess
+    } else {
+        RunStatus::Success
+    };
     Ok(summary)
 }
 

@@ -737,3 +737,32 @@ fn help_explains_and_gives_examples() {
         assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
     }
 }
+
+#[test]
+fn empty_edits_partitions_give_an_empty_dataset_and_exit_99() {
+    let (_dir, root) = synth_lake("finetune-empty", 37);
+    // A committed day with no rows: a copy of 2026-10-10 whose edits part is emptied.
+    for table in ["edits", "diff_scores"] {
+        let from = root.join(table).join("dt=2026-10-10");
+        let to = root.join(table).join("dt=2026-10-20");
+        fs_err::create_dir_all(&to).unwrap();
+        for entry in fs_err::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            fs_err::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let part = support::parts(&root, "edits", "2026-10-20").remove(0);
+    let schema = batches(&part)[0].schema();
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema.clone(), None).unwrap();
+    writer.write(&RecordBatch::new_empty(schema)).unwrap();
+    writer.close().unwrap();
+    fs_err::write(&part, bytes).unwrap();
+
+    let summary = finetune(&root, "2026-10-20", &["--quiet"]).expect_code(99).summary();
+    assert_eq!(summary["status"], json!("nothing_to_process"), "{summary}");
+    assert_eq!(summary["input_rows"], json!(0));
+    let m = manifest(&root.join("finetune/dt=2026-10-20"));
+    assert_eq!(m["reconciled"], json!(true));
+    assert_eq!(m["files"]["sft-train.jsonl"]["rows"], json!(0));
+}

@@ -31,7 +31,8 @@ use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
 ///
 /// Exit codes: 0 done; 1 rows do not reconcile (outputs kept for inspection) or a record failed
 /// validation (nothing written); 2 bad input, config or usage (the message names the file and
-/// column or key); 99 no `edits` partition in the range.
+/// column or key); 99 no `edits` row in the range (no partition: nothing written; empty
+/// partitions: an empty dataset is written).
 ///
 /// Examples:
 ///   build-finetune --data-root target/sample-run/lake --date 2026-10-17 --days 12 \
