@@ -30,6 +30,11 @@ pub const THREADS: &str = "HIVE_THREADS";
 /// Word operations an exact character distance may cost per phase (`score-diffs`).
 pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
 
+/// Days of `edits` read, ending with `--date` (`build-finetune --days`).
+pub const FINETUNE_DAYS: &str = "HIVE_FINETUNE_DAYS";
+/// Dataset recipe YAML (`build-finetune --config`).
+pub const FINETUNE_CONFIG: &str = "HIVE_FINETUNE_CONFIG";
+
 /// Experiments config (`ab-significance`, `promote-templates`, `route-project`).
 pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 
@@ -74,6 +79,8 @@ pub const ALL: &[(&str, &str)] = &[
         "rewrite rate above which a generation counts as rewritten (score-diffs)",
     ),
     (THREADS, "worker threads, 0 for one per core (score-diffs)"),
+    (FINETUNE_DAYS, "days of edits read, ending with --date (build-finetune)"),
+    (FINETUNE_CONFIG, "dataset recipe YAML (build-finetune)"),
     (
         EXPERIMENTS_CONFIG,
         "experiments config YAML (ab-significance, promote-templates, route-project)",

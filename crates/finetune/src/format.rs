@@ -4,7 +4,7 @@
 //! The chat checks are those of OpenAI's "data preparation and analysis for chat model
 //! fine-tuning" guide: each line is an object with a non-empty `messages` list; every
 //! message has only known keys (`role`, `content`, `name`, `weight`, `function_call`),
-//! a known role and non-empty string content; at least one message is the
+//! a known role (`system`, `user`, `assistant`, `function`) and non-empty string content; at least one message is the
 //! assistant's. The preference checks apply the same rules to `input.messages` and
 //! require exactly one assistant message in each of `preferred_output` and
 //! `non_preferred_output`.
@@ -33,7 +33,8 @@ pub struct PreferenceRecord<'a> {
     pub non_preferred_output: [&'a Message; 1],
 }
 
-const ROLES: &[&str] = &["system", "user", "assistant", "function", "tool"];
+/// The roles the guide accepts (its `unrecognized_role` check).
+const ROLES: &[&str] = &["system", "user", "assistant", "function"];
 const MESSAGE_KEYS: &[&str] = &["role", "content", "name", "weight", "function_call"];
 
 /// Checks one message list. `need_assistant`: at least one assistant message.
@@ -134,6 +135,7 @@ mod tests {
             r#"{"messages":[]}"#,
             r#"{"messages":[{"role":"user","content":"a"}]}"#,
             r#"{"messages":[{"role":"robot","content":"a"},{"role":"assistant","content":"b"}]}"#,
+            r#"{"messages":[{"role":"tool","content":"a"},{"role":"assistant","content":"b"}]}"#,
             r#"{"messages":[{"role":"assistant","content":""}]}"#,
             r#"{"messages":[{"role":"assistant","content":null}]}"#,
             r#"{"messages":[{"role":"assistant","content":"b","extra":1}]}"#,

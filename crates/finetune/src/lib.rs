@@ -8,7 +8,7 @@
 //! scrubbed before anything else looks at the text, duplicates are removed before the
 //! split, and the split is by project so no project is in two splits. The outputs are
 //! written to a staging directory and swapped in whole; their bytes are deterministic.
-#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
+#![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect, clippy::many_single_char_names))]
 
 pub mod config;
 pub mod dedup;
@@ -21,11 +21,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::Serialize;
 
 use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
 use hive_core::lake::{committed_parts, partition_dir};
+use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
 use hive_core::schema::{DIFF_SCORES, EDITS};
 use hive_core::{CoreError, PartitionDate};
 
@@ -50,6 +52,8 @@ pub struct FinetuneOptions {
     /// Days read, ending with `date`.
     pub days: u32,
     pub config: FinetuneConfig,
+    /// No progress bar (logs keep their periodic line).
+    pub quiet: bool,
 }
 
 /// Errors that stop a run.
@@ -113,11 +117,47 @@ pub struct FinetuneSummary {
     pub preference_pairs: u64,
     /// Input rows left out, by reason.
     pub excluded: BTreeMap<&'static str, u64>,
+    /// Of those, rows that could not be processed (`malformed`, `missing_diff_score`),
+    /// also written to `quarantine/build-finetune/dt=D/`.
+    pub rows_quarantined: u64,
     /// `input_rows == sft_examples + sum(excluded)`.
     pub reconciled: bool,
     /// Secrets and PII redacted (or found, with `action: drop`), by kind.
     pub secrets: BTreeMap<&'static str, u64>,
     pub output: Option<PathBuf>,
+}
+
+/// Where an example or an exclusion came from: the `edits` row and its keys. Text
+/// fields that could carry a secret (path, template) are scrubbed.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The `edits` part, relative to the data root.
+    pub file: String,
+    /// 1-based row in `source_file`.
+    pub row: u64,
+    pub event_id: Option<String>,
+    pub project_id: Option<String>,
+    pub template_id: Option<String>,
+    pub template_version: Option<String>,
+    pub path: Option<String>,
+    pub language: Option<String>,
+    pub change: Option<String>,
+}
+
+/// An input row left out, with its reason.
+#[derive(Debug, Clone)]
+pub(crate) struct Excluded {
+    pub source: Source,
+    pub reason: &'static str,
+}
+
+/// An input file read, for the manifest's lineage.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InputFile {
+    pub table: &'static str,
+    /// Relative to the data root.
+    pub file: String,
+    pub rows: u64,
 }
 
 /// An example that passed every per-row filter, waiting for dedup and the split.
@@ -126,6 +166,7 @@ struct Candidate {
     event_id: String,
     path: String,
     project_id: String,
+    source: Source,
     prompt: Vec<Message>,
     kept: String,
     /// The generated file when it differs from the kept one (a preference pair).
@@ -184,15 +225,29 @@ impl TokenCounter {
 struct Counts {
     input_rows: u64,
     excluded: BTreeMap<&'static str, u64>,
+    /// Every excluded row, in input order then dedup order.
+    excluded_rows: Vec<Excluded>,
     secrets: SecretCounts,
-    examples_with_secrets: u64,
+    rows_with_secrets: u64,
     partitions: Vec<String>,
+    inputs: Vec<InputFile>,
+    dedup: dedup::DedupStats,
+    quarantined: u64,
+    /// The quarantine part, relative to the data root.
+    quarantine_file: Option<String>,
 }
 
 impl Counts {
-    fn exclude(&mut self, reason: &'static str) {
+    fn exclude(&mut self, source: Source, reason: &'static str) {
         *self.excluded.entry(reason).or_default() += 1;
+        self.excluded_rows.push(Excluded { source, reason });
     }
+}
+
+/// Relative to the data root when possible (manifests must not depend on where the
+/// lake is mounted).
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
 }
 
 /// Runs build-finetune for one date range.
@@ -218,6 +273,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         sft_examples: 0,
         preference_pairs: 0,
         excluded: BTreeMap::new(),
+        rows_quarantined: 0,
         reconciled: true,
         secrets: BTreeMap::new(),
         output: None,
@@ -234,12 +290,31 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     let tokens = TokenCounter::new(options.config.tokens.encoding);
     let mut counts = Counts::default();
     let mut candidates = Vec::new();
-    let mut progress = hive_core::progress::Progress::new("edits read", None, true);
+    // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
+    // lake's convention, with the field at fault (and no payload: rows may hold secrets).
+    let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
+    let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     for date in dates {
         counts.partitions.push(date.to_string());
-        let rates = read_rewrite_rates(root, date)?;
+        let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
         for part in committed_parts(root, EDITS, date)? {
-            read_edits(&part, &rates, &options.config, &tokens, &mut counts, &mut candidates, &mut progress)?;
+            let before = counts.input_rows;
+            read_edits(
+                root,
+                &part,
+                &rates,
+                &options.config,
+                &tokens,
+                &mut counts,
+                &mut candidates,
+                &mut quarantine,
+                &mut progress,
+            )?;
+            counts.inputs.push(InputFile {
+                table: EDITS,
+                file: relative(root, &part),
+                rows: counts.input_rows - before,
+            });
         }
     }
     progress.finish();
@@ -252,11 +327,15 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     for candidate in candidates {
         match dedup.offer(&candidate.kept) {
             Verdict::Keep => kept.push(candidate),
-            Verdict::ExactDuplicate => counts.exclude("exact_duplicate"),
-            Verdict::NearDuplicate => counts.exclude("near_duplicate"),
+            Verdict::ExactDuplicate => counts.exclude(candidate.source, "exact_duplicate"),
+            Verdict::NearDuplicate => counts.exclude(candidate.source, "near_duplicate"),
         }
     }
+    counts.dedup = dedup.stats();
 
+    counts.quarantined = quarantine.total();
+    let quarantine_part = quarantine.commit()?;
+    counts.quarantine_file = Some(relative(root, &quarantine_part.path));
     let dataset = output::build(&options.config, &tokens, kept)?;
     let dir = output::write(root, options, &dataset, &counts)?;
 
@@ -266,8 +345,17 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
     summary.excluded = counts.excluded;
     summary.secrets = counts.secrets;
+    summary.rows_quarantined = counts.quarantined;
     summary.output = Some(dir);
-    summary.status = RunStatus::Success;
+    // Partitions that exist but hold no rows: the (empty) dataset is still written, so
+    // a rerun replaces an earlier one, but there is nothing to train on, and exit 99
+    // lets Airflow skip the submit task downstream.
+    summary.status = if counts.input_rows == 0 {
+        tracing::warn!("the `edits` partitions in range hold no rows: empty dataset written");
+        RunStatus::NothingToProcess
+    } else {
+        RunStatus::Success
+    };
     Ok(summary)
 }
 
@@ -294,41 +382,66 @@ fn next_batch(path: &Path, batch: Result<RecordBatch, arrow::error::ArrowError>)
 /// `(event_id, path) -> rewrite_rate` of one `diff_scores` partition. The join is by
 /// key, not by row position, so it holds whatever the order of either table; only the
 /// keys and one number per file are held.
-fn read_rewrite_rates(root: &Path, date: PartitionDate) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
+fn read_rewrite_rates(
+    root: &Path,
+    date: PartitionDate,
+    inputs: &mut Vec<InputFile>,
+) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
     let mut rates = HashMap::new();
     for part in committed_parts(root, DIFF_SCORES, date)? {
         let reader = open(&part, DIFF_COLUMNS, 8192)?;
+        let mut rows = 0u64;
         for batch in reader {
             let batch = next_batch(&part, batch)?;
+            rows += batch.num_rows() as u64;
             let text = |name: &str| typed(&batch, &part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
             let (event_id, path) = (text("event_id")?, text("path")?);
-            let rate = batch
-                .column_by_name("rewrite_rate")
-                .and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).ok());
-            let rate = rate.as_ref().map(AsArray::as_primitive::<arrow::datatypes::Float64Type>);
+            // Required: without it no wholesale rewrite could be told apart.
+            let column = hive_core::columns::column(&batch, &part, "rewrite_rate")?;
+            let rate = match column.data_type() {
+                DataType::Float64 | DataType::Float32 => arrow::compute::cast(column, &DataType::Float64).ok(),
+                _ => None,
+            }
+            .ok_or_else(|| CoreError::WrongColumnType {
+                path: part.clone(),
+                column: "rewrite_rate".to_owned(),
+                expected: "double or float".to_owned(),
+                found: column.data_type().to_string(),
+            })?;
+            let rate = rate.as_primitive::<arrow::datatypes::Float64Type>();
             for i in 0..batch.num_rows() {
                 if let (Some(e), Some(p)) = (event_id.get(i), path.get(i)) {
-                    let r = rate.and_then(|r| r.is_valid(i).then(|| r.value(i)));
+                    let r = rate.is_valid(i).then(|| rate.value(i));
                     rates.insert((e.to_owned(), p.to_owned()), r);
                 }
             }
         }
+        inputs.push(InputFile {
+            table: DIFF_SCORES,
+            file: relative(root, &part),
+            rows,
+        });
     }
     Ok(rates)
 }
 
 /// Reads one `edits` part batch by batch and turns its rows into candidates or
 /// exclusions.
+#[allow(clippy::too_many_arguments)]
 fn read_edits(
+    root: &Path,
     part: &Path,
     rates: &HashMap<(String, String), Option<f64>>,
     config: &FinetuneConfig,
     tokens: &TokenCounter,
     counts: &mut Counts,
     candidates: &mut Vec<Candidate>,
+    quarantine: &mut QuarantineWriter,
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
     let reader = open(part, EDITS_COLUMNS, 256)?;
+    let source_file = relative(root, part);
+    let mut source_row = 0u64;
     for batch in reader {
         let batch = next_batch(part, batch)?;
         let text = |name: &str| typed(&batch, part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
@@ -346,18 +459,66 @@ fn read_edits(
             generated_at: typed(&batch, part, "generated_at", ColumnKind::Timestamp, |a| {
                 TimestampColumn::new(a.as_ref())
             })?,
-            binary: batch.column_by_name("binary").map(|c| c.as_boolean().clone()),
+            binary: match batch.column_by_name("binary") {
+                None => None,
+                Some(c) => Some(c.as_boolean_opt().cloned().ok_or_else(|| CoreError::WrongColumnType {
+                    path: part.to_owned(),
+                    column: "binary".to_owned(),
+                    expected: "boolean".to_owned(),
+                    found: c.data_type().to_string(),
+                })?),
+            },
         };
         for i in 0..batch.num_rows() {
             counts.input_rows += 1;
-            match row.candidate(i, rates, config, tokens, counts) {
+            source_row += 1;
+            let source = row.source(i, &source_file, source_row, config.secrets.min_entropy);
+            match row.candidate(i, source.clone(), rates, config, tokens, counts) {
                 Ok(c) => candidates.push(c),
-                Err(reason) => counts.exclude(reason),
+                Err(Reject::Exclude(reason)) => counts.exclude(source, reason),
+                Err(Reject::Quarantine { reason, message }) => {
+                    quarantine.push(QuarantineRecord {
+                        source_file: source_file.clone(),
+                        source_row,
+                        record_key: source.event_id.clone(),
+                        project_id: source.project_id.clone(),
+                        reason_code: reason,
+                        reason: message,
+                        payload: None,
+                    })?;
+                    counts.exclude(source, reason);
+                }
             }
         }
         progress.inc(batch.num_rows() as u64);
     }
     Ok(())
+}
+
+/// The key columns of one `edits` row.
+struct Keys<'a> {
+    event_id: &'a str,
+    project_id: &'a str,
+    template_id: &'a str,
+    template_version: &'a str,
+    path: &'a str,
+    /// Microseconds since the epoch (UTC).
+    generated_at: i64,
+}
+
+/// Why a row is not a candidate.
+enum Reject {
+    /// Left out by the recipe (deleted, binary, a filter, the token limit...).
+    Exclude(&'static str),
+    /// Cannot be processed: also quarantined, with a message naming the field. The
+    /// message never quotes the row's text, which may hold a secret.
+    Quarantine { reason: &'static str, message: String },
+}
+
+impl Reject {
+    fn quarantine(reason: &'static str, message: String) -> Self {
+        Self::Quarantine { reason, message }
+    }
 }
 
 /// The columns of one `edits` batch.
@@ -377,52 +538,25 @@ struct EditRow<'b> {
 }
 
 impl EditRow<'_> {
-    /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
-    /// secrets are scrubbed before the token count, so what is counted is what is
-    /// written.
-    fn candidate(
-        &self,
-        i: usize,
-        rates: &HashMap<(String, String), Option<f64>>,
-        config: &FinetuneConfig,
-        tokens: &TokenCounter,
-        counts: &mut Counts,
-    ) -> Result<Candidate, &'static str> {
-        let (Some(event_id), Some(project_id), Some(template_id), Some(template_version), Some(path)) = (
-            self.event_id.get(i),
-            self.project_id.get(i),
-            self.template_id.get(i),
-            self.template_version.get(i),
-            self.path.get(i),
-        ) else {
-            return Err("malformed");
-        };
-        let Some(Ok(generated_at)) = self.generated_at.get(i) else {
-            return Err("malformed");
-        };
-        if self.binary.as_ref().is_some_and(|b| b.is_valid(i) && b.value(i)) {
-            return Err("binary");
+    /// The keys of row `i`, with the free-text ones scrubbed (they are written to the
+    /// lineage files; what is found there is not counted again).
+    fn source(&self, i: usize, source_file: &str, source_row: u64, min_entropy: f64) -> Source {
+        let scrub = |t: Option<&str>| t.map(|t| secrets::scrub(t, min_entropy, &mut SecretCounts::new()));
+        Source {
+            file: source_file.to_owned(),
+            row: source_row,
+            event_id: self.event_id.get(i).map(str::to_owned),
+            project_id: self.project_id.get(i).map(str::to_owned),
+            template_id: scrub(self.template_id.get(i)),
+            template_version: scrub(self.template_version.get(i)),
+            path: scrub(self.path.get(i)),
+            language: self.language.get(i).map(str::to_owned),
+            change: self.change.get(i).map(str::to_owned),
         }
-        let change = self.change.get(i).unwrap_or("");
-        match change {
-            "deleted" => return Err("deleted"),
-            "unchanged" | "modified" => {}
-            _ => return Err("malformed"),
-        }
-        let Some(rate) = rates.get(&(event_id.to_owned(), path.to_owned())) else {
-            return Err("missing_diff_score");
-        };
-        let (Some(kept), Some(generated)) = (self.kept.get(i), self.generated.get(i)) else {
-            return Err("malformed");
-        };
-        if kept.trim().is_empty() {
-            return Err("empty");
-        }
-        if rate.is_some_and(|r| r > config.max_rewrite_rate) {
-            return Err("wholesale_rewrite");
-        }
-        quality::check(kept, &config.quality)?;
+    }
 
+    /// The user turn: what the generator was asked, for which template, file and language.
+    fn user_message(&self, i: usize, template_id: &str, template_version: &str, path: &str) -> String {
         let request = self
             .request
             .as_ref()
@@ -430,19 +564,119 @@ impl EditRow<'_> {
             .filter(|r| !r.trim().is_empty())
             .unwrap_or("(no request recorded)");
         let language = self.language.get(i).unwrap_or("other");
-        let user =
-            format!("Template: {template_id} (version {template_version})\nFile: {path}\nLanguage: {language}\n\nRequest:\n{request}");
+        format!("Template: {template_id} (version {template_version})\nFile: {path}\nLanguage: {language}\n\nRequest:\n{request}")
+    }
+
+    /// The key columns of row `i`, or why the row cannot be processed.
+    fn keys(&self, i: usize) -> Result<Keys<'_>, Reject> {
+        let (Some(event_id), Some(project_id), Some(template_id), Some(template_version), Some(path)) = (
+            self.event_id.get(i),
+            self.project_id.get(i),
+            self.template_id.get(i),
+            self.template_version.get(i),
+            self.path.get(i),
+        ) else {
+            let null = [
+                ("event_id", self.event_id.get(i).is_none()),
+                ("project_id", self.project_id.get(i).is_none()),
+                ("template_id", self.template_id.get(i).is_none()),
+                ("template_version", self.template_version.get(i).is_none()),
+                ("path", self.path.get(i).is_none()),
+            ]
+            .into_iter()
+            .find_map(|(name, null)| null.then_some(name))
+            .unwrap_or("a key column");
+            return Err(Reject::quarantine("malformed", format!("`{null}` is null")));
+        };
+        let generated_at = match self.generated_at.get(i) {
+            Some(Ok(t)) => t.timestamp_micros(),
+            Some(Err(message)) => return Err(Reject::quarantine("malformed", format!("`generated_at`: {message}"))),
+            None => return Err(Reject::quarantine("malformed", "`generated_at` is null".to_owned())),
+        };
+        Ok(Keys {
+            event_id,
+            project_id,
+            template_id,
+            template_version,
+            path,
+            generated_at,
+        })
+    }
+
+    /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
+    /// secrets are scrubbed before the token count, so what is counted is what is
+    /// written.
+    fn candidate(
+        &self,
+        i: usize,
+        source: Source,
+        rates: &HashMap<(String, String), Option<f64>>,
+        config: &FinetuneConfig,
+        tokens: &TokenCounter,
+        counts: &mut Counts,
+    ) -> Result<Candidate, Reject> {
+        let Keys {
+            event_id,
+            project_id,
+            template_id,
+            template_version,
+            path,
+            generated_at,
+        } = self.keys(i)?;
+        if self.binary.as_ref().is_some_and(|b| b.is_valid(i) && b.value(i)) {
+            return Err(Reject::Exclude("binary"));
+        }
+        let change = self.change.get(i).unwrap_or("");
+        match change {
+            "deleted" => return Err(Reject::Exclude("deleted")),
+            "unchanged" | "modified" => {}
+            // Only a short identifier is echoed; anything else could be a row's text.
+            other => {
+                let shown = if other.len() <= 16 && other.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    format!("`{other}`")
+                } else {
+                    "(not shown)".to_owned()
+                };
+                return Err(Reject::quarantine("malformed", format!("unknown `change` value {shown}")));
+            }
+        }
+        let Some(rate) = rates.get(&(event_id.to_owned(), path.to_owned())) else {
+            return Err(Reject::quarantine(
+                "missing_diff_score",
+                format!("no `diff_scores` row for event `{event_id}` and this path"),
+            ));
+        };
+        let (Some(kept), Some(generated)) = (self.kept.get(i), self.generated.get(i)) else {
+            let column = if self.kept.get(i).is_none() {
+                "final_content"
+            } else {
+                "generated_content"
+            };
+            return Err(Reject::quarantine(
+                "malformed",
+                format!("`{column}` is null but `change` is `{change}` and `binary` is false"),
+            ));
+        };
+        if kept.trim().is_empty() {
+            return Err(Reject::Exclude("empty"));
+        }
+        if rate.is_some_and(|r| r > config.max_rewrite_rate) {
+            return Err(Reject::Exclude("wholesale_rewrite"));
+        }
+        quality::check(kept, &config.quality).map_err(Reject::Exclude)?;
+
+        let user = self.user_message(i, template_id, template_version, path);
         let mut found = SecretCounts::new();
         let user = secrets::scrub(&user, config.secrets.min_entropy, &mut found);
         let kept = secrets::scrub(kept, config.secrets.min_entropy, &mut found);
         let generated = (change == "modified").then(|| secrets::scrub(generated, config.secrets.min_entropy, &mut found));
         if !found.is_empty() {
-            counts.examples_with_secrets += 1;
+            counts.rows_with_secrets += 1;
             for (kind, n) in found {
                 *counts.secrets.entry(kind).or_default() += n;
             }
             if config.secrets.action == SecretAction::Drop {
-                return Err("secret");
+                return Err(Reject::Exclude("secret"));
             }
         }
         let prompt = vec![
@@ -460,7 +694,7 @@ impl EditRow<'_> {
             content: kept,
         };
         if tokens.messages(prompt.iter().chain([&answer])) > config.tokens.max_tokens {
-            return Err("too_many_tokens");
+            return Err(Reject::Exclude("too_many_tokens"));
         }
         let (rejected, no_pair) = match generated {
             None => (None, Some("unchanged")),
@@ -469,10 +703,11 @@ impl EditRow<'_> {
             Some(g) => (Some(g), None),
         };
         Ok(Candidate {
-            generated_at: generated_at.timestamp_micros(),
+            generated_at,
             event_id: event_id.to_owned(),
             path: path.to_owned(),
             project_id: project_id.to_owned(),
+            source,
             prompt,
             kept: answer.content,
             rejected,

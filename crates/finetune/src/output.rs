@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
+use arrow::array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray, UInt64Array};
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Schema};
 use parquet::arrow::ArrowWriter;
@@ -25,7 +25,7 @@ use hive_core::lake::write_atomically;
 
 use crate::config::FinetuneConfig;
 use crate::format::{ChatRecord, Message, PreferenceRecord, validate_chat_line, validate_preference_line};
-use crate::{Candidate, Counts, FORMAT_VERSION, FinetuneError, FinetuneOptions, TABLE, TokenCounter};
+use crate::{Candidate, Counts, Excluded, FORMAT_VERSION, FinetuneError, FinetuneOptions, InputFile, Source, TABLE, TokenCounter};
 
 /// The splits, in file order.
 pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
@@ -39,6 +39,18 @@ struct Split {
     /// Preference pairs: prompt, chosen, rejected.
     pairs: Vec<(Vec<Message>, Message, Message)>,
     pair_tokens: Vec<usize>,
+    /// Where each SFT example came from, in `sft` order.
+    sources: Vec<ExampleSource>,
+}
+
+/// One row of `sources-<split>.parquet`.
+#[derive(Debug)]
+struct ExampleSource {
+    source: Source,
+    sft_tokens: usize,
+    /// 0-based line of the pair in `preference-<split>.jsonl`, if there is one.
+    preference_row: Option<usize>,
+    preference_tokens: Option<usize>,
 }
 
 /// The records of every split, ready to render.
@@ -78,8 +90,10 @@ pub(crate) fn build(config: &FinetuneConfig, tokens: &TokenCounter, kept: Vec<Ca
         };
         let mut conversation = c.prompt.clone();
         conversation.push(answer.clone());
-        target.sft_tokens.push(tokens.messages(&conversation));
+        let sft_tokens = tokens.messages(&conversation);
+        target.sft_tokens.push(sft_tokens);
         target.sft.push(conversation);
+        let pairs_before = target.pairs.len();
         match (c.rejected, c.no_pair) {
             (Some(rejected), _) => {
                 let rejected = Message {
@@ -96,6 +110,13 @@ pub(crate) fn build(config: &FinetuneConfig, tokens: &TokenCounter, kept: Vec<Ca
             }
             (None, reason) => *dataset.no_pair.entry(reason.unwrap_or("unchanged")).or_default() += 1,
         }
+        let paired = target.pairs.len() > pairs_before;
+        target.sources.push(ExampleSource {
+            source: c.source,
+            sft_tokens,
+            preference_row: paired.then_some(pairs_before),
+            preference_tokens: paired.then(|| target.pair_tokens.last().copied()).flatten(),
+        });
     }
     for split in seen_projects.values() {
         dataset.projects[*split] += 1;
@@ -144,17 +165,25 @@ struct FileEntry {
 struct Manifest<'a> {
     dataset: &'static str,
     format_version: u32,
+    /// sha256 over the sorted `name sha256` lines of every data file: one value that
+    /// changes when any record does (MLflow's dataset digest).
+    digest: String,
     date: String,
     days: u32,
     partitions_read: &'a [String],
+    /// Every input part read, with its rows (lineage; `edits` rows sum to `input_rows`).
+    inputs: &'a [InputFile],
     input_rows: u64,
     sft_examples: BTreeMap<&'static str, usize>,
     preference_pairs: BTreeMap<&'static str, usize>,
     projects: BTreeMap<&'static str, usize>,
     excluded: &'a BTreeMap<&'static str, u64>,
+    /// Excluded rows that could not be processed, and the quarantine part that lists them.
+    quarantine: QuarantineEntry<'a>,
     /// SFT examples without a preference pair, by reason.
     no_preference_pair: &'a BTreeMap<&'static str, u64>,
     reconciled: bool,
+    dedup: DedupEntry,
     secrets: SecretsEntry<'a>,
     tokens: BTreeMap<String, TokenStats>,
     files: BTreeMap<String, FileEntry>,
@@ -166,7 +195,25 @@ struct SecretsEntry<'a> {
     action: crate::config::SecretAction,
     /// Matches per kind (values are never recorded).
     found: &'a BTreeMap<&'static str, u64>,
-    examples_with_secrets: u64,
+    /// Input rows in which at least one secret was found.
+    rows_with_secrets: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct QuarantineEntry<'a> {
+    rows: u64,
+    file: Option<&'a str>,
+}
+
+/// What deduplication did, and the LSH S-curve at the configured threshold.
+#[derive(Debug, Serialize)]
+struct DedupEntry {
+    #[serde(flatten)]
+    stats: crate::dedup::DedupStats,
+    rows_per_band: usize,
+    /// `1 - (1 - t^rows)^bands` at the threshold t: the chance a pair exactly at the
+    /// threshold is even compared (pairs above it are compared more often).
+    candidate_probability_at_threshold: f64,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -263,15 +310,92 @@ fn parquet_file(columns: &[&str], rows: &[Vec<Vec<&Message>>]) -> Result<Vec<u8>
     Ok(buffer)
 }
 
-/// Writes the dataset and its manifest; returns the output directory.
-pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, counts: &Counts) -> Result<PathBuf, FinetuneError> {
-    let table = root.join(TABLE);
-    let name = options.date.dir_name();
-    let dir = table.join(&name);
-    let staging = table.join(format!(".{name}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
+/// The lineage columns every `sources-*` and `excluded` row has.
+fn source_columns<'a, I: Iterator<Item = &'a Source> + Clone>(sources: &I) -> Vec<(&'static str, ArrayRef)> {
+    let text = |f: fn(&Source) -> Option<&str>| -> ArrayRef { Arc::new(sources.clone().map(f).collect::<StringArray>()) };
+    vec![
+        ("source_file", text(|s| Some(s.file.as_str()))),
+        (
+            "source_row",
+            Arc::new(sources.clone().map(|s| Some(s.row)).collect::<UInt64Array>()),
+        ),
+        ("event_id", text(|s| s.event_id.as_deref())),
+        ("project_id", text(|s| s.project_id.as_deref())),
+        ("template_id", text(|s| s.template_id.as_deref())),
+        ("template_version", text(|s| s.template_version.as_deref())),
+        ("path", text(|s| s.path.as_deref())),
+        ("language", text(|s| s.language.as_deref())),
+        ("change", text(|s| s.change.as_deref())),
+    ]
+}
+
+fn optional_u64(values: impl Iterator<Item = Option<usize>>) -> ArrayRef {
+    Arc::new(values.map(|v| v.map(|v| v as u64)).collect::<UInt64Array>())
+}
+
+/// Lineage columns that always have a value (declared non-null in the schema).
+const REQUIRED: &[&str] = &["sft_row", "source_file", "source_row", "sft_tokens", "reason"];
+
+/// Renders a flat Parquet file (lineage tables) in one row group per 8 192 rows.
+fn flat_parquet(columns: Vec<(&'static str, ArrayRef)>) -> Result<Vec<u8>, FinetuneError> {
+    let fail = |e: &dyn std::fmt::Display| FinetuneError::InvalidRecord {
+        kind: "parquet",
+        reason: e.to_string(),
+    };
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), !REQUIRED.contains(name)))
+            .collect::<Vec<_>>(),
+    ));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(8192))
+        .build();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect()).map_err(|e| fail(&e))?;
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, schema, Some(props)).map_err(|e| fail(&e))?;
+    writer.write(&batch).map_err(|e| fail(&e))?;
+    writer.close().map_err(|e| fail(&e))?;
+    Ok(buffer)
+}
+
+fn sources_file(split: &Split) -> Result<Vec<u8>, FinetuneError> {
+    let mut columns = vec![(
+        "sft_row",
+        Arc::new((0..split.sources.len() as u64).map(Some).collect::<UInt64Array>()) as ArrayRef,
+    )];
+    columns.extend(source_columns(&split.sources.iter().map(|s| &s.source)));
+    columns.push(("sft_tokens", optional_u64(split.sources.iter().map(|s| Some(s.sft_tokens)))));
+    columns.push(("preference_row", optional_u64(split.sources.iter().map(|s| s.preference_row))));
+    columns.push(("preference_tokens", optional_u64(split.sources.iter().map(|s| s.preference_tokens))));
+    flat_parquet(columns)
+}
+
+fn excluded_file(rows: &[Excluded]) -> Result<Vec<u8>, FinetuneError> {
+    let mut columns = source_columns(&rows.iter().map(|r| &r.source));
+    columns.push(("reason", Arc::new(rows.iter().map(|r| Some(r.reason)).collect::<StringArray>())));
+    flat_parquet(columns)
+}
+
+/// Removes staging and swap directories a killed earlier run of this partition left.
+fn remove_stale(table: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(table) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&format!(".{name}.tmp-")) || file.starts_with(&format!(".{name}.old-")) {
+            tracing::info!(dir = %entry.path().display(), "removing what a killed earlier run left");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
+}
+
+/// Every data file's name, rows and bytes, and token statistics per file.
+#[allow(clippy::type_complexity)]
+fn render_files(
+    dataset: &Dataset,
+    counts: &Counts,
+) -> Result<(Vec<(String, usize, Vec<u8>)>, BTreeMap<String, TokenStats>), FinetuneError> {
     let mut files: Vec<(String, usize, Vec<u8>)> = Vec::new();
     let mut tokens = BTreeMap::new();
     for (split_name, split) in SPLITS.iter().zip(&dataset.splits) {
@@ -309,10 +433,27 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
             split.pairs.len(),
             parquet_file(&["prompt", "chosen", "rejected"], &pair_rows)?,
         ));
+        files.push((format!("sources-{split_name}.parquet"), split.sources.len(), sources_file(split)?));
         tokens.insert(format!("sft-{split_name}"), token_stats(&split.sft_tokens));
         tokens.insert(format!("preference-{split_name}"), token_stats(&split.pair_tokens));
     }
 
+    files.push((
+        "excluded.parquet".to_owned(),
+        counts.excluded_rows.len(),
+        excluded_file(&counts.excluded_rows)?,
+    ));
+    Ok((files, tokens))
+}
+
+/// Writes the dataset and its manifest; returns the output directory.
+pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, counts: &Counts) -> Result<PathBuf, FinetuneError> {
+    let table = root.join(TABLE);
+    let name = options.date.dir_name();
+    let dir = table.join(&name);
+    let staging = table.join(format!(".{name}.tmp-{}", std::process::id()));
+    remove_stale(&table, &name);
+    let (files, tokens) = render_files(dataset, counts)?;
     let sft_examples = dataset.sft_examples();
     let by_split = |f: &dyn Fn(&Split) -> usize| {
         SPLITS
@@ -324,20 +465,42 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     let mut manifest = Manifest {
         dataset: TABLE,
         format_version: FORMAT_VERSION,
+        digest: String::new(),
         date: options.date.to_string(),
         days: options.days,
         partitions_read: &counts.partitions,
+        inputs: &counts.inputs,
         input_rows: counts.input_rows,
         sft_examples: by_split(&|s| s.sft.len()),
         preference_pairs: by_split(&|s| s.pairs.len()),
         projects: SPLITS.iter().copied().zip(dataset.projects).collect(),
         excluded: &counts.excluded,
+        quarantine: QuarantineEntry {
+            rows: counts.quarantined,
+            file: counts.quarantine_file.as_deref(),
+        },
         no_preference_pair: &dataset.no_pair,
-        reconciled: counts.input_rows == sft_examples + counts.excluded.values().sum::<u64>(),
+        reconciled: counts.input_rows == sft_examples + counts.excluded.values().sum::<u64>()
+            && counts
+                .inputs
+                .iter()
+                .filter(|i| i.table == hive_core::schema::EDITS)
+                .map(|i| i.rows)
+                .sum::<u64>()
+                == counts.input_rows,
+        dedup: DedupEntry {
+            stats: counts.dedup,
+            rows_per_band: options.config.dedup.rows(),
+            candidate_probability_at_threshold: crate::dedup::candidate_probability(
+                options.config.dedup.threshold,
+                options.config.dedup.bands,
+                options.config.dedup.rows(),
+            ),
+        },
         secrets: SecretsEntry {
             action: options.config.secrets.action,
             found: &counts.secrets,
-            examples_with_secrets: counts.examples_with_secrets,
+            rows_with_secrets: counts.rows_with_secrets,
         },
         tokens,
         files: BTreeMap::new(),
@@ -354,6 +517,11 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
         );
         write_atomically(&staging.join(file), bytes)?;
     }
+    let mut listing = String::new();
+    for (name, f) in &manifest.files {
+        let _ = writeln!(listing, "{name} {}", f.sha256);
+    }
+    manifest.digest = sha256_hex(listing.as_bytes());
     let card = dataset_card(&manifest);
     write_atomically(&staging.join("README.md"), card.as_bytes())?;
     let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| FinetuneError::InvalidRecord {
@@ -369,16 +537,64 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     if dir.exists() {
         std::fs::rename(&dir, &old).map_err(|e| CoreError::io(&dir, e))?;
     }
-    std::fs::rename(&staging, &dir).map_err(|e| CoreError::io(&dir, e))?;
+    if let Err(e) = std::fs::rename(&staging, &dir) {
+        // Put the previous dataset back rather than leave the partition empty.
+        if old.exists() {
+            let _ = std::fs::rename(&old, &dir);
+        }
+        return Err(CoreError::io(&dir, e).into());
+    }
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(|e| CoreError::io(&old, e))?;
     }
     Ok(dir)
 }
 
+/// The card's YAML front matter.
+fn card_front_matter(s: &mut String, m: &Manifest<'_>) {
+    // Hugging Face dataset-card metadata: `load_dataset(<folder>, "sft")` (or
+    // "preference") finds the splits without further arguments. Empty splits are left out.
+    let _ = writeln!(s, "---\nconfigs:");
+    for kind in ["sft", "preference"] {
+        let _ = writeln!(s, "- config_name: {kind}\n  data_files:");
+        for split in SPLITS {
+            let file = format!("{kind}-{split}.parquet");
+            if m.files.get(&file).is_some_and(|f| f.rows > 0) {
+                let _ = writeln!(s, "  - split: {split}\n    path: {file}");
+            }
+        }
+    }
+    let _ = writeln!(s, "---\n");
+}
+
+/// Token figures per file and how to load the dataset.
+fn card_tokens_and_use(s: &mut String, m: &Manifest<'_>) {
+    for (name, t) in &m.tokens {
+        if let (Some(mean), Some(p50), Some(p95), Some(max)) = (t.mean, t.p50, t.p95, t.max) {
+            let _ = writeln!(
+                s,
+                "- Tokens per record in `{name}`: mean {mean:.0}, median {p50}, p95 {p95}, max {max}."
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Use\n\n- OpenAI fine-tuning: upload `sft-train.jsonl` (and `sft-validation.jsonl`) with purpose \
+         `fine-tune`; for preference fine-tuning (DPO), the `preference-*.jsonl` files.\n\
+         - Hugging Face: `datasets.load_dataset(\"<this folder>\", \"sft\")` for TRL's SFTTrainer, \
+         `\"preference\"` for DPOTrainer.\n\
+         - Secret and PII detection is pattern-based: treat this dataset as internal data."
+    );
+    let _ = writeln!(
+        s,
+        "\nThe full recipe and counts are in `manifest.json`. Guide: docs/build-finetune.md."
+    );
+}
+
 /// The dataset card, from the manifest's figures.
 fn dataset_card(m: &Manifest<'_>) -> String {
     let mut s = String::new();
+    card_front_matter(&mut s, m);
     let _ = writeln!(s, "# maestro-hive fine-tuning dataset, {}\n", m.date);
     let _ = writeln!(
         s,
@@ -397,8 +613,10 @@ fn dataset_card(m: &Manifest<'_>) -> String {
     let _ = writeln!(
         s,
         "\n`*.jsonl`: OpenAI chat fine-tuning (`sft-*`) and preference fine-tuning (`preference-*`) \
-         formats. `*.parquet`: the Hugging Face TRL layout (`messages` for SFTTrainer; `prompt`, \
-         `chosen`, `rejected` for DPOTrainer), each a list of `{{role, content}}`.\n"
+         formats. `sft-*.parquet`, `preference-*.parquet`: the Hugging Face TRL layout (`messages` for \
+         SFTTrainer; `prompt`, `chosen`, `rejected` for DPOTrainer), each a list of `{{role, content}}`. \
+         `sources-*.parquet`: the `edits` row each SFT example came from (row i = line i), with its token \
+         count and its preference pair's line. `excluded.parquet`: every input row left out, with the reason.\n"
     );
     let _ = writeln!(s, "## How it was made\n");
     let _ = writeln!(
@@ -429,9 +647,19 @@ fn dataset_card(m: &Manifest<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "- Deduplicated before the split: exact (normalised text) and MinHash LSH ({} permutations, {} bands, \
-         {}-token shingles, Jaccard >= {} verified on the shingle sets).",
-        m.config.dedup.permutations, m.config.dedup.bands, m.config.dedup.shingle_size, m.config.dedup.threshold
+        "- Deduplicated before the split: exact (normalised text; {} removed) and MinHash LSH ({} permutations, \
+         {} bands of {} rows, {}-token shingles; a pair at Jaccard {} becomes a candidate with probability {:.5}), \
+         every candidate verified on its true Jaccard ({} near duplicates removed, {} candidates below the \
+         threshold kept).",
+        m.dedup.stats.exact_duplicates,
+        m.config.dedup.permutations,
+        m.config.dedup.bands,
+        m.dedup.rows_per_band,
+        m.config.dedup.shingle_size,
+        m.config.dedup.threshold,
+        m.dedup.candidate_probability_at_threshold,
+        m.dedup.stats.near_duplicates,
+        m.dedup.stats.candidates_below_threshold,
     );
     let _ = writeln!(
         s,
@@ -460,9 +688,6 @@ fn dataset_card(m: &Manifest<'_>) -> String {
             crate::config::Encoding::Cl100kBase => "cl100k_base",
         }
     );
-    let _ = writeln!(
-        s,
-        "\nThe full recipe and counts are in `manifest.json`. Guide: docs/build-finetune.md."
-    );
+    card_tokens_and_use(&mut s, m);
     s
 }

@@ -42,7 +42,9 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     vec![
         d(
             "private_key",
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+            // To the END line; without one (a key cut short), the base64 run that follows
+            // (with `\n` escapes when the key sits in a string literal).
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*)",
             0,
         ),
         d("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b", 0),
@@ -117,6 +119,15 @@ fn is_benign_ip(ip: &str) -> bool {
     }
 }
 
+/// `icon@2x.png`: the retina-asset naming convention, not an address.
+fn is_asset_name(email: &str) -> bool {
+    email.split_once('@').is_some_and(|(_, domain)| {
+        domain.split_once('.').is_some_and(|(label, _)| {
+            label.len() >= 2 && label.ends_with('x') && label[..label.len() - 1].chars().all(|c| c.is_ascii_digit())
+        })
+    })
+}
+
 /// Counts of redactions per kind.
 pub type SecretCounts = BTreeMap<&'static str, u64>;
 
@@ -136,6 +147,7 @@ pub fn scrub(text: &str, min_entropy: f64, counts: &mut SecretCounts) -> String 
             let keep = match detector.kind {
                 "generic_secret" => !is_generic_secret(value, min_entropy),
                 "ip_address" => is_benign_ip(value),
+                "email" => is_asset_name(value),
                 _ => false,
             };
             if keep {
@@ -193,8 +205,45 @@ mod tests {
     }
 
     #[test]
+    fn key_block_variants_and_token_shapes_are_caught() {
+        for (kind, text, secret) in [
+            (
+                "private_key",
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+                "b3BlbnNzaC1rZXktdjEAAAAA",
+            ),
+            (
+                "private_key",
+                "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+                "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+            ),
+            (
+                "private_key",
+                "KEY = \"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIBkg4LVWM9nuwNSk\\n-----END EC PRIVATE KEY-----\"",
+                "MHcCAQEEIBkg4LVWM9nuwNSk",
+            ),
+            (
+                "private_key",
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMx\nH2Mo4lgOEePzNm0t",
+                "H2Mo4lgOEePzNm0t",
+            ),
+            ("aws_access_key", "ASIAY34FZKBOKMUTVV7A", "ASIAY34FZKBOKMUTVV7A"),
+            (
+                "github_token",
+                "token: github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+                "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+            ),
+        ] {
+            let (out, counts) = one(text);
+            assert!(!out.contains(secret), "{kind}: {out}");
+            assert_eq!(counts.get(kind), Some(&1), "{kind}: {counts:?}");
+        }
+    }
+
+    #[test]
     fn ordinary_code_is_left_alone() {
-        let text = "let token = get_token();\npassword_field = form.password\nlisten 127.0.0.1:8080\nversion = \"1.2.3\"\n";
+        let text = "let token = get_token();\npassword_field = form.password\nlisten 127.0.0.1:8080\nversion = \"1.2.3\"\n\
+                    <img src=\"logo@2x.png\"> host = \"0.0.0.0\"\n";
         let (out, counts) = one(text);
         assert_eq!(out, text);
         assert!(counts.is_empty(), "{counts:?}");

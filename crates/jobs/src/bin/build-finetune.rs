@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use hive_core::ExitStatus;
 use hive_core::cli::CommonArgs;
+use hive_core::{ExitStatus, env};
 use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
 
 /// Build fine-tuning datasets (SFT and preference pairs) from what users kept of generated files.
@@ -15,8 +15,10 @@ use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
 /// Reads the committed `edits` and `diff_scores` partitions of the --days days ending --date, joins
 /// them on (event_id, path) and writes `<root>/finetune/dt=D/`: OpenAI chat JSONL (`sft-*.jsonl`),
 /// OpenAI preference JSONL (`preference-*.jsonl`), the same records as Parquet in Hugging Face TRL's
-/// layout (`*.parquet`), `manifest.json` (counts per reason, token statistics, sha256 of every file,
-/// the config) and a dataset card `README.md`.
+/// layout (`sft-*.parquet`, `preference-*.parquet`), lineage (`sources-*.parquet`: the edits row of
+/// each example; `excluded.parquet`: every row left out, with its reason), `manifest.json` (counts
+/// per reason, token statistics, sha256 of every file, the config) and a dataset card `README.md`.
+/// The folder is built aside and swapped in whole; reruns give identical bytes.
 ///
 /// Deleted, binary, empty and wholesale-rewritten files, files failing the quality filters and
 /// examples over the token limit are excluded with a counted reason; secrets and PII are redacted
@@ -24,10 +26,17 @@ use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
 /// no project is in two splits. Every JSONL line is validated before it is written. The recipe is
 /// a YAML file (--config, see docs/build-finetune.md); without it the documented defaults apply.
 ///
-/// Exit codes: 0 done; 2 bad input, config or usage; 99 no `edits` partition in the range.
+/// Rows that cannot be processed (a null key, an unknown `change`, no `diff_scores` row) are also
+/// written to `quarantine/build-finetune/dt=D/` naming the field, never with their content.
+///
+/// Exit codes: 0 done; 1 rows do not reconcile (outputs kept for inspection) or a record failed
+/// validation (nothing written); 2 bad input, config or usage (the message names the file and
+/// column or key); 99 no `edits` row in the range (no partition: nothing written; empty
+/// partitions: an empty dataset is written).
 ///
 /// Examples:
-///   build-finetune --data-root data/sample --date 2026-10-12
+///   build-finetune --data-root target/sample-run/lake --date 2026-10-17 --days 12 \
+///       --config data/sample/finetune.yaml
 ///   build-finetune --date 2026-10-12 --days 7 --config finetune.yaml --log-format json
 #[derive(Debug, Parser)]
 #[command(name = "build-finetune", version, verbatim_doc_comment)]
@@ -36,11 +45,11 @@ struct Cli {
     common: CommonArgs,
 
     /// Days of `edits` read, ending with --date (the output partition).
-    #[arg(long, env = "HIVE_FINETUNE_DAYS", default_value_t = 1)]
+    #[arg(long, env = env::FINETUNE_DAYS, default_value_t = 1)]
     days: u32,
 
     /// YAML recipe (token limit, filters, dedup, split, secrets); unknown keys are errors.
-    #[arg(long, env = "HIVE_FINETUNE_CONFIG", value_name = "FILE")]
+    #[arg(long, env = env::FINETUNE_CONFIG, value_name = "FILE")]
     config: Option<PathBuf>,
 }
 
@@ -58,6 +67,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         date: cli.common.date,
         days: cli.days,
         config,
+        quiet: cli.common.log.quiet,
     };
     let summary = hive_finetune::run(&options).with_context(|| format!("building fine-tuning datasets for {}", options.date))?;
     tracing::info!(

@@ -1,0 +1,768 @@
+//! Integration tests of `build-finetune`: secrets never leak, the split is by project,
+//! deduplication removes near copies but keeps files that only share a licence header,
+//! every record passes OpenAI's data-prep checks and reads back with pyarrow, token
+//! counts agree with OpenAI's tiktoken, reruns are byte-identical, every input row is
+//! accounted for, and bad input exits 2 naming the file and field.
+//!
+//! Inputs are real: `synth-events` lakes, or raw generations and snapshots written here,
+//! run through `extract-edits` and `score-diffs`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::format_collect,
+    clippy::format_push_string,
+    clippy::case_sensitive_file_extension_comparisons
+)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use serde_json::{Value, json};
+use support::{Run, Workdir, extract, ok, run};
+
+/// Runs build-finetune with `extra` arguments.
+fn finetune(root: &Path, date: &str, extra: &[&str]) -> Run {
+    let mut cmd = support::bin("build-finetune");
+    cmd.args(["--data-root", root.to_str().unwrap(), "--date", date]);
+    cmd.args(extra);
+    run(cmd)
+}
+
+fn score(root: &Path, date: &str) {
+    let mut cmd = support::bin("score-diffs");
+    cmd.args(["--data-root", root.to_str().unwrap(), "--date", date, "--quiet"]);
+    ok(cmd);
+}
+
+/// A synthetic lake with three days of edits and scores (2026-10-08..10).
+fn synth_lake(name: &str, seed: u64) -> (Workdir, PathBuf) {
+    let dir = Workdir::new(name);
+    let root = dir.join("lake");
+    support::synth(&root, "parquet", 300, 3, seed);
+    for date in ["2026-10-08", "2026-10-09", "2026-10-10"] {
+        extract(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0);
+        score(&root, date);
+    }
+    (dir, root)
+}
+
+/// One generated file and what the user kept of it (`None`: deleted).
+struct Planted {
+    project: String,
+    request: String,
+    path: String,
+    generated: String,
+    kept: Option<String>,
+}
+
+/// Writes one generation per planted file (generated 2026-01-01, snapshot 2026-01-05)
+/// and runs extract-edits and score-diffs for 2026-01-08.
+fn planted_lake(dir: &Workdir, files: &[Planted]) -> PathBuf {
+    let (mut gens, mut snaps) = (String::new(), String::new());
+    for (i, f) in files.iter().enumerate() {
+        let generation = json!({"event_id": format!("e{i:04}"), "generated_at": "2026-01-01T00:00:00Z",
+            "project_id": f.project, "template_id": "service", "template_version": "3",
+            "request": f.request, "files": [{"path": f.path, "content": f.generated}]});
+        gens.push_str(&format!("{generation}\n"));
+        let kept: Vec<Value> = f.kept.iter().map(|k| json!({"path": f.path, "content": k})).collect();
+        let snapshot = json!({"snapshot_id": format!("s{i:04}"), "project_id": f.project,
+            "captured_at": "2026-01-05T00:00:00Z", "files": kept});
+        snaps.push_str(&format!("{snapshot}\n"));
+    }
+    dir.write("lake/raw/generations/dt=2026-01-01/part-0.ndjson", gens);
+    dir.write("lake/raw/snapshots/dt=2026-01-05/part-0.ndjson", snaps);
+    let root = dir.join("lake");
+    let e = extract(&root, PLANTED_DATE, &[]).expect_code(0).summary();
+    assert_eq!(e["edit_rows_out"], json!(files.len()), "{e}");
+    score(&root, PLANTED_DATE);
+    root
+}
+
+const PLANTED_DATE: &str = "2026-01-08";
+
+/// A distinct, ordinary source file of `lines` lines (`seed` makes it unique).
+fn code(seed: usize, lines: usize) -> String {
+    let words = [
+        "order", "invoice", "customer", "ledger", "payment", "refund", "account", "report", "session",
+    ];
+    (0..lines)
+        .map(|i| {
+            let w = words[(seed * 7 + i * 3) % words.len()];
+            let v = words[(seed + i * 5) % words.len()];
+            format!(
+                "def {w}_{v}_{seed}_{i}(ctx, item_{i}):\n    return ctx.{v}.update(item_{i}, limit={})\n",
+                seed * 13 + i
+            )
+        })
+        .collect()
+}
+
+/// A deterministic high-entropy string of `n` characters from `alphabet`.
+fn random(seed: u64, n: usize, alphabet: &str) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chars[(state % chars.len() as u64) as usize]
+        })
+        .collect()
+}
+
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// One planted secret per detected kind: (kind, the line planted, the secret value that
+/// must not appear anywhere).
+fn secrets() -> Vec<(&'static str, String, String)> {
+    let key_body = random(1, 64, ALNUM);
+    let aws_id = format!("AKIA{}", random(2, 16, UPPER));
+    let aws_secret = random(3, 40, ALNUM);
+    let github = format!("ghp_{}", random(4, 36, ALNUM));
+    let gitlab = format!("glpat-{}", random(5, 20, ALNUM));
+    let slack = format!("xoxb-{}-{}", random(6, 12, "0123456789"), random(7, 24, ALNUM));
+    let jwt = format!(
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ{}.{}",
+        random(8, 30, ALNUM),
+        random(9, 43, ALNUM)
+    );
+    let password = format!("Pw{}", random(10, 14, ALNUM));
+    let generic = random(11, 24, ALNUM);
+    let email = "maria.rossi@acme-corp.io".to_owned();
+    let ip = "198.51.100.77".to_owned();
+    vec![
+        (
+            "private_key",
+            format!("KEY = \"\"\"-----BEGIN RSA PRIVATE KEY-----\n{key_body}\n-----END RSA PRIVATE KEY-----\"\"\""),
+            key_body,
+        ),
+        ("aws_access_key", format!("AWS_ACCESS_KEY_ID = \"{aws_id}\""), aws_id),
+        ("aws_secret_key", format!("aws_secret_access_key = \"{aws_secret}\""), aws_secret),
+        ("github_token", format!("GH = \"{github}\""), github),
+        ("gitlab_token", format!("GL = \"{gitlab}\""), gitlab),
+        ("slack_token", format!("SLACK = \"{slack}\""), slack),
+        ("jwt", format!("AUTH_HEADER = \"Bearer {jwt}\""), jwt),
+        (
+            "password_in_url",
+            format!("DATABASE_URL = \"postgres://admin:{password}@db.example.net:5432/app\""),
+            password,
+        ),
+        ("generic_secret", format!("STRIPE_API_TOKEN = \"{generic}\""), generic),
+        ("email", format!("OWNER = \"{email}\""), email),
+        ("ip_address", format!("UPSTREAM = \"{ip}\""), ip),
+    ]
+}
+
+/// Every file under `dir` (hidden ones too), relative path -> bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in fs_err::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.insert(
+                    path.strip_prefix(base).unwrap().to_string_lossy().into_owned(),
+                    fs_err::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+/// What a reader of each output file sees: Parquet decoded (its pages are compressed,
+/// so a byte search would miss a leak), other files as text.
+fn readable_outputs(dir: &Path) -> BTreeMap<String, String> {
+    tree(dir)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let text = if name.ends_with(".parquet") {
+                support::sorted_rows(&[dir.join(&name)]).join("\n")
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            (name, text)
+        })
+        .collect()
+}
+
+/// Every record batch of a Parquet file.
+fn batches(path: &Path) -> Vec<RecordBatch> {
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// One text column of a Parquet file, row by row.
+fn text_column(path: &Path, name: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for batch in batches(path) {
+        let column = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("{} has no `{name}`", path.display()));
+        let strings = column.as_string::<i32>();
+        out.extend((0..strings.len()).map(|i| strings.is_valid(i).then(|| strings.value(i).to_owned())));
+    }
+    out
+}
+
+fn u64_column(path: &Path, name: &str) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    for batch in batches(path) {
+        let column = batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .clone();
+        out.extend((0..column.len()).map(|i| column.is_valid(i).then(|| column.value(i))));
+    }
+    out
+}
+
+fn manifest(dataset: &Path) -> Value {
+    serde_json::from_slice(&fs_err::read(dataset.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// `(project_id, path)` of every example, over all splits.
+fn examples(dataset: &Path) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for split in ["train", "validation", "test"] {
+        let file = dataset.join(format!("sources-{split}.parquet"));
+        let projects = text_column(&file, "project_id");
+        let paths = text_column(&file, "path");
+        out.extend(projects.into_iter().zip(paths).map(|(p, f)| (p.unwrap(), f.unwrap())));
+    }
+    out
+}
+
+/// `(project_id, reason)` of every excluded row.
+fn exclusions(dataset: &Path) -> BTreeSet<(String, String)> {
+    let file = dataset.join("excluded.parquet");
+    text_column(&file, "project_id")
+        .into_iter()
+        .zip(text_column(&file, "reason"))
+        .map(|(p, r)| (p.unwrap(), r.unwrap()))
+        .collect()
+}
+
+#[test]
+fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
+    let dir = Workdir::new("finetune-secrets");
+    let planted = secrets();
+    let mut files = Vec::new();
+    for (i, (_, line, _)) in planted.iter().enumerate() {
+        // In the kept file, in the generated file (the rejected side of the pair) and,
+        // for every other kind, in the request.
+        let body = code(i + 1, 12);
+        files.push(Planted {
+            project: format!("p{i:02}"),
+            request: if i % 2 == 0 {
+                format!("Add the settings module. Use {line}")
+            } else {
+                "Add the settings module.".to_owned()
+            },
+            path: format!("app/settings_{i}.py"),
+            generated: format!("{body}{line}\n"),
+            kept: Some(format!("{body}# reviewed\n{line}\n")),
+        });
+    }
+    // A secret in a path reaches the prompt and the lineage files: scrubbed there too.
+    files.push(Planted {
+        project: "p99".to_owned(),
+        request: "Add the owner's notes.".to_owned(),
+        path: "docs/maria.rossi@acme-corp.io/notes.md".to_owned(),
+        generated: code(50, 10),
+        kept: Some(code(50, 11)),
+    });
+    let root = planted_lake(&dir, &files);
+    let leaks = |what: &str, text: &str| {
+        for (kind, _, value) in &planted {
+            assert!(!text.contains(value.as_str()), "the {kind} secret leaked into {what}");
+        }
+    };
+
+    // Redact (the default), with every log line there is, in both formats.
+    for format in ["text", "json"] {
+        let mut cmd = support::bin("build-finetune");
+        cmd.env("HIVE_LOG", "trace");
+        cmd.args([
+            "--data-root",
+            root.to_str().unwrap(),
+            "--date",
+            PLANTED_DATE,
+            "--log-format",
+            format,
+        ]);
+        let out = ok(cmd);
+        leaks("stdout", &out.stdout());
+        leaks("stderr", &out.stderr());
+        assert!(!out.stderr().is_empty(), "trace logging produced no log to check");
+    }
+    let dataset = root.join(format!("finetune/dt={PLANTED_DATE}"));
+    let outputs = readable_outputs(&root.join("finetune"));
+    assert!(outputs.keys().any(|n| n.ends_with(".parquet")) && outputs.contains_key(&format!("dt={PLANTED_DATE}/manifest.json")));
+    for (name, text) in &outputs {
+        leaks(name, text);
+    }
+    // Not vacuous: each kind was found and counted, and its example was written with
+    // the typed placeholder in place of the value.
+    let m = manifest(&dataset);
+    let jsonl: String = outputs
+        .iter()
+        .filter(|(n, _)| n.ends_with(".jsonl"))
+        .map(|(_, text)| text.as_str())
+        .collect();
+    for (kind, _, _) in &planted {
+        assert!(
+            m["secrets"]["found"][kind].as_u64().unwrap_or(0) >= 1,
+            "{kind} not counted: {}",
+            m["secrets"]
+        );
+        assert!(jsonl.contains(&format!("<REDACTED:{kind}>")), "no <REDACTED:{kind}> in the JSONL");
+    }
+    assert_eq!(
+        m["sft_examples"]["train"].as_u64().unwrap() + m["sft_examples"]["validation"].as_u64().unwrap(),
+        12
+    );
+    assert!(examples(&dataset).contains(&("p99".to_owned(), "docs/<REDACTED:email>/notes.md".to_owned())));
+
+    // Drop: the examples with secrets are left out with the reason `secret`.
+    dir.write("drop.yaml", "secrets:\n  action: drop\n");
+    let out = finetune(&root, PLANTED_DATE, &["--config", dir.join("drop.yaml").to_str().unwrap()]).expect_code(0);
+    leaks("stderr", &out.stderr());
+    let summary = out.summary();
+    assert_eq!(summary["excluded"]["secret"], json!(planted.len() + 1), "{summary}");
+    assert_eq!(summary["sft_examples"], json!(0), "{summary}");
+    for (name, text) in &readable_outputs(&root.join("finetune")) {
+        leaks(name, text);
+    }
+}
+
+#[test]
+fn no_project_is_in_two_splits_and_the_salt_draws_the_split() {
+    let (dir, root) = synth_lake("finetune-split", 31);
+    let dataset = root.join("finetune/dt=2026-10-10");
+    let by_split = || {
+        ["train", "validation", "test"].map(|split| {
+            text_column(&dataset.join(format!("sources-{split}.parquet")), "project_id")
+                .into_iter()
+                .map(Option::unwrap)
+                .collect::<BTreeSet<_>>()
+        })
+    };
+    finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0);
+    let [train, validation, test] = by_split();
+    assert!(
+        !train.is_empty() && !validation.is_empty(),
+        "{} train, {} validation projects",
+        train.len(),
+        validation.len()
+    );
+    assert!(test.is_empty());
+    assert!(
+        train.is_disjoint(&validation),
+        "projects in both: {:?}",
+        train.intersection(&validation).collect::<Vec<_>>()
+    );
+
+    // Three splits with another salt: still disjoint, and a different draw.
+    dir.write(
+        "split.yaml",
+        "split:\n  salt: another\n  train: 0.6\n  validation: 0.2\n  test: 0.2\n",
+    );
+    finetune(
+        &root,
+        "2026-10-10",
+        &["--days", "3", "--quiet", "--config", dir.join("split.yaml").to_str().unwrap()],
+    )
+    .expect_code(0);
+    let [train2, validation2, test2] = by_split();
+    for (a, b) in [(&train2, &validation2), (&train2, &test2), (&validation2, &test2)] {
+        assert!(a.is_disjoint(b));
+    }
+    assert!(!test2.is_empty() && validation2 != validation);
+}
+
+#[test]
+fn near_duplicates_are_removed_and_files_that_share_a_licence_header_are_kept() {
+    use hive_finetune::dedup::{jaccard, normalise, shingles};
+    let dir = Workdir::new("finetune-dedup");
+    let original = code(1, 20);
+    let lines: Vec<&str> = original.lines().collect();
+    // Two lines of forty rewritten.
+    let mut near_lines = lines.clone();
+    near_lines[9] = "    return ctx.audit.record(item_4, limit=17)";
+    near_lines[27] = "    return None";
+    let near = near_lines.join("\n") + "\n";
+    let exact = original.replace('\n', "  \r\n");
+    let licence = "# Copyright 2026 Acme Corp.\n#\n# Licensed under the Apache License, Version 2.0 (the \"License\");\n\
+        # you may not use this file except in compliance with the License.\n# You may obtain a copy of the License at\n#\n\
+        #     http://www.apache.org/licenses/LICENSE-2.0\n#\n# Unless required by applicable law or agreed to in writing, software\n\
+        # distributed under the License is distributed on an \"AS IS\" BASIS,\n\
+        # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.\n\
+        # See the License for the specific language governing permissions and\n# limitations under the License.\n";
+    let licensed: Vec<String> = (0..3).map(|k| format!("{licence}{}", code(10 + k, 4))).collect();
+
+    // The inputs are what the test claims: the near copy is above the threshold, the
+    // licensed files share a large part of their shingles but stay below it.
+    let set = |t: &str| shingles(&normalise(t), 5);
+    assert!(jaccard(&set(&original), &set(&near)) >= 0.7);
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        let j = jaccard(&set(&licensed[a]), &set(&licensed[b]));
+        assert!((0.3..0.7).contains(&j), "licensed files {a} and {b}: Jaccard {j}");
+    }
+
+    let file = |project: &str, path: &str, content: &str| Planted {
+        project: project.to_owned(),
+        request: format!("Write {path}"),
+        path: path.to_owned(),
+        generated: content.to_owned(),
+        kept: Some(content.to_owned()),
+    };
+    let mut files = vec![
+        file("p-original", "app/orders.py", &original),
+        file("p-near", "app/orders.py", &near),
+        file("p-exact", "app/orders.py", &exact),
+    ];
+    for (k, content) in licensed.iter().enumerate() {
+        files.push(file(&format!("p-licensed-{k}"), &format!("app/module_{k}.py"), content));
+    }
+    let root = planted_lake(&dir, &files);
+    let summary = finetune(&root, PLANTED_DATE, &["--quiet"]).expect_code(0).summary();
+    let dataset = root.join(format!("finetune/dt={PLANTED_DATE}"));
+    let kept: BTreeSet<String> = examples(&dataset).into_iter().map(|(p, _)| p).collect();
+    let expected: BTreeSet<String> = ["p-original", "p-licensed-0", "p-licensed-1", "p-licensed-2"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(kept, expected, "{summary}");
+    let excluded = exclusions(&dataset);
+    assert!(
+        excluded.contains(&("p-near".to_owned(), "near_duplicate".to_owned())),
+        "{excluded:?}"
+    );
+    assert!(
+        excluded.contains(&("p-exact".to_owned(), "exact_duplicate".to_owned())),
+        "{excluded:?}"
+    );
+    assert_eq!(summary["excluded"], json!({"exact_duplicate": 1, "near_duplicate": 1}));
+}
+
+/// tiktoken-rs's copy of OpenAI's BPE table for `encoding`, found through `cargo metadata`
+/// (or in `HIVE_TIKTOKEN_ASSETS`, a directory of `<encoding>.tiktoken` files).
+fn bpe_file(encoding: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("HIVE_TIKTOKEN_ASSETS") {
+        return PathBuf::from(dir).join(format!("{encoding}.tiktoken"));
+    }
+    // Only this platform's packages: the others' sources may not be downloaded.
+    let mut rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()));
+    rustc.arg("-vV");
+    let version = ok(rustc).stdout();
+    let host = version.lines().find_map(|l| l.strip_prefix("host: ")).unwrap().to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &host]);
+    let metadata: Value = serde_json::from_str(&ok(cmd).stdout()).unwrap();
+    let package = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tiktoken-rs")
+        .expect("tiktoken-rs is a dependency");
+    let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap());
+    manifest.with_file_name("assets").join(format!("{encoding}.tiktoken"))
+}
+
+/// The Python with tiktoken and pyarrow made by `scripts/setup-venvs.sh finetune`.
+fn finetune_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HIVE_FINETUNE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/finetune/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/setup-venvs.sh finetune`",
+        python.display()
+    );
+    python
+}
+
+/// Runs tests/python/check_finetune.py on a dataset; returns its counts.
+fn python_check(root: &Path, date: &str, encoding: &str) -> Value {
+    let mut cmd = std::process::Command::new(finetune_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_finetune.py"));
+    cmd.arg(root.join(format!("finetune/dt={date}")));
+    cmd.arg(root);
+    cmd.arg(bpe_file(encoding));
+    serde_json::from_str(ok(cmd).stdout().trim()).unwrap()
+}
+
+#[test]
+fn every_record_passes_openais_checks_counts_tokens_like_tiktoken_and_reconciles() {
+    let (_dir, root) = synth_lake("finetune-formats", 32);
+    let summary = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    assert_eq!(summary["reconciled"], json!(true), "{summary}");
+    let checked = python_check(&root, "2026-10-10", "o200k_base");
+    // pyarrow read every example and every pair; tiktoken counted each one.
+    assert_eq!(checked["sft_rows"], summary["sft_examples"], "{checked} vs {summary}");
+    assert_eq!(checked["preference_rows"], summary["preference_pairs"]);
+    assert_eq!(checked["token_counts_checked"], summary["sft_examples"]);
+    assert_eq!(checked["input_rows"], summary["input_rows"]);
+    let excluded: u64 = summary["excluded"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(checked["excluded_rows"], json!(excluded));
+    // The synthetic lake has every kind of exclusion the checker recounts, and the
+    // checker compared answers with kept files.
+    for key in [
+        "recounted_binary",
+        "recounted_deleted",
+        "recounted_wholesale_rewrite",
+        "answers_equal_kept_file",
+    ] {
+        assert!(checked[key].as_u64().unwrap_or(0) > 0, "nothing for {key}: {checked}");
+    }
+    // The input parts the manifest lists are those committed, with their row counts.
+    let m = manifest(&root.join("finetune/dt=2026-10-10"));
+    let mut listed = 0;
+    for date in ["2026-10-08", "2026-10-09", "2026-10-10"] {
+        for part in support::parts(&root, "edits", date) {
+            let rel = part.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            let entry = m["inputs"].as_array().unwrap().iter().find(|i| i["file"] == json!(rel)).unwrap();
+            assert_eq!(entry["rows"], json!(hive_core::lake::parquet_row_count(&part).unwrap()));
+            listed += 1;
+        }
+    }
+    assert_eq!(listed, 3);
+
+    // The other encoding is honoured and agrees with tiktoken too.
+    let dir = root.parent().unwrap();
+    fs_err::write(dir.join("cl100k.yaml"), "tokens:\n  encoding: cl100k_base\n").unwrap();
+    finetune(
+        &root,
+        "2026-10-10",
+        &["--days", "3", "--quiet", "--config", dir.join("cl100k.yaml").to_str().unwrap()],
+    )
+    .expect_code(0);
+    python_check(&root, "2026-10-10", "cl100k_base");
+}
+
+#[test]
+fn examples_over_the_token_limit_are_dropped_not_truncated() {
+    let (dir, root) = synth_lake("finetune-tokens", 33);
+    let dataset = root.join("finetune/dt=2026-10-10");
+    finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0);
+    let tokens_of = || {
+        let mut out = BTreeMap::new();
+        for split in ["train", "validation", "test"] {
+            let file = dataset.join(format!("sources-{split}.parquet"));
+            let keys = text_column(&file, "source_file").into_iter().zip(u64_column(&file, "source_row"));
+            for (key, tokens) in keys.zip(u64_column(&file, "sft_tokens")) {
+                out.insert((key.0.unwrap(), key.1.unwrap()), tokens.unwrap());
+            }
+        }
+        out
+    };
+    let unlimited = tokens_of();
+    let mut sizes: Vec<u64> = unlimited.values().copied().collect();
+    sizes.sort_unstable();
+    let limit = sizes[sizes.len() / 2];
+    assert!(sizes[0] < limit && limit < sizes[sizes.len() - 1]);
+
+    dir.write("limit.yaml", format!("tokens:\n  max_tokens: {limit}\n"));
+    let summary = finetune(
+        &root,
+        "2026-10-10",
+        &["--days", "3", "--quiet", "--config", dir.join("limit.yaml").to_str().unwrap()],
+    )
+    .expect_code(0)
+    .summary();
+    let limited = tokens_of();
+    // Every example over the limit is gone, counted as too_many_tokens; every example
+    // written is within the limit and has the same count as without a limit (it was
+    // not shortened).
+    let over: Vec<_> = unlimited.iter().filter(|(_, t)| **t > limit).map(|(k, _)| k.clone()).collect();
+    assert!(!over.is_empty());
+    let file = dataset.join("excluded.parquet");
+    let too_long: BTreeSet<(String, u64)> = text_column(&file, "source_file")
+        .into_iter()
+        .zip(u64_column(&file, "source_row"))
+        .zip(text_column(&file, "reason"))
+        .filter(|(_, r)| r.as_deref() == Some("too_many_tokens"))
+        .map(|((f, r), _)| (f.unwrap(), r.unwrap()))
+        .collect();
+    for key in &over {
+        assert!(too_long.contains(key), "{key:?} over the limit but not excluded as too_many_tokens");
+    }
+    assert_eq!(summary["excluded"]["too_many_tokens"], json!(too_long.len()), "{summary}");
+    for (key, tokens) in &limited {
+        assert!(*tokens <= limit, "{key:?} has {tokens} tokens over {limit}");
+        if let Some(before) = unlimited.get(key) {
+            assert_eq!(tokens, before, "{key:?} changed size under a limit");
+        }
+    }
+    assert!(!limited.is_empty());
+    // The checker also finds every kept answer equal to the kept file.
+    python_check(&root, "2026-10-10", "o200k_base");
+}
+
+#[test]
+fn reruns_are_byte_identical_and_leave_no_staging_behind() {
+    let (_dir, root) = synth_lake("finetune-determinism", 34);
+    let table = root.join("finetune");
+    finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0);
+    let first = tree(&table);
+    assert!(first.len() > 10, "{:?}", first.keys().collect::<Vec<_>>());
+    // What a killed run leaves (a half-written staging directory) is cleaned up, and a
+    // rerun with other logging gives the same bytes.
+    fs_err::create_dir_all(table.join(".dt=2026-10-10.tmp-4242424")).unwrap();
+    fs_err::write(table.join(".dt=2026-10-10.tmp-4242424/sft-train.jsonl"), "partial").unwrap();
+    finetune(&root, "2026-10-10", &["--days", "3", "--log-format", "json"]).expect_code(0);
+    let second = tree(&table);
+    assert_eq!(first.keys().collect::<Vec<_>>(), second.keys().collect::<Vec<_>>());
+    for (name, bytes) in &first {
+        assert!(bytes == &second[name], "{name} differs between two runs");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file_and_field() {
+    let (dir, root) = synth_lake("finetune-bad-input", 35);
+    // A misspelt config key.
+    let config = dir.write("bad.yaml", "tokens:\n  max_tokns: 100\n");
+    finetune(&root, "2026-10-10", &["--config", config.to_str().unwrap()])
+        .expect_code(2)
+        .expect_stderr("bad.yaml")
+        .expect_stderr("max_tokns");
+    // Shards would split the dedup and the split.
+    finetune(&root, "2026-10-10", &["--shard", "1/2"])
+        .expect_code(2)
+        .expect_stderr("--shard");
+    // No edits in the range: nothing to process.
+    finetune(&root, "2026-09-01", &["--quiet"]).expect_code(99);
+
+    // An edits part without `final_content`.
+    let part = support::parts(&root, "edits", "2026-10-09").remove(0);
+    let kept: Vec<RecordBatch> = batches(&part)
+        .into_iter()
+        .map(|b| {
+            let index = b.schema().index_of("final_content").unwrap();
+            let columns: Vec<usize> = (0..b.num_columns()).filter(|i| *i != index).collect();
+            b.project(&columns).unwrap()
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, kept[0].schema(), None).unwrap();
+    for b in &kept {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+    fs_err::write(&part, bytes).unwrap();
+    finetune(&root, "2026-10-10", &["--days", "3"])
+        .expect_code(2)
+        .expect_stderr("edits/dt=2026-10-09/part-0-of-1.parquet")
+        .expect_stderr("final_content");
+
+    // Edits scored by nobody: the missing diff_scores partition is named.
+    fs_err::remove_dir_all(root.join("diff_scores/dt=2026-10-08")).unwrap();
+    finetune(&root, "2026-10-08", &[])
+        .expect_code(2)
+        .expect_stderr("diff_scores/dt=2026-10-08");
+}
+
+#[test]
+fn unprocessable_rows_are_quarantined_naming_the_field_and_still_reconcile() {
+    let (_dir, root) = synth_lake("finetune-quarantine", 36);
+    let before = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    assert_eq!(before["rows_quarantined"], json!(0), "{before}");
+    // score-diffs' checker damages two `modified` rows of one edits part.
+    let mut cmd = std::process::Command::new(support::oracle_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_scores.py"));
+    cmd.args(["corrupt", root.to_str().unwrap(), "2026-10-09"]);
+    let damaged: Value = serde_json::from_str(ok(cmd).stdout().trim()).unwrap();
+
+    let summary = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    assert_eq!(summary["reconciled"], json!(true), "{summary}");
+    assert_eq!(summary["input_rows"], before["input_rows"]);
+    assert_eq!(summary["rows_quarantined"], json!(2), "{summary}");
+    assert_eq!(summary["excluded"]["malformed"], json!(2), "{summary}");
+    let quarantine = support::sorted_rows(&support::parts(&root, "quarantine/build-finetune", "2026-10-10")).join("\n");
+    for needle in [
+        "unknown `change` value `renamed`",
+        "`final_content` is null but `change` is `modified`",
+    ] {
+        assert!(quarantine.contains(needle), "{needle} not in {quarantine}");
+    }
+    for (row, event) in damaged["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(damaged["event_ids"].as_array().unwrap())
+    {
+        let needle = format!(
+            "edits/dt=2026-10-09/part-0-of-1.parquet\u{1f}{row}\u{1f}{}",
+            event.as_str().unwrap()
+        );
+        assert!(quarantine.contains(&needle), "{needle:?} not in {quarantine}");
+    }
+    let m = manifest(&root.join("finetune/dt=2026-10-10"));
+    assert_eq!(m["quarantine"]["rows"], json!(2));
+}
+
+#[test]
+fn help_explains_and_gives_examples() {
+    let mut cmd = support::bin("build-finetune");
+    cmd.arg("--help");
+    let out = ok(cmd).stdout();
+    for needle in [
+        "Examples:",
+        "--days",
+        "HIVE_FINETUNE_DAYS",
+        "HIVE_FINETUNE_CONFIG",
+        "Exit codes",
+        "docs/build-finetune.md",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}:\n{out}");
+    }
+}
+
+#[test]
+fn empty_edits_partitions_give_an_empty_dataset_and_exit_99() {
+    let (_dir, root) = synth_lake("finetune-empty", 37);
+    // A committed day with no rows: a copy of 2026-10-10 whose edits part is emptied.
+    for table in ["edits", "diff_scores"] {
+        let from = root.join(table).join("dt=2026-10-10");
+        let to = root.join(table).join("dt=2026-10-20");
+        fs_err::create_dir_all(&to).unwrap();
+        for entry in fs_err::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            fs_err::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let part = support::parts(&root, "edits", "2026-10-20").remove(0);
+    let schema = batches(&part)[0].schema();
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema.clone(), None).unwrap();
+    writer.write(&RecordBatch::new_empty(schema)).unwrap();
+    writer.close().unwrap();
+    fs_err::write(&part, bytes).unwrap();
+
+    let summary = finetune(&root, "2026-10-20", &["--quiet"]).expect_code(99).summary();
+    assert_eq!(summary["status"], json!("nothing_to_process"), "{summary}");
+    assert_eq!(summary["input_rows"], json!(0));
+    let m = manifest(&root.join("finetune/dt=2026-10-20"));
+    assert_eq!(m["reconciled"], json!(true));
+    assert_eq!(m["files"]["sft-train.jsonl"]["rows"], json!(0));
+}
