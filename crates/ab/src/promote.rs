@@ -154,6 +154,10 @@ fn not_ready(experiment: &Experiment, rows: &[&StoredRow]) -> Option<(Decision, 
 }
 
 /// Decides one experiment from its rows of the night (none: not analysed).
+#[allow(
+    clippy::too_many_lines,
+    reason = "the rules in the order docs/ab-significance.md lists them, read top to bottom"
+)]
 pub fn decide(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow]) -> Option<Promotion> {
     rows.first()?;
     let mut promotion = Promotion {

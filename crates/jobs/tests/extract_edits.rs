@@ -525,6 +525,67 @@ fn too_many_quarantined_rows_exit_1_with_outputs_written() {
     assert_eq!(parts(&root, "edits", "2026-03-08").len(), 1);
 }
 
+/// Runs every shard of `n` in order with `--max-quarantine-ratio max`; returns each
+/// shard's exit code and summary.
+fn run_shards(root: &Path, date: &str, n: u32, max: &str) -> Vec<(i32, Value)> {
+    (0..n)
+        .map(|k| {
+            let result = extract(root, date, &["--shard", &format!("{k}/{n}"), "--max-quarantine-ratio", max]);
+            (result.code().unwrap_or(-1), result.summary())
+        })
+        .collect()
+}
+
+#[test]
+fn shards_judge_the_quarantine_ratio_of_the_whole_partition_and_empty_shards_commit() {
+    let dir = Workdir::new("shard-ratio");
+    edge_case_lake(&dir);
+    let root = dir.join("lake");
+    let date = "2026-03-08";
+    let whole = extract(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0).summary();
+    let (handled, quarantined) = (
+        whole["partition_generations_handled"].as_u64().unwrap(),
+        whole["partition_rows_quarantined"].as_u64().unwrap(),
+    );
+    assert_eq!(handled, whole["generations_out"].as_u64().unwrap() + quarantined);
+    assert!(quarantined > 0 && quarantined < handled, "{whole}");
+    let whole_edits = sorted_rows(&parts(&root, "edits", date));
+    // Exactly at the partition's ratio the night passes, however it is sharded; some of
+    // 16 shards own nothing and must still commit (empty) parts so the partition completes.
+    let at = format!("{}", quarantined as f64 / handled as f64);
+    let shards = run_shards(&root, date, 16, &at);
+    assert!(shards.iter().all(|(code, _)| *code == 0), "{shards:?}");
+    assert!(
+        shards
+            .iter()
+            .any(|(_, s)| s["generations_out"] == json!(0) && s["rows_quarantined"] == json!(0)),
+        "the scenario needs an empty shard"
+    );
+    let judged: Vec<&Value> = shards
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| !s["partition_generations_handled"].is_null())
+        .collect();
+    assert_eq!(judged.len(), 1, "only the shard completing the partition judges it");
+    assert_eq!(
+        (
+            judged[0]["partition_generations_handled"].as_u64(),
+            judged[0]["partition_rows_quarantined"].as_u64()
+        ),
+        (Some(handled), Some(quarantined))
+    );
+    assert_eq!(parts(&root, "edits", date).len(), 16);
+    assert_eq!(sorted_rows(&parts(&root, "edits", date)), whole_edits);
+    // Just under it, the one-shard run fails, and so does the sharded night: on the shard
+    // that completes the partition, not on whichever small shard is noisy.
+    let under = format!("{}", quarantined as f64 / handled as f64 - 1e-9);
+    extract(&root, date, &["--max-quarantine-ratio", &under]).expect_code(1);
+    let shards = run_shards(&root, date, 16, &under);
+    let failed: Vec<usize> = (0..shards.len()).filter(|k| shards[*k].0 != 0).collect();
+    assert_eq!(failed, vec![15], "{shards:?}");
+    assert_eq!(shards[15].1["status"], json!("too_many_quarantined"));
+}
+
 #[test]
 fn outputs_read_back_with_pyarrow_and_duckdb() {
     let dir = Workdir::new("readability");
