@@ -143,8 +143,47 @@ def test_sharded_run_equals_the_single_run(nights, tmp_path, bin_dir):
         assert sorted(sharded, key=key) == sorted(whole, key=key), table
         assert len(whole) == json.loads((single_dir / "_SUCCESS").read_text())["rows"]
     # Everything downstream of the sharded jobs is byte-identical.
-    for table in ("ab_results", "promotions", "finetune", "reports/ab-significance"):
+    for table in ("ab_results", "promotions", "reports/ab-significance"):
         assert tree_digest(lake / table / partition) == tree_digest(single / table / partition), table
+    # The fine-tuning dataset too, but for its lineage, which names the input parts
+    # (part-k-of-3 against part-0-of-1) and the rows in them.
+    assert_same_dataset(lake / "finetune" / partition, single / "finetune" / partition)
+
+
+LINEAGE_FILES = {"sources-train.parquet", "sources-validation.parquet", "sources-test.parquet", "excluded.parquet"}
+
+
+def assert_same_dataset(sharded: Path, whole: Path) -> None:
+    import pyarrow.parquet as pq
+
+    got, want = tree_digest(sharded), tree_digest(whole)
+    assert got.keys() == want.keys()
+    for name in sorted(got):
+        if name in LINEAGE_FILES:
+            a, b = (
+                pq.read_table(d / name).drop_columns(["source_file", "source_row"]).to_pylist()
+                for d in (sharded, whole)
+            )
+            if name == "excluded.parquet":  # in input order, which the part layout changes
+                a, b = (sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str)) for rows in (a, b))
+            assert a == b, name
+        elif name == "README.md":
+            a, b = (
+                [line for line in (d / name).read_text().splitlines() if not any(f in line for f in LINEAGE_FILES)]
+                for d in (sharded, whole)
+            )
+            assert a == b, name
+        elif name == "manifest.json":
+            a, b = (json.loads((d / name).read_text()) for d in (sharded, whole))
+            edits_rows = [sum(i["rows"] for i in m["inputs"] if i["table"] == "edits") for m in (a, b)]
+            assert edits_rows[0] == edits_rows[1] > 0, edits_rows
+            for m in (a, b):
+                m.pop("inputs", None)
+                for lineage in LINEAGE_FILES:
+                    m.get("files", {}).pop(lineage, None)
+            assert a == b, name
+        else:
+            assert got[name] == want[name], name
 
 
 def test_bad_input_fails_extract_edits_and_nothing_downstream_runs(tmp_path, bin_dir):

@@ -378,6 +378,11 @@ fn excluded_file(rows: &[Excluded]) -> Result<Vec<u8>, FinetuneError> {
     flat_parquet(columns)
 }
 
+/// Lineage files: `sources-{split}.parquet` and `excluded.parquet`.
+fn is_lineage_file(name: &str) -> bool {
+    name.starts_with("sources-") || name == "excluded.parquet"
+}
+
 /// Removes staging and swap directories a killed earlier run of this partition left.
 fn remove_stale(table: &Path, name: &str) {
     let Ok(entries) = std::fs::read_dir(table) else { return };
@@ -518,7 +523,9 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
         write_atomically(&staging.join(file), bytes)?;
     }
     let mut listing = String::new();
-    for (name, f) in &manifest.files {
+    // The digest identifies the records, so lineage files (which name the input parts,
+    // and so differ between a sharded and a one-shard night) are left out of it.
+    for (name, f) in manifest.files.iter().filter(|(name, _)| !is_lineage_file(name)) {
         let _ = writeln!(listing, "{name} {}", f.sha256);
     }
     manifest.digest = sha256_hex(listing.as_bytes());
