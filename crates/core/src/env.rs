@@ -36,6 +36,19 @@ pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 /// Read `gate_results` as guardrail data (`ab-significance --gate-results`).
 pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
 
+/// Quality config (`evaluate-gates --config`).
+pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
+/// Directory with one reports directory per project (`evaluate-gates --projects-root`).
+pub const GATES_PROJECTS_ROOT: &str = "HIVE_GATES_PROJECTS_ROOT";
+/// Run id written to every row (`evaluate-gates --run-id`).
+pub const GATES_RUN_ID: &str = "HIVE_GATES_RUN_ID";
+/// Markdown summary path, `-` for stdout (`evaluate-gates --summary-md`).
+pub const GATES_SUMMARY_MD: &str = "HIVE_GATES_SUMMARY_MD";
+/// JUnit XML of the gate verdicts (`evaluate-gates --junit-out`).
+pub const GATES_JUNIT_OUT: &str = "HIVE_GATES_JUNIT_OUT";
+/// Largest report file read, in bytes (`evaluate-gates --max-report-bytes`).
+pub const GATES_MAX_REPORT_BYTES: &str = "HIVE_GATES_MAX_REPORT_BYTES";
+
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
     (DATA_ROOT, "root of the lake (default `data`)"),
@@ -64,6 +77,15 @@ pub const ALL: &[(&str, &str)] = &[
         CHAR_BUDGET,
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
     ),
+    (GATES_CONFIG, "quality config YAML (evaluate-gates)"),
+    (
+        GATES_PROJECTS_ROOT,
+        "directory with one reports directory per project (evaluate-gates)",
+    ),
+    (GATES_RUN_ID, "run id written to every row (evaluate-gates)"),
+    (GATES_SUMMARY_MD, "Markdown summary path, `-` for stdout (evaluate-gates)"),
+    (GATES_JUNIT_OUT, "JUnit XML of the gate verdicts (evaluate-gates)"),
+    (GATES_MAX_REPORT_BYTES, "largest report file read, in bytes (evaluate-gates)"),
 ];
 
 #[cfg(test)]

@@ -35,20 +35,9 @@ use tables::{CoverageRow, FindingRow, TestCaseRow};
 /// The job's name (summary field).
 pub const JOB: &str = "evaluate-gates";
 
-/// Environment variables of evaluate-gates (to move to `hive_core::env`).
+/// Environment variables of evaluate-gates (documented in `hive_core::env`).
 pub mod env {
-    /// Quality config (`--config`).
-    pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
-    /// Directory holding one reports directory per project (`--projects-root`).
-    pub const PROJECTS_ROOT: &str = "HIVE_PROJECTS_ROOT";
-    /// Run id written to every row (`--run-id`).
-    pub const RUN_ID: &str = "HIVE_RUN_ID";
-    /// Markdown summary path (`--summary-md`).
-    pub const SUMMARY_MD: &str = "HIVE_SUMMARY_MD";
-    /// JUnit XML of the gate verdicts (`--junit-out`).
-    pub const JUNIT_OUT: &str = "HIVE_JUNIT_OUT";
-    /// Largest report file read, in bytes (`--max-report-bytes`).
-    pub const MAX_REPORT_BYTES: &str = "HIVE_MAX_REPORT_BYTES";
+    pub use hive_core::env::{GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_PROJECTS_ROOT, GATES_RUN_ID, GATES_SUMMARY_MD};
 }
 
 /// One project and the directory its report globs are relative to.

@@ -23,6 +23,35 @@ struct FileData {
     branches: BTreeMap<(u32, String, String), u64>,
 }
 
+impl FileData {
+    /// Adds one `DA:` or `BRDA:` record; the error says what is wrong with it.
+    fn add(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let fields: Vec<&str> = value.split(',').collect();
+        if key == "DA" {
+            let (Some(l), Some(h)) = (
+                fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
+                fields.get(1).and_then(|v| v.trim().parse::<f64>().ok()),
+            ) else {
+                return Err(format!("`DA:{value}` is not `DA:line,hits`"));
+            };
+            *self.lines.entry(l).or_default() += h.max(0.0) as u64;
+        } else {
+            let (Some(l), Some(block), Some(branch), Some(taken)) = (
+                fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
+                fields.get(1),
+                fields.get(2),
+                fields
+                    .get(3)
+                    .and_then(|t| if t.trim() == "-" { Some(0.0) } else { t.trim().parse::<f64>().ok() }),
+            ) else {
+                return Err(format!("`BRDA:{value}` is not `BRDA:line,block,branch,taken`"));
+            };
+            *self.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default() += taken.max(0.0) as u64;
+        }
+        Ok(())
+    }
+}
+
 /// Parses one LCOV tracefile.
 pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportError> {
     let bad = |n: usize, what: &str| ReportError::malformed(path, ReportFormat::Lcov, format!("line {n}: {what}"));
@@ -73,29 +102,7 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportE
                 let Some(file) = current.as_ref() else {
                     return Err(bad(n, &format!("`{key}:` outside a record (no `SF:`)")));
                 };
-                let data = files.entry(file.clone()).or_default();
-                let fields: Vec<&str> = value.split(',').collect();
-                if key == "DA" {
-                    let (Some(l), Some(h)) = (
-                        fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
-                        fields.get(1).and_then(|v| v.trim().parse::<f64>().ok()),
-                    ) else {
-                        return Err(bad(n, &format!("`DA:{value}` is not `DA:line,hits`")));
-                    };
-                    *data.lines.entry(l).or_default() += h.max(0.0) as u64;
-                } else {
-                    let (Some(l), Some(block), Some(branch), Some(taken)) = (
-                        fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
-                        fields.get(1),
-                        fields.get(2),
-                        fields
-                            .get(3)
-                            .and_then(|t| if t.trim() == "-" { Some(0.0) } else { t.trim().parse::<f64>().ok() }),
-                    ) else {
-                        return Err(bad(n, &format!("`BRDA:{value}` is not `BRDA:line,block,branch,taken`")));
-                    };
-                    *data.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default() += taken.max(0.0) as u64;
-                }
+                files.entry(file.clone()).or_default().add(key, value).map_err(|m| bad(n, &m))?;
             }
             // Known records whose totals are recomputed, and extensions we do not need.
             _ => {}
