@@ -220,13 +220,18 @@ pub fn evaluate_project(
                         report_path: rel.clone(),
                         case: c.clone(),
                     })),
-                    Parsed::Findings(r) => out.findings.extend(r.findings.iter().map(|f| FindingRow {
-                        run_id: run_id.to_owned(),
-                        project_id: project.project_id.clone(),
-                        test_type: test_type.to_string(),
-                        report_path: rel.clone(),
-                        finding: f.clone(),
-                    })),
+                    Parsed::Findings(r) => {
+                        if r.suppressed > 0 {
+                            tracing::info!(project = %project.project_id, report = %rel, suppressed = r.suppressed, "suppressed SARIF results left out");
+                        }
+                        out.findings.extend(r.findings.iter().map(|f| FindingRow {
+                            run_id: run_id.to_owned(),
+                            project_id: project.project_id.clone(),
+                            test_type: test_type.to_string(),
+                            report_path: rel.clone(),
+                            finding: f.clone(),
+                        }));
+                    }
                     Parsed::Coverage(_) | Parsed::Performance(_) => {}
                 }
                 scope.add(&parsed);
