@@ -1249,3 +1249,36 @@ fn committed_config_parses_and_its_schema_is_generated_from_the_types() {
     assert_eq!(status(&r, "template-evolution", "unit-pass-rate"), "pass");
     assert_eq!(actual(&r, "template-evolution", "unit-duration"), Some(1.5));
 }
+
+/// `--shard k/n` evaluates the projects with `xxh3(project_id) % n == k`: the rows of
+/// two shards are the rows of one run.
+#[test]
+fn shards_add_up_to_one_run() {
+    let dir = Workdir::new("gates-shards");
+    let project = boundary_project(&dir);
+    let config = dir.write(
+        "q.yaml",
+        "version: 1\ntest_types:\n  unit:\n    reports:\n      - {format: junit, paths: [unit/junit.xml], tool: t}\n      - {format: lcov, paths: [unit/lcov.info], tool: t}\ngates:\n  - {id: rate, metric: pass_rate, operator: \">=\", threshold: 0.5}\n  - {id: lines, test_type: unit, metric: line_coverage, operator: \">=\", threshold: 0.5}\n",
+    );
+    let ids: Vec<String> = (0..6).map(|i| format!("project-{i}")).collect();
+    let projects: Vec<(&str, &Path)> = ids.iter().map(|id| (id.as_str(), project.as_path())).collect();
+    let one = dir.join("one");
+    assert_eq!(gates(&one, &config, &projects, &[]).expect_code(0).summary()["projects"], 6);
+    let sharded = dir.join("sharded");
+    let mut seen = 0;
+    for k in 0..2 {
+        let s = gates(&sharded, &config, &projects, &["--shard", &format!("{k}/2")])
+            .expect_code(0)
+            .summary();
+        seen += s["projects"].as_u64().unwrap();
+    }
+    assert_eq!(seen, 6);
+    for t in ["gate_results", "test_cases", "coverage", "findings"] {
+        assert_eq!(support::parts(&sharded, t, DATE).len(), 2, "{t}");
+        assert_eq!(
+            support::sorted_rows(&support::parts(&sharded, t, DATE)),
+            support::sorted_rows(&support::parts(&one, t, DATE)),
+            "{t}"
+        );
+    }
+}
