@@ -704,7 +704,11 @@ fn describe_parse_error(text: &str, error: &serde_path_to_error::Error<serde_yam
     }
     let message = message.trim_start_matches(&format!("{path}: ")).to_owned();
     // A duplicate key is reported at the start of its mapping: point at the second one.
-    if let Some(dup) = message.strip_prefix("duplicate key `").and_then(|m| m.split('`').next()) {
+    if let Some(dup) = ["duplicate key `", "duplicate field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|m| m.split('`').next())
+    {
         let indent = location.column().saturating_sub(1);
         let found = text
             .lines()

@@ -1190,6 +1190,14 @@ fn config_errors_name_the_line_and_column() {
         ),
         (good.replace("version: 1", "version: 2"), &["`version` (line 1)"][..]),
         ("version: 1\ntest_types: [\n".to_owned(), &["line"][..]),
+        (
+            good.replace("gates:\n", "test_types: {}\ngates:\n"),
+            &["duplicate field `test_types`", "line 6"][..],
+        ),
+        (
+            good.replace("gates:\n", "  unit:\n    reports: []\ngates:\n"),
+            &["duplicate key `unit`", "line 6, column 3"][..],
+        ),
     ]
     .into_iter()
     .enumerate()
