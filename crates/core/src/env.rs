@@ -38,6 +38,8 @@ pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
 
 /// Quality config (`evaluate-gates --config`).
 pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
+/// Projects and their reports directories, `ID=DIR,ID=DIR` (`evaluate-gates --project`).
+pub const GATES_PROJECTS: &str = "HIVE_GATES_PROJECTS";
 /// Directory with one reports directory per project (`evaluate-gates --projects-root`).
 pub const GATES_PROJECTS_ROOT: &str = "HIVE_GATES_PROJECTS_ROOT";
 /// Run id written to every row (`evaluate-gates --run-id`).
@@ -78,6 +80,10 @@ pub const ALL: &[(&str, &str)] = &[
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
     ),
     (GATES_CONFIG, "quality config YAML (evaluate-gates)"),
+    (
+        GATES_PROJECTS,
+        "projects and their reports directories, ID=DIR separated by commas (evaluate-gates)",
+    ),
     (
         GATES_PROJECTS_ROOT,
         "directory with one reports directory per project (evaluate-gates)",

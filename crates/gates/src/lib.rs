@@ -37,7 +37,9 @@ pub const JOB: &str = "evaluate-gates";
 
 /// Environment variables of evaluate-gates (documented in `hive_core::env`).
 pub mod env {
-    pub use hive_core::env::{GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_PROJECTS_ROOT, GATES_RUN_ID, GATES_SUMMARY_MD};
+    pub use hive_core::env::{
+        GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_PROJECTS, GATES_PROJECTS_ROOT, GATES_RUN_ID, GATES_SUMMARY_MD,
+    };
 }
 
 /// One project and the directory its report globs are relative to.

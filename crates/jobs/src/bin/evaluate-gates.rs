@@ -37,8 +37,8 @@ struct Cli {
     #[arg(long, env = env::GATES_CONFIG, default_value = "quality-fabric-config.yaml", value_name = "FILE")]
     config: PathBuf,
 
-    /// A project and its reports directory, as ID=DIR; repeatable.
-    #[arg(long = "project", value_name = "ID=DIR", value_parser = parse_project)]
+    /// A project and its reports directory, as ID=DIR; repeatable (the env var takes a comma-separated list).
+    #[arg(long = "project", env = env::GATES_PROJECTS, value_delimiter = ',', value_name = "ID=DIR", value_parser = parse_project)]
     projects: Vec<ProjectReports>,
 
     /// A directory with one reports directory per project, named by project id.
