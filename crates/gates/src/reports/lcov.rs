@@ -34,7 +34,8 @@ impl FileData {
             ) else {
                 return Err(format!("`DA:{value}` is not `DA:line,hits`"));
             };
-            *self.lines.entry(l).or_default() += h.max(0.0) as u64;
+            let slot = self.lines.entry(l).or_default();
+            *slot = slot.saturating_add(h.max(0.0) as u64);
         } else {
             let (Some(l), Some(block), Some(branch), Some(taken)) = (
                 fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
@@ -46,7 +47,8 @@ impl FileData {
             ) else {
                 return Err(format!("`BRDA:{value}` is not `BRDA:line,block,branch,taken`"));
             };
-            *self.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default() += taken.max(0.0) as u64;
+            let slot = self.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default();
+            *slot = slot.saturating_add(taken.max(0.0) as u64);
         }
         Ok(())
     }
@@ -168,6 +170,17 @@ mod tests {
         );
         let t = r.totals();
         assert_eq!((t.lines_covered, t.lines_valid), (2, 4));
+    }
+
+    /// Found by the cargo-fuzz target: `DA:3,1e41` after `DA:3,1` overflowed the hit count.
+    #[test]
+    fn huge_hit_counts_saturate_instead_of_overflowing() {
+        let r = parse_text("SF:a\nDA:3,1\nDA:3,1e41\nBRDA:3,0,0,1e41\nBRDA:3,0,0,1e41\nend_of_record\nSF:a\nDA:3,1e41\nend_of_record\n")
+            .unwrap();
+        assert_eq!(r.files["a"].lines[&3], u64::MAX);
+        let mut merged = r.clone();
+        merged.merge(&r);
+        assert_eq!(merged.totals().lines_covered, 1);
     }
 
     #[test]

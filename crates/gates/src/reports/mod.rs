@@ -120,7 +120,9 @@ impl FileCoverage {
     /// which branch was taken, so the union is bounded below by the max).
     pub fn merge(&mut self, other: &Self) {
         for (line, hits) in &other.lines {
-            *self.lines.entry(*line).or_default() += hits;
+            // Saturating: tools write counts as large as they like (`DA:1,1e41`).
+            let slot = self.lines.entry(*line).or_default();
+            *slot = slot.saturating_add(*hits);
         }
         for (line, (covered, total)) in &other.branches {
             let e = self.branches.entry(*line).or_default();
