@@ -62,6 +62,20 @@ pub const MLFLOW_RETRY_BASE_MS: &str = "HIVE_MLFLOW_RETRY_BASE_MS";
 pub const MLFLOW_TIMEOUT_SECS: &str = "HIVE_MLFLOW_TIMEOUT_SECS";
 /// Prefix of the experiment and registered-model names (`mlflow-sync --name-prefix`).
 pub const MLFLOW_NAME_PREFIX: &str = "HIVE_MLFLOW_NAME_PREFIX";
+/// Quality config (`evaluate-gates --config`).
+pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
+/// Projects and their reports directories, `ID=DIR,ID=DIR` (`evaluate-gates --project`).
+pub const GATES_PROJECTS: &str = "HIVE_GATES_PROJECTS";
+/// Directory with one reports directory per project (`evaluate-gates --projects-root`).
+pub const GATES_PROJECTS_ROOT: &str = "HIVE_GATES_PROJECTS_ROOT";
+/// Run id written to every row (`evaluate-gates --run-id`).
+pub const GATES_RUN_ID: &str = "HIVE_GATES_RUN_ID";
+/// Markdown summary path, `-` for stdout (`evaluate-gates --summary-md`).
+pub const GATES_SUMMARY_MD: &str = "HIVE_GATES_SUMMARY_MD";
+/// JUnit XML of the gate verdicts (`evaluate-gates --junit-out`).
+pub const GATES_JUNIT_OUT: &str = "HIVE_GATES_JUNIT_OUT";
+/// Largest report file read, in bytes (`evaluate-gates --max-report-bytes`).
+pub const GATES_MAX_REPORT_BYTES: &str = "HIVE_GATES_MAX_REPORT_BYTES";
 
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
@@ -121,6 +135,19 @@ pub const ALL: &[(&str, &str)] = &[
         MLFLOW_NAME_PREFIX,
         "prefix of MLflow experiment and registered-model names (mlflow-sync)",
     ),
+    (GATES_CONFIG, "quality config YAML (evaluate-gates)"),
+    (
+        GATES_PROJECTS,
+        "projects and their reports directories, ID=DIR separated by commas (evaluate-gates)",
+    ),
+    (
+        GATES_PROJECTS_ROOT,
+        "directory with one reports directory per project (evaluate-gates)",
+    ),
+    (GATES_RUN_ID, "run id written to every row (evaluate-gates)"),
+    (GATES_SUMMARY_MD, "Markdown summary path, `-` for stdout (evaluate-gates)"),
+    (GATES_JUNIT_OUT, "JUnit XML of the gate verdicts (evaluate-gates)"),
+    (GATES_MAX_REPORT_BYTES, "largest report file read, in bytes (evaluate-gates)"),
 ];
 
 #[cfg(test)]

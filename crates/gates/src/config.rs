@@ -393,10 +393,10 @@ pub struct GateOverride {
 #[serde(deny_unknown_fields)]
 pub struct ProjectOverride {
     /// Replaces the reports of a test type for this project.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub reports: BTreeMap<TestType, Vec<ReportSource>>,
     /// Changes gates by id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub gates: BTreeMap<String, GateOverride>,
 }
 
@@ -411,7 +411,7 @@ pub struct Environment {
     #[serde(default)]
     pub services: Vec<String>,
     /// Environment variables set for the test commands.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub env: BTreeMap<String, String>,
 }
 
@@ -449,11 +449,12 @@ pub struct QualityConfig {
     #[serde(default)]
     pub defaults: Defaults,
     /// The test types and their reports.
+    #[serde(deserialize_with = "unique_keys")]
     pub test_types: BTreeMap<TestType, TestTypeConfig>,
     /// The gates, evaluated in this order.
     pub gates: Vec<Gate>,
     /// Per-project overrides, keyed by project id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub projects: BTreeMap<String, ProjectOverride>,
     /// Where the tests run.
     #[serde(default)]
@@ -628,6 +629,43 @@ impl QualityConfig {
     }
 }
 
+/// Deserialises a mapping, refusing a key given twice: YAML parsers keep the last value
+/// silently, and a second `unit:` or project entry would replace the first unseen.
+fn unique_keys<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord + fmt::Display,
+    V: Deserialize<'de>,
+{
+    struct Unique<K, V>(std::marker::PhantomData<(K, V)>);
+
+    impl<'de, K, V> serde::de::Visitor<'de> for Unique<K, V>
+    where
+        K: Deserialize<'de> + Ord + fmt::Display,
+        V: Deserialize<'de>,
+    {
+        type Value = BTreeMap<K, V>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<K>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    deserializer.deserialize_map(Unique(std::marker::PhantomData))
+}
+
 fn check_reports(text: &str, test_type: TestType, reports: &[ReportSource]) -> Result<(), String> {
     for r in reports {
         if r.paths.is_empty() {
@@ -665,6 +703,26 @@ fn describe_parse_error(text: &str, error: &serde_path_to_error::Error<serde_yam
         message.truncate(at);
     }
     let message = message.trim_start_matches(&format!("{path}: ")).to_owned();
+    // A duplicate key is reported at the start of its mapping: point at the second one.
+    if let Some(dup) = ["duplicate key `", "duplicate field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|m| m.split('`').next())
+    {
+        let indent = location.column().saturating_sub(1);
+        let found = text
+            .lines()
+            .enumerate()
+            .skip(location.line().saturating_sub(1))
+            .filter(|(_, l)| {
+                let rest = l.get(indent..).unwrap_or("");
+                l.len() - l.trim_start().len() == indent && rest.trim_start_matches(['"', '\'']).starts_with(dup)
+            })
+            .nth(1);
+        if let Some((i, _)) = found {
+            return format!("`{path}` (line {}, column {}): {message}", i + 1, indent + 1);
+        }
+    }
     // The key named last in the path, searched from the reported line on.
     let key = path.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
     let found = text.lines().enumerate().skip(location.line().saturating_sub(1)).find_map(|(i, l)| {
@@ -753,6 +811,14 @@ projects:
         assert!(e.contains("line 5") && e.contains("junit5"), "{e}");
         let e = parse(&GOOD.replace("threshold: 500", "threshold: fast")).unwrap_err();
         assert!(e.contains("line 21, column 5") && e.contains("gates[1].threshold"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_naming_the_second() {
+        let e = parse(&GOOD.replace("  performance:\n", "  unit:\n    reports: []\n  performance:\n")).unwrap_err();
+        assert!(e.contains("duplicate key `unit`") && e.contains("line 7, column 3"), "{e}");
+        let e = parse(&GOOD.replace("      p95: {enabled: false}\n", "      p95: {enabled: false}\n  legacy: {}\n")).unwrap_err();
+        assert!(e.contains("duplicate key `legacy`") && e.contains("line 28, column 3"), "{e}");
     }
 
     #[test]

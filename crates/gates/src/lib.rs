@@ -35,20 +35,11 @@ use tables::{CoverageRow, FindingRow, TestCaseRow};
 /// The job's name (summary field).
 pub const JOB: &str = "evaluate-gates";
 
-/// Environment variables of evaluate-gates (to move to `hive_core::env`).
+/// Environment variables of evaluate-gates (documented in `hive_core::env`).
 pub mod env {
-    /// Quality config (`--config`).
-    pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
-    /// Directory holding one reports directory per project (`--projects-root`).
-    pub const PROJECTS_ROOT: &str = "HIVE_PROJECTS_ROOT";
-    /// Run id written to every row (`--run-id`).
-    pub const RUN_ID: &str = "HIVE_RUN_ID";
-    /// Markdown summary path (`--summary-md`).
-    pub const SUMMARY_MD: &str = "HIVE_SUMMARY_MD";
-    /// JUnit XML of the gate verdicts (`--junit-out`).
-    pub const JUNIT_OUT: &str = "HIVE_JUNIT_OUT";
-    /// Largest report file read, in bytes (`--max-report-bytes`).
-    pub const MAX_REPORT_BYTES: &str = "HIVE_MAX_REPORT_BYTES";
+    pub use hive_core::env::{
+        GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_PROJECTS, GATES_PROJECTS_ROOT, GATES_RUN_ID, GATES_SUMMARY_MD,
+    };
 }
 
 /// One project and the directory its report globs are relative to.
@@ -231,13 +222,18 @@ pub fn evaluate_project(
                         report_path: rel.clone(),
                         case: c.clone(),
                     })),
-                    Parsed::Findings(r) => out.findings.extend(r.findings.iter().map(|f| FindingRow {
-                        run_id: run_id.to_owned(),
-                        project_id: project.project_id.clone(),
-                        test_type: test_type.to_string(),
-                        report_path: rel.clone(),
-                        finding: f.clone(),
-                    })),
+                    Parsed::Findings(r) => {
+                        if r.suppressed > 0 {
+                            tracing::info!(project = %project.project_id, report = %rel, suppressed = r.suppressed, "suppressed SARIF results left out");
+                        }
+                        out.findings.extend(r.findings.iter().map(|f| FindingRow {
+                            run_id: run_id.to_owned(),
+                            project_id: project.project_id.clone(),
+                            test_type: test_type.to_string(),
+                            report_path: rel.clone(),
+                            finding: f.clone(),
+                        }));
+                    }
                     Parsed::Coverage(_) | Parsed::Performance(_) => {}
                 }
                 scope.add(&parsed);

@@ -24,9 +24,33 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// Largest Markdown summary, in bytes: GitHub refuses comments over 65,536 characters.
+pub const MAX_MARKDOWN_BYTES: usize = 60_000;
+
 /// The Markdown summary: a verdict line, then one table per project with the failing
-/// and warning gates first.
+/// and warning gates first. When that is longer than [`MAX_MARKDOWN_BYTES`], passing
+/// gates are counted instead of listed, and as a last resort the text is cut at a line
+/// with a pointer to `gate_results`.
 pub fn markdown(results: &[GateResult]) -> String {
+    let full = markdown_with(results, true);
+    if full.len() <= MAX_MARKDOWN_BYTES {
+        return full;
+    }
+    let mut short = markdown_with(results, false);
+    if short.len() > MAX_MARKDOWN_BYTES {
+        let note = "\n… cut to fit a pull-request comment; every verdict is in `gate_results`.\n";
+        let mut end = MAX_MARKDOWN_BYTES - note.len();
+        while !short.is_char_boundary(end) {
+            end -= 1;
+        }
+        end = short[..end].rfind('\n').map_or(0, |i| i + 1);
+        short.truncate(end);
+        short.push_str(note);
+    }
+    short
+}
+
+fn markdown_with(results: &[GateResult], list_passing: bool) -> String {
     let blocking = results.iter().filter(|r| r.blocks()).count();
     let warnings = results.iter().filter(|r| r.warns()).count();
     let mut out = String::new();
@@ -43,9 +67,15 @@ pub fn markdown(results: &[GateResult]) -> String {
     for project in projects {
         let mut rows: Vec<&GateResult> = results.iter().filter(|r| r.project_id == project).collect();
         rows.sort_by_key(|r| (!r.blocks(), !r.warns()));
+        let passing = rows.iter().filter(|r| r.status == GateStatus::Pass).count();
+        if !list_passing {
+            rows.retain(|r| r.status != GateStatus::Pass);
+        }
         let _ = writeln!(out, "### `{}`\n", cell(project));
-        let _ = writeln!(out, "| status | gate | test type | metric | actual | threshold | note |");
-        let _ = writeln!(out, "|---|---|---|---|---:|---|---|");
+        if !rows.is_empty() {
+            let _ = writeln!(out, "| status | gate | test type | metric | actual | threshold | note |");
+            let _ = writeln!(out, "|---|---|---|---|---:|---|---|");
+        }
         for r in rows {
             let _ = writeln!(
                 out,
@@ -59,6 +89,9 @@ pub fn markdown(results: &[GateResult]) -> String {
                 fmt_value(r.threshold),
                 cell(&r.message)
             );
+        }
+        if !list_passing && passing > 0 {
+            let _ = writeln!(out, "\n_{passing} passing gates not listed._");
         }
         out.push('\n');
     }
@@ -123,4 +156,56 @@ pub fn junit(results: &[GateResult]) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Metric, MissingPolicy};
+
+    fn result(project: &str, gate: usize, status: GateStatus) -> GateResult {
+        GateResult {
+            run_id: "r".into(),
+            project_id: project.into(),
+            gate_id: format!("gate-{gate}"),
+            test_type: "unit".into(),
+            metric: Metric::PassRate,
+            operator: ">=",
+            threshold: 1.0,
+            actual: Some(0.5),
+            status,
+            blocking: true,
+            on_missing: MissingPolicy::Fail,
+            message: if status == GateStatus::Pass {
+                String::new()
+            } else {
+                "pass_rate = 0.5 does not satisfy >= 1".into()
+            },
+        }
+    }
+
+    /// A summary of many projects still fits a GitHub comment: passing gates are
+    /// counted, failing ones kept; beyond that the text is cut at a line.
+    #[test]
+    fn long_summaries_fit_a_pull_request_comment() {
+        let mut results = Vec::new();
+        for p in 0..300 {
+            for g in 0..10 {
+                let status = if p == 7 && g == 3 { GateStatus::Fail } else { GateStatus::Pass };
+                results.push(result(&format!("project-{p:03}"), g, status));
+            }
+        }
+        let md = markdown(&results);
+        assert!(md.len() <= MAX_MARKDOWN_BYTES, "{}", md.len());
+        assert!(md.starts_with("## Quality gates: ❌ failed"));
+        assert!(md.contains("| ❌ fail | `gate-3` |"), "the failing gate is listed");
+        assert!(md.contains("_9 passing gates not listed._"));
+        let failing: Vec<GateResult> = (0..3000).map(|i| result(&format!("p{i:04}"), i, GateStatus::Fail)).collect();
+        let md = markdown(&failing);
+        assert!(md.len() <= MAX_MARKDOWN_BYTES, "{}", md.len());
+        assert!(md.ends_with("every verdict is in `gate_results`.\n"));
+        // Small summaries list every gate.
+        let small = markdown(&results[..10]);
+        assert_eq!(small.matches("| ✅ pass |").count(), 10);
+    }
 }

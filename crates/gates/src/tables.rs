@@ -339,3 +339,30 @@ pub fn findings_batch(spec: &TableSpec, rows: &[FindingRow]) -> Result<RecordBat
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Analysts read docs/data-dictionary.md: every column of the four tables is there,
+    /// in the section of its table, with the schema version.
+    #[test]
+    fn data_dictionary_documents_every_column() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/data-dictionary.md");
+        let doc = std::fs::read_to_string(path).expect("docs/data-dictionary.md exists");
+        for spec in [gate_results_spec(), test_cases_spec(), coverage_spec(), findings_spec()] {
+            let heading = format!("## `{}`", spec.name);
+            let start = doc.find(&heading).unwrap_or_else(|| panic!("no section {heading}"));
+            let section = &doc[start..];
+            let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+            assert!(section.contains(&format!("schema version {}", spec.version)), "{heading}: version");
+            for field in spec.schema.fields() {
+                assert!(
+                    section.contains(&format!("| `{}` |", field.name())),
+                    "{heading} does not document `{}`",
+                    field.name()
+                );
+            }
+        }
+    }
+}

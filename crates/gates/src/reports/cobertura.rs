@@ -43,7 +43,8 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportE
                             .and_then(parse_number)
                             .ok_or_else(|| x.fail(format!("line {number} of `{f}` has no valid `hits`")))?;
                         let cov = report.files.entry(f.clone()).or_default();
-                        *cov.lines.entry(number).or_default() += hits.max(0.0) as u64;
+                        let slot = cov.lines.entry(number).or_default();
+                        *slot = slot.saturating_add(hits.max(0.0) as u64);
                         if attr(&attrs, "branch") == Some("true")
                             && let Some((covered, total)) = attr(&attrs, "condition-coverage").and_then(condition_coverage)
                         {

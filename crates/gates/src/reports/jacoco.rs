@@ -50,7 +50,8 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportE
                             return Err(x.fail(format!("a <line> of `{f}` has a missing or non-numeric nr/mi/ci/mb/cb")));
                         };
                         let cov = report.files.entry(f.clone()).or_default();
-                        *cov.lines.entry(nr).or_default() += u64::from(ci);
+                        let slot = cov.lines.entry(nr).or_default();
+                        *slot = slot.saturating_add(u64::from(ci));
                         if mb + cb > 0 {
                             let e = cov.branches.entry(nr).or_default();
                             e.0 = e.0.max(cb);

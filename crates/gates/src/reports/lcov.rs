@@ -23,6 +23,37 @@ struct FileData {
     branches: BTreeMap<(u32, String, String), u64>,
 }
 
+impl FileData {
+    /// Adds one `DA:` or `BRDA:` record; the error says what is wrong with it.
+    fn add(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let fields: Vec<&str> = value.split(',').collect();
+        if key == "DA" {
+            let (Some(l), Some(h)) = (
+                fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
+                fields.get(1).and_then(|v| v.trim().parse::<f64>().ok()),
+            ) else {
+                return Err(format!("`DA:{value}` is not `DA:line,hits`"));
+            };
+            let slot = self.lines.entry(l).or_default();
+            *slot = slot.saturating_add(h.max(0.0) as u64);
+        } else {
+            let (Some(l), Some(block), Some(branch), Some(taken)) = (
+                fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
+                fields.get(1),
+                fields.get(2),
+                fields
+                    .get(3)
+                    .and_then(|t| if t.trim() == "-" { Some(0.0) } else { t.trim().parse::<f64>().ok() }),
+            ) else {
+                return Err(format!("`BRDA:{value}` is not `BRDA:line,block,branch,taken`"));
+            };
+            let slot = self.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default();
+            *slot = slot.saturating_add(taken.max(0.0) as u64);
+        }
+        Ok(())
+    }
+}
+
 /// Parses one LCOV tracefile.
 pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportError> {
     let bad = |n: usize, what: &str| ReportError::malformed(path, ReportFormat::Lcov, format!("line {n}: {what}"));
@@ -73,29 +104,7 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<CoverageReport, ReportE
                 let Some(file) = current.as_ref() else {
                     return Err(bad(n, &format!("`{key}:` outside a record (no `SF:`)")));
                 };
-                let data = files.entry(file.clone()).or_default();
-                let fields: Vec<&str> = value.split(',').collect();
-                if key == "DA" {
-                    let (Some(l), Some(h)) = (
-                        fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
-                        fields.get(1).and_then(|v| v.trim().parse::<f64>().ok()),
-                    ) else {
-                        return Err(bad(n, &format!("`DA:{value}` is not `DA:line,hits`")));
-                    };
-                    *data.lines.entry(l).or_default() += h.max(0.0) as u64;
-                } else {
-                    let (Some(l), Some(block), Some(branch), Some(taken)) = (
-                        fields.first().and_then(|v| v.trim().parse::<u32>().ok()),
-                        fields.get(1),
-                        fields.get(2),
-                        fields
-                            .get(3)
-                            .and_then(|t| if t.trim() == "-" { Some(0.0) } else { t.trim().parse::<f64>().ok() }),
-                    ) else {
-                        return Err(bad(n, &format!("`BRDA:{value}` is not `BRDA:line,block,branch,taken`")));
-                    };
-                    *data.branches.entry((l, (*block).to_owned(), (*branch).to_owned())).or_default() += taken.max(0.0) as u64;
-                }
+                files.entry(file.clone()).or_default().add(key, value).map_err(|m| bad(n, &m))?;
             }
             // Known records whose totals are recomputed, and extensions we do not need.
             _ => {}
@@ -161,6 +170,17 @@ mod tests {
         );
         let t = r.totals();
         assert_eq!((t.lines_covered, t.lines_valid), (2, 4));
+    }
+
+    /// Found by the cargo-fuzz target: `DA:3,1e41` after `DA:3,1` overflowed the hit count.
+    #[test]
+    fn huge_hit_counts_saturate_instead_of_overflowing() {
+        let r = parse_text("SF:a\nDA:3,1\nDA:3,1e41\nBRDA:3,0,0,1e41\nBRDA:3,0,0,1e41\nend_of_record\nSF:a\nDA:3,1e41\nend_of_record\n")
+            .unwrap();
+        assert_eq!(r.files["a"].lines[&3], u64::MAX);
+        let mut merged = r.clone();
+        merged.merge(&r);
+        assert_eq!(merged.totals().lines_covered, 1);
     }
 
     #[test]

@@ -3,7 +3,14 @@
 //! Columns are found by header name (their order changed across Locust versions). The
 //! `Aggregated` row (empty `Type`) holds the totals; when it is absent the request rows
 //! are combined. Response times are in milliseconds; `N/A` (no request) is no value.
-//! Percentile columns: `50%`, `90%`, `95%`, `99%`, `100%` (the maximum).
+//! Percentile columns: `50%`, `90%`, `95%`, `99%` (Locust rounds response times to
+//! its histogram buckets before taking percentiles, so these are Locust's own rounded
+//! values); the maximum is `Max Response Time` (exact), else `100%`.
+//!
+//! Locust rewrites this file once a second while it runs and does not rewrite it at
+//! shutdown: requests made in the last second of a run can be missing from it. A load
+//! test whose gates must see every request ends its users' work before `--run-time`
+//! (see docs/quality-gates.md).
 
 use std::path::Path;
 
@@ -28,7 +35,8 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<PerfReport, ReportError
         column("90%"),
         column("95%"),
         column("99%"),
-        column("100%").or_else(|| column("Max Response Time")),
+        // The exact maximum; `100%` is the same value rounded to Locust's histogram.
+        column("Max Response Time").or_else(|| column("100%")),
         column("Requests/s"),
     ];
     let mut aggregated = None;

@@ -120,7 +120,9 @@ impl FileCoverage {
     /// which branch was taken, so the union is bounded below by the max).
     pub fn merge(&mut self, other: &Self) {
         for (line, hits) in &other.lines {
-            *self.lines.entry(*line).or_default() += hits;
+            // Saturating: tools write counts as large as they like (`DA:1,1e41`).
+            let slot = self.lines.entry(*line).or_default();
+            *slot = slot.saturating_add(*hits);
         }
         for (line, (covered, total)) in &other.branches {
             let e = self.branches.entry(*line).or_default();
@@ -300,6 +302,23 @@ pub enum Parsed {
 /// Parses `path` as `format`, reading at most `max_bytes`.
 pub fn parse(format: ReportFormat, path: &Path, max_bytes: u64) -> Result<Parsed, ReportError> {
     let input = open_capped(path, max_bytes)?;
+    parse_reader(format, path, input)
+}
+
+/// Parses in-memory `bytes` as `format`; `path` only names the input in errors. The
+/// entry point of the fuzz target and the no-panic tests: the same parsers, without a
+/// file.
+pub fn parse_bytes(format: ReportFormat, path: &Path, bytes: &[u8]) -> Result<Parsed, ReportError> {
+    let input = CappedReader {
+        inner: Box::new(std::io::Cursor::new(bytes.to_vec())),
+        left: bytes.len() as u64,
+        path: path.to_owned(),
+        limit: bytes.len() as u64,
+    };
+    parse_reader(format, path, input)
+}
+
+fn parse_reader(format: ReportFormat, path: &Path, input: CappedReader) -> Result<Parsed, ReportError> {
     Ok(match format {
         ReportFormat::Junit => Parsed::Tests(junit::parse(path, input)?),
         ReportFormat::Cobertura => Parsed::Coverage(cobertura::parse(path, input)?),
@@ -311,9 +330,10 @@ pub fn parse(format: ReportFormat, path: &Path, max_bytes: u64) -> Result<Parsed
     })
 }
 
-/// A file reader that fails once more than `limit` bytes were read.
+/// A reader that fails once more than `limit` bytes were read, so a file that grows
+/// while it is parsed still cannot exceed the cap.
 pub struct CappedReader {
-    inner: std::io::BufReader<std::fs::File>,
+    inner: Box<dyn Read>,
     left: u64,
     path: PathBuf,
     limit: u64,
@@ -357,7 +377,7 @@ pub fn open_capped(path: &Path, limit: u64) -> Result<CappedReader, ReportError>
         });
     }
     Ok(CappedReader {
-        inner: std::io::BufReader::with_capacity(64 << 10, file),
+        inner: Box::new(std::io::BufReader::with_capacity(64 << 10, file)),
         left: limit,
         path: path.to_owned(),
         limit,
@@ -409,6 +429,111 @@ mod tests {
         assert_eq!(parse_number(" 1,234.5 "), Some(1234.5));
         assert_eq!(parse_number("0,25"), Some(0.25));
         assert_eq!(parse_number("NaN"), None);
+    }
+
+    /// One small valid report per format, the seeds of the no-panic test.
+    const SAMPLES: &[(ReportFormat, &str)] = &[
+        (
+            ReportFormat::Junit,
+            r#"<?xml version="1.0"?><testsuites time="1.5"><testsuite name="s" time="1.5"><testcase name="a" classname="C" time="0.5"/><testcase name="b"><failure message="m">t</failure><rerunFailure/></testcase><testcase name="c"><flakyFailure/></testcase><testcase name="d"><skipped/></testcase></testsuite></testsuites>"#,
+        ),
+        (
+            ReportFormat::Cobertura,
+            r#"<?xml version="1.0" ?><coverage line-rate="0.5"><packages><package name="p"><classes><class name="a" filename="a.py"><lines><line number="1" hits="1"/><line number="2" hits="0" branch="true" condition-coverage="50% (1/2)"/></lines></class></classes></package></packages></coverage>"#,
+        ),
+        (
+            ReportFormat::Jacoco,
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report name="r"><package name="p"><sourcefile name="A.java"><line nr="3" mi="0" ci="3" mb="1" cb="1"/><line nr="4" mi="2" ci="0" mb="0" cb="0"/></sourcefile></package></report>"#,
+        ),
+        (
+            ReportFormat::Lcov,
+            "TN:\nSF:a.py\nDA:1,1\nDA:2,0\nBRDA:2,0,0,1\nBRDA:2,0,1,-\nend_of_record\n",
+        ),
+        (
+            ReportFormat::Sarif,
+            r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"ruff","rules":[{"id":"S1","properties":{"security-severity":"7.5"}}]}},"results":[{"ruleId":"S1","level":"error","message":{"text":"x"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.py"},"region":{"startLine":2}}}]}]}]}"#,
+        ),
+        (
+            ReportFormat::LocustCsv,
+            "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\nGET,/,10,1,3,3.5,1,9,100,5.0,0.5,3,3,4,4,5,6,7,9,9,9,9\n,Aggregated,10,1,3,3.5,1,9,100,5.0,0.5,3,3,4,4,5,6,7,9,9,9,9\n",
+        ),
+        (
+            ReportFormat::K6Summary,
+            r#"{"metrics":{"http_reqs":{"count":10,"rate":5.0},"http_req_failed":{"passes":1,"fails":9,"value":0.1,"thresholds":{"rate<0.01":true}},"http_req_duration":{"avg":3.5,"min":1,"med":3,"max":9,"p(90)":5,"p(95)":6}}}"#,
+        ),
+    ];
+
+    /// xorshift64*: a dependency-free, reproducible byte source.
+    struct Bytes(u64);
+
+    impl Bytes {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn every_sample_parses_as_its_format() {
+        for (format, text) in SAMPLES {
+            let parsed = parse_bytes(*format, Path::new("sample"), text.as_bytes());
+            assert!(parsed.is_ok(), "{format:?}: {parsed:?}");
+        }
+    }
+
+    /// The stable stand-in for the cargo-fuzz target (fuzz/fuzz_targets/parsers.rs):
+    /// random bytes, every truncation of a valid report and random mutations of it,
+    /// fed to every parser, must give `Ok` or a `Malformed` error, never a panic.
+    #[test]
+    fn random_truncated_and_mutated_bytes_never_panic() {
+        let formats = SAMPLES.iter().map(|(f, _)| *f).collect::<Vec<_>>();
+        let mut rng = Bytes(0x9e37_79b9_7f4a_7c15);
+        let path = Path::new("fuzz-input");
+        let check = |format: ReportFormat, bytes: &[u8]| match parse_bytes(format, path, bytes) {
+            Ok(_) | Err(ReportError::Malformed { .. } | ReportError::Read { .. }) => {}
+            Err(e) => panic!("{format:?}: unexpected error kind {e:?}"),
+        };
+        for (_, text) in SAMPLES {
+            let sample = text.as_bytes();
+            for format in &formats {
+                for end in 0..=sample.len() {
+                    check(*format, &sample[..end]);
+                }
+                for _ in 0..300 {
+                    let mut bytes = sample.to_vec();
+                    for _ in 0..=rng.below(8) {
+                        let i = rng.below(bytes.len());
+                        match rng.below(3) {
+                            0 => bytes[i] = rng.next() as u8,
+                            1 => {
+                                bytes.remove(i);
+                            }
+                            _ => {
+                                let j = rng.below(sample.len());
+                                bytes.insert(i, sample[j]);
+                            }
+                        }
+                    }
+                    check(*format, &bytes);
+                }
+            }
+        }
+        for _ in 0..2000 {
+            let len = rng.below(600);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            check(formats[rng.below(formats.len())], &bytes);
+        }
+        // Deep nesting and long lines are refused with an error, not a stack overflow.
+        check(ReportFormat::Junit, "<testsuites>".repeat(100_000).as_bytes());
+        check(ReportFormat::Sarif, "[".repeat(100_000).as_bytes());
+        check(ReportFormat::K6Summary, "{\"a\":".repeat(100_000).as_bytes());
+        check(ReportFormat::Lcov, "SF:".repeat(100_000).as_bytes());
     }
 
     #[test]

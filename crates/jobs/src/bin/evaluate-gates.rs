@@ -37,28 +37,28 @@ struct Cli {
     #[arg(long, env = env::GATES_CONFIG, default_value = "quality-fabric-config.yaml", value_name = "FILE")]
     config: PathBuf,
 
-    /// A project and its reports directory, as ID=DIR; repeatable.
-    #[arg(long = "project", value_name = "ID=DIR", value_parser = parse_project)]
+    /// A project and its reports directory, as ID=DIR; repeatable (the env var takes a comma-separated list).
+    #[arg(long = "project", env = env::GATES_PROJECTS, value_delimiter = ',', value_name = "ID=DIR", value_parser = parse_project)]
     projects: Vec<ProjectReports>,
 
     /// A directory with one reports directory per project, named by project id.
-    #[arg(long, env = env::PROJECTS_ROOT, value_name = "DIR")]
+    #[arg(long, env = env::GATES_PROJECTS_ROOT, value_name = "DIR")]
     projects_root: Option<PathBuf>,
 
     /// Run id written to every row; default `<project_id>@<date>`.
-    #[arg(long, env = env::RUN_ID)]
+    #[arg(long, env = env::GATES_RUN_ID)]
     run_id: Option<String>,
 
     /// Write the Markdown summary here (`-`: stdout, before the JSON summary line).
-    #[arg(long, env = env::SUMMARY_MD, value_name = "PATH")]
+    #[arg(long, env = env::GATES_SUMMARY_MD, value_name = "PATH")]
     summary_md: Option<PathBuf>,
 
     /// Write a JUnit XML with one test case per gate here.
-    #[arg(long, env = env::JUNIT_OUT, value_name = "PATH")]
+    #[arg(long, env = env::GATES_JUNIT_OUT, value_name = "PATH")]
     junit_out: Option<PathBuf>,
 
     /// Largest report file read, in bytes (overrides `defaults.max_report_bytes`).
-    #[arg(long, env = env::MAX_REPORT_BYTES)]
+    #[arg(long, env = env::GATES_MAX_REPORT_BYTES)]
     max_report_bytes: Option<u64>,
 }
 
