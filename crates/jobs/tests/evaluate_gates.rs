@@ -1289,4 +1289,23 @@ fn shards_add_up_to_one_run() {
             "{t}"
         );
     }
+    // With more shards than projects, the shards that own none commit empty parts and
+    // the partition still completes.
+    let many = dir.join("many");
+    let mut empty_shards = 0;
+    for k in 0..12 {
+        let s = gates(&many, &config, &projects, &["--shard", &format!("{k}/12")])
+            .expect_code(0)
+            .summary();
+        empty_shards += u32::from(s["projects"] == 0);
+    }
+    assert!(empty_shards > 0, "the scenario needs a shard without projects");
+    for t in ["gate_results", "test_cases", "coverage", "findings"] {
+        assert_eq!(support::parts(&many, t, DATE).len(), 12, "{t}");
+        assert_eq!(
+            support::sorted_rows(&support::parts(&many, t, DATE)),
+            support::sorted_rows(&support::parts(&one, t, DATE)),
+            "{t}"
+        );
+    }
 }
