@@ -51,7 +51,7 @@ def main() -> None:
         for mv in client.search_model_versions(f"name = '{model.name}'"):
             versions.append(
                 {
-                    "version": mv.version,
+                    "version": str(mv.version),
                     "source_set": bool(mv.source),
                     "run_linked": bool(mv.run_id),
                     "tags": dict(sorted(mv.tags.items())),
