@@ -31,6 +31,9 @@ pub fn is_bad_input(error: &anyhow::Error) -> bool {
             || cause.downcast_ref::<hive_ab::AbError>().is_some_and(hive_ab::AbError::is_bad_input)
             || cause.downcast_ref::<hive_ab::config::ConfigError>().is_some()
             || cause
+                .downcast_ref::<hive_mlflow::MlflowError>()
+                .is_some_and(hive_mlflow::MlflowError::is_bad_input)
+            || cause
                 .downcast_ref::<hive_synth::SynthError>()
                 .is_some_and(|e| matches!(e, hive_synth::SynthError::Scenario { .. }))
     })

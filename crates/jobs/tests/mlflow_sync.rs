@@ -1,9 +1,639 @@
-//! `mlflow-sync` end to end: the CLI contract Airflow relies on, and (below) syncs against a
-//! real `mlflow server` whose state is read back with MLflow's own Python client.
+//! `mlflow-sync` end to end: the CLI contract Airflow relies on, and syncs against a real
+//! `mlflow server` (from `.venv/mlflow`, SQLite store in a temp dir, `--workers 1`) whose
+//! state is read back with MLflow's own Python client (tests/python/mlflow_state.py).
+//!
+//! Each test starts at most one server (two for the restart test) and builds its lake from
+//! the committed sample: extract-edits, score-diffs, ab-significance and promote-templates
+//! for one date, plus a promotion, gate results and a fine-tune manifest written here.
+
+#![allow(clippy::unwrap_used, reason = "a test panics with context on any failure")]
 
 mod support;
 
-use support::{Workdir, bin, run};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use hive_core::Shard;
+use hive_core::lake::PartWriter;
+use serde_json::{Value, json};
+use support::{Workdir, bin, ok, run};
+
+const DATE: &str = "2026-10-15";
+const PROMOTION_DATE: &str = "2026-10-16";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mlflow_python() -> PathBuf {
+    let python = repo().join(".venv/mlflow/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash scripts/setup-venvs.sh mlflow`",
+        python.display()
+    );
+    python
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real `mlflow server`, killed (with its workers) on drop.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    auth: bool,
+}
+
+const ADMIN_PASSWORD: &str = "admin-pass-for-tests-1";
+
+impl Server {
+    fn start(dir: &Path, auth: bool) -> Self {
+        Self::start_on(dir, free_port(), auth)
+    }
+
+    fn start_on(dir: &Path, port: u16, auth: bool) -> Self {
+        fs_err::create_dir_all(dir).unwrap();
+        let mlflow = repo().join(".venv/mlflow/bin/mlflow");
+        let mut cmd = Command::new(mlflow);
+        cmd.current_dir(dir)
+            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+            .arg("--artifacts-destination")
+            .arg(dir.join("artifacts"))
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("server-{port}.log"))).unwrap());
+        if auth {
+            cmd.args(["--app-name", "basic-auth"])
+                .env("MLFLOW_AUTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("MLFLOW_FLASK_SERVER_SECRET_KEY", "test-only-secret-key");
+        }
+        // Its own process group, so the uvicorn worker dies with it.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("start mlflow server");
+        let server = Self {
+            child: Some(child),
+            port,
+            dir: dir.to_owned(),
+            auth,
+        };
+        server.wait_healthy();
+        server
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_healthy(&self) {
+        // About 6 s on an idle machine; much longer when other builds share the cores.
+        let deadline = Instant::now() + Duration::from_mins(4);
+        while Instant::now() < deadline {
+            if http_get(self.port, "/health").is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let log = fs_err::read_to_string(self.dir.join(format!("server-{}.log", self.port))).unwrap_or_default();
+        panic!("mlflow server on port {} not healthy in time; log:\n{log}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server's state as MLflow's Python client sees it.
+    fn state(&self) -> Value {
+        let mut cmd = Command::new(mlflow_python());
+        cmd.arg(repo().join("tests/python/mlflow_state.py")).arg(self.uri());
+        if self.auth {
+            cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
+                .env("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD);
+        }
+        let out = ok(cmd);
+        serde_json::from_str(&out.stdout()).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The committed sample lake with one day's pipeline run, a promotion on the next day,
+/// gate results and a fine-tune manifest.
+fn lake(work: &Workdir) -> PathBuf {
+    let root = work.join("lake");
+    copy_dir(&repo().join("data/sample"), &root);
+    let r = root.to_str().unwrap();
+    let config = root.join("experiments.yaml");
+    for job in ["extract-edits", "score-diffs", "ab-significance", "promote-templates"] {
+        let mut cmd = bin(job);
+        cmd.args(["--data-root", r, "--date", DATE, "--quiet"]);
+        if job == "ab-significance" || job == "promote-templates" {
+            cmd.arg("--config").arg(&config);
+        }
+        let out = run(cmd);
+        if !matches!(out.code(), Some(0 | 1)) {
+            out.fail(&format!("{job} failed"));
+        }
+    }
+    write_promotion(&root);
+    write_gates(&root);
+    let manifest = json!({
+        "dataset": "template-edits", "format_version": 1, "date": DATE, "days": 7,
+        "input_rows": 120, "sft_examples": {"train": 90, "validation": 10, "test": 10},
+        "reconciled": true, "secrets": {"action": "redact", "examples_with_secrets": 2},
+        "files": {"sft/train.jsonl": {"rows": 90, "bytes": 12345, "sha256": "ab12"}}
+    });
+    work.write(
+        &format!("lake/finetune/dt={DATE}/manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    );
+    root
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn strings(values: &[Option<&str>]) -> ArrayRef {
+    Arc::new(values.iter().copied().collect::<StringArray>())
+}
+
+fn write_promotion(root: &Path) {
+    let spec = hive_core::schema::promotions_spec();
+    let mut part = PartWriter::create(root, spec, PROMOTION_DATE.parse().unwrap(), Shard::ALL).unwrap();
+    let evidence = r#"{"days_running": 15, "srm_p_value": 0.61, "treatments": {"treatment": {"rewrite_rate": {"estimate": -0.08}}}}"#;
+    let columns = vec![
+        strings(&[Some("exp-fastapi-3")]),
+        strings(&[Some("py-fastapi-service")]),
+        strings(&[Some("promote")]),
+        strings(&[Some("treatment")]),
+        strings(&[Some("3.0.0")]),
+        strings(&[Some("2.4.0")]),
+        strings(&[Some("treatment wins on rewrite_rate; guardrails pass")]),
+        strings(&[Some(evidence)]),
+        strings(&[None]),
+    ];
+    part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
+    part.commit().unwrap();
+}
+
+fn write_gates(root: &Path) {
+    let spec = hive_gates::tables::gate_results_spec();
+    let mut part = PartWriter::create(root, spec, DATE.parse().unwrap(), Shard::ALL).unwrap();
+    let n = 4;
+    let build = |i: usize| if i < 2 { "proj-a@2026-10-15" } else { "proj-b@2026-10-15" };
+    let project = |i: usize| if i < 2 { "proj-a" } else { "proj-b" };
+    let columns: Vec<ArrayRef> = vec![
+        strings(&(0..n).map(|i| Some(build(i))).collect::<Vec<_>>()),
+        strings(&(0..n).map(|i| Some(project(i))).collect::<Vec<_>>()),
+        strings(&[
+            Some("unit-pass-rate"),
+            Some("line-coverage"),
+            Some("unit-pass-rate"),
+            Some("line-coverage"),
+        ]),
+        strings(&[Some("unit"), Some("overall"), Some("unit"), Some("overall")]),
+        strings(&[Some("pass_rate"), Some("line_rate"), Some("pass_rate"), Some("line_rate")]),
+        strings(&[Some(">="); 4]),
+        Arc::new(Float64Array::from(vec![1.0, 0.8, 1.0, 0.8])),
+        Arc::new(Float64Array::from(vec![Some(1.0), Some(0.85), Some(0.9), None])),
+        strings(&[Some("pass"), Some("pass"), Some("fail"), Some("missing")]),
+        Arc::new(BooleanArray::from(vec![true, true, true, false])),
+        strings(&[Some("fail"); 4]),
+        Arc::new(BooleanArray::from(vec![false, false, true, false])),
+        strings(&[Some(""), Some(""), Some("pass_rate 0.9 < 1"), Some("no coverage report")]),
+    ];
+    part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
+    part.commit().unwrap();
+}
+
+/// Rows of a committed partition.
+fn rows(root: &Path, table: &str, date: &str) -> usize {
+    support::parts(root, table, date)
+        .iter()
+        .map(|p| hive_core::lake::parquet_row_count(p).unwrap() as usize)
+        .sum()
+}
+
+fn sync(root: &Path, uri: &str, date: &str, extra: &[&str]) -> Command {
+    let mut cmd = bin("mlflow-sync");
+    cmd.args(["--data-root", root.to_str().unwrap(), "--date", date, "--tracking-uri", uri]);
+    cmd.args(extra);
+    cmd
+}
+
+fn experiment<'a>(state: &'a Value, suffix: &str) -> &'a Value {
+    state["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no experiment `*{suffix}` in {state:#}"))
+}
+
+/// Every run's `hive.key`, with how often it occurs.
+fn key_counts(state: &Value) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for e in state["experiments"].as_array().unwrap() {
+        for r in e["runs"].as_array().unwrap() {
+            *counts.entry(r["key"].as_str().unwrap_or("<no key>").to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Every object present exactly once, finished, with its start time set.
+fn assert_exactly_once(state: &Value, expected_runs: usize) {
+    let counts = key_counts(state);
+    let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(duplicated.is_empty(), "keys not present exactly once: {duplicated:?}");
+    assert_eq!(counts.len(), expected_runs, "runs on the server: {counts:#?}");
+    for e in state["experiments"].as_array().unwrap() {
+        for r in e["runs"].as_array().unwrap() {
+            assert_eq!(r["status"], "FINISHED", "{r:#}");
+            assert_eq!(r["start_time_set"], true, "{r:#}");
+        }
+    }
+}
+
+/// Runs the per-generation sync of both dates expects: generations, A/B experiments,
+/// gate builds, the manifest (DATE) and the promotion (PROMOTION_DATE).
+fn expected_runs(root: &Path) -> usize {
+    let ab = support::parts(root, "ab_results", DATE);
+    let experiments: std::collections::BTreeSet<String> = support::sorted_rows(&ab)
+        .iter()
+        .map(|r| r.split('\u{1f}').next().unwrap().to_owned())
+        .collect();
+    let promotions = rows(root, "promotions", DATE);
+    rows(root, "generation_scores", DATE) + experiments.len() + promotions + 2 + 1 + 1
+}
+
+#[test]
+fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
+    let work = Workdir::new("mlflow-full");
+    let root = lake(&work);
+    let server = Server::start(&work.join("server"), false);
+    let generations = rows(&root, "generation_scores", DATE);
+    assert!(generations > 20, "the sample day has generations: {generations}");
+
+    let first = ok(sync(&root, &server.uri(), DATE, &["--concurrency", "4"])).summary();
+    assert_eq!(first["tables"]["generation_scores"]["created"], generations);
+    ok(sync(&root, &server.uri(), PROMOTION_DATE, &[]));
+    let state = server.state();
+    assert_exactly_once(&state, expected_runs(&root));
+
+    // What a generation run carries, as MLflow's client reads it.
+    let gens = experiment(&state, "/template-generations");
+    let run = &gens["runs"][0];
+    for param in ["event_id", "project_id", "template_id", "template_version"] {
+        assert!(run["params"][param].is_string(), "param {param} in {run:#}");
+    }
+    for metric in ["lines_generated", "lines_removed", "files"] {
+        assert_eq!(run["metrics"][metric].as_array().unwrap().len(), 1, "metric {metric} in {run:#}");
+    }
+    assert!(
+        gens["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["metrics"]["rewrite_rate"].is_array() && r["metrics"]["diff_score"].is_array())
+    );
+    assert_eq!(run["tags"]["hive.dt"], DATE);
+
+    // Gates: one run per build, with the blocking failure counted.
+    let gates = experiment(&state, "/quality-gates");
+    let b = gates["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["params"]["build_id"] == "proj-b@2026-10-15")
+        .unwrap();
+    assert_eq!(b["metrics"]["blocking_failures"][0][0], 1.0);
+    assert_eq!(b["tags"]["hive.gate_status"], "fail");
+    assert_eq!(b["tags"]["gate/line-coverage/status"], "missing");
+    // Fine-tune manifest: numbers as metrics, the file as an artifact.
+    let ft = &experiment(&state, "/finetune-datasets")["runs"][0];
+    assert_eq!(ft["metrics"]["sft_examples.train"][0][0], 90.0);
+    assert_eq!(ft["artifacts"], json!(["manifest.json"]));
+
+    // The promotion: a model version of the template, behind the `champion` alias.
+    let model = state["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "hive.py-fastapi-service")
+        .unwrap();
+    assert_eq!(model["versions"].as_array().unwrap().len(), 1, "{model:#}");
+    assert_eq!(model["versions"][0]["tags"]["template_version"], "3.0.0");
+    assert_eq!(model["versions"][0]["source_set"], true);
+    assert_eq!(model["aliases"]["champion"], model["versions"][0]["version"]);
+
+    // Again: nothing created, nothing changed.
+    let again = ok(sync(&root, &server.uri(), DATE, &[])).summary();
+    for (table, counts) in again["tables"].as_object().unwrap() {
+        assert_eq!(counts["created"], 0, "{table}: {again}");
+        assert_eq!(counts["already_synced"], counts["runs"], "{table}: {again}");
+    }
+    let again2 = ok(sync(&root, &server.uri(), PROMOTION_DATE, &[])).summary();
+    assert_eq!(again2["model_versions_created"], 0);
+    assert_eq!(again2["model_versions_existing"], 1);
+    assert_eq!(server.state(), state, "a rerun changed the server's state");
+
+    // Aggregated mode: one run per template version, the rows as a Parquet artifact.
+    let agg = ok(sync(&root, &server.uri(), DATE, &["--mode", "aggregated"])).summary();
+    let state = server.state();
+    let daily = experiment(&state, "/template-versions-daily");
+    let versions = agg["tables"]["generation_scores"]["runs"].as_u64().unwrap() as usize;
+    assert!(versions >= 2 && versions < generations, "{agg}");
+    assert_eq!(daily["runs"].as_array().unwrap().len(), versions);
+    let total: f64 = daily["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metrics"]["generations"][0][0].as_f64().unwrap())
+        .sum();
+    assert_eq!(total as usize, generations);
+    for r in daily["runs"].as_array().unwrap() {
+        assert_eq!(r["artifacts"], json!(["generation_scores.parquet"]), "{r:#}");
+    }
+}
+
+#[test]
+fn server_down_at_start_fails_after_bounded_retries_with_exit_1() {
+    let work = Workdir::new("mlflow-down");
+    let root = work.join("lake");
+    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    let uri = format!("http://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let out = run(sync(&root, &uri, DATE, &["--max-attempts", "3", "--retry-base-ms", "50"]))
+        .expect_code(1)
+        .expect_stderr("unreachable or failing after 3 attempts");
+    assert!(out.stderr().contains(&uri), "{}", out.stderr());
+    assert!(started.elapsed() < Duration::from_secs(20), "retries are bounded");
+}
+
+/// A small HTTP proxy in front of the server: every `fail_every`-th request answers 500
+/// without reaching the server; every `slow_every`-th is forwarded and its answer held
+/// back for `delay` (longer than the client's timeout: the server did the work, the client
+/// does not know).
+struct FaultProxy {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+    injected: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FaultProxy {
+    fn start(upstream: u16, fail_every: usize, slow_every: usize, delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let injected = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, i, s) = (Arc::clone(&requests), Arc::clone(&injected), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (r, i) = (Arc::clone(&r), Arc::clone(&i));
+                std::thread::spawn(move || {
+                    let _ = proxy_connection(conn, upstream, &r, &i, fail_every, slow_every, delay);
+                });
+            }
+        });
+        Self {
+            port,
+            requests,
+            injected,
+            stop,
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Reads one request (head and Content-Length body), one per connection.
+fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if line == "\r\n" {
+            head.extend_from_slice(b"Connection: close\r\n\r\n");
+            break;
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    head.extend_from_slice(&body);
+    Ok(Some(head))
+}
+
+fn proxy_connection(
+    conn: TcpStream,
+    upstream: u16,
+    requests: &AtomicUsize,
+    injected: &AtomicUsize,
+    fail_every: usize,
+    slow_every: usize,
+    delay: Duration,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut conn = conn;
+    let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+    let n = requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if fail_every > 0 && n.is_multiple_of(fail_every) {
+        injected.fetch_add(1, Ordering::Relaxed);
+        let body = r#"{"error_code": "INTERNAL_ERROR", "message": "injected by the test proxy"}"#;
+        write!(
+            conn,
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        return Ok(());
+    }
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.write_all(&request)?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    if slow_every > 0 && n.is_multiple_of(slow_every) {
+        injected.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(delay);
+    }
+    conn.write_all(&response)?;
+    Ok(())
+}
+
+#[test]
+fn injected_500s_and_slow_responses_are_retried_without_duplicates() {
+    let work = Workdir::new("mlflow-faults");
+    let root = lake(&work);
+    let server = Server::start(&work.join("server"), false);
+    let proxy = FaultProxy::start(server.port, 5, 7, Duration::from_millis(2500));
+    let out = ok(sync(
+        &root,
+        &proxy.uri(),
+        DATE,
+        &[
+            "--concurrency",
+            "4",
+            "--timeout-secs",
+            "1",
+            "--retry-base-ms",
+            "20",
+            "--max-attempts",
+            "8",
+        ],
+    ));
+    ok(sync(
+        &root,
+        &proxy.uri(),
+        PROMOTION_DATE,
+        &["--timeout-secs", "1", "--retry-base-ms", "20", "--max-attempts", "8"],
+    ));
+    assert!(
+        proxy.injected.load(Ordering::Relaxed) >= 10,
+        "faults injected: {}",
+        proxy.injected.load(Ordering::Relaxed)
+    );
+    assert_exactly_once(&server.state(), expected_runs(&root));
+    let summary = out.summary();
+    assert_eq!(
+        summary["tables"]["generation_scores"]["runs"],
+        rows(&root, "generation_scores", DATE)
+    );
+}
+
+#[test]
+fn server_killed_mid_sync_then_rerun_leaves_every_object_exactly_once() {
+    let work = Workdir::new("mlflow-restart");
+    let root = lake(&work);
+    let dir = work.join("server");
+    let mut server = Server::start(&dir, false);
+    let port = server.port;
+    // Through a pass-through proxy, to count requests and kill the server mid-way.
+    let proxy = FaultProxy::start(port, 0, 0, Duration::ZERO);
+    let mut cmd = sync(
+        &root,
+        &proxy.uri(),
+        DATE,
+        &["--concurrency", "2", "--max-attempts", "3", "--retry-base-ms", "100"],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_mins(2);
+    while proxy.requests.load(Ordering::Relaxed) < 60 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "the interrupted sync fails; stderr:\n{stderr}");
+    assert!(stderr.contains("unreachable or failing"), "{stderr}");
+
+    let server = Server::start_on(&dir, port, false);
+    let partial = server.state();
+    let before = key_counts(&partial).len();
+    assert!(
+        before > 0 && before < rows(&root, "generation_scores", DATE),
+        "killed mid-way: {before} runs"
+    );
+    let rerun = ok(sync(&root, &server.uri(), DATE, &[])).summary();
+    ok(sync(&root, &server.uri(), PROMOTION_DATE, &[]));
+    assert_exactly_once(&server.state(), expected_runs(&root));
+    let g = &rerun["tables"]["generation_scores"];
+    assert_eq!(
+        g["created"].as_u64().unwrap() + g["resumed"].as_u64().unwrap() + g["already_synced"].as_u64().unwrap(),
+        g["runs"].as_u64().unwrap()
+    );
+    assert!(g["already_synced"].as_u64().unwrap() > 0, "{rerun}");
+}
+
+#[test]
+fn a_bad_token_gets_a_clear_401_without_the_token_printed() {
+    let work = Workdir::new("mlflow-auth");
+    let root = work.join("lake");
+    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    let server = Server::start(&work.join("server"), true);
+    let token = "tok-SECRET-4242-do-not-print";
+    let mut cmd = sync(&root, &server.uri(), DATE, &[]);
+    cmd.env("MLFLOW_TRACKING_TOKEN", token).env("HIVE_LOG", "debug");
+    let out = run(cmd).expect_code(1).expect_stderr("refused the credentials (HTTP 401)");
+    assert!(!out.stderr().contains(token) && !out.stdout().contains(token), "{}", out.stderr());
+
+    let password = "pw-SECRET-7777";
+    let mut cmd = sync(&root, &server.uri(), DATE, &[]);
+    cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
+        .env("MLFLOW_TRACKING_PASSWORD", password);
+    let out = run(cmd).expect_code(1).expect_stderr("HTTP 401");
+    assert!(!out.stderr().contains(password), "{}", out.stderr());
+
+    // The right credentials work, and nothing was half-written by the refused attempts.
+    let mut cmd = sync(&root, &server.uri(), DATE, &[]);
+    cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
+        .env("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD);
+    ok(cmd);
+    assert_exactly_once(&server.state(), 1);
+}
 
 /// Airflow's helper marks the task skipped on exit 99: an unconfigured MLflow must say so
 /// clearly and must not be mistaken for a failure.

@@ -1,10 +1,14 @@
 //! `mlflow-sync`: publishes a date's tables to an MLflow tracking server; this binary only
 //! parses arguments, decides whether MLflow is configured at all, and reports.
 
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, Shard, env};
+use hive_mlflow::{Client, Config, Sync, SyncOptions};
 
 /// Publish a date's generation scores, A/B results, promotions, gate results and fine-tune manifests to MLflow.
 ///
@@ -82,16 +86,38 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::NothingToProcess);
     };
-    let _ = (
-        uri,
-        cli.mode,
-        cli.concurrency,
-        cli.max_attempts,
-        cli.retry_base_ms,
-        cli.timeout_secs,
-        &cli.name_prefix,
-    );
-    anyhow::bail!("mlflow-sync: publishing is not implemented yet")
+    let config = Config {
+        tracking_uri: uri.to_owned(),
+        auth: Config::auth_from_env(),
+        max_attempts: cli.max_attempts,
+        retry_base: Duration::from_millis(cli.retry_base_ms),
+        timeout: Duration::from_secs(cli.timeout_secs),
+    };
+    let client = Client::new(&config).context("configuring the MLflow client")?;
+    let options = SyncOptions {
+        data_root: cli.common.data_root.clone(),
+        date: cli.common.date,
+        mode: match cli.mode {
+            Mode::PerGeneration => hive_mlflow::Mode::PerGeneration,
+            Mode::Aggregated => hive_mlflow::Mode::Aggregated,
+        },
+        concurrency: cli.concurrency as usize,
+        name_prefix: cli.name_prefix.clone(),
+    };
+    let sync = Sync::new(&client, options);
+    let summary = sync
+        .run()
+        .with_context(|| format!("publishing {} to MLflow at {}", cli.common.date, client.base()))?;
+    let Some(summary) = summary else {
+        eprintln!(
+            "mlflow-sync: no table has a partition for {} under `{}`; nothing to publish (exit 99)",
+            cli.common.date,
+            cli.common.data_root.display()
+        );
+        return Ok(ExitStatus::NothingToProcess);
+    };
+    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    Ok(ExitStatus::Success)
 }
 
 fn main() -> std::process::ExitCode {
