@@ -317,8 +317,7 @@ impl ExperimentsConfig {
             path: path.to_owned(),
             message,
         };
-        let raw: RawConfig = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
-            .map_err(|e| invalid(describe_parse_error(text, &e)))?;
+        let raw: RawConfig = hive_core::yaml::from_str_strict(text).map_err(invalid)?;
         let mut ids = BTreeSet::new();
         let mut experiments = Vec::with_capacity(raw.experiments.len());
         for e in raw.experiments {
@@ -376,34 +375,6 @@ impl ExperimentsConfig {
             experiments,
         })
     }
-}
-
-/// "`experiments[0].alpha` (line 12): invalid value ...": the field's path, the line of
-/// its key when it can be found, and serde_yaml's message without its own location
-/// (which points at the enclosing mapping for value errors).
-fn describe_parse_error(text: &str, error: &serde_path_to_error::Error<serde_yaml::Error>) -> String {
-    let path = error.path().to_string();
-    let inner = error.inner();
-    let mut message = inner.to_string();
-    let Some(location) = inner.location() else {
-        return format!("`{path}`: {message}");
-    };
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
-    let message = message.trim_start_matches(&format!("{path}: ")).to_owned();
-    // The key named last in the path, searched from the reported line on.
-    let key = path.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
-    let line = text
-        .lines()
-        .enumerate()
-        .skip(location.line().saturating_sub(1))
-        .find(|(_, l)| {
-            let l = l.trim_start().trim_start_matches("- ").trim_start_matches('{').trim_start();
-            !key.is_empty() && l.starts_with(key) && l[key.len()..].trim_start().starts_with(':')
-        })
-        .map_or(location.line(), |(i, _)| i + 1);
-    format!("`{path}` (line {line}): {message}")
 }
 
 /// 1-based line of `id: <id>` in the text (0 when not found).

@@ -22,6 +22,7 @@ pub mod routing;
 pub mod schema;
 pub mod shard;
 pub mod summary;
+pub mod yaml;
 
 pub use date::PartitionDate;
 pub use error::CoreError;

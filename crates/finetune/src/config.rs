@@ -181,7 +181,7 @@ impl DedupConfig {
 impl FinetuneConfig {
     /// Parses YAML (unknown keys are errors) and validates it.
     pub fn from_yaml(text: &str) -> Result<Self, String> {
-        let config: Self = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let config: Self = hive_core::yaml::from_str_strict(text)?;
         config.validate()?;
         Ok(config)
     }

@@ -503,8 +503,7 @@ impl QualityConfig {
             path: path.to_owned(),
             message,
         };
-        let config: Self = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
-            .map_err(|e| invalid(describe_parse_error(text, &e)))?;
+        let config: Self = hive_core::yaml::from_str_strict(text).map_err(invalid)?;
         config.validate(text).map_err(invalid)?;
         Ok(config)
     }
@@ -687,52 +686,6 @@ fn check_reports(text: &str, test_type: TestType, reports: &[ReportSource]) -> R
         }
     }
     Ok(())
-}
-
-/// "`gates[0].operator` (line 12, column 15): unknown variant ...": the field's path,
-/// the line and column of its key when it can be found, and serde_yaml's message without
-/// its own location (which points at the enclosing mapping for value errors).
-fn describe_parse_error(text: &str, error: &serde_path_to_error::Error<serde_yaml::Error>) -> String {
-    let path = error.path().to_string();
-    let inner = error.inner();
-    let mut message = inner.to_string();
-    let Some(location) = inner.location() else {
-        return format!("`{path}`: {message}");
-    };
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
-    let message = message.trim_start_matches(&format!("{path}: ")).to_owned();
-    // A duplicate key is reported at the start of its mapping: point at the second one.
-    if let Some(dup) = ["duplicate key `", "duplicate field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|m| m.split('`').next())
-    {
-        let indent = location.column().saturating_sub(1);
-        let found = text
-            .lines()
-            .enumerate()
-            .skip(location.line().saturating_sub(1))
-            .filter(|(_, l)| {
-                let rest = l.get(indent..).unwrap_or("");
-                l.len() - l.trim_start().len() == indent && rest.trim_start_matches(['"', '\'']).starts_with(dup)
-            })
-            .nth(1);
-        if let Some((i, _)) = found {
-            return format!("`{path}` (line {}, column {}): {message}", i + 1, indent + 1);
-        }
-    }
-    // The key named last in the path, searched from the reported line on.
-    let key = path.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
-    let found = text.lines().enumerate().skip(location.line().saturating_sub(1)).find_map(|(i, l)| {
-        let start = l.find(key)?;
-        let before = l[..start].trim_start().trim_start_matches("- ").trim_start_matches('{').trim();
-        let after = l[start + key.len()..].trim_start();
-        (!key.is_empty() && (before.is_empty() || before.ends_with(',')) && after.starts_with(':')).then_some((i + 1, start + 1))
-    });
-    let (line, column) = found.unwrap_or((location.line(), location.column()));
-    format!("`{path}` (line {line}, column {column}): {message}")
 }
 
 /// 1-based line of the first `key: value` (or `key:` when `value` is None) or, failing
