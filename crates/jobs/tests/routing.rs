@@ -306,7 +306,7 @@ fn bad_config_exits_2_naming_file_and_line() {
         (
             "typo.yaml",
             &typo,
-            format!("primary_metrc` (line {})", line_of(&typo, "primary_metrc")),
+            format!("primary_metrc` (line {},", line_of(&typo, "primary_metrc")),
         ),
     ];
     for (name, text, message) in cases {
