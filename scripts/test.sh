@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The project's test command (README.md): builds the pinned Python environments the tests
-# compare against and downloads the real source releases the diff tests compare with
-# git, then runs every Rust test with cargo-nextest (cargo test when nextest
-# is not installed), then the DAG tests on real Airflow.
+# The project's test command (README.md): builds the pinned Python environments and npm
+# tools the tests compare against, downloads the real source releases the diff tests
+# compare with git, then runs every Rust test with cargo-nextest (cargo test when
+# nextest is not installed), then the DAG tests on real Airflow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-venvs.sh   # every scripts/requirements/*.txt environment
+bash scripts/setup-node.sh    # jest + jest-junit (tests/node/jest)
 bash scripts/fetch-corpora.sh
 profile=default
 [ -n "${CI:-}" ] && profile=ci

@@ -1,10 +1,11 @@
 //! evaluate-gates end to end: reports written at test time by the real tools (pytest
-//! with coverage.py, cargo-nextest, Locust, ruff), with every total compared to the
+//! with coverage.py, cargo-nextest, jest with jest-junit, Locust, ruff), with every total compared to the
 //! tool's own; hand-written fixtures only for what this machine cannot run (Surefire
 //! reruns, JaCoCo, k6, go-junit-report), each carrying the tool's totals; hostile and
 //! broken inputs; the gate edge cases; the committed config and its schema.
 //!
-//! The Python tools come from `.venv/reports` (`bash scripts/setup-venvs.sh reports`).
+//! The Python tools come from `.venv/reports` (`bash scripts/setup-venvs.sh reports`),
+//! jest and jest-junit from `tests/node/jest` (`bash scripts/setup-node.sh`).
 
 #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::too_many_lines, clippy::similar_names)]
 
@@ -469,6 +470,151 @@ gates:
     assert_eq!(reruns["tests::flaky"], (1, "flaky"));
     assert_eq!(reruns["tests::fails"], (1, "failed"));
     assert_eq!(reruns["tests::passes_a"], (0, "passed"));
+}
+
+/// The `jest` launcher and the `jest-junit` reporter of the pinned npm tree
+/// (`bash scripts/setup-node.sh`).
+fn jest_tools() -> (PathBuf, PathBuf) {
+    let modules = std::env::var_os("HIVE_JEST_NODE_MODULES").map_or_else(|| repo().join("tests/node/jest/node_modules"), PathBuf::from);
+    let (jest, reporter) = (modules.join("jest/bin/jest.js"), modules.join("jest-junit"));
+    assert!(
+        jest.exists() && reporter.exists(),
+        "{} lacks jest or jest-junit: run `bash scripts/setup-node.sh` (scripts/test.sh does)",
+        modules.display()
+    );
+    (jest, reporter)
+}
+
+const JEST_SUITE: &str = r#"const classify = (n) => (n < 0 ? "negative" : n === 0 ? "zero" : "positive");
+describe("classify", () => {
+  test("negative", () => { expect(classify(-1)).toBe("negative"); });
+  test("zero", () => { expect(classify(0)).toBe("zero"); });
+  test("wrong on purpose", () => { expect(classify(5)).toBe("zero"); });
+  test.skip("skipped", () => {});
+  test.todo("write me");
+  describe("nested", () => {
+    test("deep pass", () => { expect(1).toBe(1); });
+    test("throws", () => { throw new Error("boom"); });
+  });
+});
+"#;
+
+const JEST_TOP_LEVEL: &str = r#"test("top level passes", () => { expect(true).toBe(true); });
+test.failing("known bug", () => { expect(1).toBe(2); });
+"#;
+
+/// jest with the jest-junit reporter, run here, gives the counts of jest's own `--json`
+/// results, case by case: a test file that fails to run is one error (jest-junit's two
+/// cases for it count once), `test.skip` is skipped, and `test.todo` counts as passed
+/// because jest-junit writes it as a bare case (a limitation of its format, stated in
+/// docs/quality-gates.md).
+#[test]
+fn jest_junit_agrees_with_jest_json() {
+    let (jest, reporter) = jest_tools();
+    let dir = Workdir::new("gates-jest");
+    dir.write("web/jest.config.json", r#"{"testEnvironment": "node"}"#);
+    dir.write("web/calc.test.js", JEST_SUITE);
+    dir.write("web/top.test.js", JEST_TOP_LEVEL);
+    dir.write(
+        "web/broken.test.js",
+        "require(\"./does-not-exist\");\ntest(\"never runs\", () => {});\n",
+    );
+    let project = dir.join("web");
+    let mut cmd = command(Path::new("node"), &project);
+    cmd.arg(&jest)
+        .args(["--ci", "--rootDir", ".", "--json", "--outputFile=jest.json"])
+        .arg(format!("--reporters={}", reporter.display()))
+        .env("JEST_JUNIT_OUTPUT_DIR", project.join("reports"))
+        .env("JEST_JUNIT_OUTPUT_NAME", "junit.xml")
+        .env("JEST_JUNIT_REPORT_TEST_SUITE_ERRORS", "true");
+    let jest_run = run(cmd);
+    if jest_run.code() != Some(1) {
+        jest_run.fail("jest should exit 1 (tests failed)");
+    }
+    let results: Value = serde_json::from_slice(&fs_err::read(project.join("jest.json")).unwrap()).unwrap();
+    let n = |key: &str| results[key].as_u64().unwrap();
+    // The suite above, as jest counts it.
+    assert_eq!(
+        (
+            n("numTotalTests"),
+            n("numPassedTests"),
+            n("numFailedTests"),
+            n("numPendingTests"),
+            n("numTodoTests"),
+            n("numRuntimeErrorTestSuites")
+        ),
+        (9, 5, 2, 1, 1, 1)
+    );
+
+    let config = dir.write(
+        "q.yaml",
+        r#"version: 1
+test_types:
+  unit:
+    reports:
+      - {format: junit, paths: ["reports/*.xml"], tool: jest-junit}
+gates:
+  - {id: tests, metric: tests, operator: ">=", threshold: 1}
+  - {id: passed, metric: passed, operator: ">=", threshold: 0}
+  - {id: failed, metric: failed, operator: "==", threshold: 0}
+  - {id: errors, metric: errors, operator: "==", threshold: 0}
+  - {id: skipped, metric: skipped, operator: "<=", threshold: 10}
+  - {id: pass-rate, metric: pass_rate, operator: ">=", threshold: 0.5}
+"#,
+    );
+    let root = dir.join("lake");
+    gates(&root, &config, &[("web", &project)], &[]).expect_code(1);
+    let gate_rows = table(&root, "gate_results");
+    let (todo, errored) = (n("numTodoTests"), n("numRuntimeErrorTestSuites"));
+    let passed = n("numPassedTests") + todo;
+    let tests = n("numTotalTests") + errored;
+    assert_eq!(actual(&gate_rows, "web", "tests"), Some(tests as f64));
+    assert_eq!(actual(&gate_rows, "web", "passed"), Some(passed as f64));
+    assert_eq!(actual(&gate_rows, "web", "failed"), Some(n("numFailedTests") as f64));
+    assert_eq!(actual(&gate_rows, "web", "errors"), Some(errored as f64));
+    assert_eq!(actual(&gate_rows, "web", "skipped"), Some(n("numPendingTests") as f64));
+    let executed = tests - n("numPendingTests");
+    assert_eq!(actual(&gate_rows, "web", "pass-rate"), Some(passed as f64 / executed as f64));
+    assert_eq!(status(&gate_rows, "web", "failed"), "fail");
+    assert_eq!(status(&gate_rows, "web", "errors"), "fail");
+
+    // Case by case: jest's fullName and status against the test_cases table.
+    let mut expected: BTreeMap<String, &str> = BTreeMap::new();
+    for file in results["testResults"].as_array().unwrap() {
+        let assertions = file["assertionResults"].as_array().unwrap();
+        // A file that failed to run has no assertions, or (jest-junit's
+        // reportTestSuiteErrors adds one to jest's own results) a single one of status
+        // `error`; jest-junit names its case by the file's path.
+        if assertions.iter().all(|a| a["status"] == "error") {
+            assert!(file["message"].as_str().unwrap().contains("Test suite failed to run"), "{file:#}");
+            let path = Path::new(file["name"].as_str().unwrap());
+            let name = path.strip_prefix(&project).unwrap_or(path).display().to_string();
+            expected.insert(name, "error");
+            continue;
+        }
+        for a in assertions {
+            let status = match a["status"].as_str().unwrap() {
+                "passed" | "todo" => "passed",
+                "failed" => "failed",
+                "pending" => "skipped",
+                other => panic!("unexpected jest status {other} in {a:#}"),
+            };
+            expected.insert(a["fullName"].as_str().unwrap().to_owned(), status);
+        }
+    }
+    let cases = table(&root, "test_cases");
+    let got: BTreeMap<String, &str> = cases
+        .iter()
+        .filter(|r| r["project_id"] == "web")
+        .map(|r| (r["name"].as_str().unwrap().trim().to_owned(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cases.len(), got.len(), "a case was reported twice: {cases:#?}");
+    assert_eq!(got, expected);
+    let broken = cases.iter().find(|r| r["name"] == "broken.test.js").unwrap();
+    assert!(
+        broken["message"].as_str().unwrap().contains("Test suite failed to run"),
+        "{broken:#?}"
+    );
 }
 
 /// A free TCP port on the loopback interface.

@@ -10,7 +10,12 @@
 //!   `<rerunError>` on one that failed every run (status failed/error);
 //! - a case with both a failure and an error (pytest: failed call, then a teardown
 //!   error) counts once, as an error;
-//! - `time` missing, empty or written with a thousands separator (`1,234.5`).
+//! - `time` missing, empty or written with a thousands separator (`1,234.5`);
+//! - jest-junit's report of a test file that failed to run (with
+//!   `reportTestSuiteErrors`): two cases of classname `Test suite failed to run` and the
+//!   same name, an `<error>` and a `<failure>` carrying the same exception as JSON. They
+//!   are one event and count once, as an error. (jest-junit also writes `test.todo`
+//!   entries as bare cases, indistinguishable from passes: they count as passed.)
 //!
 //! Counts come from the test cases, never from the suites' `tests`/`failures`
 //! attributes, which some tools leave out or get wrong.
@@ -20,6 +25,10 @@ use std::path::Path;
 use super::xml::{Node, XmlStream, attr};
 use super::{CappedReader, CaseStatus, MAX_MESSAGE_BYTES, ReportError, TestCase, TestReport, parse_number, truncate_message};
 use crate::config::ReportFormat;
+
+/// The classname jest-junit gives the cases of a test file that failed to run
+/// (`utils/buildJsonResults.js`, `noResultOptions`).
+const JEST_SUITE_FAILED_TO_RUN: &str = "Test suite failed to run";
 
 #[derive(Default)]
 struct CaseBuilder {
@@ -58,6 +67,28 @@ impl CaseBuilder {
             message: self.message.map(truncate_message),
         }
     }
+}
+
+/// Appends `case`, folding jest-junit's second report of a test file that failed to
+/// run into the first (the worse status and the first message win).
+fn push_case(cases: &mut Vec<TestCase>, case: TestCase) {
+    if case.classname == JEST_SUITE_FAILED_TO_RUN
+        && let Some(last) = cases.last_mut()
+        && last.classname == case.classname
+        && last.suite == case.suite
+        && last.name == case.name
+    {
+        if case.status == CaseStatus::Error {
+            last.status = CaseStatus::Error;
+        } else if last.status != CaseStatus::Error && case.status == CaseStatus::Failed {
+            last.status = CaseStatus::Failed;
+        }
+        if last.message.is_none() {
+            last.message = case.message;
+        }
+        return;
+    }
+    cases.push(case);
 }
 
 /// Parses one JUnit XML file.
@@ -138,7 +169,7 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<TestReport, ReportError
                     }
                     "testcase" => {
                         if let Some(c) = case.take() {
-                            cases.push(c.finish());
+                            push_case(&mut cases, c.finish());
                         }
                     }
                     "failure" | "error" | "skipped" => {
@@ -238,7 +269,7 @@ mod tests {
   <testsuite name="sum" errors="0" failures="1" skipped="1" timestamp="2024-01-01T00:00:00" time="1.2" tests="3">
     <testcase classname="sum adds" name="sum adds" time="0.002"></testcase>
     <testcase classname="sum fails" name="sum fails" time="0.003"><failure>Error: expect(received).toBe(expected)</failure></testcase>
-    <testcase classname="sum todo" name="sum todo" time="0"><skipped/></testcase>
+    <testcase classname="sum later" name="sum later" time="0"><skipped/></testcase>
   </testsuite>
 </testsuites>"#,
         )
@@ -246,6 +277,29 @@ mod tests {
         assert_eq!(statuses(&jest), ["passed", "failed", "skipped"]);
         assert_eq!(jest.cases[1].message.as_deref(), Some("Error: expect(received).toBe(expected)"));
         assert_eq!(jest.duration_seconds, 1.5);
+    }
+
+    #[test]
+    fn jest_junit_suite_that_failed_to_run_counts_once_as_an_error() {
+        // jest-junit 17 with reportTestSuiteErrors: an <error> case, then the same
+        // exception again as a <failure> case of the same classname and name.
+        let r = parse_text(
+            r#"<testsuites name="jest tests" tests="1" failures="0" errors="1" time="0.5">
+  <testsuite name="broken.test.js" errors="1" failures="0" skipped="0" time="0" tests="0">
+    <testcase classname="Test suite failed to run" name="broken.test.js" time="0"><error>Cannot find module './gone'</error></testcase>
+    <testcase classname="Test suite failed to run" name="broken.test.js" time="0"><failure>{"code":"MODULE_NOT_FOUND"}</failure></testcase>
+  </testsuite>
+  <testsuite name="other.test.js" tests="1">
+    <testcase classname="Test suite failed to run" name="other.test.js" time="0"><error>SyntaxError</error></testcase>
+    <testcase classname="x" name="x" time="0.1"/>
+    <testcase classname="x" name="x" time="0.1"/>
+  </testsuite>
+</testsuites>"#,
+        )
+        .unwrap();
+        assert_eq!(statuses(&r), ["error", "error", "passed", "passed"]);
+        assert_eq!(r.cases[0].message.as_deref(), Some("Cannot find module './gone'"));
+        assert_eq!(r.cases[1].name, "other.test.js");
     }
 
     #[test]
