@@ -47,8 +47,6 @@ class Step:
     trigger_rule: str = ALL_SUCCESS
     #: Exits 99 unless configured (no heavy work, just a submission).
     optional: bool = False
-    #: Exits 99 (skipped) when this directory does not exist: nothing landed that day.
-    requires_dir: str | None = None
     doc: str = ""
 
 
@@ -126,10 +124,10 @@ QUALITY: tuple[Step, ...] = (
             "--summary-md",
             "-",
         ),
-        requires_dir="$HIVE_PROJECTS_ROOT",
         doc="Checks every project's reports landed under `raw/quality-reports/dt=D/<project>/` "
         "against quality-fabric-config.yaml: `gate_results`, `test_cases`, `coverage`, "
-        "`findings`. Exit 1 = a blocking gate failed (outputs written).",
+        "`findings`. Exit 1 = a blocking gate failed (outputs written); 99 (skipped) = no "
+        "project's reports landed that day.",
     ),
     Step(
         "mlflow_sync",
@@ -268,11 +266,6 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
         words = ['"${HIVE_BIN_DIR:+$HIVE_BIN_DIR/}' + step.binary + '"']
         words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
         run = " ".join(words)
-    if step.requires_dir:
-        lines.append(
-            f'if [ ! -d "{step.requires_dir}" ]; then '
-            f'echo "nothing landed under {step.requires_dir}: nothing to process" >&2; exit 99; fi'
-        )
     lines += [
         "out=$(mktemp) || exit 2",
         f'{run} > "$out"',

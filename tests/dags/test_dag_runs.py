@@ -313,10 +313,15 @@ def test_a_failing_blocking_gate_fails_the_night(tmp_path, bin_dir):
 
 
 def test_quality_gates_without_reports_is_skipped(tmp_path, bin_dir):
-    (tmp_path / "lake").mkdir()
+    # No reports landed for the night: evaluate-gates itself says 99 (nothing to
+    # process), which the DAG shows as skipped; nothing is written.
+    config = tmp_path / "lake" / "config" / "quality-fabric-config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(QUALITY_CONFIG)
     dr, states = run_dag("quality_gates", "2026-10-14", {"data_root": str(tmp_path / "lake"), "bin_dir": str(bin_dir)})
     assert str(dr.state) == "success"
     assert states == {"plan": ["success"], "evaluate_gates": ["skipped"], "mlflow_sync": ["skipped"]}
+    assert not (tmp_path / "lake" / "gate_results").exists()
 
 
 def test_a_relative_data_root_fails_the_plan(tmp_path, bin_dir):

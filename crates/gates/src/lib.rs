@@ -135,9 +135,18 @@ pub struct GatesSummary {
 }
 
 /// Every project under `root`: one subdirectory per project, named by its id (hidden
-/// entries skipped), sorted.
+/// entries skipped), sorted. A `root` that does not exist is a night on which no
+/// project's reports landed: no project (the run then has nothing to process), not an
+/// error.
 pub fn projects_under(root: &Path) -> Result<Vec<ProjectReports>, GatesError> {
-    let entries = std::fs::read_dir(root).map_err(|e| CoreError::io(root, e))?;
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(root = %root.display(), "the projects root does not exist: no reports landed");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(CoreError::io(root, e).into()),
+    };
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| CoreError::io(root, e))?;
@@ -317,6 +326,7 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
         markdown: String::new(),
     };
     if options.projects.is_empty() {
+        tracing::warn!("no project to evaluate: nothing to process");
         return Ok(summary);
     }
     // A shard that owns none of the projects still commits (empty) parts, so that the

@@ -1224,6 +1224,37 @@ fn missing_reports_follow_each_policy() {
     }
 }
 
+/// A night on which no project's reports landed is nothing to process (99) whether the
+/// projects root is missing or empty, and writes nothing; with neither --project nor
+/// --projects-root it is a usage error (2); a missing config is an error even then.
+#[test]
+fn no_reports_landed_is_nothing_to_process() {
+    let dir = Workdir::new("gates-nothing-landed");
+    let config = dir.write(
+        "q.yaml",
+        "version: 1\ntest_types:\n  unit:\n    reports:\n      - {format: junit, paths: [junit.xml], tool: t}\ngates:\n  - {id: failed, metric: failed, operator: \"==\", threshold: 0}\n",
+    );
+    let root = dir.join("lake");
+    let missing = dir.join("reports/dt=2026-10-12");
+    let args = ["--projects-root", missing.to_str().unwrap()];
+    let out = gates(&root, &config, &[], &args).expect_code(99);
+    assert_eq!(out.summary()["status"], "nothing_to_process", "{}", out.stdout());
+    assert!(out.stderr().contains("does not exist"), "{}", out.stderr());
+    fs_err::create_dir_all(&missing).unwrap();
+    gates(&root, &config, &[], &args).expect_code(99);
+    assert!(!root.join("gate_results").exists(), "nothing may be written");
+    gates(&root, &config, &[], &[]).expect_code(2).expect_stderr("no project");
+    let absent = dir.join("absent.yaml");
+    gates(&root, &absent, &[], &args).expect_code(2).expect_stderr("absent.yaml");
+    // The same root with a project in it is evaluated.
+    dir.write(
+        "reports/dt=2026-10-12/web/junit.xml",
+        r#"<testsuite name="s"><testcase name="a"/></testsuite>"#,
+    );
+    gates(&root, &config, &[], &args).expect_code(0);
+    assert_eq!(status(&table(&root, "gate_results"), "web", "failed"), "pass");
+}
+
 /// Per-project overrides: another threshold, level, policy, report location, or the
 /// gate switched off, for one project only; the others keep the defaults.
 #[test]

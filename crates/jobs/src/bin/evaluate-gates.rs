@@ -21,7 +21,8 @@ use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 ///
 /// Exit codes: 0 every blocking gate passed; 1 a blocking gate failed, or its report is missing
 /// under policy `fail` (outputs are written); 2 bad config, malformed/oversized report (named) or
-/// usage; 99 no project for this shard.
+/// usage; 99 nothing to process: no project for this shard, or none under --projects-root (an
+/// empty or missing directory: no reports landed).
 ///
 /// Examples:
 ///   evaluate-gates --date 2026-10-12 --project web-shop=ci/reports --summary-md gates.md
@@ -80,7 +81,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
             (anyhow::Error::new(e).context("listing the projects root"), bad)
         })?);
     }
-    if projects.is_empty() {
+    if projects.is_empty() && cli.projects_root.is_none() {
         return Err((anyhow::anyhow!("no project: give --project ID=DIR or --projects-root DIR"), true));
     }
     let options = GatesOptions {
