@@ -9,7 +9,8 @@ with the tasks of the DAG that Airflow loads.
 What it emulates of Airflow: exit 0 = success, 99 = skipped, anything else = failed; a
 task runs when its trigger rule allows (`all_success`: every upstream succeeded;
 `none_failed_min_one_success`: no upstream failed and one succeeded), else it is
-`upstream_failed` or `skipped` as Airflow would mark it; a sharded step runs shard by shard.
+`upstream_failed` or `skipped` as Airflow would mark it; a sharded step runs shard by shard;
+an alarm (`hive_pipeline.ALARMS`) reads its step's summary line after the step succeeded.
 No retries. Runs only with the standard library (no Airflow needed).
 
     python3 dags/hive_local_runner.py --data-root /abs/lake --bin-dir /abs/bin 2026-10-12 2026-10-13
@@ -43,7 +44,8 @@ def decide(step: hive_pipeline.Step, states: dict[str, str]) -> str | None:
 
 
 def plan(dag_id: str, settings: dict[str, str], date: str) -> list[dict]:
-    """What each task of the DAG runs for `date`: script, environments (one per shard)."""
+    """What each task of the DAG runs for `date`: script, environments (one per shard);
+    alarms last, each with the summary field it checks instead of a script."""
     out = []
     for step in hive_pipeline.topological(hive_pipeline.PIPELINES[dag_id]):
         envs = hive_pipeline.shard_envs(settings, date) if step.sharded else [hive_pipeline.job_env(settings, date)]
@@ -58,13 +60,40 @@ def plan(dag_id: str, settings: dict[str, str], date: str) -> list[dict]:
                 "envs": envs,
             }
         )
+    for alarm in hive_pipeline.ALARMS[dag_id]:
+        out.append(
+            {
+                "task_id": alarm.task_id,
+                "upstream": [alarm.watches],
+                "trigger_rule": hive_pipeline.ALL_SUCCESS,
+                "sharded": False,
+                "binary": "",
+                "script": None,
+                "alarm": alarm.field,
+            }
+        )
     return out
 
 
 def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=None) -> dict[str, str]:
     states: dict[str, str] = {}
+    last_summary: dict[str, object] = {}
     steps = {s.task_id: s for s in hive_pipeline.PIPELINES[dag_id]}
+    alarms = {a.task_id: a for a in hive_pipeline.ALARMS[dag_id]}
     for item in plan(dag_id, settings, date):
+        if item["task_id"] in alarms:
+            alarm = alarms[item["task_id"]]
+            watched = states[alarm.watches]
+            if watched in FAILED:
+                states[alarm.task_id] = "upstream_failed"
+            elif watched != "success":
+                states[alarm.task_id] = "skipped"
+            else:
+                message = hive_pipeline.alarm_message(alarm, last_summary.get(alarm.watches))
+                if message:
+                    print(f"{date} {alarm.task_id}: {message}", file=sys.stderr)
+                states[alarm.task_id] = "failed" if message else "success"
+            continue
         step = steps[item["task_id"]]
         verdict = decide(step, states)
         if verdict is not None:
@@ -82,8 +111,10 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=No
             if proc.returncode == 0:
                 shard_states.append("success")
                 lines = proc.stdout.strip().splitlines()
-                if lines and summaries is not None:
-                    summaries.write(lines[-1] + "\n")
+                if lines:
+                    last_summary[step.task_id] = hive_pipeline.parse_summary(lines[-1])
+                    if summaries is not None:
+                        summaries.write(lines[-1] + "\n")
             elif proc.returncode == 99:
                 shard_states.append("skipped")
             else:
@@ -135,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(every, f, indent=1)
     # Task states per date, as Airflow's grid would show them.
     tasks = [s.task_id for s in hive_pipeline.topological(hive_pipeline.PIPELINES[args.dag])]
+    tasks += [a.task_id for a in hive_pipeline.ALARMS[args.dag]]
     print(f"{'partition':<12}" + "".join(f"{t:>19}" for t in tasks))
     for date, states in every.items():
         print(f"{date:<12}" + "".join(f"{states[t]:>19}" for t in tasks))

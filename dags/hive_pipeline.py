@@ -72,10 +72,14 @@ EVOLUTION: tuple[Step, ...] = (
     Step(
         "ab_significance",
         "ab-significance",
-        _COMMON + ("--config", "$HIVE_EXPERIMENTS_CONFIG"),
+        # `--on-srm warn`: a sample-ratio mismatch must not keep promote-templates from
+        # deciding the night (it stops the broken experiment and decides the others);
+        # the `srm_alarm` task fails the run instead.
+        _COMMON + ("--config", "$HIVE_EXPERIMENTS_CONFIG", "--on-srm", "warn"),
         upstream=("score_diffs",),
         doc="Experiment statistics from every `generation_scores` partition since each "
-        "experiment started: `ab_results` and the report. Exit 1 = sample-ratio mismatch.",
+        "experiment started: `ab_results` and the report. A sample-ratio mismatch is "
+        "listed in the summary's `srm_flags` and raised by `srm_alarm`.",
     ),
     Step(
         "promote_templates",
@@ -140,6 +144,42 @@ QUALITY: tuple[Step, ...] = (
 )
 
 PIPELINES = {"template_evolution": EVOLUTION, "quality_gates": QUALITY}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A task that fails the run when a step succeeded but its summary flags a problem
+    that must reach a person without stopping the steps after it."""
+
+    task_id: str
+    #: The step whose JSON summary (its XCom) is read; the alarm runs after it succeeds.
+    watches: str
+    #: A list field of that summary: the alarm fails when it is not empty.
+    field: str
+    doc: str = ""
+
+
+ALARMS: dict[str, tuple[Alarm, ...]] = {
+    "template_evolution": (
+        Alarm(
+            "srm_alarm",
+            watches="ab_significance",
+            field="srm_flags",
+            doc="Fails when an experiment's split fails the sample-ratio check: the "
+            "assignment is broken, its comparison cannot be trusted, and "
+            "promote-templates has stopped it. The rest of the night still runs.",
+        ),
+    ),
+    "quality_gates": (),
+}
+
+
+def alarm_message(alarm: Alarm, summary: object) -> str | None:
+    """Why `alarm` fails for the watched step's `summary`, or None when it passes."""
+    flagged = summary.get(alarm.field) if isinstance(summary, dict) else None
+    if not flagged:
+        return None
+    return f"{alarm.watches} flagged {alarm.field}: {', '.join(map(str, flagged))}"
 
 # --- settings -----------------------------------------------------------------------
 

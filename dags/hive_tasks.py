@@ -151,6 +151,21 @@ def job_tasks(steps: tuple[hive_pipeline.Step, ...], the_plan) -> dict:
     return tasks
 
 
+def alarm_tasks(alarms: tuple[hive_pipeline.Alarm, ...], tasks: dict) -> dict:
+    """One task per alarm, after the step it watches, reading that step's summary XCom."""
+    out = {}
+    for alarm in alarms:
+
+        @task(task_id=alarm.task_id, retries=0, doc_md=alarm.doc)
+        def check(summary, alarm=alarm):
+            message = hive_pipeline.alarm_message(alarm, summary)
+            if message:
+                raise AirflowFailException(message)
+
+        out[alarm.task_id] = check(tasks[alarm.watches].output)
+    return out
+
+
 def _job_task(step: hive_pipeline.Step, shard_list):
     kwargs = {
         "task_id": step.task_id,

@@ -5,6 +5,7 @@ Nightly evolution of the code templates, one day's partition per run:
 
 ```
 plan -> shards -> extract_edits[k/n] -> score_diffs[k/n] -> ab_significance -> promote_templates --> mlflow_sync
+                                                            ab_significance -> srm_alarm
                                                 score_diffs -> build_finetune -> submit_finetune (optional)
                                                                build_finetune ------------------------> mlflow_sync
 ```
@@ -14,10 +15,15 @@ plan -> shards -> extract_edits[k/n] -> score_diffs[k/n] -> ab_significance -> p
 generations whose observation window closed that day. A manual run may set the
 `partition_date` param instead.
 
-**Exit codes.** 0 success; 1 data failure (too many rows quarantined, sample-ratio
-mismatch: outputs are written for inspection, the task fails and is retried); 2 bad input
+**Exit codes.** 0 success; 1 data failure (too many rows quarantined: outputs are
+written for inspection, the task fails and is retried); 2 bad input
 (fails at once, no retry); 99 nothing to process (the task is **skipped**, and so are the
 tasks that need its output). Each task pushes the job's JSON summary line to XCom.
+
+**Sample-ratio mismatch.** ab-significance runs with `--on-srm warn`, so a broken split
+does not stop the night: promote-templates stops that experiment (and decides the
+others), mlflow-sync logs it, and `srm_alarm` fails, naming the experiments, so the run
+is marked failed.
 
 **Settings** (run params, else Variables `hive_<name>`, else the workers' environment):
 `data_root`, `bin_dir` (bash mode), `image` (kubernetes mode, `HIVE_AIRFLOW_MODE`),
@@ -55,4 +61,5 @@ with DAG(
     tags=["template-evolution", "hive", "nightly"],
 ) as dag:
     the_plan = hive_tasks.plan(partition=hive_tasks.PARTITION_TEMPLATE)
-    hive_tasks.job_tasks(hive_pipeline.EVOLUTION, the_plan)
+    jobs = hive_tasks.job_tasks(hive_pipeline.EVOLUTION, the_plan)
+    hive_tasks.alarm_tasks(hive_pipeline.ALARMS["template_evolution"], jobs)

@@ -32,6 +32,7 @@ def expected_evolution_states(shards: int) -> dict:
         "extract_edits": ["success"] * shards,
         "score_diffs": ["success"] * shards,
         "ab_significance": ["success"],
+        "srm_alarm": ["success"],
         "promote_templates": ["success"],
         "build_finetune": ["success"],
         "submit_finetune": ["skipped"],
@@ -199,6 +200,7 @@ def test_bad_input_fails_extract_edits_and_nothing_downstream_runs(tmp_path, bin
         "extract_edits": ["failed"],
         "score_diffs": ["upstream_failed"],
         "ab_significance": ["upstream_failed"],
+        "srm_alarm": ["upstream_failed"],
         "promote_templates": ["upstream_failed"],
         "build_finetune": ["upstream_failed"],
         "submit_finetune": ["upstream_failed"],
@@ -230,12 +232,52 @@ def test_a_night_with_nothing_to_process_is_skipped(tmp_path, bin_dir):
     for task in (
         "score_diffs",
         "ab_significance",
+        "srm_alarm",
         "promote_templates",
         "build_finetune",
         "submit_finetune",
         "mlflow_sync",
     ):
         assert states[task] == ["skipped"], task
+
+
+def _skew_split(lake: Path, experiment: str, variant: str, keep: int) -> int:
+    """Removes every project of `variant` in `experiment` but the first `keep` (sorted)
+    from the raw exports, generations and snapshots alike: a broken assignment as the
+    sample-ratio check sees it. Returns how many projects were removed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    generations = sorted((lake / "raw" / "generations").glob("dt=*/*.parquet"))
+    projects: set[str] = set()
+    for path in generations:
+        for row in pq.ParquetFile(path).read(columns=["project_id", "experiment_id", "variant"]).to_pylist():
+            if row["experiment_id"] == experiment and row["variant"] == variant:
+                projects.add(row["project_id"])
+    removed = pa.array(sorted(projects)[keep:], pa.string())
+    for path in generations + sorted((lake / "raw" / "snapshots").glob("dt=*/*.parquet")):
+        table = pq.ParquetFile(path).read()
+        pq.write_table(table.filter(pc.invert(pc.is_in(table["project_id"], value_set=removed))), path)
+    return len(removed)
+
+
+def test_a_sample_ratio_mismatch_raises_the_alarm_and_the_night_still_decides(tmp_path, bin_dir):
+    """A broken split must not keep the other experiments from being decided: ab-significance
+    succeeds (`--on-srm warn`), promote-templates stops the broken experiment and decides the
+    others, and `srm_alarm` fails the run, naming the experiment."""
+    lake = copy_sample(tmp_path / "lake")
+    assert _skew_split(lake, "exp-fastapi-3", "control", keep=5) > 15
+    conf = {"data_root": str(lake), "bin_dir": str(bin_dir)}
+    run_dag("template_evolution", "2026-10-14", conf)
+    dr, states = run_dag("template_evolution", "2026-10-15", conf)
+    assert str(dr.state) == "failed"
+    assert states == {**expected_evolution_states(1), "srm_alarm": ["failed"]}
+    assert xcom(dr, "ab_significance")["srm_flags"] == ["exp-fastapi-3"]
+    decisions = xcom(dr, "promote_templates")["decisions"]
+    assert decisions["exp-fastapi-3"] == "stop"
+    assert set(decisions) == {"exp-fastapi-3", "exp-axum-2"}
+    assert (lake / "promotions" / "dt=2026-10-14" / "_SUCCESS").is_file()
 
 
 def test_a_configured_finetune_submit_runs_after_build_finetune(tmp_path, bin_dir):

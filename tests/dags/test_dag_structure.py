@@ -15,6 +15,7 @@ EVOLUTION_UPSTREAM = {
     "score_diffs": {"extract_edits", "shards"},
     "ab_significance": {"score_diffs"},
     "promote_templates": {"ab_significance"},
+    "srm_alarm": {"ab_significance"},
     "build_finetune": {"score_diffs"},
     "submit_finetune": {"build_finetune"},
     "mlflow_sync": {"promote_templates", "build_finetune"},
@@ -67,12 +68,15 @@ def test_dag_settings_and_default_args(dag_id):
     assert dag.default_args["execution_timeout"] == dt.timedelta(hours=3)
     assert dag.default_args["depends_on_past"] is False
     for task in dag.tasks:
-        assert task.retries == (0 if task.task_id == "submit_finetune" else 2), task.task_id
+        # A submission must not run twice; an alarm's verdict does not change on a retry.
+        assert task.retries == (0 if task.task_id in ("submit_finetune", "srm_alarm") else 2), task.task_id
         assert task.retry_delay == dt.timedelta(minutes=5)
 
 
 def _job_tasks(dag):
-    return [t for t in dag.tasks if t.task_id not in ("plan", "shards")]
+    """The tasks that run a job binary (not the plan, the shard list or an alarm)."""
+    alarms = {a.task_id for a in hive_pipeline.ALARMS[dag.dag_id]}
+    return [t for t in dag.tasks if t.task_id not in ("plan", "shards", *alarms)]
 
 
 def _arg(task, name, default=None):
@@ -121,6 +125,20 @@ def test_kubernetes_mode_runs_the_same_scripts_in_pods(monkeypatch):
         assert _codes(_arg(task, "skip_on_exit_code")) == [99]
         assert _arg(task, "do_xcom_push") is True
         assert _arg(task, "namespace") == "hive-jobs"
+
+
+def test_alarms_check_the_watched_summary_and_never_retry():
+    dag = load_dag("template_evolution")
+    (alarm,) = hive_pipeline.ALARMS["template_evolution"]
+    task = dag.get_task(alarm.task_id)
+    assert task.retries == 0 and set(task.upstream_task_ids) == {alarm.watches}
+    assert hive_pipeline.alarm_message(alarm, {"srm_flags": []}) is None
+    assert hive_pipeline.alarm_message(alarm, {"srm_flags": ["exp-a", "exp-b"]}) == (
+        "ab_significance flagged srm_flags: exp-a, exp-b"
+    )
+    # A summary without the field (an older binary, an unparsed line) raises nothing.
+    assert hive_pipeline.alarm_message(alarm, {"unparsed_output": "x"}) is None
+    assert hive_pipeline.alarm_message(alarm, None) is None
 
 
 def test_settings_resolve_param_then_variable_then_environment():

@@ -41,6 +41,10 @@ pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
 /// Read `gate_results` as guardrail data (`ab-significance --gate-results`).
 pub const GATE_RESULTS: &str = "HIVE_GATE_RESULTS";
 
+/// What a sample-ratio mismatch does to `ab-significance`'s exit status: `fail` (exit 1)
+/// or `warn` (exit 0; the flags stay in the summary, the log and the report).
+pub const ON_SRM: &str = "HIVE_ON_SRM";
+
 /// MLflow tracking server base URL (`mlflow-sync --tracking-uri`); MLflow's own name.
 /// Unset means MLflow is not configured: `mlflow-sync` exits 99.
 pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
@@ -102,6 +106,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         GATE_RESULTS,
         "also read gate_results for the gate_pass_rate metric (ab-significance)",
+    ),
+    (
+        ON_SRM,
+        "`fail` (default: exit 1) or `warn` (exit 0) on a sample-ratio mismatch (ab-significance)",
     ),
     (
         CHAR_BUDGET,

@@ -290,6 +290,13 @@ fn srm_flags_a_skewed_split_and_not_a_correct_one() {
     let summary = analyse(&root, &config, FINAL).expect_code(1).summary();
     assert_eq!(summary["srm_flags"], json!(["exp-1"]));
     assert!(results(&root, FINAL).iter().all(|r| r.srm_flag));
+    // `--on-srm warn` (the nightly DAG's setting) exits 0 with the same flags and rows.
+    let written = support::sorted_rows(&parts(&root, "ab_results", FINAL));
+    let mut cmd = job("ab-significance", &root, &config, FINAL);
+    cmd.args(["--on-srm", "warn"]);
+    let warned = run(cmd).expect_code(0).expect_stderr("sample ratio mismatch");
+    assert_eq!(warned.summary()["srm_flags"], json!(["exp-1"]));
+    assert_eq!(support::sorted_rows(&parts(&root, "ab_results", FINAL)), written);
     promote(&root, &config, FINAL);
     let decision = promotions(&root, FINAL).join("\n");
     assert!(

@@ -21,8 +21,8 @@ use hive_core::{ExitStatus, Shard, env};
 /// MDE and power, and the sample-ratio check. Also writes a Markdown report with charts to
 /// `reports/ab-significance/dt=D/`.
 ///
-/// Exit codes: 0 done; 1 done but an experiment's split fails the sample-ratio check (SRM);
-/// 2 bad config or input; 99 no experiment started or no scores yet.
+/// Exit codes: 0 done; 1 done but an experiment's split fails the sample-ratio check (SRM;
+/// with --on-srm warn, 0); 2 bad config or input; 99 no experiment started or no scores yet.
 ///
 /// Examples:
 ///   ab-significance --data-root data --date 2026-10-17 --config data/experiments.yaml
@@ -42,6 +42,21 @@ struct Cli {
     /// evaluations that pass.
     #[arg(long, env = env::GATE_RESULTS)]
     gate_results: bool,
+
+    /// On a sample-ratio mismatch: `fail` exits 1 after writing everything; `warn` exits 0.
+    /// Either way the experiments are listed in the summary's `srm_flags`, logged as an
+    /// error and marked in `ab_results` and the report, and promote-templates stops them.
+    /// The nightly DAG uses `warn` so the night's promotions are still decided, and fails
+    /// its own `srm_alarm` task instead.
+    #[arg(long, env = env::ON_SRM, value_enum, default_value_t = OnSrm::Fail)]
+    on_srm: OnSrm,
+}
+
+/// What a sample-ratio mismatch does to the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnSrm {
+    Fail,
+    Warn,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -60,7 +75,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     hive_core::summary::emit(&summary).context("writing the summary line")?;
     if !summary.srm_flags.is_empty() {
         tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
-        return Ok(ExitStatus::DataFailure);
+        if cli.on_srm == OnSrm::Fail {
+            return Ok(ExitStatus::DataFailure);
+        }
     }
     Ok(match summary.status {
         RunStatus::Success => ExitStatus::Success,
