@@ -107,7 +107,7 @@ EVOLUTION: tuple[Step, ...] = (
     Step(
         "mlflow_sync",
         "mlflow-sync",
-        _COMMON,
+        _COMMON + ("--tables", "generation_scores,ab_results,promotions,finetune"),
         upstream=("promote_templates", "build_finetune"),
         trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
         doc="Logs the night's tables to MLflow (idempotent); skipped (99) when "
@@ -136,7 +136,7 @@ QUALITY: tuple[Step, ...] = (
     Step(
         "mlflow_sync",
         "mlflow-sync",
-        _COMMON,
+        _COMMON + ("--tables", "gate_results"),
         upstream=("evaluate_gates",),
         trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
         doc="Logs the gate results to MLflow; skipped when `MLFLOW_TRACKING_URI` is unset.",

@@ -66,6 +66,8 @@ pub const MLFLOW_RETRY_BASE_MS: &str = "HIVE_MLFLOW_RETRY_BASE_MS";
 pub const MLFLOW_TIMEOUT_SECS: &str = "HIVE_MLFLOW_TIMEOUT_SECS";
 /// Prefix of the experiment and registered-model names (`mlflow-sync --name-prefix`).
 pub const MLFLOW_NAME_PREFIX: &str = "HIVE_MLFLOW_NAME_PREFIX";
+/// Sources `mlflow-sync` publishes, comma-separated (default: all).
+pub const MLFLOW_TABLES: &str = "HIVE_MLFLOW_TABLES";
 /// Quality config (`evaluate-gates --config`).
 pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
 /// Projects and their reports directories, `ID=DIR,ID=DIR` (`evaluate-gates --project`).
@@ -127,6 +129,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         MLFLOW_TRACKING_PASSWORD,
         "basic-auth password for the tracking server, never logged (mlflow-sync)",
+    ),
+    (
+        MLFLOW_TABLES,
+        "sources published, comma-separated: generation_scores, ab_results, promotions, gate_results, finetune (mlflow-sync)",
     ),
     (MLFLOW_MODE, "`per-generation` (default) or `aggregated` (mlflow-sync)"),
     (MLFLOW_CONCURRENCY, "requests in flight at once (mlflow-sync)"),

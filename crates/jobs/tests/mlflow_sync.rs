@@ -313,8 +313,25 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     let generations = rows(&root, "generation_scores", DATE);
     assert!(generations > 20, "the sample day has generations: {generations}");
 
+    // The quality_gates DAG publishes its own table only: nothing else is read or sent.
+    let gates_only = ok(sync(&root, &server.uri(), DATE, &["--tables", "gate_results"])).summary();
+    assert_eq!(
+        gates_only["tables"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["gate_results"]
+    );
+    let state = server.state();
+    let names: Vec<&str> = state["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["runs"].as_array().unwrap().is_empty())
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hive/quality-gates"], "{state:#}");
+
     let first = ok(sync(&root, &server.uri(), DATE, &["--concurrency", "4"])).summary();
     assert_eq!(first["tables"]["generation_scores"]["created"], generations);
+    assert_eq!(first["tables"]["gate_results"]["created"], 0, "published once already: {first}");
     ok(sync(&root, &server.uri(), PROMOTION_DATE, &[]));
     let state = server.state();
     assert_exactly_once(&state, expected_runs(&root));
@@ -643,4 +660,27 @@ fn unset_tracking_uri_exits_99_with_a_clear_message() {
     let mut cmd = bin("mlflow-sync");
     cmd.args(["--data-root", work.path().to_str().expect("utf-8"), "--date", "2026-10-17"]);
     run(cmd).expect_code(99).expect_stderr("MLFLOW_TRACKING_URI is not set");
+
+    // Configured, but none of the chosen sources has a partition for the date (only
+    // `promotions` has one on PROMOTION_DATE): 99 before any request (nothing listens on
+    // the URI's port).
+    let root = work.join("lake");
+    write_promotion(&root);
+    let uri = format!("http://127.0.0.1:{}", free_port());
+    run(sync(&root, &uri, PROMOTION_DATE, &["--tables", "gate_results,generation_scores"]))
+        .expect_code(99)
+        .expect_stderr(&format!(
+            "none of generation_scores, gate_results has a partition for {PROMOTION_DATE}"
+        ));
+    // The same date with `promotions` chosen does try the server (and fails: exit 1).
+    run(sync(
+        &root,
+        &uri,
+        PROMOTION_DATE,
+        &["--tables", "promotions", "--max-attempts", "1"],
+    ))
+    .expect_code(1);
+    run(sync(&root, &uri, DATE, &["--tables", "nonsense"]))
+        .expect_code(2)
+        .expect_stderr("possible values");
 }

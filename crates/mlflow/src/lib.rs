@@ -16,4 +16,4 @@ pub mod tables;
 
 pub use client::{Auth, Client, Config, Retry};
 pub use error::MlflowError;
-pub use sync::{Mode, Sync, SyncOptions, SyncSummary};
+pub use sync::{Mode, Source, Sync, SyncOptions, SyncSummary};

@@ -12,7 +12,7 @@
 //! The Parquet tables stay the source of truth: nothing here writes to the lake, and a
 //! failure only leaves work for the next attempt.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -47,9 +47,36 @@ pub enum Mode {
     Aggregated,
 }
 
+/// A source mlflow-sync can publish: one lake table, or the fine-tune manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    GenerationScores,
+    AbResults,
+    Promotions,
+    GateResults,
+    /// `finetune/dt=D/manifest.json`.
+    Finetune,
+}
+
+impl Source {
+    /// The table's name in the lake (and in the summary's `tables`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GenerationScores => "generation_scores",
+            Self::AbResults => "ab_results",
+            Self::Promotions => "promotions",
+            Self::GateResults => "gate_results",
+            Self::Finetune => "finetune",
+        }
+    }
+}
+
 /// What to sync.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
+    /// The sources published; the others are not read, even when present.
+    pub sources: BTreeSet<Source>,
     pub data_root: PathBuf,
     pub date: PartitionDate,
     pub mode: Mode,
@@ -220,8 +247,12 @@ impl<'c> Sync<'c> {
             seconds: 0.0,
         };
         let mut found = false;
-        let mut present = |name: &str| -> Result<Option<Table>, MlflowError> {
-            match tables::read(root, name, date)? {
+        let wanted = |source: Source| self.options.sources.contains(&source);
+        let mut present = |source: Source| -> Result<Option<Table>, MlflowError> {
+            if !wanted(source) {
+                return Ok(None);
+            }
+            match tables::read(root, source.as_str(), date)? {
                 Partition::Absent => Ok(None),
                 Partition::Incomplete(dir) => {
                     tracing::warn!(dir = %dir.display(), "partition has no _SUCCESS yet: not published");
@@ -234,12 +265,12 @@ impl<'c> Sync<'c> {
                 }
             }
         };
-        let generations = present("generation_scores")?;
-        let ab = present("ab_results")?;
-        let promotions = present("promotions")?;
-        let gates = present("gate_results")?;
+        let generations = present(Source::GenerationScores)?;
+        let ab = present(Source::AbResults)?;
+        let promotions = present(Source::Promotions)?;
+        let gates = present(Source::GateResults)?;
         let manifest_path = root.join("finetune").join(date.dir_name()).join("manifest.json");
-        let manifest = if manifest_path.is_file() {
+        let manifest = if wanted(Source::Finetune) && manifest_path.is_file() {
             found = true;
             let text = fs_err::read_to_string(&manifest_path).map_err(|e| hive_core::CoreError::io(&manifest_path, e))?;
             let value: Value = serde_json::from_str(&text).map_err(|e| MlflowError::BadInput {

@@ -8,7 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, Shard, env};
-use hive_mlflow::{Client, Config, Sync, SyncOptions};
+use hive_mlflow::{Client, Config, Source, Sync, SyncOptions};
 
 /// Publish a date's generation scores, A/B results, promotions, gate results and fine-tune manifests to MLflow.
 ///
@@ -64,6 +64,50 @@ struct Cli {
     /// model names (`<prefix>.<template_id>`).
     #[arg(long, env = env::MLFLOW_NAME_PREFIX, default_value = "hive")]
     name_prefix: String,
+
+    /// Publish only these sources (comma-separated); the others are not read. Each nightly
+    /// DAG publishes its own: template_evolution everything but `gate_results`,
+    /// quality_gates only `gate_results`.
+    #[arg(
+        long,
+        env = env::MLFLOW_TABLES,
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = SourceArg::ALL,
+        value_name = "SOURCE"
+    )]
+    tables: Vec<SourceArg>,
+}
+
+/// A source to publish (`hive_mlflow::Source`), named as its table in the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum SourceArg {
+    GenerationScores,
+    AbResults,
+    Promotions,
+    GateResults,
+    Finetune,
+}
+
+impl SourceArg {
+    const ALL: [Self; 5] = [
+        Self::GenerationScores,
+        Self::AbResults,
+        Self::Promotions,
+        Self::GateResults,
+        Self::Finetune,
+    ];
+
+    fn source(self) -> Source {
+        match self {
+            Self::GenerationScores => Source::GenerationScores,
+            Self::AbResults => Source::AbResults,
+            Self::Promotions => Source::Promotions,
+            Self::GateResults => Source::GateResults,
+            Self::Finetune => Source::Finetune,
+        }
+    }
 }
 
 /// How generations map to runs.
@@ -94,7 +138,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         timeout: Duration::from_secs(cli.timeout_secs),
     };
     let client = Client::new(&config).context("configuring the MLflow client")?;
+    let sources: std::collections::BTreeSet<Source> = cli.tables.iter().map(|t| t.source()).collect();
     let options = SyncOptions {
+        sources: sources.clone(),
         data_root: cli.common.data_root.clone(),
         date: cli.common.date,
         mode: match cli.mode {
@@ -110,7 +156,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("publishing {} to MLflow at {}", cli.common.date, client.base()))?;
     let Some(summary) = summary else {
         eprintln!(
-            "mlflow-sync: no table has a partition for {} under `{}`; nothing to publish (exit 99)",
+            "mlflow-sync: none of {} has a partition for {} under `{}`; nothing to publish (exit 99)",
+            sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             cli.common.date,
             cli.common.data_root.display()
         );
