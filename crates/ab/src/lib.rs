@@ -88,6 +88,23 @@ pub struct AbSummary {
     pub outputs: BTreeMap<&'static str, PathBuf>,
 }
 
+impl hive_core::summary::JobSummary for AbSummary {
+    /// A sample-ratio mismatch is not decided here: the binary's `--on-srm` says.
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        self.status.exit_status()
+    }
+}
+
+impl RunStatus {
+    /// Success or nothing to process.
+    pub fn exit_status(self) -> hive_core::ExitStatus {
+        match self {
+            Self::Success => hive_core::ExitStatus::Success,
+            Self::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
+        }
+    }
+}
+
 /// Runs the analysis of every started experiment for `date`, writes `ab_results/dt=D/`
 /// and the report under `reports/ab-significance/dt=D/`.
 pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {

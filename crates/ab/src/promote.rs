@@ -279,6 +279,12 @@ pub struct PromoteSummary {
     pub outputs: BTreeMap<&'static str, std::path::PathBuf>,
 }
 
+impl hive_core::summary::JobSummary for PromoteSummary {
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        self.status.exit_status()
+    }
+}
+
 /// Reads `ab_results/dt=D/`, decides, writes `promotions/dt=D/`.
 pub fn run(
     root: &Path,

@@ -7,6 +7,24 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::ExitStatus;
+
+/// A job's summary line, and what it means for the process.
+///
+/// Each library crate keeps its own `RunStatus` (its words for how a run ends go into the
+/// JSON), and says here which exit status that is and whether its row counts reconcile,
+/// so every binary ends the same way (`hive_jobs::conclude`).
+pub trait JobSummary: Serialize {
+    /// The exit status of a run that ended this way.
+    fn exit_status(&self) -> ExitStatus;
+
+    /// When the rows out do not add up to the rows in: the equation that failed. A job
+    /// without such a check keeps the default.
+    fn reconciliation_error(&self) -> Option<String> {
+        None
+    }
+}
+
 /// Prints `summary` as a single JSON line on stdout. A closed stdout (a consumer that
 /// stopped reading) is not an error.
 pub fn emit<T: Serialize>(summary: &T) -> std::io::Result<()> {

@@ -118,6 +118,25 @@ pub struct ExtractSummary {
     pub partition_rows_quarantined: Option<u64>,
 }
 
+impl hive_core::summary::JobSummary for ExtractSummary {
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        match self.status {
+            RunStatus::Success => hive_core::ExitStatus::Success,
+            RunStatus::TooManyQuarantined => hive_core::ExitStatus::DataFailure,
+            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
+        }
+    }
+
+    fn reconciliation_error(&self) -> Option<String> {
+        (!self.reconciled).then(|| {
+            format!(
+                "read {} != other runs {} + other shards {} + out {} + quarantined {}",
+                self.rows_read, self.rows_for_other_runs, self.rows_for_other_shards, self.generations_out, self.rows_quarantined
+            )
+        })
+    }
+}
+
 /// What each shard leaves beside its quarantine part (`_counts-<k>-of-<n>.json`), so
 /// that the shard completing the partition judges the quarantine ratio of the whole
 /// partition rather than of its own slice: a small shard is noisy, and a sharded night

@@ -127,6 +127,26 @@ pub struct FinetuneSummary {
     pub output: Option<PathBuf>,
 }
 
+impl hive_core::summary::JobSummary for FinetuneSummary {
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        match self.status {
+            RunStatus::Success => hive_core::ExitStatus::Success,
+            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
+        }
+    }
+
+    fn reconciliation_error(&self) -> Option<String> {
+        (!self.reconciled).then(|| {
+            format!(
+                "read {} != examples {} + excluded {}",
+                self.input_rows,
+                self.sft_examples,
+                self.excluded.values().sum::<u64>()
+            )
+        })
+    }
+}
+
 /// Where an example or an exclusion came from: the `edits` row and its keys. Text
 /// fields that could carry a secret (path, template) are scrubbed.
 #[derive(Debug, Clone)]

@@ -134,6 +134,16 @@ pub struct GatesSummary {
     pub markdown: String,
 }
 
+impl hive_core::summary::JobSummary for GatesSummary {
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        match self.status {
+            RunStatus::Passed => hive_core::ExitStatus::Success,
+            RunStatus::Failed => hive_core::ExitStatus::DataFailure,
+            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
+        }
+    }
+}
+
 /// Every project under `root`: one subdirectory per project, named by its id (hidden
 /// entries skipped), sorted. A `root` that does not exist is a night on which no
 /// project's reports landed: no project (the run then has nothing to process), not an

@@ -1,10 +1,23 @@
 //! What the job binaries share beyond `hive-core`: turning a `run` result into an exit
 //! code and printing errors the way operators expect.
 //!
-//! Each binary's `main` parses arguments, calls its library's `run`, prints the JSON
-//! summary and returns the status from [`finish`]; nothing else lives in a binary.
+//! Each binary's `main` parses arguments, calls its library's `run`, ends with
+//! [`conclude`] (the JSON summary line, the reconciliation check, the exit status) and
+//! returns the status from [`finish`]; nothing else lives in a binary.
 
+use anyhow::Context as _;
 use hive_core::ExitStatus;
+use hive_core::summary::JobSummary;
+
+/// Prints the summary line, then fails when the summary's rows do not reconcile, else
+/// returns the exit status its run status means.
+pub fn conclude<S: JobSummary>(summary: &S) -> anyhow::Result<ExitStatus> {
+    hive_core::summary::emit(summary).context("writing the summary line")?;
+    if let Some(equation) = summary.reconciliation_error() {
+        anyhow::bail!("rows do not reconcile: {equation}");
+    }
+    Ok(summary.exit_status())
+}
 
 /// Prints `error: ...` with one `Caused by:` line per source and returns the exit
 /// status: 2 when the input or invocation is at fault, 1 otherwise.
@@ -33,6 +46,12 @@ pub fn is_bad_input(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<hive_mlflow::MlflowError>()
                 .is_some_and(hive_mlflow::MlflowError::is_bad_input)
+            || cause
+                .downcast_ref::<hive_finetune::FinetuneError>()
+                .is_some_and(hive_finetune::FinetuneError::is_bad_input)
+            || cause
+                .downcast_ref::<hive_gates::GatesError>()
+                .is_some_and(hive_gates::GatesError::is_bad_input)
             || cause
                 .downcast_ref::<hive_synth::SynthError>()
                 .is_some_and(|e| matches!(e, hive_synth::SynthError::Scenario { .. }))

@@ -116,6 +116,13 @@ pub struct SyncSummary {
     pub seconds: f64,
 }
 
+impl hive_core::summary::JobSummary for SyncSummary {
+    /// A sync that returns a summary published everything it read (failures are errors).
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        hive_core::ExitStatus::Success
+    }
+}
+
 /// One run to publish.
 #[derive(Debug, Clone)]
 struct RunSpec {

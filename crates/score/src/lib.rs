@@ -106,6 +106,24 @@ pub struct ScoreSummary {
     pub outputs: BTreeMap<&'static str, PathBuf>,
 }
 
+impl hive_core::summary::JobSummary for ScoreSummary {
+    fn exit_status(&self) -> hive_core::ExitStatus {
+        match self.status {
+            RunStatus::Success => hive_core::ExitStatus::Success,
+            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
+        }
+    }
+
+    fn reconciliation_error(&self) -> Option<String> {
+        (!self.reconciled).then(|| {
+            format!(
+                "read {} != other shards {} + out {} + quarantined {}",
+                self.rows_read, self.rows_for_other_shards, self.diff_rows_out, self.rows_quarantined
+            )
+        })
+    }
+}
+
 /// The metrics of one file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileScore {

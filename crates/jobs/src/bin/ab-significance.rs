@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use hive_ab::{AbOptions, RunStatus};
+use hive_ab::AbOptions;
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, Shard, env};
 
@@ -72,17 +72,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         gate_results: cli.gate_results,
     };
     let summary = hive_ab::run(&options).with_context(|| format!("analysing experiments for {}", options.date))?;
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
+    let status = hive_jobs::conclude(&summary)?;
     if !summary.srm_flags.is_empty() {
         tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
         if cli.on_srm == OnSrm::Fail {
             return Ok(ExitStatus::DataFailure);
         }
     }
-    Ok(match summary.status {
-        RunStatus::Success => ExitStatus::Success,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    Ok(status)
 }
 
 fn main() -> std::process::ExitCode {

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, env};
-use hive_finetune::{FinetuneError, FinetuneOptions, RunStatus};
+use hive_finetune::{FinetuneError, FinetuneOptions};
 
 /// Build fine-tuning datasets (SFT and preference pairs) from what users kept of generated files.
 ///
@@ -76,33 +76,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         preference_pairs = summary.preference_pairs,
         "build-finetune finished"
     );
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
-    if !summary.reconciled {
-        anyhow::bail!(
-            "rows do not reconcile: read {} != examples {} + excluded {}",
-            summary.input_rows,
-            summary.sft_examples,
-            summary.excluded.values().sum::<u64>()
-        );
-    }
-    Ok(match summary.status {
-        RunStatus::Success => ExitStatus::Success,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     hive_core::logging::init(&cli.common.log);
-    match run(&cli) {
-        Ok(status) => status.into(),
-        Err(error) => {
-            // `hive_jobs::is_bad_input` does not know this crate's error yet.
-            let bad = hive_jobs::is_bad_input(&error)
-                || error
-                    .chain()
-                    .any(|c| c.downcast_ref::<FinetuneError>().is_some_and(FinetuneError::is_bad_input));
-            hive_jobs::report_error(&error, bad).into()
-        }
-    }
+    hive_jobs::finish(run(&cli))
 }

@@ -73,16 +73,17 @@ fn parse_project(text: &str) -> Result<ProjectReports, String> {
     }
 }
 
-fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
+fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let mut projects = cli.projects.clone();
     if let Some(root) = &cli.projects_root {
-        projects.extend(hive_gates::projects_under(root).map_err(|e| {
-            let bad = e.is_bad_input();
-            (anyhow::Error::new(e).context("listing the projects root"), bad)
-        })?);
+        projects.extend(hive_gates::projects_under(root).context("listing the projects root")?);
     }
     if projects.is_empty() && cli.projects_root.is_none() {
-        return Err((anyhow::anyhow!("no project: give --project ID=DIR or --projects-root DIR"), true));
+        return Err(hive_gates::GatesError::InvalidOption {
+            name: "--project",
+            reason: "no project: give --project ID=DIR or --projects-root DIR".into(),
+        }
+        .into());
     }
     let options = GatesOptions {
         config: cli.config.clone(),
@@ -95,13 +96,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
         junit_out: cli.junit_out.clone(),
         max_report_bytes: cli.max_report_bytes,
     };
-    let summary = hive_gates::run(&options).map_err(|e| {
-        let bad = e.is_bad_input();
-        (
-            anyhow::Error::new(e).context(format!("evaluating quality gates for {}", options.date)),
-            bad,
-        )
-    })?;
+    let summary = hive_gates::run(&options).with_context(|| format!("evaluating quality gates for {}", options.date))?;
     tracing::info!(
         gates = summary.gates,
         passed = summary.passed,
@@ -115,7 +110,7 @@ fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
         let mut out = std::io::stdout().lock();
         match out.write_all(summary.markdown.as_bytes()) {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                return Err((anyhow::Error::new(e).context("writing the summary"), false));
+                return Err(anyhow::Error::new(e).context("writing the Markdown summary"));
             }
             _ => {}
         }
@@ -123,21 +118,11 @@ fn run(cli: &Cli) -> Result<ExitStatus, (anyhow::Error, bool)> {
     for failure in &summary.blocking_failures {
         tracing::error!(gate = %failure, "blocking gate failed");
     }
-    hive_core::summary::emit(&summary)
-        .context("writing the summary line")
-        .map_err(|e| (e, false))?;
-    Ok(match summary.status {
-        RunStatus::Passed => ExitStatus::Success,
-        RunStatus::Failed => ExitStatus::DataFailure,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     hive_core::logging::init(&cli.common.log);
-    match run(&cli) {
-        Ok(status) => status.into(),
-        Err((error, bad_input)) => hive_jobs::report_error(&error, bad_input).into(),
-    }
+    hive_jobs::finish(run(&cli))
 }

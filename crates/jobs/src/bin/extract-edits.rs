@@ -6,7 +6,7 @@ use clap::Parser;
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, env};
-use hive_extract::{ExtractOptions, RunStatus};
+use hive_extract::ExtractOptions;
 
 /// Pair every generated file with what the user kept at the end of its observation window.
 ///
@@ -62,22 +62,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         reconciled = summary.reconciled,
         "extract-edits finished"
     );
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
-    if !summary.reconciled {
-        anyhow::bail!(
-            "rows do not reconcile: read {} != other runs {} + other shards {} + out {} + quarantined {}",
-            summary.rows_read,
-            summary.rows_for_other_runs,
-            summary.rows_for_other_shards,
-            summary.generations_out,
-            summary.rows_quarantined
-        );
-    }
-    Ok(match summary.status {
-        RunStatus::Success => ExitStatus::Success,
-        RunStatus::TooManyQuarantined => ExitStatus::DataFailure,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {

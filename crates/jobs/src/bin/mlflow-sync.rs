@@ -163,8 +163,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::NothingToProcess);
     };
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
-    Ok(ExitStatus::Success)
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {

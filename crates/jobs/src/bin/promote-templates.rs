@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-use hive_ab::RunStatus;
 use hive_ab::config::ExperimentsConfig;
 use hive_ab::promote::NoRegistry;
 use hive_core::cli::CommonArgs;
@@ -40,11 +39,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let config = ExperimentsConfig::load(&cli.config)?;
     let summary = hive_ab::promote::run(&cli.common.data_root, cli.common.date, &config, &NoRegistry)
         .with_context(|| format!("deciding promotions for {}", cli.common.date))?;
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
-    Ok(match summary.status {
-        RunStatus::Success => ExitStatus::Success,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {

@@ -6,7 +6,7 @@ use clap::Parser;
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, env};
-use hive_score::{RunStatus, ScoreOptions};
+use hive_score::ScoreOptions;
 
 /// Score every generated file of an `edits` partition: what the user kept, line by line and character by character.
 ///
@@ -60,20 +60,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         quarantined = summary.rows_quarantined,
         "score-diffs finished"
     );
-    hive_core::summary::emit(&summary).context("writing the summary line")?;
-    if !summary.reconciled {
-        anyhow::bail!(
-            "rows do not reconcile: read {} != other shards {} + out {} + quarantined {}",
-            summary.rows_read,
-            summary.rows_for_other_shards,
-            summary.diff_rows_out,
-            summary.rows_quarantined
-        );
-    }
-    Ok(match summary.status {
-        RunStatus::Success => ExitStatus::Success,
-        RunStatus::NothingToProcess => ExitStatus::NothingToProcess,
-    })
+    hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {
