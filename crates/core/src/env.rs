@@ -93,7 +93,10 @@ pub const ALL: &[(&str, &str)] = &[
     (LOG_FILTER, "tracing filter directives, e.g. `info,hive_extract=debug`"),
     (WINDOW_DAYS, "observation window in days (extract-edits)"),
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
-    (MAX_QUARANTINE_RATIO, "largest share of rows quarantined before exit 1"),
+    (
+        MAX_QUARANTINE_RATIO,
+        "largest share of the partition's rows quarantined before exit 1 (extract-edits, score-diffs)",
+    ),
     (
         REWRITTEN_THRESHOLD,
         "rewrite rate above which a generation counts as rewritten (score-diffs)",

@@ -4,9 +4,15 @@
 //! output, in the quarantine, or counted as belonging to another run or shard. The
 //! quarantine part is always written (empty when nothing was quarantined), so a rerun
 //! replaces an earlier run's quarantine instead of leaving it behind.
+//!
+//! A job with a `--max-quarantine-ratio` judges the ratio of the whole partition, not of
+//! its shard: each shard leaves a [`QuarantineTally`] beside its quarantine part before
+//! committing it, and the shard whose commit completes the partition sums them
+//! ([`QuarantineWriter::commit_with_tally`]). A small shard is noisy, and a sharded night
+//! must pass or fail exactly as the one-shard run of the same data does.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, LargeBinaryBuilder, StringBuilder, UInt64Builder};
@@ -35,9 +41,30 @@ pub struct QuarantineRecord {
     pub payload: Option<Vec<u8>>,
 }
 
+/// Rows a shard (or, summed, a partition) handled, and how many of them it quarantined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantineTally {
+    pub rows_handled: u64,
+    pub rows_quarantined: u64,
+}
+
+impl QuarantineTally {
+    /// Quarantined / handled; 0 when nothing was handled.
+    pub fn ratio(&self) -> f64 {
+        if self.rows_handled == 0 {
+            0.0
+        } else {
+            self.rows_quarantined as f64 / self.rows_handled as f64
+        }
+    }
+}
+
 /// Buffers quarantined rows and writes them as the job's quarantine part.
 pub struct QuarantineWriter {
     job: String,
+    root: PathBuf,
+    date: PartitionDate,
+    shard: Shard,
     part: PartWriter,
     pending: Vec<QuarantineRecord>,
     counts: BTreeMap<&'static str, u64>,
@@ -51,6 +78,9 @@ impl QuarantineWriter {
     pub fn create(root: &Path, job: &str, date: PartitionDate, shard: Shard) -> Result<Self, CoreError> {
         Ok(Self {
             job: job.to_owned(),
+            root: root.to_owned(),
+            date,
+            shard,
             part: PartWriter::create(root, quarantine_spec(job), date, shard)?,
             pending: Vec::new(),
             counts: BTreeMap::new(),
@@ -121,5 +151,76 @@ impl QuarantineWriter {
     pub fn commit(mut self) -> Result<CommittedPart, CoreError> {
         self.flush()?;
         self.part.commit()
+    }
+
+    /// Leaves this shard's `tally` beside the quarantine part, then commits the part. When
+    /// this commit completes the partition, also returns the sum of every shard's tally:
+    /// the numbers the partition's quarantine ratio is judged on.
+    pub fn commit_with_tally(self, tally: QuarantineTally) -> Result<(CommittedPart, Option<QuarantineTally>), CoreError> {
+        let (root, job, date, shard) = (self.root.clone(), self.job.clone(), self.date, self.shard);
+        let path = tally_path(&root, &job, date, shard);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+        }
+        let text = serde_json::to_vec(&tally).map_err(|e| CoreError::BadManifest {
+            path: path.clone(),
+            message: format!("tally not serialisable: {e}"),
+        })?;
+        crate::lake::write_atomically(&path, &text)?;
+        let part = self.commit()?;
+        if !part.partition_complete {
+            return Ok((part, None));
+        }
+        let mut total = QuarantineTally::default();
+        for k in 0..shard.count() {
+            let path = tally_path(&root, &job, date, Shard::new(k, shard.count())?);
+            let text = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
+            let one: QuarantineTally = serde_json::from_slice(&text).map_err(|e| CoreError::BadManifest {
+                path: path.clone(),
+                message: format!("not a quarantine tally: {e}"),
+            })?;
+            total.rows_handled += one.rows_handled;
+            total.rows_quarantined += one.rows_quarantined;
+        }
+        Ok((part, Some(total)))
+    }
+}
+
+/// `quarantine/<job>/dt=D/_tally-<k>-of-<n>.json`.
+fn tally_path(root: &Path, job: &str, date: PartitionDate, shard: Shard) -> PathBuf {
+    crate::lake::partition_dir(root, &quarantine_spec(job).name, date).join(format!("_tally-{}-of-{}.json", shard.index(), shard.count()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shard_completing_the_partition_gets_every_shards_tally() {
+        let dir = tempfile::tempdir().unwrap();
+        let date: PartitionDate = "2026-10-12".parse().unwrap();
+        let commit = |k: u32, handled: u64, quarantined: u64| {
+            let writer = QuarantineWriter::create(dir.path(), "job", date, Shard::new(k, 3).unwrap()).unwrap();
+            writer
+                .commit_with_tally(QuarantineTally {
+                    rows_handled: handled,
+                    rows_quarantined: quarantined,
+                })
+                .unwrap()
+                .1
+        };
+        assert_eq!(commit(2, 10, 1), None);
+        assert_eq!(commit(0, 0, 0), None);
+        let total = commit(1, 30, 3).unwrap();
+        assert_eq!(
+            total,
+            QuarantineTally {
+                rows_handled: 40,
+                rows_quarantined: 4
+            }
+        );
+        assert!((total.ratio() - 0.1).abs() < 1e-15);
+        assert!(QuarantineTally::default().ratio().abs() < f64::MIN_POSITIVE);
     }
 }

@@ -16,14 +16,14 @@ pub mod language;
 pub mod records;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use hive_core::lake::raw_input_files;
 use hive_core::progress::Progress;
-use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
+use hive_core::quarantine::{QuarantineRecord, QuarantineTally, QuarantineWriter};
 use hive_core::schema::{RAW_GENERATIONS, RAW_SNAPSHOTS};
 use hive_core::{CoreError, PartitionDate, Shard};
 
@@ -135,60 +135,6 @@ impl hive_core::summary::JobSummary for ExtractSummary {
             )
         })
     }
-}
-
-/// What each shard leaves beside its quarantine part (`_counts-<k>-of-<n>.json`), so
-/// that the shard completing the partition judges the quarantine ratio of the whole
-/// partition rather than of its own slice: a small shard is noisy, and a sharded night
-/// must pass or fail exactly as the one-shard run of the same data does.
-#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
-struct ShardCounts {
-    generations_handled: u64,
-    rows_quarantined: u64,
-}
-
-fn shard_counts_path(root: &Path, date: PartitionDate, shard: Shard) -> PathBuf {
-    hive_core::lake::partition_dir(root, &hive_core::schema::quarantine_spec(JOB).name, date).join(format!(
-        "_counts-{}-of-{}.json",
-        shard.index(),
-        shard.count()
-    ))
-}
-
-/// Writes this shard's counts; called before its quarantine part is committed, so the
-/// shard that commits last finds every sidecar.
-fn write_shard_counts(root: &Path, date: PartitionDate, shard: Shard, counts: ShardCounts) -> Result<(), ExtractError> {
-    let path = shard_counts_path(root, date, shard);
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
-    }
-    let text = serde_json::to_string(&serde_json::json!({
-        "generations_handled": counts.generations_handled,
-        "rows_quarantined": counts.rows_quarantined,
-    }))
-    .map_err(|e| ExtractError::InvalidOption {
-        name: "--shard",
-        reason: format!("internal: shard counts not serialisable: {e}"),
-    })?;
-    hive_core::lake::write_atomically(&path, text.as_bytes())?;
-    Ok(())
-}
-
-/// Sums every shard's counts of a completed partition.
-fn partition_counts(root: &Path, date: PartitionDate, shard: Shard) -> Result<ShardCounts, ExtractError> {
-    let mut total = ShardCounts::default();
-    for k in 0..shard.count() {
-        let other = Shard::new(k, shard.count())?;
-        let path = shard_counts_path(root, date, other);
-        let text = fs_err::read_to_string(&path).map_err(|e| CoreError::io(&path, e))?;
-        let counts: ShardCounts = serde_json::from_str(&text).map_err(|e| ExtractError::InvalidOption {
-            name: "--shard",
-            reason: format!("shard counts `{}` are unreadable: {e}", path.display()),
-        })?;
-        total.generations_handled += counts.generations_handled;
-        total.rows_quarantined += counts.rows_quarantined;
-    }
-    Ok(total)
 }
 
 /// What pass 1 decided for a generation row.
@@ -515,35 +461,28 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
 /// Commits the quarantine part and judges the quarantine ratio. Only the shard whose
 /// commit completes the partition judges it, on the counts of every shard.
 fn finish(options: &ExtractOptions, mut summary: ExtractSummary, quarantine: QuarantineWriter) -> Result<ExtractSummary, ExtractError> {
-    let (root, ds) = (options.data_root.as_path(), options.date);
     summary.quarantine_reasons = quarantine.counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-    let own = ShardCounts {
-        generations_handled: summary.generations_out + summary.rows_quarantined,
+    let own = QuarantineTally {
+        rows_handled: summary.generations_out + summary.rows_quarantined,
         rows_quarantined: summary.rows_quarantined,
     };
-    write_shard_counts(root, ds, options.shard, own)?;
-    let quarantine_part = quarantine.commit()?;
+    let (quarantine_part, partition) = quarantine.commit_with_tally(own)?;
     summary.outputs.insert("quarantine", quarantine_part.path);
     summary.reconciled = summary.rows_read
         == summary.rows_for_other_runs + summary.rows_for_other_shards + summary.generations_out + summary.rows_quarantined;
     summary.status = RunStatus::Success;
-    if !quarantine_part.partition_complete {
+    let Some(total) = partition else {
         tracing::info!(shard = %options.shard, "the shard that completes the partition judges its quarantine ratio");
         return Ok(summary);
-    }
-    let total = partition_counts(root, ds, options.shard)?;
-    summary.partition_generations_handled = Some(total.generations_handled);
-    summary.partition_rows_quarantined = Some(total.rows_quarantined);
-    let ratio = if total.generations_handled == 0 {
-        0.0
-    } else {
-        total.rows_quarantined as f64 / total.generations_handled as f64
     };
+    summary.partition_generations_handled = Some(total.rows_handled);
+    summary.partition_rows_quarantined = Some(total.rows_quarantined);
+    let ratio = total.ratio();
     if ratio > options.max_quarantine_ratio {
         summary.status = RunStatus::TooManyQuarantined;
         tracing::error!(
             quarantined = total.rows_quarantined,
-            handled = total.generations_handled,
+            handled = total.rows_handled,
             ratio,
             max = options.max_quarantine_ratio,
             "too many rows quarantined in the partition"

@@ -464,6 +464,42 @@ fn malformed_edits_are_quarantined_and_their_generations_held_back() {
     ] {
         assert!(joined.contains(needle), "{needle} not in {joined}");
     }
+    // The partition's ratio is judged: 2 of the partition's rows is above a limit just
+    // below 2 / rows (exit 1, outputs still written) and within one just above it.
+    let handled = summary["partition_rows_handled"].as_u64().unwrap();
+    assert_eq!(handled, summary["diff_rows_out"].as_u64().unwrap() + 2);
+    assert_eq!(summary["partition_rows_quarantined"], json!(2));
+    let ratio = 2.0 / handled as f64;
+    let strict = score(&root, date, &["--max-quarantine-ratio", &(ratio * 0.99).to_string()]).expect_code(1);
+    assert_eq!(strict.summary()["status"], json!("too_many_quarantined"));
+    assert!(strict.stderr().contains("too many `edits` rows quarantined"), "{}", strict.stderr());
+    assert_eq!(parts(&root, "diff_scores", date).len(), 1, "outputs are written");
+    score(&root, date, &["--max-quarantine-ratio", &(ratio * 1.01).to_string()]).expect_code(0);
+    score(&root, date, &["--max-quarantine-ratio", "1.5"]).expect_code(2);
+
+    // Sharded, the shard that completes the partition judges the whole partition: a
+    // limit 1.2 x the partition's ratio passes although any shard holding a damaged row
+    // (about a third of the rows) has more than twice that ratio on its own.
+    let limit = (ratio * 1.2).to_string();
+    let mut judged = Vec::new();
+    for k in 0..3 {
+        let s = score(&root, date, &["--shard", &format!("{k}/3"), "--max-quarantine-ratio", &limit])
+            .expect_code(0)
+            .summary();
+        let own = s["rows_quarantined"].as_f64().unwrap();
+        if own > 0.0 {
+            let shard_ratio = own / (s["diff_rows_out"].as_f64().unwrap() + own);
+            assert!(
+                shard_ratio > ratio * 1.2,
+                "shard {k} alone ({shard_ratio}) would pass too: the test proves nothing"
+            );
+        }
+        if let Some(total) = s["partition_rows_handled"].as_u64() {
+            judged.push((total, s["partition_rows_quarantined"].clone()));
+        }
+    }
+    assert_eq!(judged, [(handled, json!(2))], "only the last shard judges, on the whole partition");
+
     // Each quarantine row names the file, the 1-based row and the event.
     for (row, event) in damaged["rows"]
         .as_array()

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
 use hive_core::lake::{CommittedPart, PartWriter, committed_parts, partition_dir};
-use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
+use hive_core::quarantine::{QuarantineRecord, QuarantineTally, QuarantineWriter};
 use hive_core::schema::{EDITS, diff_scores_spec, generation_scores_spec};
 use hive_core::{CoreError, PartitionDate, Shard};
 
@@ -45,6 +45,9 @@ pub struct ScoreOptions {
     /// Word operations an exact character distance may cost per phase
     /// ([`chars::DEFAULT_BUDGET`]); 0 gives the line-hunk bound only.
     pub char_budget: u64,
+    /// Largest share of the partition's `edits` rows that may be quarantined before the
+    /// run ends as [`RunStatus::TooManyQuarantined`] (outputs are still written).
+    pub max_quarantine_ratio: f64,
 }
 
 /// Errors that stop a run.
@@ -71,6 +74,9 @@ impl ScoreError {
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Success,
+    /// More of the partition's rows quarantined than `max_quarantine_ratio` allows
+    /// (outputs are written).
+    TooManyQuarantined,
     NothingToProcess,
 }
 
@@ -90,6 +96,11 @@ pub struct ScoreSummary {
     pub rows_quarantined: u64,
     /// `rows_read == rows_for_other_shards + diff_rows_out + rows_quarantined`.
     pub reconciled: bool,
+    /// Rows scored or quarantined by every shard of the partition, and of them
+    /// quarantined: set by the shard whose commit completed the partition, which judges
+    /// `max_quarantine_ratio` on them (null on the other shards).
+    pub partition_rows_handled: Option<u64>,
+    pub partition_rows_quarantined: Option<u64>,
     pub generations_out: u64,
     /// Generations left out of `generation_scores` because one of their files was
     /// quarantined (a partial sum would misstate their rewrite rate).
@@ -110,6 +121,7 @@ impl hive_core::summary::JobSummary for ScoreSummary {
     fn exit_status(&self) -> hive_core::ExitStatus {
         match self.status {
             RunStatus::Success => hive_core::ExitStatus::Success,
+            RunStatus::TooManyQuarantined => hive_core::ExitStatus::DataFailure,
             RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
         }
     }
@@ -303,6 +315,12 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
             reason: "must be in [0, 1]".into(),
         });
     }
+    if !(0.0..=1.0).contains(&options.max_quarantine_ratio) {
+        return Err(ScoreError::InvalidOption {
+            name: "--max-quarantine-ratio",
+            reason: "must be in [0, 1]".into(),
+        });
+    }
     let root = options.data_root.as_path();
     let mut summary = ScoreSummary {
         job: JOB,
@@ -313,6 +331,8 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
         rows_for_other_shards: 0,
         diff_rows_out: 0,
         rows_quarantined: 0,
+        partition_rows_handled: None,
+        partition_rows_quarantined: None,
         reconciled: true,
         generations_out: 0,
         generations_incomplete: 0,
@@ -365,10 +385,29 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
     summary.generations_out = generation_part.rows;
     summary.outputs.insert("diff_scores", diff_part.commit()?.path);
     summary.outputs.insert("generation_scores", generation_part.path);
-    summary.outputs.insert("quarantine", quarantine.commit()?.path);
+    let own = QuarantineTally {
+        rows_handled: summary.diff_rows_out + summary.rows_quarantined,
+        rows_quarantined: summary.rows_quarantined,
+    };
+    let (quarantine_part, partition) = quarantine.commit_with_tally(own)?;
+    summary.outputs.insert("quarantine", quarantine_part.path);
     summary.rewrite_rate = (summary.lines_generated > 0).then(|| summary.lines_removed as f64 / summary.lines_generated as f64);
     summary.reconciled = summary.rows_read == summary.rows_for_other_shards + summary.diff_rows_out + summary.rows_quarantined;
     summary.status = RunStatus::Success;
+    if let Some(total) = partition {
+        summary.partition_rows_handled = Some(total.rows_handled);
+        summary.partition_rows_quarantined = Some(total.rows_quarantined);
+        if total.ratio() > options.max_quarantine_ratio {
+            summary.status = RunStatus::TooManyQuarantined;
+            tracing::error!(
+                quarantined = total.rows_quarantined,
+                handled = total.rows_handled,
+                ratio = total.ratio(),
+                max = options.max_quarantine_ratio,
+                "too many `edits` rows quarantined in the partition"
+            );
+        }
+    }
     Ok(summary)
 }
 

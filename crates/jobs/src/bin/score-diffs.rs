@@ -17,7 +17,8 @@ use hive_score::ScoreOptions;
 /// rewrite_rate = sum removed / sum generated; rewritten = rewrite_rate > --rewritten-threshold).
 /// Binary files are counted but get no line metrics. Files are scored in parallel.
 ///
-/// Exit codes: 0 done; 2 bad input or usage; 99 no `edits` partition for this date.
+/// Exit codes: 0 done; 1 more of the partition's rows quarantined than --max-quarantine-ratio
+/// allows (outputs are written); 2 bad input or usage; 99 no `edits` partition for this date.
 ///
 /// Examples:
 ///   score-diffs --data-root data/sample --date 2026-10-12
@@ -42,6 +43,12 @@ struct Cli {
     /// 0 computes only the line-hunk bound (fastest).
     #[arg(long, env = env::CHAR_BUDGET, default_value_t = hive_score::chars::DEFAULT_BUDGET)]
     char_budget: u64,
+
+    /// Largest share of the partition's `edits` rows that may be quarantined (a row that
+    /// cannot be scored) before the run exits 1; outputs are written either way. Judged on
+    /// the whole partition by the shard that completes it.
+    #[arg(long, env = env::MAX_QUARANTINE_RATIO, default_value_t = 0.01)]
+    max_quarantine_ratio: f64,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -52,6 +59,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         rewritten_threshold: cli.rewritten_threshold,
         threads: cli.threads,
         char_budget: cli.char_budget,
+        max_quarantine_ratio: cli.max_quarantine_ratio,
     };
     let summary = hive_score::run(&options).with_context(|| format!("scoring diffs for {} (shard {})", options.date, options.shard))?;
     tracing::info!(
