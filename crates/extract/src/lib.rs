@@ -142,10 +142,11 @@ impl hive_core::summary::JobSummary for ExtractSummary {
 enum Action {
     /// The first delivery of an event this run owns.
     Candidate(RowKeys, Vec<String>),
-    /// A later delivery of a candidate.
+    /// A later delivery of a candidate. Used instead when every earlier delivery of the
+    /// event turned out unusable in pass 2; quarantined as a duplicate otherwise.
     Duplicate {
-        event_id: String,
-        project_id: String,
+        keys: RowKeys,
+        paths: Vec<String>,
         first: (usize, u64),
     },
     /// Arrived in this partition after its own window closed.
@@ -235,14 +236,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                         summary.rows_for_other_shards += 1;
                     } else if run_date == ds {
                         if let Some(&first) = first_delivery.get(&keys.id) {
-                            actions[fi].push((
-                                row,
-                                Action::Duplicate {
-                                    event_id: keys.id,
-                                    project_id: keys.project_id,
-                                    first,
-                                },
-                            ));
+                            actions[fi].push((row, Action::Duplicate { keys, paths, first }));
                         } else {
                             first_delivery.insert(keys.id.clone(), (fi, row));
                             actions[fi].push((row, Action::Candidate(keys, paths)));
@@ -312,6 +306,17 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 .extend(paths.iter().map(|p| compare::normalize_path(p).to_owned()));
         }
     }
+    // A later delivery stands in when the first is unusable: it is compared with the
+    // first delivery's snapshot, so that snapshot also loads the files it names.
+    for (_, action) in actions.iter().flatten() {
+        let Action::Duplicate { keys, paths, .. } = action else { continue };
+        if let Some(loc) = chosen.get(&keys.id) {
+            paths_by_snapshot
+                .entry(*loc)
+                .or_default()
+                .extend(paths.iter().map(|p| compare::normalize_path(p).to_owned()));
+        }
+    }
 
     // Load the needed files of the chosen snapshots, and quarantine unreadable ones.
     let mut quarantine = if owned > 0 || bad_snapshot_rows.iter().any(|m| !m.is_empty()) {
@@ -370,8 +375,11 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         });
     };
 
-    // Pass 2: decode the rows this run owns, compare, write.
+    // Pass 2: decode the rows this run owns, compare, write. Deliveries come in pass 1's
+    // order, so an event's first delivery is tried before its duplicates; when it is
+    // unusable, the next delivery is tried in its place.
     let mut edits = EditsWriter::create(root, ds, options.shard, options.max_file_bytes)?;
+    let mut kept: HashMap<String, (usize, u64)> = HashMap::new();
     let mut progress = Progress::new("generations", Some(owned as u64), options.quiet);
     for (fi, file) in generation_files.iter().enumerate() {
         let file_actions: BTreeMap<u64, Action> = std::mem::take(&mut actions[fi]).into_iter().collect();
@@ -410,24 +418,29 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                         ),
                     )
                 }
-                Action::Duplicate {
-                    event_id,
-                    project_id,
-                    first,
-                } => {
-                    record.record_key = Some(event_id.clone());
-                    record.project_id = Some(project_id.clone());
-                    let first_file = relative(root, &generation_files[first.0].path);
+                Action::Duplicate { keys: k, first, .. } if kept.contains_key(&k.id) => {
+                    record.record_key = Some(k.id.clone());
+                    record.project_id = Some(k.project_id.clone());
+                    let (kept_file, kept_row) = kept[&k.id];
+                    let kept_path = relative(root, &generation_files[kept_file].path);
+                    let unusable_first = if (kept_file, kept_row) == *first {
+                        String::new()
+                    } else {
+                        let first_path = relative(root, &generation_files[first.0].path);
+                        format!(" (the first delivery, `{}` row {}, was unusable)", first_path.display(), first.1)
+                    };
                     RowProblem::new(
                         "duplicate_event_id",
                         format!(
-                            "event_id `{event_id}` was first delivered in `{}` row {}; that delivery is kept",
-                            first_file.display(),
-                            first.1
+                            "event_id `{}` was delivered before in `{}` row {kept_row}; that delivery is kept{unusable_first}",
+                            k.id,
+                            kept_path.display(),
                         ),
                     )
                 }
-                Action::Candidate(k, _) => {
+                // The first delivery of an event, or a later one standing in for earlier
+                // deliveries that were all unusable.
+                Action::Candidate(k, _) | Action::Duplicate { keys: k, .. } => {
                     record.record_key = Some(k.id.clone());
                     record.project_id = Some(k.project_id.clone());
                     let snapshot = chosen.get(&k.id).and_then(|loc| snapshot_contents.get(loc));
@@ -437,6 +450,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                     };
                     match outcome {
                         Ok(rows) => {
+                            kept.insert(k.id.clone(), (fi, full.row));
                             summary.generations_out += 1;
                             summary.edit_rows_out += rows;
                             return Ok(());

@@ -132,6 +132,26 @@ fn edge_case_lake(dir: &Workdir) {
             "2026-03-01T10:00:00Z",
             &json!([{"path": "app/main.py", "content": "other\n"}]),
         ),
+        // e9 three times: the first delivery is unusable (invalid UTF-8), so the second
+        // stands in for it; the third is a duplicate of the second.
+        generation(
+            "e9",
+            "p1",
+            "2026-03-01T16:00:00Z",
+            &json!([{"path": "app/e9.py", "content_base64": "aGVsbG8g/w=="}]),
+        ),
+        generation(
+            "e9",
+            "p1",
+            "2026-03-01T16:00:00Z",
+            &json!([{"path": "app/e9.py", "content": "e9 = 2\n"}]),
+        ),
+        generation(
+            "e9",
+            "p1",
+            "2026-03-01T16:00:00Z",
+            &json!([{"path": "app/e9.py", "content": "e9 = 3\n"}]),
+        ),
         // A record cut off mid-way.
         "{\"event_id\": \"e6\", \"generated_at\": \"2026-03-01T".to_owned(),
         // Generated a day later: belongs to the next run.
@@ -181,9 +201,9 @@ fn edge_cases_are_paired_or_quarantined_with_reasons() {
     let result = extract(&root, "2026-03-08", &["--max-file-bytes", "64", "--max-quarantine-ratio", "1"]).expect_code(0);
     let summary = result.summary();
     assert_eq!(summary["reconciled"], json!(true), "{summary}");
-    assert_eq!(summary["rows_read"], json!(9));
-    assert_eq!(summary["generations_out"], json!(1));
-    assert_eq!(summary["edit_rows_out"], json!(5));
+    assert_eq!(summary["rows_read"], json!(12));
+    assert_eq!(summary["generations_out"], json!(2), "e1, and e9 from its second delivery");
+    assert_eq!(summary["edit_rows_out"], json!(6));
     assert_eq!(
         summary["rows_for_other_runs"],
         json!(2),
@@ -226,7 +246,22 @@ fn edge_cases_are_paired_or_quarantined_with_reasons() {
             (Some("e4"), "malformed_file_entry"),
             (Some("e5"), "oversized_content"),
             (Some("e8"), "late_event"),
+            (Some("e9"), "duplicate_event_id"),
+            (Some("e9"), "invalid_utf8"),
         ]
+    );
+    // e9's first delivery was unusable: the second stands in for it, and the third is a
+    // duplicate of the second, not of the first.
+    let e9 = &edits[&("e9".to_owned(), "app/e9.py".to_owned())];
+    assert_eq!(e9["generated_content"], json!("e9 = 2\n"));
+    let e9_duplicate = quarantined
+        .iter()
+        .find(|(k, c, _)| k.as_deref() == Some("e9") && c == "duplicate_event_id")
+        .unwrap();
+    assert!(
+        e9_duplicate.2.contains("row 8; that delivery is kept (the first delivery") && e9_duplicate.2.contains("row 7, was unusable)"),
+        "{}",
+        e9_duplicate.2
     );
     let reason_of = |code: &str| quarantined.iter().find(|(_, c, _)| c == code).unwrap().2.clone();
 
