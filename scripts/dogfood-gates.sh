@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Dogfooding: checks this repository's own test results against its own gates
 # (quality-fabric-config.yaml, project `template-evolution`) and prints the Markdown
-# summary. The report is the cargo-nextest JUnit that `cargo nextest run --profile ci`
-# writes to target/nextest/ci/junit.xml (scripts/test.sh uses that profile when CI=1).
-# No coverage report yet: cargo-llvm-cov is not installed on the CI machine, so the
-# coverage gates are disabled for this project in the config.
+# summary. The reports are the cargo-nextest JUnit that `cargo nextest run --profile ci`
+# writes to target/nextest/ci/junit.xml (scripts/test.sh uses that profile when CI=1)
+# and, when .ci/run could instrument the run, cargo-llvm-cov's LCOV in
+# target/coverage/lcov.info (without it the line-coverage gate warns).
 #
 #   CI=1 bash scripts/test.sh && bash scripts/dogfood-gates.sh
 #
