@@ -119,6 +119,21 @@ fn is_benign_ip(ip: &str) -> bool {
     }
 }
 
+/// Whether the dotted quad at `start..end` of `text` is a version number, not an
+/// address: part of a longer dotted run (`1.2.3.4.5`, `v1.2.3.4`), or named a version
+/// just before it on the same line (`AssemblyVersion("1.0.0.0")`, `"version": "2.0.0.0"`).
+fn is_version_number(text: &str, start: usize, end: usize) -> bool {
+    let before = &text[..start];
+    let after = &text[end..];
+    let longer_run = before.ends_with(['v', 'V', '.']) || before.ends_with(|c: char| c.is_ascii_digit());
+    let continues = after
+        .strip_prefix('.')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    let line = before.rsplit('\n').next().unwrap_or(before);
+    let near: String = line.chars().rev().take(32).collect::<Vec<_>>().into_iter().rev().collect();
+    longer_run || continues || near.to_ascii_lowercase().contains("version")
+}
+
 /// `icon@2x.png`: the retina-asset naming convention, not an address.
 fn is_asset_name(email: &str) -> bool {
     email.split_once('@').is_some_and(|(_, domain)| {
@@ -138,7 +153,8 @@ pub fn scrub(text: &str, min_entropy: f64, counts: &mut SecretCounts) -> String 
     let mut current = text.to_owned();
     for detector in DETECTORS.iter() {
         let mut found = 0u64;
-        let replaced = detector.regex.replace_all(&current, |caps: &Captures<'_>| {
+        let text = current.as_str();
+        let replaced = detector.regex.replace_all(text, |caps: &Captures<'_>| {
             let whole = caps.get(0).map_or("", |m| m.as_str());
             let Some(secret) = caps.get(detector.group) else {
                 return whole.to_owned();
@@ -146,7 +162,7 @@ pub fn scrub(text: &str, min_entropy: f64, counts: &mut SecretCounts) -> String 
             let value = secret.as_str();
             let keep = match detector.kind {
                 "generic_secret" => !is_generic_secret(value, min_entropy),
-                "ip_address" => is_benign_ip(value),
+                "ip_address" => is_benign_ip(value) || is_version_number(text, secret.start(), secret.end()),
                 "email" => is_asset_name(value),
                 _ => false,
             };
@@ -238,6 +254,20 @@ mod tests {
             assert!(!out.contains(secret), "{kind}: {out}");
             assert_eq!(counts.get(kind), Some(&1), "{kind}: {counts:?}");
         }
+    }
+
+    #[test]
+    fn four_part_version_numbers_are_not_addresses() {
+        let text =
+            "[assembly: AssemblyVersion(\"2.0.0.0\")]\n\"version\": \"1.2.3.4\",\nv10.20.30.40 and 1.2.3.4.5\nFileVersion = 4.8.1.255\n";
+        let (out, counts) = one(text);
+        assert_eq!(out, text);
+        assert!(counts.is_empty(), "{counts:?}");
+        // An address on a line that merely mentions a version earlier still counts when
+        // it is far from the word, and a bare address always does.
+        let (out, counts) = one("version 2 of the service talks to the database at host 203.0.113.42\n203.0.113.7\n");
+        assert!(!out.contains("203.0.113.42") && !out.contains("203.0.113.7"), "{out}");
+        assert_eq!(counts.get("ip_address"), Some(&2));
     }
 
     #[test]
