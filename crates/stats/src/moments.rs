@@ -264,8 +264,15 @@ impl ArmSummary {
     ///
     /// `var = var_x/μ_y² − 2 μ_x cov_xy/μ_y³ + μ_x² var_y/μ_y⁴`, so `var(R) ≈ var / n`.
     pub fn from_ratio(moments: &Moments<2>) -> Result<Self, StatsError> {
+        if moments.n() == 0 {
+            return Err(StatsError::TooFewUnits {
+                role: "arm",
+                n: 0,
+                needed: 2,
+            });
+        }
         let (mx, my) = (moments.mean(0), moments.mean(1));
-        if moments.n() == 0 || my == 0.0 {
+        if my == 0.0 {
             return Err(StatsError::ZeroDenominator { value: my });
         }
         let variance = ratio_variance(mx, my, moments.variance(0), moments.variance(1), moments.covariance(0, 1));
@@ -421,6 +428,16 @@ mod unit_tests {
     fn ratio_of_zero_denominator_is_an_error() {
         let m = Moments::from_rows(&[[1.0, 0.0], [2.0, 0.0]]).expect("valid input");
         assert_eq!(ArmSummary::from_ratio(&m), Err(StatsError::ZeroDenominator { value: 0.0 }));
+        // An empty arm says so, rather than reporting a NaN denominator.
+        let empty = Moments::from_rows(&[]).expect("no rows is valid input");
+        assert_eq!(
+            ArmSummary::from_ratio(&empty),
+            Err(StatsError::TooFewUnits {
+                role: "arm",
+                n: 0,
+                needed: 2
+            })
+        );
     }
 
     #[test]
