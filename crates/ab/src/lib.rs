@@ -59,13 +59,7 @@ impl AbError {
     }
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Success,
-    NothingToProcess,
-}
+pub use hive_core::summary::RunStatus;
 
 /// The JSON summary line.
 #[derive(Debug, Clone, Serialize)]
@@ -92,16 +86,6 @@ impl hive_core::summary::JobSummary for AbSummary {
     /// A sample-ratio mismatch is not decided here: the binary's `--on-srm` says.
     fn exit_status(&self) -> hive_core::ExitStatus {
         self.status.exit_status()
-    }
-}
-
-impl RunStatus {
-    /// Success or nothing to process.
-    pub fn exit_status(self) -> hive_core::ExitStatus {
-        match self {
-            Self::Success => hive_core::ExitStatus::Success,
-            Self::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
-        }
     }
 }
 

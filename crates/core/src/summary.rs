@@ -9,11 +9,32 @@ use serde::Serialize;
 
 use crate::ExitStatus;
 
-/// A job's summary line, and what it means for the process.
-///
-/// Each library crate keeps its own `RunStatus` (its words for how a run ends go into the
-/// JSON), and says here which exit status that is and whether its row counts reconcile,
-/// so every binary ends the same way (`hive_jobs::conclude`).
+/// How a lake job's run ended: its summary's `status`. (evaluate-gates has its own words,
+/// `passed` and `failed`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    /// More of the partition's rows quarantined than the job's `--max-quarantine-ratio`
+    /// allows; outputs are written.
+    TooManyQuarantined,
+    NothingToProcess,
+}
+
+impl RunStatus {
+    /// 0, 1 or 99.
+    pub fn exit_status(self) -> ExitStatus {
+        match self {
+            Self::Success => ExitStatus::Success,
+            Self::TooManyQuarantined => ExitStatus::DataFailure,
+            Self::NothingToProcess => ExitStatus::NothingToProcess,
+        }
+    }
+}
+
+/// A job's summary line, and what it means for the process: which exit status the run
+/// ends with and whether its row counts reconcile, so every binary ends the same way
+/// (`hive_jobs::conclude`).
 pub trait JobSummary: Serialize {
     /// The exit status of a run that ended this way.
     fn exit_status(&self) -> ExitStatus;

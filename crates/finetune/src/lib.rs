@@ -94,13 +94,7 @@ pub fn load_config(path: Option<&Path>) -> Result<FinetuneConfig, FinetuneError>
     })
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Success,
-    NothingToProcess,
-}
+pub use hive_core::summary::RunStatus;
 
 /// The JSON summary line.
 #[derive(Debug, Clone, Serialize)]
@@ -129,10 +123,7 @@ pub struct FinetuneSummary {
 
 impl hive_core::summary::JobSummary for FinetuneSummary {
     fn exit_status(&self) -> hive_core::ExitStatus {
-        match self.status {
-            RunStatus::Success => hive_core::ExitStatus::Success,
-            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
-        }
+        self.status.exit_status()
     }
 
     fn reconciliation_error(&self) -> Option<String> {

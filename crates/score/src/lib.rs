@@ -69,16 +69,7 @@ impl ScoreError {
     }
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Success,
-    /// More of the partition's rows quarantined than `max_quarantine_ratio` allows
-    /// (outputs are written).
-    TooManyQuarantined,
-    NothingToProcess,
-}
+pub use hive_core::summary::RunStatus;
 
 /// The JSON summary line.
 #[derive(Debug, Clone, Serialize)]
@@ -119,11 +110,7 @@ pub struct ScoreSummary {
 
 impl hive_core::summary::JobSummary for ScoreSummary {
     fn exit_status(&self) -> hive_core::ExitStatus {
-        match self.status {
-            RunStatus::Success => hive_core::ExitStatus::Success,
-            RunStatus::TooManyQuarantined => hive_core::ExitStatus::DataFailure,
-            RunStatus::NothingToProcess => hive_core::ExitStatus::NothingToProcess,
-        }
+        self.status.exit_status()
     }
 
     fn reconciliation_error(&self) -> Option<String> {
