@@ -1439,20 +1439,20 @@ fn committed_config_parses_and_its_schema_is_generated_from_the_types() {
     assert_eq!(gate(&r, "template-evolution", "unit-line-coverage")["blocks_run"], false);
     assert_eq!(gate(&r, "template-evolution", "unit-branch-coverage")["on_missing"], "ignore");
 
-    // With it (cargo llvm-cov's LCOV: FN/FNDA/DA/LF/LH records, no BRDA): 3 of 4 lines
-    // is exactly the 0.75 bar, and `>=` passes; 2 of 4 fails the run.
+    // With it (cargo llvm-cov's LCOV: FN/FNDA/DA/LF/LH records, no BRDA): 9 of 10 lines
+    // is exactly the 0.9 bar, and `>=` passes; 8 of 10 fails the run.
     dir.write(
         "repo/target/coverage/lcov.info",
-        "SF:/src/crates/core/src/lib.rs\nFN:1,_RNvCs_4core3run\nFNDA:1,_RNvCs_4core3run\nFNF:1\nFNH:1\nDA:1,1\nDA:2,4\nDA:3,0\nDA:4,1\nLF:4\nLH:3\nend_of_record\n",
+        "SF:/src/crates/core/src/lib.rs\nFN:1,_RNvCs_4core3run\nFNDA:1,_RNvCs_4core3run\nFNF:1\nFNH:1\nDA:1,1\nDA:2,4\nDA:3,0\nDA:4,1\nDA:5,1\nDA:6,1\nDA:7,2\nDA:8,1\nDA:9,1\nDA:10,1\nLF:10\nLH:9\nend_of_record\n",
     );
     let root = dir.join("lake2");
     gates(&root, &config_path, &[("template-evolution", &dir.join("repo"))], &[]).expect_code(0);
     let r = table(&root, "gate_results");
-    assert_eq!(actual(&r, "template-evolution", "unit-line-coverage"), Some(0.75));
+    assert_eq!(actual(&r, "template-evolution", "unit-line-coverage"), Some(0.9));
     assert_eq!(status(&r, "template-evolution", "unit-line-coverage"), "pass");
     dir.write(
         "repo/target/coverage/lcov.info",
-        "SF:/src/a.rs\nDA:1,1\nDA:2,0\nDA:3,0\nDA:4,1\nend_of_record\n",
+        "SF:/src/a.rs\nDA:1,1\nDA:2,0\nDA:3,0\nDA:4,1\nDA:5,1\nDA:6,1\nDA:7,1\nDA:8,1\nDA:9,1\nDA:10,1\nend_of_record\n",
     );
     let root = dir.join("lake3");
     gates(&root, &config_path, &[("template-evolution", &dir.join("repo"))], &[]).expect_code(1);
