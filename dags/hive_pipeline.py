@@ -127,11 +127,15 @@ QUALITY: tuple[Step, ...] = (
             "$HIVE_GATES_CONFIG",
             "--summary-md",
             "-",
+            # A failed blocking gate must not keep the night's results from MLflow: the
+            # job exits 0 with the failures in its summary and `gates_alarm` fails the run.
+            "--on-blocking-failure",
+            "warn",
         ),
         doc="Checks every project's reports landed under `raw/quality-reports/dt=D/<project>/` "
         "against quality-fabric-config.yaml: `gate_results`, `test_cases`, `coverage`, "
-        "`findings`. Exit 1 = a blocking gate failed (outputs written); 99 (skipped) = no "
-        "project's reports landed that day.",
+        "`findings`. A failed blocking gate is listed in the summary's `blocking_failures` "
+        "and raised by `gates_alarm`; 99 (skipped) = no project's reports landed that day.",
     ),
     Step(
         "mlflow_sync",
@@ -170,7 +174,16 @@ ALARMS: dict[str, tuple[Alarm, ...]] = {
             "promote-templates has stopped it. The rest of the night still runs.",
         ),
     ),
-    "quality_gates": (),
+    "quality_gates": (
+        Alarm(
+            "gates_alarm",
+            watches="evaluate_gates",
+            field="blocking_failures",
+            doc="Fails when a blocking quality gate failed (or its report is missing under "
+            "policy `fail`), naming `project/gate`. The results are written and logged to "
+            "MLflow first.",
+        ),
+    ),
 }
 
 

@@ -5,14 +5,17 @@ Nightly quality gates, one day's partition per run:
 
 ```
 plan -> evaluate_gates -> mlflow_sync
+        evaluate_gates -> gates_alarm
 ```
 
 `evaluate_gates` checks every project's test, coverage, security and performance reports
 landed under `<data_root>/raw/quality-reports/dt=<partition>/<project_id>/` against
 `quality-fabric-config.yaml` (`gates_config`), and writes `gate_results`, `test_cases`,
 `coverage` and `findings`. The Markdown summary is in the task log; the JSON summary in
-XCom. A blocking gate that fails exits 1: the task fails (outputs are written) and
-`mlflow_sync` does not run. No reports landed that day: skipped.
+XCom. A blocking gate that fails does not fail `evaluate_gates` (it runs with
+`--on-blocking-failure warn`): the results are written and `mlflow_sync` logs them, then
+`gates_alarm` fails the run, naming each `project/gate`. No reports landed that day:
+skipped.
 
 **Which partition.** As in `template_evolution`: the run for logical date D processes
 **`ds - 1`**, the day that has just closed (or the `partition_date` param).
@@ -47,4 +50,5 @@ with DAG(
     tags=["quality", "hive", "nightly"],
 ) as dag:
     the_plan = hive_tasks.plan(partition=hive_tasks.PARTITION_TEMPLATE)
-    hive_tasks.job_tasks(hive_pipeline.QUALITY, the_plan)
+    jobs = hive_tasks.job_tasks(hive_pipeline.QUALITY, the_plan)
+    hive_tasks.alarm_tasks(hive_pipeline.ALARMS["quality_gates"], jobs)

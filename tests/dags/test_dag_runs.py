@@ -338,7 +338,12 @@ def _gates_lake(root: Path, failures: int) -> dict:
 def test_quality_gates_night_writes_gate_results(tmp_path, bin_dir):
     conf = _gates_lake(tmp_path / "lake", failures=0)
     dr, states = run_dag("quality_gates", "2026-10-14", conf)
-    assert states == {"plan": ["success"], "evaluate_gates": ["success"], "mlflow_sync": [expected_mlflow_sync_state()]}
+    assert states == {
+        "plan": ["success"],
+        "evaluate_gates": ["success"],
+        "mlflow_sync": [expected_mlflow_sync_state()],
+        "gates_alarm": ["success"],
+    }
     assert str(dr.state) == expected_run_state()
     assert (tmp_path / "lake" / "gate_results" / "dt=2026-10-13" / "_SUCCESS").is_file()
     summary = xcom(dr, "evaluate_gates")
@@ -349,8 +354,17 @@ def test_a_failing_blocking_gate_fails_the_night(tmp_path, bin_dir):
     conf = _gates_lake(tmp_path / "lake", failures=1)
     dr, states = run_dag("quality_gates", "2026-10-14", conf)
     assert str(dr.state) == "failed"
-    assert states == {"plan": ["success"], "evaluate_gates": ["failed"], "mlflow_sync": ["upstream_failed"]}
-    # Outputs are written for inspection even though the gate failed.
+    # evaluate-gates runs with --on-blocking-failure warn: the results are written and
+    # mlflow_sync runs (it exits 99 here, without a tracking URI), then the alarm fails.
+    assert states == {
+        "plan": ["success"],
+        "evaluate_gates": ["success"],
+        "mlflow_sync": [expected_mlflow_sync_state()],
+        "gates_alarm": ["failed"],
+    }
+    (sync,) = [t for t in dr.get_task_instances() if t.task_id == "mlflow_sync"]
+    assert sync.start_date is not None, "mlflow_sync ran"
+    assert xcom(dr, "evaluate_gates")["blocking_failures"] == ["web-shop/unit-pass-rate"]
     assert (tmp_path / "lake" / "gate_results" / "dt=2026-10-13" / "_SUCCESS").is_file()
 
 
@@ -362,14 +376,24 @@ def test_quality_gates_without_reports_is_skipped(tmp_path, bin_dir):
     config.write_text(QUALITY_CONFIG)
     dr, states = run_dag("quality_gates", "2026-10-14", {"data_root": str(tmp_path / "lake"), "bin_dir": str(bin_dir)})
     assert str(dr.state) == "success"
-    assert states == {"plan": ["success"], "evaluate_gates": ["skipped"], "mlflow_sync": ["skipped"]}
+    assert states == {
+        "plan": ["success"],
+        "evaluate_gates": ["skipped"],
+        "mlflow_sync": ["skipped"],
+        "gates_alarm": ["skipped"],
+    }
     assert not (tmp_path / "lake" / "gate_results").exists()
 
 
 def test_a_relative_data_root_fails_the_plan(tmp_path, bin_dir):
     dr, states = run_dag("quality_gates", "2026-10-14", {"data_root": "relative/lake", "bin_dir": str(bin_dir)})
     assert str(dr.state) == "failed"
-    assert states == {"plan": ["failed"], "evaluate_gates": ["upstream_failed"], "mlflow_sync": ["upstream_failed"]}
+    assert states == {
+        "plan": ["failed"],
+        "evaluate_gates": ["upstream_failed"],
+        "mlflow_sync": ["upstream_failed"],
+        "gates_alarm": ["upstream_failed"],
+    }
 
 
 def test_settings_come_from_variables_when_the_run_sets_no_param(tmp_path, bin_dir):

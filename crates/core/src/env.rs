@@ -82,6 +82,9 @@ pub const GATES_SUMMARY_MD: &str = "HIVE_GATES_SUMMARY_MD";
 pub const GATES_JUNIT_OUT: &str = "HIVE_GATES_JUNIT_OUT";
 /// Largest report file read, in bytes (`evaluate-gates --max-report-bytes`).
 pub const GATES_MAX_REPORT_BYTES: &str = "HIVE_GATES_MAX_REPORT_BYTES";
+/// What a failed blocking gate does to `evaluate-gates`' exit status: `fail` (exit 1) or
+/// `warn` (exit 0; the failures stay in the summary, the log and `gate_results`).
+pub const GATES_ON_BLOCKING_FAILURE: &str = "HIVE_GATES_ON_BLOCKING_FAILURE";
 
 /// Every variable with its meaning, for `--help` texts and the docs test.
 pub const ALL: &[(&str, &str)] = &[
@@ -165,6 +168,10 @@ pub const ALL: &[(&str, &str)] = &[
     (GATES_SUMMARY_MD, "Markdown summary path, `-` for stdout (evaluate-gates)"),
     (GATES_JUNIT_OUT, "JUnit XML of the gate verdicts (evaluate-gates)"),
     (GATES_MAX_REPORT_BYTES, "largest report file read, in bytes (evaluate-gates)"),
+    (
+        GATES_ON_BLOCKING_FAILURE,
+        "`fail` (default: exit 1) or `warn` (exit 0) when a blocking gate fails (evaluate-gates)",
+    ),
 ];
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub const JOB: &str = "evaluate-gates";
 /// Environment variables of evaluate-gates (documented in `hive_core::env`).
 pub mod env {
     pub use hive_core::env::{
-        GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_PROJECTS, GATES_PROJECTS_ROOT, GATES_RUN_ID, GATES_SUMMARY_MD,
+        GATES_CONFIG, GATES_JUNIT_OUT, GATES_MAX_REPORT_BYTES, GATES_ON_BLOCKING_FAILURE, GATES_PROJECTS, GATES_PROJECTS_ROOT,
+        GATES_RUN_ID, GATES_SUMMARY_MD,
     };
 }
 

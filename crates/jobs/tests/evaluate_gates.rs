@@ -1221,6 +1221,16 @@ fn missing_reports_follow_each_policy() {
             "⚠️ missing"
         };
         assert!(text.contains(&format!("| {label} | `sec` |")), "case {i}: {text}");
+        if blocks {
+            // `--on-blocking-failure warn` (the nightly DAG's setting): the same rows and
+            // failures, exit 0.
+            let rows = support::sorted_rows(&support::parts(&root, "gate_results", DATE));
+            let warned = gates(&root, &cfg, &[("p", &project)], &["--on-blocking-failure", "warn"]).expect_code(0);
+            assert_eq!(warned.summary()["blocking_failures"], json!(["p/sec"]), "case {i}");
+            assert_eq!(warned.summary()["status"], "failed", "case {i}");
+            assert!(warned.stderr().contains("blocking gate failed"), "case {i}: {}", warned.stderr());
+            assert_eq!(support::sorted_rows(&support::parts(&root, "gate_results", DATE)), rows, "case {i}");
+        }
     }
 }
 

@@ -20,9 +20,9 @@ use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 /// JUnit XML of the verdicts (--junit-out) so CI shows each gate as a test.
 ///
 /// Exit codes: 0 every blocking gate passed; 1 a blocking gate failed, or its report is missing
-/// under policy `fail` (outputs are written); 2 bad config, malformed/oversized report (named) or
-/// usage; 99 nothing to process: no project for this shard, or none under --projects-root (an
-/// empty or missing directory: no reports landed).
+/// under policy `fail` (outputs are written; 0 with --on-blocking-failure warn); 2 bad config,
+/// malformed/oversized report (named) or usage; 99 nothing to process: no project for this
+/// shard, or none under --projects-root (an empty or missing directory: no reports landed).
 ///
 /// Examples:
 ///   evaluate-gates --date 2026-10-12 --project web-shop=ci/reports --summary-md gates.md
@@ -61,6 +61,20 @@ struct Cli {
     /// Largest report file read, in bytes (overrides `defaults.max_report_bytes`).
     #[arg(long, env = env::GATES_MAX_REPORT_BYTES)]
     max_report_bytes: Option<u64>,
+
+    /// When a blocking gate fails: `fail` exits 1, `warn` exits 0. Either way the outputs
+    /// are written and the failed gates are listed in the summary's `blocking_failures`
+    /// and logged as errors. The nightly DAG uses `warn`, so the night's results still
+    /// reach MLflow, and fails its own `gates_alarm` task instead.
+    #[arg(long, env = env::GATES_ON_BLOCKING_FAILURE, value_enum, default_value_t = OnBlockingFailure::Fail)]
+    on_blocking_failure: OnBlockingFailure,
+}
+
+/// What a failed blocking gate does to the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnBlockingFailure {
+    Fail,
+    Warn,
 }
 
 fn parse_project(text: &str) -> Result<ProjectReports, String> {
@@ -118,7 +132,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     for failure in &summary.blocking_failures {
         tracing::error!(gate = %failure, "blocking gate failed");
     }
-    hive_jobs::conclude(&summary)
+    let status = hive_jobs::conclude(&summary)?;
+    if status == ExitStatus::DataFailure && cli.on_blocking_failure == OnBlockingFailure::Warn {
+        return Ok(ExitStatus::Success);
+    }
+    Ok(status)
 }
 
 fn main() -> std::process::ExitCode {
