@@ -188,8 +188,11 @@ ALARMS: dict[str, tuple[Alarm, ...]] = {
 
 
 def alarm_message(alarm: Alarm, summary: object) -> str | None:
-    """Why `alarm` fails for the watched step's `summary`, or None when it passes."""
-    flagged = summary.get(alarm.field) if isinstance(summary, dict) else None
+    """Why `alarm` fails for the watched step's `summary`, or None when it passes. A
+    summary the alarm cannot read fails it too: an unchecked night is not a clean one."""
+    if not isinstance(summary, dict) or not isinstance(summary.get(alarm.field), list):
+        return f"{alarm.watches}'s summary has no `{alarm.field}` list to check: {summary!r:.300}"
+    flagged = summary[alarm.field]
     if not flagged:
         return None
     return f"{alarm.watches} flagged {alarm.field}: {', '.join(map(str, flagged))}"

@@ -137,9 +137,10 @@ def test_alarms_check_the_watched_summary_and_never_retry():
     assert hive_pipeline.alarm_message(alarm, {"srm_flags": ["exp-a", "exp-b"]}) == (
         "ab_significance flagged srm_flags: exp-a, exp-b"
     )
-    # A summary without the field (an older binary, an unparsed line) raises nothing.
-    assert hive_pipeline.alarm_message(alarm, {"unparsed_output": "x"}) is None
-    assert hive_pipeline.alarm_message(alarm, None) is None
+    # A summary the alarm cannot read (an unparsed line, no XCom) fails it: an unchecked
+    # night is not reported as a clean one.
+    for unreadable in ({"unparsed_output": "x"}, None, {"srm_flags": "exp-a"}):
+        assert "has no `srm_flags` list to check" in hive_pipeline.alarm_message(alarm, unreadable)
 
 
 def test_settings_resolve_param_then_variable_then_environment():
