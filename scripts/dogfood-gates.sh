@@ -2,7 +2,8 @@
 # Dogfooding: checks this repository's own test results against its own gates
 # (quality-fabric-config.yaml, project `template-evolution`) and prints the Markdown
 # summary. The reports are the cargo-nextest JUnit that `cargo nextest run --profile ci`
-# writes to target/nextest/ci/junit.xml (scripts/test.sh uses that profile when CI=1)
+# writes to target/nextest/ci/junit.xml (scripts/test.sh uses that profile when CI=1),
+# the DAG tests' pytest JUnit in target/pytest/dags-junit.xml (scripts/test-dags.sh)
 # and, when .ci/run could instrument the run, cargo-llvm-cov's LCOV in
 # target/coverage/lcov.info (without it the line-coverage gate warns).
 #

@@ -11,4 +11,8 @@ cd "$(dirname "$0")/.."
 
 cargo build --quiet -p hive-jobs --bins
 bash scripts/setup-venvs.sh airflow
-HIVE_TEST_BIN_DIR="$PWD/target/debug" .venv/airflow/bin/python -m pytest tests/dags -p no:cacheprovider "$@"
+# The JUnit report is this project's integration-test report for its own quality gates
+# (scripts/dogfood-gates.sh).
+mkdir -p target/pytest
+HIVE_TEST_BIN_DIR="$PWD/target/debug" .venv/airflow/bin/python -m pytest tests/dags -p no:cacheprovider \
+  --junitxml="$PWD/target/pytest/dags-junit.xml" "$@"

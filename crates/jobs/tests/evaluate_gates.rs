@@ -1431,6 +1431,11 @@ fn committed_config_parses_and_its_schema_is_generated_from_the_types() {
   <testsuite name="hive-core" tests="2" failures="0" errors="0"><testcase name="a" classname="hive-core" time="0.1"/><testcase name="b" classname="hive-core" time="0.2"/></testsuite>
 </testsuites>"#,
     );
+    // The DAG tests' pytest JUnit (scripts/test-dags.sh) is the integration report.
+    dir.write(
+        "repo/target/pytest/dags-junit.xml",
+        r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="2" time="56.2" timestamp="2026-11-30T12:00:00" hostname="ci"><testcase classname="test_dag_runs" name="test_two_consecutive_nights_produce_their_partitions" time="30.1" /><testcase classname="test_dag_structure" name="test_task_graph_is_as_designed[quality_gates-expected1]" time="0.4" /></testsuite></testsuites>"#,
+    );
     let root = dir.join("lake");
     let out = gates(
         &root,
@@ -1443,6 +1448,8 @@ fn committed_config_parses_and_its_schema_is_generated_from_the_types() {
     let r = table(&root, "gate_results");
     assert_eq!(status(&r, "template-evolution", "unit-pass-rate"), "pass");
     assert_eq!(actual(&r, "template-evolution", "unit-duration"), Some(1.5));
+    assert_eq!(status(&r, "template-evolution", "integration-pass-rate"), "pass");
+    assert_eq!(actual(&r, "template-evolution", "all-tests-pass"), Some(1.0));
     // Without cargo-llvm-cov's LCOV the line-coverage gate warns; branch coverage,
     // which stable Rust cannot measure, is ignored.
     assert_eq!(status(&r, "template-evolution", "unit-line-coverage"), "missing");
