@@ -83,11 +83,10 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=No
     for item in plan(dag_id, settings, date):
         if item["task_id"] in alarms:
             alarm = alarms[item["task_id"]]
-            watched = states[alarm.watches]
-            if watched in FAILED:
-                states[alarm.task_id] = "upstream_failed"
-            elif watched != "success":
-                states[alarm.task_id] = "skipped"
+            # An alarm runs as a task with one upstream and `all_success` would.
+            verdict = decide(hive_pipeline.Step(alarm.task_id, "", (), upstream=(alarm.watches,)), states)
+            if verdict is not None:
+                states[alarm.task_id] = verdict
             else:
                 message = hive_pipeline.alarm_message(alarm, last_summary.get(alarm.watches))
                 if message:

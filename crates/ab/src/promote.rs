@@ -56,23 +56,6 @@ pub struct Promotion {
     pub control_version: String,
     pub reason: String,
     pub evidence: serde_json::Value,
-    pub registry_alias: Option<String>,
-}
-
-/// Where a promoted version is published. The MLflow registry implements this in the
-/// mlflow-sync issue; until then [`NoRegistry`] records nothing.
-pub trait Registry {
-    /// Points the template's production alias at `version`; returns the alias set.
-    fn set_alias(&self, template_id: &str, version: &str) -> Result<Option<String>, String>;
-}
-
-/// No registry configured.
-pub struct NoRegistry;
-
-impl Registry for NoRegistry {
-    fn set_alias(&self, _template_id: &str, _version: &str) -> Result<Option<String>, String> {
-        Ok(None)
-    }
 }
 
 /// Whether `row` shows the treatment better than the control on the sequential interval.
@@ -169,7 +152,6 @@ pub fn decide(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow])
         control_version: experiment.control_variant().version.clone(),
         reason: String::new(),
         evidence: evidence(experiment, rows),
-        registry_alias: None,
     };
     let decided = |mut p: Promotion, decision: Decision, reason: String| {
         p.decision = decision;
@@ -286,12 +268,7 @@ impl hive_core::summary::JobSummary for PromoteSummary {
 }
 
 /// Reads `ab_results/dt=D/`, decides, writes `promotions/dt=D/`.
-pub fn run(
-    root: &Path,
-    date: PartitionDate,
-    config: &ExperimentsConfig,
-    registry: &dyn Registry,
-) -> Result<PromoteSummary, crate::AbError> {
+pub fn run(root: &Path, date: PartitionDate, config: &ExperimentsConfig) -> Result<PromoteSummary, crate::AbError> {
     let mut summary = PromoteSummary {
         job: "promote-templates",
         date: date.to_string(),
@@ -310,15 +287,7 @@ pub fn run(
     let mut promotions = Vec::new();
     for experiment in &config.experiments {
         let mine: Vec<&StoredRow> = rows.iter().filter(|r| r.experiment_id == experiment.id).collect();
-        if let Some(mut p) = decide(experiment, date, &mine) {
-            if let (Decision::Promote, Some(version)) = (p.decision, p.winner_version.as_deref()) {
-                p.registry_alias = registry
-                    .set_alias(&p.template_id, version)
-                    .map_err(|message| CoreError::BadManifest {
-                        path: "registry".into(),
-                        message,
-                    })?;
-            }
+        if let Some(p) = decide(experiment, date, &mine) {
             summary.decisions.insert(p.experiment_id.clone(), p.decision);
             promotions.push(p);
         }
@@ -334,7 +303,6 @@ pub fn run(
         text(&|p| Some(p.control_version.clone())),
         text(&|p| Some(p.reason.clone())),
         text(&|p| Some(p.evidence.to_string())),
-        text(&|p| p.registry_alias.clone()),
     ];
     let batch = RecordBatch::try_new(part.schema(), columns).map_err(|source| CoreError::Arrow {
         path: "promotions".into(),

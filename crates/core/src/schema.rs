@@ -363,8 +363,9 @@ pub fn ab_results_spec() -> TableSpec {
 
 /// `promotions`: one decision per experiment and analysis day.
 pub const PROMOTIONS: &str = "promotions";
-/// Schema version of `promotions`.
-pub const PROMOTIONS_VERSION: u32 = 1;
+/// Schema version of `promotions` (2: `registry_alias` dropped; mlflow-sync registers
+/// promoted versions and moves the `champion` alias from this table).
+pub const PROMOTIONS_VERSION: u32 = 2;
 
 /// The `promotions` table.
 pub fn promotions_spec() -> TableSpec {
@@ -378,11 +379,6 @@ pub fn promotions_spec() -> TableSpec {
         text("control_version", false, "The version served by the control."),
         text("reason", false, "Why, in one sentence."),
         text("evidence", false, "JSON: the figures each rule was checked against."),
-        text(
-            "registry_alias",
-            true,
-            "Registry alias set for the winner, when a registry is configured.",
-        ),
     ];
     TableSpec {
         name: PROMOTIONS.to_owned(),

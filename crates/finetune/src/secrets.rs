@@ -130,7 +130,8 @@ fn is_version_number(text: &str, start: usize, end: usize) -> bool {
         .strip_prefix('.')
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
     let line = before.rsplit('\n').next().unwrap_or(before);
-    let near: String = line.chars().rev().take(32).collect::<Vec<_>>().into_iter().rev().collect();
+    // The last 32 characters of the line before the match.
+    let near = &line[line.char_indices().rev().nth(31).map_or(0, |(i, _)| i)..];
     longer_run || continues || near.to_ascii_lowercase().contains("version")
 }
 

@@ -208,7 +208,6 @@ fn write_promotion(root: &Path) {
         strings(&[Some("2.4.0")]),
         strings(&[Some("treatment wins on rewrite_rate; guardrails pass")]),
         strings(&[Some(evidence)]),
-        strings(&[None]),
     ];
     part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
     part.commit().unwrap();

@@ -448,11 +448,7 @@ impl Client {
                     tags: tags_from(run.get("data").and_then(|d| d.get("tags"))),
                 });
             }
-            token = v
-                .get("next_page_token")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = next_page_token(&v);
             if token.is_none() {
                 return Ok(runs);
             }
@@ -528,11 +524,7 @@ impl Client {
             {
                 out.push(model_version(EP, mv)?);
             }
-            token = v
-                .get("next_page_token")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = next_page_token(&v);
             if token.is_none() {
                 return Ok(out);
             }
@@ -623,6 +615,16 @@ pub fn redact(uri: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://<redacted>@{}", &uri[..scheme], &uri[at + 1..]),
         _ => uri.to_owned(),
     }
+}
+
+/// The `next_page_token` of a paged MLflow response; None on the last page (absent or
+/// empty).
+fn next_page_token(response: &Value) -> Option<String> {
+    response
+        .get("next_page_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

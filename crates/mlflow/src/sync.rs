@@ -485,7 +485,7 @@ impl<'c> Sync<'c> {
                 for (column, cell) in row {
                     if let Cell::Text(v) = cell {
                         // The evidence JSON can be long: a tag (8000 characters), not a param.
-                        if column == "evidence" || column == "reason" || column == "registry_alias" {
+                        if column == "evidence" || column == "reason" {
                             b.tag(column, v);
                         } else {
                             b.param(column, v);

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Parser;
 
 use hive_ab::config::ExperimentsConfig;
-use hive_ab::promote::NoRegistry;
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, env};
 
@@ -37,7 +36,7 @@ struct Cli {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let config = ExperimentsConfig::load(&cli.config)?;
-    let summary = hive_ab::promote::run(&cli.common.data_root, cli.common.date, &config, &NoRegistry)
+    let summary = hive_ab::promote::run(&cli.common.data_root, cli.common.date, &config)
         .with_context(|| format!("deciding promotions for {}", cli.common.date))?;
     hive_jobs::conclude(&summary)
 }
