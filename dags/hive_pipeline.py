@@ -323,7 +323,7 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
         words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
         run = " ".join(words)
     lines += [
-        "out=$(mktemp) || exit 2",
+        "out=$(mktemp) || exit 3",  # a runtime failure: retried
         f'{run} > "$out"',
         "status=$?",
         # stdout last, so that the JSON summary line is the final line of the log.

@@ -30,8 +30,17 @@ from airflow.sdk.exceptions import AirflowFailException
 
 #: Exit code of a job that found nothing to process: the task is marked skipped.
 EXIT_NOTHING_TO_PROCESS = 99
-#: Exit code of bad input or usage: a retry cannot help, so the task fails at once.
+#: Exit code of a check the data failed (quarantine ratio, blocking gate, sample-ratio
+#: mismatch): outputs are written and a retry would give the same answer.
+EXIT_DATA_FAILURE = 1
+#: Exit code of bad input or usage: a retry cannot help either.
 EXIT_BAD_INPUT = 2
+#: Exit codes that fail the task at once although it has retries left. Everything else
+#: (3: a runtime failure such as I/O or the MLflow server, a crash, a kill) is retried.
+NOT_RETRIED = {
+    EXIT_DATA_FAILURE: "the data failed a check; the outputs are written and a retry would give the same answer",
+    EXIT_BAD_INPUT: "bad input or usage; a retry cannot help",
+}
 XCOM_FILE = "/airflow/xcom/return.json"
 
 DEFAULT_ARGS = {
@@ -119,7 +128,8 @@ def shards(settings: dict, partition: str) -> list[dict]:
 
 
 class HiveBashOperator(BashOperator):
-    """BashOperator that fails without retrying when a job exits 2 (bad input or usage)."""
+    """BashOperator that fails without retrying when a job exits 1 (data failure) or 2
+    (bad input or usage): see `NOT_RETRIED`."""
 
     def execute(self, context):
         try:
@@ -128,10 +138,9 @@ class HiveBashOperator(BashOperator):
             raise
         except Exception as err:
             process = getattr(self.subprocess_hook, "sub_process", None)
-            if process is not None and process.returncode == EXIT_BAD_INPUT:
-                raise AirflowFailException(
-                    f"{self.task_id}: bad input or usage (exit {EXIT_BAD_INPUT}); a retry cannot help"
-                ) from err
+            code = process.returncode if process is not None else None
+            if code in NOT_RETRIED:
+                raise AirflowFailException(f"{self.task_id}: exit {code}: {NOT_RETRIED[code]}") from err
             raise
 
 

@@ -23,7 +23,15 @@ DAGS = REPO / "dags"
 SAMPLE = REPO / "data" / "sample"
 BIN_DIR = Path(os.environ.get("HIVE_TEST_BIN_DIR") or REPO / "target" / "debug").resolve()
 #: Binaries every evolution test needs (mlflow-sync lands separately; see test_end_to_end).
-REQUIRED_BINARIES = ("extract-edits", "score-diffs", "ab-significance", "promote-templates", "build-finetune")
+REQUIRED_BINARIES = (
+    "extract-edits",
+    "score-diffs",
+    "ab-significance",
+    "promote-templates",
+    "build-finetune",
+    "evaluate-gates",
+    "mlflow-sync",
+)
 
 _home = Path(tempfile.mkdtemp(prefix="hive-airflow-home-"))
 os.environ.update(
@@ -64,15 +72,20 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def run_dag(dag_id: str, logical_date: str, conf: dict, *, retries: bool = False):
+def run_dag(dag_id: str, logical_date: str, conf: dict, *, retries: bool = False, retry_delay=None):
     """One `dag.test()` run; returns the DagRun and {task_id: [state per map index]}.
 
-    Retries are switched off: dag.test() would otherwise wait out the retry delay.
-    dag.test() returns normally when the run fails, so callers check the states.
+    Retries are switched off unless `retries`: dag.test() waits out the retry delay, which
+    `retry_delay` (a timedelta, no backoff) shortens. dag.test() returns normally when the
+    run fails, so callers check the states.
     """
     dag = load_dag(dag_id)
-    for task in dag.tasks if not retries else ():
-        task.retries = 0
+    for task in dag.tasks:
+        if not retries:
+            task.retries = 0
+        elif retry_delay is not None:
+            task.retry_delay = retry_delay
+            task.retry_exponential_backoff = 0
     when = dt.datetime.fromisoformat(logical_date).replace(tzinfo=dt.timezone.utc)
     dr = dag.test(logical_date=when, run_conf=conf)
     states: dict[str, list] = {}

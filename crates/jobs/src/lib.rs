@@ -20,13 +20,19 @@ pub fn conclude<S: JobSummary>(summary: &S) -> anyhow::Result<ExitStatus> {
 }
 
 /// Prints `error: ...` with one `Caused by:` line per source and returns the exit
-/// status: 2 when the input or invocation is at fault, 1 otherwise.
+/// status: 2 when the input or invocation is at fault, else 3 (a runtime failure that a
+/// retry may cure). Exit 1 is never an error: it is a check the data failed, which the
+/// job reports through its summary's status.
 pub fn report_error(error: &anyhow::Error, bad_input: bool) -> ExitStatus {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("  Caused by: {cause}");
     }
-    if bad_input { ExitStatus::BadInput } else { ExitStatus::DataFailure }
+    if bad_input {
+        ExitStatus::BadInput
+    } else {
+        ExitStatus::RuntimeFailure
+    }
 }
 
 /// Whether any error in the chain says the input is at fault.

@@ -412,14 +412,14 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
 }
 
 #[test]
-fn server_down_at_start_fails_after_bounded_retries_with_exit_1() {
+fn server_down_at_start_fails_after_bounded_retries_with_exit_3() {
     let work = Workdir::new("mlflow-down");
     let root = work.join("lake");
     work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
     let uri = format!("http://127.0.0.1:{}", free_port());
     let started = Instant::now();
     let out = run(sync(&root, &uri, DATE, &["--max-attempts", "3", "--retry-base-ms", "50"]))
-        .expect_code(1)
+        .expect_code(3)
         .expect_stderr("unreachable or failing after 3 attempts");
     assert!(out.stderr().contains(&uri), "{}", out.stderr());
     assert!(started.elapsed() < Duration::from_secs(20), "retries are bounded");
@@ -603,7 +603,7 @@ fn server_killed_mid_sync_then_rerun_leaves_every_object_exactly_once() {
     server.kill();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "the interrupted sync fails; stderr:\n{stderr}");
+    assert_eq!(output.status.code(), Some(3), "the interrupted sync fails; stderr:\n{stderr}");
     assert!(stderr.contains("unreachable or failing"), "{stderr}");
 
     let server = Server::start_on(&dir, port, false);
@@ -633,14 +633,14 @@ fn a_bad_token_gets_a_clear_401_without_the_token_printed() {
     let token = "tok-SECRET-4242-do-not-print";
     let mut cmd = sync(&root, &server.uri(), DATE, &[]);
     cmd.env("MLFLOW_TRACKING_TOKEN", token).env("HIVE_LOG", "debug");
-    let out = run(cmd).expect_code(1).expect_stderr("refused the credentials (HTTP 401)");
+    let out = run(cmd).expect_code(3).expect_stderr("refused the credentials (HTTP 401)");
     assert!(!out.stderr().contains(token) && !out.stdout().contains(token), "{}", out.stderr());
 
     let password = "pw-SECRET-7777";
     let mut cmd = sync(&root, &server.uri(), DATE, &[]);
     cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
         .env("MLFLOW_TRACKING_PASSWORD", password);
-    let out = run(cmd).expect_code(1).expect_stderr("HTTP 401");
+    let out = run(cmd).expect_code(3).expect_stderr("HTTP 401");
     assert!(!out.stderr().contains(password), "{}", out.stderr());
 
     // The right credentials work, and nothing was half-written by the refused attempts.
@@ -671,14 +671,14 @@ fn unset_tracking_uri_exits_99_with_a_clear_message() {
         .expect_stderr(&format!(
             "none of generation_scores, gate_results has a partition for {PROMOTION_DATE}"
         ));
-    // The same date with `promotions` chosen does try the server (and fails: exit 1).
+    // The same date with `promotions` chosen does try the server (and fails: exit 3).
     run(sync(
         &root,
         &uri,
         PROMOTION_DATE,
         &["--tables", "promotions", "--max-attempts", "1"],
     ))
-    .expect_code(1);
+    .expect_code(3);
     run(sync(&root, &uri, DATE, &["--tables", "nonsense"]))
         .expect_code(2)
         .expect_stderr("possible values");

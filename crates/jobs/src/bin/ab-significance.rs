@@ -22,7 +22,8 @@ use hive_core::{ExitStatus, Shard, env};
 /// `reports/ab-significance/dt=D/`.
 ///
 /// Exit codes: 0 done; 1 done but an experiment's split fails the sample-ratio check (SRM;
-/// with --on-srm warn, 0); 2 bad config or input; 99 no experiment started or no scores yet.
+/// with --on-srm warn, 0); 2 bad config or input; 3 runtime failure (I/O: a retry may help);
+/// 99 no experiment started or no scores yet.
 ///
 /// Examples:
 ///   ab-significance --data-root data --date 2026-10-17 --config data/experiments.yaml

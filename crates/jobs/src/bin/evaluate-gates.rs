@@ -21,7 +21,7 @@ use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 ///
 /// Exit codes: 0 every blocking gate passed; 1 a blocking gate failed, or its report is missing
 /// under policy `fail` (outputs are written; 0 with --on-blocking-failure warn); 2 bad config,
-/// malformed/oversized report (named) or usage; 99 nothing to process: no project for this
+/// malformed/oversized report (named) or usage; 3 runtime failure (I/O); 99 nothing to process: no project for this
 /// shard, or none under --projects-root (an empty or missing directory: no reports landed).
 ///
 /// Examples:

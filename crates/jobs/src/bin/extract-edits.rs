@@ -18,7 +18,7 @@ use hive_extract::ExtractOptions;
 /// or non-UTF-8 text). Inputs may be Parquet or NDJSON.
 ///
 /// Exit codes: 0 done; 1 too many rows quarantined (outputs written); 2 bad input or usage;
-/// 99 nothing to process for this date.
+/// 3 runtime failure (I/O: a retry may help); 99 nothing to process for this date.
 ///
 /// Examples:
 ///   extract-edits --data-root data/sample --date 2026-10-12

@@ -19,7 +19,8 @@ use hive_core::{ExitStatus, env};
 /// ratio mismatch, when every treatment fails a guardrail or is worse, or at the end with no
 /// winner; `continue` otherwise. Each decision carries its evidence as JSON.
 ///
-/// Exit codes: 0 done; 2 bad config or input; 99 no `ab_results` for the date.
+/// Exit codes: 0 done; 2 bad config or input; 3 runtime failure (I/O); 99 no `ab_results` for
+/// the date.
 ///
 /// Example:
 ///   promote-templates --data-root data --date 2026-10-17 --config data/experiments.yaml

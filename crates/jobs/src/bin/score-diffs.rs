@@ -18,7 +18,8 @@ use hive_score::ScoreOptions;
 /// Binary files are counted but get no line metrics. Files are scored in parallel.
 ///
 /// Exit codes: 0 done; 1 more of the partition's rows quarantined than --max-quarantine-ratio
-/// allows (outputs are written); 2 bad input or usage; 99 no `edits` partition for this date.
+/// allows (outputs are written); 2 bad input or usage; 3 runtime failure (I/O: a retry may
+/// help); 99 no `edits` partition for this date.
 ///
 /// Examples:
 ///   score-diffs --data-root data/sample --date 2026-10-12
