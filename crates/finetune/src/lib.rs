@@ -107,6 +107,8 @@ pub struct FinetuneSummary {
     pub input_rows: u64,
     /// SFT examples written, all splits.
     pub sft_examples: u64,
+    /// Of those, examples in the train split: what a fine-tuning job would learn from.
+    pub sft_train_examples: u64,
     /// Preference pairs written, all splits.
     pub preference_pairs: u64,
     /// Input rows left out, by reason.
@@ -282,6 +284,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         status: RunStatus::NothingToProcess,
         input_rows: 0,
         sft_examples: 0,
+        sft_train_examples: 0,
         preference_pairs: 0,
         excluded: BTreeMap::new(),
         rows_quarantined: 0,
@@ -352,22 +355,37 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
 
     summary.input_rows = counts.input_rows;
     summary.sft_examples = dataset.sft_examples();
+    summary.sft_train_examples = dataset.sft_train_examples();
     summary.preference_pairs = dataset.preference_pairs();
     summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
     summary.excluded = counts.excluded;
     summary.secrets = counts.secrets;
     summary.rows_quarantined = counts.quarantined;
     summary.output = Some(dir);
-    // Partitions that exist but hold no rows: the (empty) dataset is still written, so
-    // a rerun replaces an earlier one, but there is nothing to train on, and exit 99
-    // lets Airflow skip the submit task downstream.
-    summary.status = if counts.input_rows == 0 {
+    summary.status = written_status(&summary);
+    Ok(summary)
+}
+
+/// The status of a run that wrote its dataset. Partitions that exist but hold no rows,
+/// or rows of which none reaches the train split (all excluded, or all in projects drawn
+/// for validation and test): the dataset is still written, so a rerun replaces an earlier
+/// one and the exclusions can be read, but there is nothing to train on, and exit 99 lets
+/// Airflow skip the submit task downstream.
+fn written_status(summary: &FinetuneSummary) -> RunStatus {
+    if summary.input_rows == 0 {
         tracing::warn!("the `edits` partitions in range hold no rows: empty dataset written");
+        RunStatus::NothingToProcess
+    } else if summary.sft_train_examples == 0 {
+        tracing::warn!(
+            input_rows = summary.input_rows,
+            sft_examples = summary.sft_examples,
+            excluded = ?summary.excluded,
+            "no example reached the train split: dataset written, nothing to train on"
+        );
         RunStatus::NothingToProcess
     } else {
         RunStatus::Success
-    };
-    Ok(summary)
+    }
 }
 
 fn open(path: &Path, required: &[(&str, ColumnKind)], batch_size: usize) -> Result<ParquetRecordBatchReader, CoreError> {

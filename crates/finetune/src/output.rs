@@ -29,6 +29,8 @@ use crate::{Candidate, Counts, Excluded, FORMAT_VERSION, FinetuneError, Finetune
 
 /// The splits, in file order.
 pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
+/// Index of the train split in [`SPLITS`].
+const TRAIN: usize = 0;
 
 /// One split's records.
 #[derive(Debug, Default)]
@@ -64,6 +66,11 @@ pub struct Dataset {
 impl Dataset {
     pub fn sft_examples(&self) -> u64 {
         self.splits.iter().map(|s| s.sft.len() as u64).sum()
+    }
+
+    /// SFT examples in the train split.
+    pub fn sft_train_examples(&self) -> u64 {
+        self.splits[TRAIN].sft.len() as u64
     }
 
     pub fn preference_pairs(&self) -> u64 {

@@ -339,9 +339,10 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
     );
     assert!(examples(&dataset).contains(&("p99".to_owned(), "docs/<REDACTED:email>/notes.md".to_owned())));
 
-    // Drop: the examples with secrets are left out with the reason `secret`.
+    // Drop: the examples with secrets are left out with the reason `secret`. Every planted
+    // file has one, so nothing is left to train on (exit 99); the outputs are written.
     dir.write("drop.yaml", "secrets:\n  action: drop\n");
-    let out = finetune(&root, PLANTED_DATE, &["--config", dir.join("drop.yaml").to_str().unwrap()]).expect_code(0);
+    let out = finetune(&root, PLANTED_DATE, &["--config", dir.join("drop.yaml").to_str().unwrap()]).expect_code(99);
     leaks("stderr", &out.stderr());
     let summary = out.summary();
     assert_eq!(summary["excluded"]["secret"], json!(planted.len() + 1), "{summary}");
@@ -765,4 +766,50 @@ fn empty_edits_partitions_give_an_empty_dataset_and_exit_99() {
     let m = manifest(&root.join("finetune/dt=2026-10-20"));
     assert_eq!(m["reconciled"], json!(true));
     assert_eq!(m["files"]["sft-train.jsonl"]["rows"], json!(0));
+}
+
+#[test]
+fn a_range_where_no_example_reaches_train_writes_the_dataset_and_exits_99() {
+    let (dir, root) = synth_lake("finetune-no-train", 41);
+    // No source file is 100% letters and digits: the quality filter excludes every row.
+    let config = dir.write("strict.yaml", b"quality: {min_alphanum_fraction: 1.0}\n");
+    let summary = finetune(
+        &root,
+        "2026-10-10",
+        &["--days", "3", "--config", config.to_str().unwrap(), "--quiet"],
+    )
+    .expect_code(99)
+    .summary();
+    assert_eq!(summary["status"], json!("nothing_to_process"), "{summary}");
+    let input_rows = summary["input_rows"].as_u64().unwrap();
+    assert!(input_rows > 0, "{summary}");
+    assert_eq!(
+        (summary["sft_examples"].as_u64(), summary["sft_train_examples"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let m = manifest(&root.join("finetune/dt=2026-10-10"));
+    assert_eq!(m["reconciled"], json!(true));
+    assert_eq!(m["files"]["sft-train.jsonl"]["rows"], json!(0));
+    // Every row is accounted for as excluded, not lost.
+    let excluded: u64 = summary["excluded"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(excluded, input_rows, "{summary}");
+
+    // Rows kept, but every project drawn for validation or test: nothing to train on either.
+    let config = dir.write("no-train.yaml", b"split: {train: 0.0, validation: 0.5, test: 0.5}\n");
+    let summary = finetune(
+        &root,
+        "2026-10-10",
+        &["--days", "3", "--config", config.to_str().unwrap(), "--quiet"],
+    )
+    .expect_code(99)
+    .summary();
+    assert!(summary["sft_examples"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(summary["sft_train_examples"], json!(0), "{summary}");
+
+    // The default recipe on the same lake trains: exit 0 and train examples counted.
+    let summary = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    let train = summary["sft_train_examples"].as_u64().unwrap();
+    assert!(train > 0 && train <= summary["sft_examples"].as_u64().unwrap(), "{summary}");
+    let m = manifest(&root.join("finetune/dt=2026-10-10"));
+    assert_eq!(m["files"]["sft-train.jsonl"]["rows"], json!(train));
 }

@@ -29,10 +29,11 @@ use hive_finetune::{FinetuneError, FinetuneOptions};
 /// Rows that cannot be processed (a null key, an unknown `change`, no `diff_scores` row) are also
 /// written to `quarantine/build-finetune/dt=D/` naming the field, never with their content.
 ///
-/// Exit codes: 0 done; 1 rows do not reconcile (outputs kept for inspection) or a record failed
-/// validation (nothing written); 2 bad input, config or usage (the message names the file and
-/// column or key); 99 no `edits` row in the range (no partition: nothing written; empty
-/// partitions: an empty dataset is written).
+/// Exit codes: 0 done; 2 bad input, config or usage (the message names the file and column or
+/// key); 3 runtime failure: I/O, or an internal check (rows do not reconcile: outputs kept for
+/// inspection; a record failed validation: nothing written); 99 nothing to train on: no
+/// `edits` row in the range (no partition: nothing written; empty partitions: an empty
+/// dataset is written), or no example reached the train split (the dataset is written).
 ///
 /// Examples:
 ///   build-finetune --data-root target/sample-run/lake --date 2026-10-17 --days 12 \
