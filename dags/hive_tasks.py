@@ -21,6 +21,7 @@ environment from the plan's XCom, so a run's tasks all see the same settings.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 
 import hive_pipeline
@@ -144,6 +145,42 @@ class HiveBashOperator(BashOperator):
             raise
 
 
+def container_exit_code(remote_pod, container: str) -> int | None:
+    """The exit code of `container` in a finished pod, if Kubernetes reported one."""
+    status = getattr(remote_pod, "status", None)
+    for state in getattr(status, "container_statuses", None) or []:
+        terminated = state.name == container and state.state and state.state.terminated
+        if terminated:
+            return terminated.exit_code
+    return None
+
+
+@functools.cache
+def pod_operator_class():
+    """`KubernetesPodOperator` that fails without retrying when the job container exits 1
+    (data failure) or 2 (bad input or usage), as `HiveBashOperator` does. Defined on
+    first use: the Kubernetes provider is imported only in Kubernetes mode."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    class HivePodOperator(KubernetesPodOperator):
+        __doc__ = pod_operator_class.__doc__
+
+        def cleanup(self, pod, remote_pod, *args, **kwargs):
+            # The provider reads the exit code only for skip_on_exit_code; a failed pod
+            # becomes a plain AirflowException, which Airflow retries.
+            try:
+                return super().cleanup(pod, remote_pod, *args, **kwargs)
+            except AirflowFailException:
+                raise
+            except Exception as err:
+                code = container_exit_code(remote_pod, self.base_container_name)
+                if code in NOT_RETRIED:
+                    raise AirflowFailException(f"{self.task_id}: exit {code}: {NOT_RETRIED[code]}") from err
+                raise
+
+    return HivePodOperator
+
+
 def job_tasks(steps: tuple[hive_pipeline.Step, ...], the_plan) -> dict:
     """One task per step (mapped over shards when the step is sharded), wired as declared."""
     shard_list = None
@@ -185,9 +222,7 @@ def _job_task(step: hive_pipeline.Step, shard_list):
         # A submission is a quick call: no retries that could submit twice.
         kwargs["retries"] = 0
     if mode() == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-        operator_class, env_field = KubernetesPodOperator, "env_vars"
+        operator_class, env_field = pod_operator_class(), "env_vars"
         kwargs.update(
             image="{{ ti.xcom_pull(task_ids='plan', key='image') }}",
             cmds=["/bin/sh", "-c"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import hive_pipeline
+import hive_tasks
 import pytest
 from conftest import DAGS, load_dag
 
@@ -115,10 +116,11 @@ def test_kubernetes_mode_runs_the_same_scripts_in_pods(monkeypatch):
     steps = {s.task_id: s for s in hive_pipeline.EVOLUTION}
     for task in _job_tasks(dag):
         if steps[task.task_id].sharded:
-            assert task.operator_class is KubernetesPodOperator
+            assert task.operator_class is hive_tasks.pod_operator_class()
             assert set(task.expand_input.value) == {"env_vars"}
         else:
-            assert isinstance(task, KubernetesPodOperator)
+            assert isinstance(task, hive_tasks.pod_operator_class())
+        assert issubclass(hive_tasks.pod_operator_class(), KubernetesPodOperator)
         assert _arg(task, "image") == "{{ ti.xcom_pull(task_ids='plan', key='image') }}"
         assert _arg(task, "cmds") == ["/bin/sh", "-c"]
         script = hive_pipeline.shell_script(steps[task.task_id], xcom_file="/airflow/xcom/return.json")
@@ -126,6 +128,61 @@ def test_kubernetes_mode_runs_the_same_scripts_in_pods(monkeypatch):
         assert _codes(_arg(task, "skip_on_exit_code")) == [99]
         assert _arg(task, "do_xcom_push") is True
         assert _arg(task, "namespace") == "hive-jobs"
+    # The scheduler stores the DAG serialized: the operator defined on first use survives it.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    back = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert {t.task_type for t in back.tasks if t.task_id in steps} == {"HivePodOperator"}
+
+
+def _finished_pod(exit_code: int):
+    """A pod as the Kubernetes API returns it once its job container ended."""
+    from kubernetes.client import models as k8s
+
+    terminated = k8s.V1ContainerStateTerminated(exit_code=exit_code)
+    status = k8s.V1ContainerStatus(
+        name="base",
+        image="hive-jobs:test",
+        image_id="",
+        ready=False,
+        restart_count=0,
+        state=k8s.V1ContainerState(terminated=terminated),
+    )
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="hive-extract-edits", namespace="hive-jobs"),
+        status=k8s.V1PodStatus(phase="Succeeded" if exit_code == 0 else "Failed", container_statuses=[status]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "outcome"),
+    [(0, None), (1, "fail"), (2, "fail"), (3, "retry"), (137, "retry"), (99, "skip")],
+)
+def test_kubernetes_mode_fails_at_once_on_exit_1_and_2(monkeypatch, exit_code, outcome):
+    """The pod operator's own cleanup (the provider's code, with only its calls to the
+    Kubernetes API stubbed) turns the job container's exit code into the task's fate."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    operator = hive_tasks.pod_operator_class()(
+        task_id="extract_edits", image="hive-jobs:test", name="hive-extract-edits", skip_on_exit_code=99
+    )
+    for api_call in ("patch_already_checked", "process_pod_deletion", "_read_pod_container_states", "_read_pod_events"):
+        monkeypatch.setattr(operator, api_call, lambda *a, **k: None)
+    monkeypatch.setattr(operator, "is_istio_enabled", lambda pod: False)
+    pod = _finished_pod(exit_code)
+    if outcome is None:
+        operator.cleanup(pod, pod)
+        return
+    with pytest.raises(Exception) as caught:
+        operator.cleanup(pod, pod)
+    if outcome == "fail":
+        assert isinstance(caught.value, AirflowFailException), caught.value
+        assert f"exit {exit_code}" in str(caught.value)
+    elif outcome == "skip":
+        assert isinstance(caught.value, AirflowSkipException), caught.value
+    else:  # an ordinary failure: Airflow retries it
+        assert not isinstance(caught.value, (AirflowFailException, AirflowSkipException)), caught.value
+        assert "returned a failure" in str(caught.value)
 
 
 def test_alarms_check_the_watched_summary_and_never_retry():
