@@ -197,6 +197,7 @@ def alarm_message(alarm: Alarm, summary: object) -> str | None:
         return None
     return f"{alarm.watches} flagged {alarm.field}: {', '.join(map(str, flagged))}"
 
+
 # --- settings -----------------------------------------------------------------------
 
 #: Every run setting: (environment variable read as the deployment default, built-in default).
