@@ -200,30 +200,30 @@ def test_bad_input_fails_extract_edits_and_nothing_downstream_runs(tmp_path, bin
         assert not (lake / table / "dt=2026-10-13").exists(), table
 
 
-def test_bad_input_is_not_retried(tmp_path, bin_dir):
-    """Exit 2 (bad input) fails the task at once although it has retries left."""
-    lake = copy_sample(tmp_path / "lake")
+def _tries(dr, task_id: str) -> tuple[int, int]:
+    """(max_tries, try_number) of an unmapped task in this run."""
+    (ti,) = [t for t in dr.get_task_instances() if t.task_id == task_id]
+    return ti.max_tries, ti.try_number
+
+
+def _corrupt_an_export(lake: Path, monkeypatch) -> None:
+    # Exit 2: a generations export inside partition 2026-10-13's window is not Parquet.
     (lake / "raw" / "generations" / "dt=2026-10-10" / "part-00000.parquet").write_bytes(b"PAR1 broken")
-    dr, states = run_dag(
-        "template_evolution",
-        "2026-10-14",
-        {"data_root": str(lake), "bin_dir": str(bin_dir)},
-        retries=True,
-        retry_delay=dt.timedelta(0),  # were it retried, the test would fail at once
-    )
-    assert str(dr.state) == "failed"
-    assert states["extract_edits"] == ["failed"]
-    (ti,) = [t for t in dr.get_task_instances() if t.task_id == "extract_edits"]
-    assert ti.max_tries == 2 and ti.try_number == 1
 
 
-def test_a_data_failure_is_not_retried(tmp_path, bin_dir, monkeypatch):
-    """Exit 1 (too many rows quarantined: outputs written, a retry would read the same
-    data) fails the task at once although it has retries left."""
-    lake = copy_sample(tmp_path / "lake")
-    # Every file of the sample is over 64 bytes: extract-edits quarantines the generations
-    # whose files changed, far over its 10% ratio. The workers' environment reaches the job.
+def _quarantine_most_generations(lake: Path, monkeypatch) -> None:
+    # Exit 1: every file of the sample is over 64 bytes, so extract-edits quarantines the
+    # generations whose files changed, far over its 10% ratio (outputs written). The
+    # workers' environment reaches the job.
     monkeypatch.setenv("HIVE_MAX_FILE_BYTES", "64")
+
+
+@pytest.mark.parametrize("break_the_night", [_corrupt_an_export, _quarantine_most_generations])
+def test_bad_input_and_data_failures_are_not_retried(tmp_path, bin_dir, monkeypatch, break_the_night):
+    """Exit 2 (bad input) and exit 1 (the data failed a check: a retry would read the
+    same data) fail the task at once although it has retries left."""
+    lake = copy_sample(tmp_path / "lake")
+    break_the_night(lake, monkeypatch)
     dr, states = run_dag(
         "template_evolution",
         "2026-10-14",
@@ -234,9 +234,9 @@ def test_a_data_failure_is_not_retried(tmp_path, bin_dir, monkeypatch):
     assert str(dr.state) == "failed"
     assert states["extract_edits"] == ["failed"]
     assert states["score_diffs"] == ["upstream_failed"]
-    (ti,) = [t for t in dr.get_task_instances() if t.task_id == "extract_edits"]
-    assert ti.max_tries == 2 and ti.try_number == 1
-    assert (lake / "quarantine" / "extract-edits" / "dt=2026-10-13").is_dir()
+    assert _tries(dr, "extract_edits") == (2, 1)
+    quarantined = (lake / "quarantine" / "extract-edits" / "dt=2026-10-13").is_dir()
+    assert quarantined == (break_the_night is _quarantine_most_generations)
 
 
 def test_a_runtime_failure_is_retried(tmp_path, bin_dir, monkeypatch):
@@ -251,8 +251,7 @@ def test_a_runtime_failure_is_retried(tmp_path, bin_dir, monkeypatch):
     dr, states = run_dag("quality_gates", "2026-10-14", conf, retries=True, retry_delay=dt.timedelta(0))
     assert states["evaluate_gates"] == ["success"]
     assert states["mlflow_sync"] == ["failed"]
-    (ti,) = [t for t in dr.get_task_instances() if t.task_id == "mlflow_sync"]
-    assert ti.max_tries == 2 and ti.try_number == 3, (ti.max_tries, ti.try_number)
+    assert _tries(dr, "mlflow_sync") == (2, 3)
 
 
 def test_a_night_with_nothing_to_process_is_skipped(tmp_path, bin_dir):

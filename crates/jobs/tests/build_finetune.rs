@@ -771,15 +771,20 @@ fn empty_edits_partitions_give_an_empty_dataset_and_exit_99() {
 #[test]
 fn a_range_where_no_example_reaches_train_writes_the_dataset_and_exits_99() {
     let (dir, root) = synth_lake("finetune-no-train", 41);
+    // The three days 2026-10-08..10 with a recipe written to `name`.
+    let with_recipe = |name: &str, yaml: &str| {
+        let config = dir.write(name, yaml);
+        finetune(
+            &root,
+            "2026-10-10",
+            &["--days", "3", "--config", config.to_str().unwrap(), "--quiet"],
+        )
+    };
+
     // No source file is 100% letters and digits: the quality filter excludes every row.
-    let config = dir.write("strict.yaml", b"quality: {min_alphanum_fraction: 1.0}\n");
-    let summary = finetune(
-        &root,
-        "2026-10-10",
-        &["--days", "3", "--config", config.to_str().unwrap(), "--quiet"],
-    )
-    .expect_code(99)
-    .summary();
+    let summary = with_recipe("strict.yaml", "quality: {min_alphanum_fraction: 1.0}\n")
+        .expect_code(99)
+        .summary();
     assert_eq!(summary["status"], json!("nothing_to_process"), "{summary}");
     let input_rows = summary["input_rows"].as_u64().unwrap();
     assert!(input_rows > 0, "{summary}");
@@ -795,19 +800,14 @@ fn a_range_where_no_example_reaches_train_writes_the_dataset_and_exits_99() {
     assert_eq!(excluded, input_rows, "{summary}");
 
     // Rows kept, but every project drawn for validation or test: nothing to train on either.
-    let config = dir.write("no-train.yaml", b"split: {train: 0.0, validation: 0.5, test: 0.5}\n");
-    let summary = finetune(
-        &root,
-        "2026-10-10",
-        &["--days", "3", "--config", config.to_str().unwrap(), "--quiet"],
-    )
-    .expect_code(99)
-    .summary();
+    let summary = with_recipe("no-train.yaml", "split: {train: 0.0, validation: 0.5, test: 0.5}\n")
+        .expect_code(99)
+        .summary();
     assert!(summary["sft_examples"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["sft_train_examples"], json!(0), "{summary}");
 
     // The default recipe on the same lake trains: exit 0 and train examples counted.
-    let summary = finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0).summary();
+    let summary = with_recipe("defaults.yaml", "{}\n").expect_code(0).summary();
     let train = summary["sft_train_examples"].as_u64().unwrap();
     assert!(train > 0 && train <= summary["sft_examples"].as_u64().unwrap(), "{summary}");
     let m = manifest(&root.join("finetune/dt=2026-10-10"));
