@@ -37,8 +37,9 @@ pub const TABLE_TAG: &str = "hive.table";
 /// Alias moved to the promoted template version.
 pub const CHAMPION: &str = "champion";
 
-/// How generations map to runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How generations map to runs. Also the `--mode` values of the binary (`clap`, which
+/// `hive-core` already builds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// One run per generation.
@@ -47,9 +48,11 @@ pub enum Mode {
     Aggregated,
 }
 
-/// A source mlflow-sync can publish: one lake table, or the fine-tune manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// A source mlflow-sync can publish: one lake table, or the fine-tune manifest. Also
+/// the `--tables` values of the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Source {
     GenerationScores,
     AbResults,
@@ -60,6 +63,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in publishing order.
+    pub const ALL: [Self; 5] = [
+        Self::GenerationScores,
+        Self::AbResults,
+        Self::Promotions,
+        Self::GateResults,
+        Self::Finetune,
+    ];
+
     /// The table's name in the lake (and in the summary's `tables`).
     pub fn as_str(self) -> &'static str {
         match self {

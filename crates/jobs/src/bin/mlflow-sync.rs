@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, Shard, env};
-use hive_mlflow::{Client, Config, Source, Sync, SyncOptions};
+use hive_mlflow::{Client, Config, Mode, Source, Sync, SyncOptions};
 
 /// Publish a date's generation scores, A/B results, promotions, gate results and fine-tune manifests to MLflow.
 ///
@@ -73,48 +73,10 @@ struct Cli {
         env = env::MLFLOW_TABLES,
         value_enum,
         value_delimiter = ',',
-        default_values_t = SourceArg::ALL,
+        default_values_t = Source::ALL,
         value_name = "SOURCE"
     )]
-    tables: Vec<SourceArg>,
-}
-
-/// A source to publish (`hive_mlflow::Source`), named as its table in the lake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-enum SourceArg {
-    GenerationScores,
-    AbResults,
-    Promotions,
-    GateResults,
-    Finetune,
-}
-
-impl SourceArg {
-    const ALL: [Self; 5] = [
-        Self::GenerationScores,
-        Self::AbResults,
-        Self::Promotions,
-        Self::GateResults,
-        Self::Finetune,
-    ];
-
-    fn source(self) -> Source {
-        match self {
-            Self::GenerationScores => Source::GenerationScores,
-            Self::AbResults => Source::AbResults,
-            Self::Promotions => Source::Promotions,
-            Self::GateResults => Source::GateResults,
-            Self::Finetune => Source::Finetune,
-        }
-    }
-}
-
-/// How generations map to runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Mode {
-    PerGeneration,
-    Aggregated,
+    tables: Vec<Source>,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -138,15 +100,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         timeout: Duration::from_secs(cli.timeout_secs),
     };
     let client = Client::new(&config).context("configuring the MLflow client")?;
-    let sources: std::collections::BTreeSet<Source> = cli.tables.iter().map(|t| t.source()).collect();
+    let sources: std::collections::BTreeSet<Source> = cli.tables.iter().copied().collect();
     let options = SyncOptions {
         sources: sources.clone(),
         data_root: cli.common.data_root.clone(),
         date: cli.common.date,
-        mode: match cli.mode {
-            Mode::PerGeneration => hive_mlflow::Mode::PerGeneration,
-            Mode::Aggregated => hive_mlflow::Mode::Aggregated,
-        },
+        mode: cli.mode,
         concurrency: cli.concurrency as usize,
         name_prefix: cli.name_prefix.clone(),
     };
