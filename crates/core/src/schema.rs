@@ -30,7 +30,9 @@ pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
+/// A column with its description in the field metadata (under [`DESCRIPTION_KEY`]), as
+/// every table's columns carry one.
+pub fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
     Field::new(name, data_type, nullable).with_metadata(HashMap::from([(DESCRIPTION_KEY.to_owned(), description.to_owned())]))
 }
 

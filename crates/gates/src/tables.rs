@@ -4,12 +4,11 @@
 //! The schemas live here until they move to `hive_core::schema` with the other tables;
 //! every column carries its description in the field metadata, as there.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use hive_core::schema::{DESCRIPTION_KEY, TableSpec};
+use hive_core::schema::{TableSpec, col};
 
 use crate::evaluate::GateResult;
 
@@ -20,10 +19,6 @@ pub const FINDINGS: &str = "findings";
 
 /// Schema version of the four tables.
 pub const VERSION: u32 = 1;
-
-fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
-    Field::new(name, data_type, nullable).with_metadata(HashMap::from([(DESCRIPTION_KEY.to_owned(), description.to_owned())]))
-}
 
 fn key_columns() -> Vec<Field> {
     vec![
