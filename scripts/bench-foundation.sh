@@ -35,4 +35,9 @@ for n in $sizes; do
   out=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generations_out"])' "$work/last-summary.json")
   inmb=$(du -cm "$lake"/raw/*/dt=* | tail -1 | cut -f1)
   printf '%-14s %12s %10s %12.0f %14.1f %12.0f   (%s generations out of %s rows read, date %s)\n' extract-edits "$n" "$secs" "$(echo "$rows / $secs" | bc -l)" "$(echo "$inmb / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$out" "$rows" "$date"
+  # The same run with no memory for snapshot files: every chosen snapshot waits in the
+  # spill file (--snapshot-memory-bytes 0), which bounds memory whatever the day's size.
+  read -r secs rss < <(measure "$bin/extract-edits" --data-root "$lake" --date "$date" --quiet --max-quarantine-ratio 1 --snapshot-memory-bytes 0)
+  spilled=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["snapshots_spilled"], round(s["snapshot_bytes_spilled"] / 2**20, 1))' "$work/last-summary.json")
+  printf '%-14s %12s %10s %12.0f %14.1f %12.0f   (all spilled: %s snapshots, %s MiB)\n' "  spill all" "$n" "$secs" "$(echo "$rows / $secs" | bc -l)" "$(echo "$inmb / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)" ${spilled}
 done

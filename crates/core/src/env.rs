@@ -20,6 +20,11 @@ pub const LOG_FILTER: &str = "HIVE_LOG";
 pub const WINDOW_DAYS: &str = "HIVE_WINDOW_DAYS";
 /// Largest file content accepted, in bytes (`extract-edits --max-file-bytes`).
 pub const MAX_FILE_BYTES: &str = "HIVE_MAX_FILE_BYTES";
+/// Snapshot file content kept in memory before the rest spills to disk, in bytes
+/// (`extract-edits --snapshot-memory-bytes`).
+pub const SNAPSHOT_MEMORY_BYTES: &str = "HIVE_SNAPSHOT_MEMORY_BYTES";
+/// Directory of temporary spill files (`extract-edits --spill-dir`).
+pub const SPILL_DIR: &str = "HIVE_SPILL_DIR";
 /// Largest share of rows that may be quarantined before the job exits 1.
 pub const MAX_QUARANTINE_RATIO: &str = "HIVE_MAX_QUARANTINE_RATIO";
 
@@ -96,6 +101,14 @@ pub const ALL: &[(&str, &str)] = &[
     (LOG_FILTER, "tracing filter directives, e.g. `info,hive_extract=debug`"),
     (WINDOW_DAYS, "observation window in days (extract-edits)"),
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
+    (
+        SNAPSHOT_MEMORY_BYTES,
+        "snapshot file content held in memory before the rest spills to disk, in bytes (extract-edits)",
+    ),
+    (
+        SPILL_DIR,
+        "directory of temporary spill files, default the system's (extract-edits)",
+    ),
     (
         MAX_QUARANTINE_RATIO,
         "largest share of the partition's rows quarantined before exit 1 (extract-edits, score-diffs)",

@@ -14,6 +14,7 @@
 pub mod compare;
 pub mod language;
 pub mod records;
+pub mod spill;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use hive_core::{CoreError, PartitionDate, Shard};
 
 use compare::{EditsWriter, SnapshotFiles};
 use records::{LightRow, RawTable, RowKeys, RowProblem, read_light, relative};
+use spill::{SnapshotLoc, SnapshotStore, Stored};
 
 /// The job's name: quarantine directory and summary field.
 pub const JOB: &str = "extract-edits";
@@ -46,6 +48,10 @@ pub struct ExtractOptions {
     /// Largest share of this run's rows that may be quarantined before the run counts
     /// as a data failure.
     pub max_quarantine_ratio: f64,
+    /// Snapshot file content held in memory for pass 2, in bytes; the rest spills to an
+    /// unnamed file in `spill_dir`.
+    pub snapshot_memory_bytes: u64,
+    pub spill_dir: PathBuf,
     /// No progress bar.
     pub quiet: bool,
 }
@@ -98,6 +104,10 @@ pub struct ExtractSummary {
     pub reconciled: bool,
     pub snapshot_rows_read: u64,
     pub snapshot_rows_quarantined: u64,
+    /// Chosen snapshots whose files waited on disk (over `--snapshot-memory-bytes`).
+    pub snapshots_spilled: u64,
+    /// Bytes those took in the spill file.
+    pub snapshot_bytes_spilled: u64,
     /// Quarantined rows (generations and snapshots) by reason code.
     pub quarantine_reasons: BTreeMap<String, u64>,
     pub changes: BTreeMap<String, u64>,
@@ -143,9 +153,6 @@ enum Action {
     Unreadable(RowProblem, Option<String>, Option<String>),
 }
 
-/// Where a snapshot row is: (file index, 1-based row).
-type SnapshotLoc = (usize, u64);
-
 /// A row whose keys could not be read: the problem, and the id and project if known.
 type UnreadableRow = (RowProblem, Option<String>, Option<String>);
 
@@ -187,6 +194,8 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         reconciled: true,
         snapshot_rows_read: 0,
         snapshot_rows_quarantined: 0,
+        snapshots_spilled: 0,
+        snapshot_bytes_spilled: 0,
         quarantine_reasons: BTreeMap::new(),
         changes: BTreeMap::new(),
         outputs: BTreeMap::new(),
@@ -312,7 +321,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     } else {
         None
     };
-    let mut snapshot_contents: HashMap<SnapshotLoc, SnapshotFiles> = HashMap::new();
+    let mut snapshot_contents = SnapshotStore::new(options.snapshot_memory_bytes, &options.spill_dir);
     for (fi, file) in snapshot_files.iter().enumerate() {
         let mut wanted: BTreeSet<u64> = paths_by_snapshot.keys().filter(|(f, _)| *f == fi).map(|(_, r)| *r).collect();
         wanted.extend(bad_snapshot_rows[fi].keys().copied());
@@ -334,11 +343,15 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 return Ok(());
             }
             if let Some(needed) = paths_by_snapshot.get(&(fi, full.row)) {
-                snapshot_contents.insert((fi, full.row), SnapshotFiles::from_row(full.decoded, needed));
+                snapshot_contents.insert((fi, full.row), SnapshotFiles::from_row(full.decoded, needed))?;
             }
             Ok(())
         })?;
     }
+    snapshot_contents.finish_writing()?;
+    let spilled = snapshot_contents.stats();
+    summary.snapshots_spilled = spilled.snapshots_spilled;
+    summary.snapshot_bytes_spilled = spilled.bytes_spilled;
 
     if owned == 0 {
         if quarantine.is_none() && summary.rows_for_other_shards == 0 {
@@ -431,10 +444,13 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 Action::Candidate(k, _) | Action::Duplicate { keys: k, .. } => {
                     record.record_key = Some(k.id.clone());
                     record.project_id = Some(k.project_id.clone());
-                    let snapshot = chosen.get(&k.id).and_then(|loc| snapshot_contents.get(loc));
+                    let snapshot = match chosen.get(&k.id) {
+                        Some(loc) => snapshot_contents.get(*loc)?,
+                        None => None,
+                    };
                     let outcome = match full.decoded {
                         Err(problem) => Err(problem),
-                        Ok(generation) => edits.add_generation(&generation, snapshot, window)?,
+                        Ok(generation) => edits.add_generation(&generation, snapshot.as_ref().map(Stored::files), window)?,
                     };
                     match outcome {
                         Ok(rows) => {

@@ -360,12 +360,16 @@ fn synthetic_lake_is_recovered_exactly_in_both_formats() {
 }
 
 #[test]
-fn reruns_are_byte_identical() {
+fn reruns_are_byte_identical_whether_snapshots_wait_in_memory_or_on_disk() {
     let dir = Workdir::new("determinism");
     let root = dir.join("lake");
     synth(&root, "parquet", 200, 3, 11);
     let date = "2026-10-09";
-    extract(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0);
+    let first = extract(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0).summary();
+    assert_eq!(
+        (first["snapshots_spilled"].as_u64(), first["snapshot_bytes_spilled"].as_u64()),
+        (Some(0), Some(0))
+    );
     let read = |table: &str| {
         parts(&root, table, date)
             .iter()
@@ -374,13 +378,46 @@ fn reruns_are_byte_identical() {
     };
     let (edits_1, quarantine_1) = (read("edits"), read("quarantine/extract-edits"));
     let success_1 = fs_err::read(root.join("edits/dt=2026-10-09/_SUCCESS")).unwrap();
-    extract(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0);
+    // No memory for snapshot files: every chosen snapshot waits in the spill file.
+    let spill_dir = dir.join("spill");
+    fs_err::create_dir_all(&spill_dir).unwrap();
+    let second = extract(
+        &root,
+        date,
+        &[
+            "--max-quarantine-ratio",
+            "1",
+            "--snapshot-memory-bytes",
+            "0",
+            "--spill-dir",
+            spill_dir.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0)
+    .summary();
+    assert!(second["snapshots_spilled"].as_u64().unwrap() > 0, "{second}");
+    assert!(second["snapshot_bytes_spilled"].as_u64().unwrap() > 0, "{second}");
+    assert_eq!(first["edit_rows_out"], second["edit_rows_out"]);
     assert!(edits_1 == read("edits"), "edits differ between two runs");
     assert!(
         quarantine_1 == read("quarantine/extract-edits"),
         "quarantine differs between two runs"
     );
     assert_eq!(success_1, fs_err::read(root.join("edits/dt=2026-10-09/_SUCCESS")).unwrap());
+    assert_eq!(
+        std::fs::read_dir(&spill_dir).unwrap().count(),
+        0,
+        "the spill file leaves nothing behind"
+    );
+    // A spill directory that does not exist is a runtime failure naming it (exit 3).
+    let missing = dir.join("no-such-dir");
+    extract(
+        &root,
+        date,
+        &["--snapshot-memory-bytes", "0", "--spill-dir", missing.to_str().unwrap()],
+    )
+    .expect_code(3)
+    .expect_stderr("no-such-dir");
 }
 
 #[test]

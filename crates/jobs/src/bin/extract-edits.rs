@@ -41,6 +41,17 @@ struct Cli {
     /// Largest share of this run's generations that may be quarantined before it exits 1.
     #[arg(long, env = env::MAX_QUARANTINE_RATIO, default_value_t = 0.10)]
     max_quarantine_ratio: f64,
+
+    /// Content of the chosen snapshots' files held in memory for the comparisons, in bytes;
+    /// the rest waits in a temporary file (in --spill-dir), so memory does not grow with
+    /// the day's size. Outputs are the same either way.
+    #[arg(long, env = env::SNAPSHOT_MEMORY_BYTES, default_value_t = 512 << 20)]
+    snapshot_memory_bytes: u64,
+
+    /// Directory of the temporary spill file (unnamed: nothing is left behind). Default:
+    /// the system's temporary directory ($TMPDIR).
+    #[arg(long, env = env::SPILL_DIR, value_name = "DIR")]
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -51,6 +62,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         window_days: cli.window_days,
         max_file_bytes: cli.max_file_bytes,
         max_quarantine_ratio: cli.max_quarantine_ratio,
+        snapshot_memory_bytes: cli.snapshot_memory_bytes,
+        spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         quiet: cli.common.log.quiet,
     };
     let summary =
