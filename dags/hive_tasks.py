@@ -128,6 +128,13 @@ def shards(settings: dict, partition: str) -> list[dict]:
     return hive_pipeline.shard_envs(settings, partition)
 
 
+def fail_at_once_on(code: int | None, task_id: str, err: BaseException) -> None:
+    """Raises `AirflowFailException` (failed, no retry) when a job's exit `code` is one of
+    `NOT_RETRIED`; returns otherwise, and the caller re-raises `err` to be retried."""
+    if code in NOT_RETRIED:
+        raise AirflowFailException(f"{task_id}: exit {code}: {NOT_RETRIED[code]}") from err
+
+
 class HiveBashOperator(BashOperator):
     """BashOperator that fails without retrying when a job exits 1 (data failure) or 2
     (bad input or usage): see `NOT_RETRIED`."""
@@ -139,9 +146,7 @@ class HiveBashOperator(BashOperator):
             raise
         except Exception as err:
             process = getattr(self.subprocess_hook, "sub_process", None)
-            code = process.returncode if process is not None else None
-            if code in NOT_RETRIED:
-                raise AirflowFailException(f"{self.task_id}: exit {code}: {NOT_RETRIED[code]}") from err
+            fail_at_once_on(process.returncode if process is not None else None, self.task_id, err)
             raise
 
 
@@ -173,9 +178,7 @@ def pod_operator_class():
             except AirflowFailException:
                 raise
             except Exception as err:
-                code = container_exit_code(remote_pod, self.base_container_name)
-                if code in NOT_RETRIED:
-                    raise AirflowFailException(f"{self.task_id}: exit {code}: {NOT_RETRIED[code]}") from err
+                fail_at_once_on(container_exit_code(remote_pod, self.base_container_name), self.task_id, err)
                 raise
 
     return HivePodOperator

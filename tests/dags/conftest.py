@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 SAMPLE = REPO / "data" / "sample"
 BIN_DIR = Path(os.environ.get("HIVE_TEST_BIN_DIR") or REPO / "target" / "debug").resolve()
-#: Binaries every evolution test needs (mlflow-sync lands separately; see test_end_to_end).
+#: The job binaries the DAG tests run.
 REQUIRED_BINARIES = (
     "extract-edits",
     "score-diffs",

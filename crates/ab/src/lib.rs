@@ -83,9 +83,14 @@ pub struct AbSummary {
 }
 
 impl hive_core::summary::JobSummary for AbSummary {
-    /// A sample-ratio mismatch is not decided here: the binary's `--on-srm` says.
+    /// A sample-ratio mismatch is a data failure (exit 1), which the binary's `--on-srm
+    /// warn` may turn into success.
     fn exit_status(&self) -> hive_core::ExitStatus {
-        self.status.exit_status()
+        if self.srm_flags.is_empty() {
+            self.status.exit_status()
+        } else {
+            hive_core::ExitStatus::DataFailure
+        }
     }
 }
 

@@ -49,3 +49,50 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+/// What a check the data failed (exit 1) does to a job's exit status, for the jobs
+/// whose nightly DAG must go on after such a night (`ab-significance --on-srm`,
+/// `evaluate-gates --on-blocking-failure`): the DAG passes `warn` and raises the failure
+/// in an alarm task of its own, so the night's results are still written and published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnDataFailure {
+    /// Exit 1 (outputs are written either way).
+    Fail,
+    /// Exit 0; the failure stays in the summary line and the error log.
+    Warn,
+}
+
+impl OnDataFailure {
+    /// `status` as this policy has it: `warn` turns a data failure into success.
+    pub fn apply(self, status: crate::ExitStatus) -> crate::ExitStatus {
+        match (self, status) {
+            (Self::Warn, crate::ExitStatus::DataFailure) => crate::ExitStatus::Success,
+            _ => status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExitStatus;
+
+    #[test]
+    fn warn_turns_only_a_data_failure_into_success() {
+        for status in [
+            ExitStatus::Success,
+            ExitStatus::DataFailure,
+            ExitStatus::BadInput,
+            ExitStatus::RuntimeFailure,
+            ExitStatus::NothingToProcess,
+        ] {
+            assert_eq!(OnDataFailure::Fail.apply(status), status);
+            let warned = if status == ExitStatus::DataFailure {
+                ExitStatus::Success
+            } else {
+                status
+            };
+            assert_eq!(OnDataFailure::Warn.apply(status), warned);
+        }
+    }
+}

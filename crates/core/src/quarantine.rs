@@ -20,6 +20,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::lake::{CommittedPart, PartWriter};
 use crate::schema::quarantine_spec;
+use crate::summary::RunStatus;
 use crate::{CoreError, PartitionDate, Shard};
 
 /// One quarantined row.
@@ -56,6 +57,32 @@ impl QuarantineTally {
         } else {
             self.rows_quarantined as f64 / self.rows_handled as f64
         }
+    }
+
+    /// The verdict on a partition's tally: [`RunStatus::TooManyQuarantined`] (logged as
+    /// an error naming `rows`, what the job counts) when its ratio is over `max_ratio`,
+    /// else success. A ratio exactly at the limit passes.
+    pub fn judge(&self, max_ratio: f64, rows: &str) -> RunStatus {
+        if self.ratio() <= max_ratio {
+            return RunStatus::Success;
+        }
+        tracing::error!(
+            quarantined = self.rows_quarantined,
+            handled = self.rows_handled,
+            ratio = self.ratio(),
+            max = max_ratio,
+            "too many {rows} quarantined in the partition"
+        );
+        RunStatus::TooManyQuarantined
+    }
+}
+
+/// Checks a `--max-quarantine-ratio` value: a share in [0, 1].
+pub fn check_max_ratio(max_ratio: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&max_ratio) {
+        Ok(())
+    } else {
+        Err(format!("must be in [0, 1], got {max_ratio}"))
     }
 }
 
@@ -222,5 +249,10 @@ mod tests {
         );
         assert!((total.ratio() - 0.1).abs() < 1e-15);
         assert!(QuarantineTally::default().ratio().abs() < f64::MIN_POSITIVE);
+        assert_eq!(total.judge(0.1, "rows"), RunStatus::Success, "at the limit passes");
+        assert_eq!(total.judge(0.099, "rows"), RunStatus::TooManyQuarantined);
+        assert_eq!(QuarantineTally::default().judge(0.0, "rows"), RunStatus::Success);
+        assert!(check_max_ratio(0.0).is_ok() && check_max_ratio(1.0).is_ok());
+        assert!(check_max_ratio(1.5).is_err() && check_max_ratio(-0.1).is_err() && check_max_ratio(f64::NAN).is_err());
     }
 }

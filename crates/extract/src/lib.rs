@@ -165,12 +165,10 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
             reason: "must be at least 1".into(),
         });
     }
-    if !(0.0..=1.0).contains(&options.max_quarantine_ratio) {
-        return Err(ExtractError::InvalidOption {
-            name: "--max-quarantine-ratio",
-            reason: "must be in [0, 1]".into(),
-        });
-    }
+    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| ExtractError::InvalidOption {
+        name: "--max-quarantine-ratio",
+        reason,
+    })?;
     let root = options.data_root.as_path();
     let ds = options.date;
     let w = options.window_days;
@@ -495,16 +493,6 @@ fn finish(options: &ExtractOptions, mut summary: ExtractSummary, quarantine: Qua
     };
     summary.partition_generations_handled = Some(total.rows_handled);
     summary.partition_rows_quarantined = Some(total.rows_quarantined);
-    let ratio = total.ratio();
-    if ratio > options.max_quarantine_ratio {
-        summary.status = RunStatus::TooManyQuarantined;
-        tracing::error!(
-            quarantined = total.rows_quarantined,
-            handled = total.rows_handled,
-            ratio,
-            max = options.max_quarantine_ratio,
-            "too many rows quarantined in the partition"
-        );
-    }
+    summary.status = total.judge(options.max_quarantine_ratio, "generations");
     Ok(summary)
 }

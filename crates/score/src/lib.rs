@@ -302,12 +302,10 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
             reason: "must be in [0, 1]".into(),
         });
     }
-    if !(0.0..=1.0).contains(&options.max_quarantine_ratio) {
-        return Err(ScoreError::InvalidOption {
-            name: "--max-quarantine-ratio",
-            reason: "must be in [0, 1]".into(),
-        });
-    }
+    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| ScoreError::InvalidOption {
+        name: "--max-quarantine-ratio",
+        reason,
+    })?;
     let root = options.data_root.as_path();
     let mut summary = ScoreSummary {
         job: JOB,
@@ -384,16 +382,7 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
     if let Some(total) = partition {
         summary.partition_rows_handled = Some(total.rows_handled);
         summary.partition_rows_quarantined = Some(total.rows_quarantined);
-        if total.ratio() > options.max_quarantine_ratio {
-            summary.status = RunStatus::TooManyQuarantined;
-            tracing::error!(
-                quarantined = total.rows_quarantined,
-                handled = total.rows_handled,
-                ratio = total.ratio(),
-                max = options.max_quarantine_ratio,
-                "too many `edits` rows quarantined in the partition"
-            );
-        }
+        summary.status = total.judge(options.max_quarantine_ratio, "`edits` rows");
     }
     Ok(summary)
 }

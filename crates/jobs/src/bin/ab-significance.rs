@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use hive_ab::AbOptions;
-use hive_core::cli::CommonArgs;
+use hive_core::cli::{CommonArgs, OnDataFailure};
 use hive_core::{ExitStatus, Shard, env};
 
 /// Compare template versions in every started experiment: per-project statistics that stay valid when read every night.
@@ -49,15 +49,8 @@ struct Cli {
     /// error and marked in `ab_results` and the report, and promote-templates stops them.
     /// The nightly DAG uses `warn` so the night's promotions are still decided, and fails
     /// its own `srm_alarm` task instead.
-    #[arg(long, env = env::ON_SRM, value_enum, default_value_t = OnSrm::Fail)]
-    on_srm: OnSrm,
-}
-
-/// What a sample-ratio mismatch does to the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OnSrm {
-    Fail,
-    Warn,
+    #[arg(long, env = env::ON_SRM, value_enum, default_value_t = OnDataFailure::Fail)]
+    on_srm: OnDataFailure,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -73,14 +66,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         gate_results: cli.gate_results,
     };
     let summary = hive_ab::run(&options).with_context(|| format!("analysing experiments for {}", options.date))?;
-    let status = hive_jobs::conclude(&summary)?;
     if !summary.srm_flags.is_empty() {
         tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
-        if cli.on_srm == OnSrm::Fail {
-            return Ok(ExitStatus::DataFailure);
-        }
     }
-    Ok(status)
+    Ok(cli.on_srm.apply(hive_jobs::conclude(&summary)?))
 }
 
 fn main() -> std::process::ExitCode {

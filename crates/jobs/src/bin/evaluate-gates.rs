@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use hive_core::ExitStatus;
-use hive_core::cli::CommonArgs;
+use hive_core::cli::{CommonArgs, OnDataFailure};
 use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 
 /// Check a project's test, coverage, security and performance reports against the gates of quality-fabric-config.yaml.
@@ -21,8 +21,9 @@ use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 ///
 /// Exit codes: 0 every blocking gate passed; 1 a blocking gate failed, or its report is missing
 /// under policy `fail` (outputs are written; 0 with --on-blocking-failure warn); 2 bad config,
-/// malformed/oversized report (named) or usage; 3 runtime failure (I/O); 99 nothing to process: no project for this
-/// shard, or none under --projects-root (an empty or missing directory: no reports landed).
+/// malformed/oversized report (named) or usage; 3 runtime failure (I/O); 99 nothing to
+/// process: no project for this shard, or none under --projects-root (an empty or missing
+/// directory: no reports landed).
 ///
 /// Examples:
 ///   evaluate-gates --date 2026-10-12 --project web-shop=ci/reports --summary-md gates.md
@@ -66,15 +67,8 @@ struct Cli {
     /// are written and the failed gates are listed in the summary's `blocking_failures`
     /// and logged as errors. The nightly DAG uses `warn`, so the night's results still
     /// reach MLflow, and fails its own `gates_alarm` task instead.
-    #[arg(long, env = env::GATES_ON_BLOCKING_FAILURE, value_enum, default_value_t = OnBlockingFailure::Fail)]
-    on_blocking_failure: OnBlockingFailure,
-}
-
-/// What a failed blocking gate does to the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OnBlockingFailure {
-    Fail,
-    Warn,
+    #[arg(long, env = env::GATES_ON_BLOCKING_FAILURE, value_enum, default_value_t = OnDataFailure::Fail)]
+    on_blocking_failure: OnDataFailure,
 }
 
 fn parse_project(text: &str) -> Result<ProjectReports, String> {
@@ -132,11 +126,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     for failure in &summary.blocking_failures {
         tracing::error!(gate = %failure, "blocking gate failed");
     }
-    let status = hive_jobs::conclude(&summary)?;
-    if status == ExitStatus::DataFailure && cli.on_blocking_failure == OnBlockingFailure::Warn {
-        return Ok(ExitStatus::Success);
-    }
-    Ok(status)
+    Ok(cli.on_blocking_failure.apply(hive_jobs::conclude(&summary)?))
 }
 
 fn main() -> std::process::ExitCode {

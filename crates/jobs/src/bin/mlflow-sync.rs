@@ -23,7 +23,8 @@ use hive_mlflow::{Client, Config, Mode, Source, Sync, SyncOptions};
 /// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD. They never appear in logs or errors.
 ///
 /// Exit codes: 0 done; 2 bad input or config; 3 the server failed or refused (after bounded
-/// retries for connection errors and 5xx), or I/O: a later retry may help; 99 MLFLOW_TRACKING_URI is not set, nothing to do.
+/// retries for connection errors and 5xx), or I/O: a later retry may help; 99
+/// MLFLOW_TRACKING_URI is not set, nothing to do.
 ///
 /// Examples:
 ///   MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow-sync --data-root data --date 2026-10-17
