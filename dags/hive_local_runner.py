@@ -26,6 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import hive_exit_codes  # noqa: E402
 import hive_pipeline  # noqa: E402
 
 FAILED = ("failed", "upstream_failed")
@@ -114,7 +115,7 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=No
                     last_summary[step.task_id] = hive_pipeline.parse_summary(lines[-1])
                     if summaries is not None:
                         summaries.write(lines[-1] + "\n")
-            elif proc.returncode == 99:
+            elif proc.returncode == hive_exit_codes.EXIT_NOTHING_TO_PROCESS:
                 shard_states.append("skipped")
             else:
                 print(f"{date} {step.task_id} shard {env['HIVE_SHARD']}: exit {proc.returncode}", file=sys.stderr)

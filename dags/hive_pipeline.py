@@ -9,8 +9,9 @@ Every task runs the same small POSIX shell script (`shell_script`): the job bina
 its flags read from `HIVE_*` environment variables, stdout collected and printed last so
 that the job's JSON summary line is the final line of the log (BashOperator pushes it to
 XCom) and, on Kubernetes, written to `/airflow/xcom/return.json`. Exit codes pass
-through unchanged: 0 success, 1 data failure, 2 bad input, 99 nothing to process
-(Airflow marks the task skipped).
+through unchanged (`hive_exit_codes`, generated from the jobs' table): 0 success, 1 data
+failure and 2 bad input (the task fails at once), 3 runtime failure (retried), 99
+nothing to process (Airflow marks the task skipped).
 
 Which partition a run processes: Airflow 3's `@daily` run for logical date D starts at
 00:00 UTC of D, with `ds` = D, when day D has not happened yet. A run therefore processes
@@ -23,6 +24,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+
+import hive_exit_codes
 import shlex
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -75,6 +78,7 @@ EVOLUTION: tuple[Step, ...] = (
         # `--on-srm warn`: a sample-ratio mismatch must not keep promote-templates from
         # deciding the night (it stops the broken experiment and decides the others);
         # the `srm_alarm` task fails the run instead.
+        # `--gate-results` comes from the `gate_results` setting (HIVE_GATE_RESULTS).
         _COMMON + ("--config", "$HIVE_EXPERIMENTS_CONFIG", "--on-srm", "warn"),
         upstream=("score_diffs",),
         doc="Experiment statistics from every `generation_scores` partition since each "
@@ -121,8 +125,8 @@ QUALITY: tuple[Step, ...] = (
         "evaluate-gates",
         _COMMON
         + (
-            "--projects-root",
-            "$HIVE_PROJECTS_ROOT",
+            # The projects' reports are read from the lake's `raw/quality-reports/dt=D/`,
+            # a path the job owns (`hive_core::lake::Target`).
             "--config",
             "$HIVE_GATES_CONFIG",
             "--summary-md",
@@ -212,6 +216,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "finetune_config": ("HIVE_FINETUNE_CONFIG", ""),
     "finetune_submit_command": ("HIVE_FINETUNE_SUBMIT_COMMAND", ""),
     "gates_config": ("HIVE_GATES_CONFIG", ""),
+    "gate_results": ("HIVE_GATE_RESULTS", "false"),
     "shards": ("HIVE_SHARDS", "1"),
     "window_days": ("HIVE_WINDOW_DAYS", ""),
 }
@@ -257,6 +262,10 @@ def resolve_settings(
     if not 1 <= shards <= MAX_SHARDS:
         raise SettingsError(f"`shards` must be in 1..={MAX_SHARDS}, got {shards}")
     out["shards"] = str(shards)
+    flag = out["gate_results"].lower()
+    if flag not in ("true", "false"):
+        raise SettingsError(f"`gate_results` must be `true` or `false`, got `{out['gate_results']}`")
+    out["gate_results"] = flag
     return out
 
 
@@ -278,7 +287,7 @@ def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[
         "HIVE_LOG_FORMAT": "json",
         "HIVE_EXPERIMENTS_CONFIG": settings["experiments_config"],
         "HIVE_GATES_CONFIG": settings["gates_config"],
-        "HIVE_PROJECTS_ROOT": f"{root}/raw/quality-reports/dt={date}",
+        "HIVE_GATE_RESULTS": settings["gate_results"],
         "HIVE_FINETUNE_CONFIG": settings["finetune_config"],
         "HIVE_FINETUNE_DIR": f"{root}/finetune/dt={date}",
         "HIVE_FINETUNE_SUBMIT_COMMAND": settings["finetune_submit_command"],
@@ -316,7 +325,8 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
     if step.optional:
         lines.append(
             'if [ -z "${HIVE_FINETUNE_SUBMIT_COMMAND:-}" ]; then '
-            'echo "no finetune_submit_command configured: skipping" >&2; exit 99; fi'
+            'echo "no finetune_submit_command configured: skipping" >&2; '
+            f"exit {hive_exit_codes.EXIT_NOTHING_TO_PROCESS}; fi"
         )
         run = 'sh -c "$HIVE_FINETUNE_SUBMIT_COMMAND"'
     else:
@@ -324,7 +334,7 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
         words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
         run = " ".join(words)
     lines += [
-        "out=$(mktemp) || exit 3",  # a runtime failure: retried
+        f"out=$(mktemp) || exit {hive_exit_codes.EXIT_RUNTIME_FAILURE}",  # retried
         f'{run} > "$out"',
         "status=$?",
         # stdout last, so that the JSON summary line is the final line of the log.

@@ -24,24 +24,23 @@ import datetime as dt
 import functools
 import os
 
+import hive_exit_codes
 import hive_pipeline
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
-#: Exit code of a job that found nothing to process: the task is marked skipped.
-EXIT_NOTHING_TO_PROCESS = 99
-#: Exit code of a check the data failed (quarantine ratio, blocking gate, sample-ratio
-#: mismatch): outputs are written and a retry would give the same answer.
-EXIT_DATA_FAILURE = 1
-#: Exit code of bad input or usage: a retry cannot help either.
-EXIT_BAD_INPUT = 2
-#: Exit codes that fail the task at once although it has retries left. Everything else
-#: (3: a runtime failure such as I/O or the MLflow server, a crash, a kill) is retried.
+#: The exit codes come from `hive_exit_codes`, generated from the jobs' own table
+#: (`hive_core::exit::ExitStatus`). 99: the task is marked skipped.
+EXIT_NOTHING_TO_PROCESS = hive_exit_codes.EXIT_NOTHING_TO_PROCESS
+#: Why each code of `hive_exit_codes.FAIL_AT_ONCE` fails the task although it has retries
+#: left. Everything else (3: a runtime failure such as I/O or the MLflow server, a crash,
+#: a kill) is retried.
 NOT_RETRIED = {
-    EXIT_DATA_FAILURE: "the data failed a check; the outputs are written and a retry would give the same answer",
-    EXIT_BAD_INPUT: "bad input or usage; a retry cannot help",
+    hive_exit_codes.EXIT_DATA_FAILURE: "the data failed a check; the outputs are written and a retry would give the same answer",
+    hive_exit_codes.EXIT_BAD_INPUT: "bad input, usage or configuration; a retry cannot help",
 }
+assert set(NOT_RETRIED) == hive_exit_codes.FAIL_AT_ONCE, "hive_exit_codes.FAIL_AT_ONCE changed: say why here"
 XCOM_FILE = "/airflow/xcom/return.json"
 
 DEFAULT_ARGS = {
@@ -75,6 +74,7 @@ def params() -> dict[str, Param]:
         "finetune_config": "build-finetune recipe YAML. Empty: Variable/env, else the documented defaults.",
         "finetune_submit_command": "Command that submits a fine-tuning job (HIVE_FINETUNE_DIR is set). Empty: disabled.",
         "gates_config": "quality-fabric-config.yaml. Empty: Variable/env, else <data_root>/config/quality-fabric-config.yaml.",
+        "gate_results": "`true`: ab-significance reads `gate_results` (needed by a gate_pass_rate guardrail). Empty: Variable/env, else false.",
         "window_days": "extract-edits observation window in days. Empty: Variable/env, else the job's default (7).",
     }
     out = {name: Param("", type="string", description=desc) for name, desc in text.items()}

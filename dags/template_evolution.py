@@ -15,10 +15,13 @@ plan -> shards -> extract_edits[k/n] -> score_diffs[k/n] -> ab_significance -> p
 generations whose observation window closed that day. A manual run may set the
 `partition_date` param instead.
 
-**Exit codes.** 0 success; 1 data failure (too many rows quarantined: outputs are
-written for inspection, the task fails and is retried); 2 bad input
-(fails at once, no retry); 99 nothing to process (the task is **skipped**, and so are the
-tasks that need its output). Each task pushes the job's JSON summary line to XCom.
+**Exit codes** (`hive_exit_codes`, generated from the jobs' own table). 0 success;
+1 data failure (too many rows quarantined: outputs are written for inspection, the task
+fails at once, no retry); 2 bad input or misconfiguration (a wrong data root, a missing
+config or input table: fails at once); 3 runtime failure (I/O, disk full, the MLflow
+server: retried); 99 nothing to process in an existing, empty partition (the task is
+**skipped**, and so are the tasks that need its output). Each task pushes the job's JSON
+summary line to XCom; a failed job's last line is a summary too (`status`, `error`).
 
 **Sample-ratio mismatch.** ab-significance runs with `--on-srm warn`, so a broken split
 does not stop the night: promote-templates stops that experiment (and decides the
@@ -28,7 +31,8 @@ is marked failed.
 **Settings** (run params, else Variables `hive_<name>`, else the workers' environment):
 `data_root`, `bin_dir` (bash mode), `image` (kubernetes mode, `HIVE_AIRFLOW_MODE`),
 `mlflow_tracking_uri`, `experiments_config`, `finetune_config`, `finetune_submit_command`,
-`shards`, `window_days`.
+`gate_results` (`true` when an experiment has a `gate_pass_rate` guardrail), `shards`,
+`window_days`.
 
 Runbook: docs/operations.md. Reruns and backfills are idempotent: every job rewrites its
 partition atomically with byte-identical output.

@@ -22,7 +22,8 @@ if [ ! -f "$junit" ]; then
   exit 2
 fi
 out=${HIVE_DOGFOOD_OUT:-$target_dir/dogfood-gates}
-mkdir -p "$out"
+# evaluate-gates writes its tables under the lake; a data root must exist (a wrong one is exit 2).
+mkdir -p "$out/lake"
 # The config's report glob is relative to the project's reports directory; point it at
 # the directory holding target/nextest/ci/junit.xml (the repository root by default).
 reports_dir=$(cd "$target_dir/.." && pwd)

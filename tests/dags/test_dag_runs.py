@@ -239,6 +239,30 @@ def test_bad_input_and_data_failures_are_not_retried(tmp_path, bin_dir, monkeypa
     assert quarantined == (break_the_night is _quarantine_most_generations)
 
 
+@pytest.mark.parametrize(
+    "dag_id, setting, task_id",
+    [
+        ("template_evolution", "data_root", "extract_edits"),
+        ("template_evolution", "experiments_config", "ab_significance"),
+        ("template_evolution", "finetune_config", "build_finetune"),
+        ("quality_gates", "gates_config", "evaluate_gates"),
+    ],
+)
+def test_a_misconfiguration_fails_the_night_at_once(tmp_path, bin_dir, dag_id, setting, task_id):
+    """A data root or config file that does not exist is exit 2 naming the path: the task
+    fails at once (no retry), the run fails. Never a skipped, green night."""
+    if dag_id == "quality_gates":
+        conf = _gates_lake(tmp_path / "lake", failures=0)
+    else:
+        conf = {"data_root": str(copy_sample(tmp_path / "lake")), "bin_dir": str(bin_dir)}
+    conf[setting] = str(tmp_path / "nowhere" / "not-there")
+    dr, states = run_dag(dag_id, "2026-10-14", conf, retries=True, retry_delay=dt.timedelta(0))
+    assert str(dr.state) == "failed"
+    assert states[task_id] == ["failed"], states
+    assert _tries(dr, task_id) == (2, 1)
+    assert "skipped" not in states[task_id]
+
+
 def test_a_runtime_failure_is_retried(tmp_path, bin_dir, monkeypatch):
     """Exit 3 (here MLflow unreachable) is retried: the server may be back."""
     import socket

@@ -218,6 +218,28 @@ def test_settings_resolve_param_then_variable_then_environment():
         hive_pipeline.resolve_settings({"data_root": "/l", "shards": 0}, lambda _n: None, {})
 
 
+def test_the_gate_results_setting_reaches_ab_significance():
+    """`gate_results` turns on the gate_pass_rate guardrail's input; off by default, and a
+    value that is not a boolean is a settings error rather than a silent `false`."""
+    off = hive_pipeline.resolve_settings({"data_root": "/l"}, lambda _n: None, {})
+    assert hive_pipeline.job_env(off, "2026-10-13")["HIVE_GATE_RESULTS"] == "false"
+    on = hive_pipeline.resolve_settings({"data_root": "/l"}, {"hive_gate_results": "True"}.get, {})
+    assert hive_pipeline.job_env(on, "2026-10-13")["HIVE_GATE_RESULTS"] == "true"
+    with pytest.raises(hive_pipeline.SettingsError, match="gate_results"):
+        hive_pipeline.resolve_settings({"data_root": "/l", "gate_results": "yes please"}, lambda _n: None, {})
+    assert "HIVE_GATE_RESULTS" in hive_pipeline.ENV_KEYS
+
+
+def test_exit_codes_come_from_the_generated_table():
+    import hive_exit_codes
+    import hive_tasks
+
+    assert hive_tasks.EXIT_NOTHING_TO_PROCESS == hive_exit_codes.EXIT_NOTHING_TO_PROCESS == 99
+    assert set(hive_tasks.NOT_RETRIED) == hive_exit_codes.FAIL_AT_ONCE == {1, 2}
+    script = hive_pipeline.shell_script(hive_pipeline.EVOLUTION[0])
+    assert f"exit {hive_exit_codes.EXIT_RUNTIME_FAILURE}" in script
+
+
 def test_a_scheduled_run_processes_the_day_before_its_logical_date():
     import hive_tasks
 

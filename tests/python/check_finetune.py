@@ -237,7 +237,7 @@ def main(directory, root, bpe_file):
     reason_of = {(e["source_file"], e["source_row"]): e["reason"] for e in excluded}
     for key, r in inputs.items():
         expected = None
-        if r["binary"]:
+        if r["is_binary"]:
             expected = "binary"
         elif r["change"] == "deleted":
             expected = "deleted"

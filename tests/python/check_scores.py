@@ -37,8 +37,8 @@ def check(root, date, threshold):
     if len(files) != len(edits):
         fail(f"diff_scores has {len(files)} rows, edits {len(edits)}")
 
-    text = files[~files["binary"]]
-    binary = files[files["binary"]]
+    text = files[~files["is_binary"]]
+    binary = files[files["is_binary"]]
     metrics = ["lines_generated", "lines_final", "lines_kept", "lines_added", "lines_removed", "rewrite_rate", "similarity", "diff_score", "char_retention"]
     if binary[metrics].notna().any().any():
         fail("a binary file has line metrics")
@@ -74,7 +74,7 @@ def check(root, date, threshold):
     # Generation rows: sums over their files, computed here with pandas.
     sums = (
         files.assign(
-            is_binary=files["binary"].astype(int),
+            is_binary=files["is_binary"].astype(int),
             is_deleted=(files["change"] == "deleted").astype(int),
             final=files["lines_final"],
         )
@@ -134,7 +134,7 @@ def corrupt(root, date):
     path = f"{root}/edits/dt={date}/part-0-of-1.parquet"
     original = pq.read_table(path)
     rows = original.to_pylist()
-    text_rows = [i for i, r in enumerate(rows) if not r["binary"] and r["change"] == "modified"]
+    text_rows = [i for i, r in enumerate(rows) if not r["is_binary"] and r["change"] == "modified"]
     first, second = text_rows[0], text_rows[-1]
     rows[first]["change"] = "renamed"
     rows[second]["final_content"] = None

@@ -301,6 +301,16 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+impl hive_core::exit::Classify for ConfigError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
+        match self {
+            // A config that is named but missing is a misconfiguration, not a retry.
+            Self::Read { source, .. } if source.kind() != std::io::ErrorKind::NotFound => hive_core::exit::ErrorKind::Runtime,
+            Self::Read { .. } | Self::Invalid { .. } => hive_core::exit::ErrorKind::BadInput,
+        }
+    }
+}
+
 impl ExperimentsConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {

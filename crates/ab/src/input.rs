@@ -170,7 +170,7 @@ pub struct GateOutcome {
 /// Reads `project_id` and `status` of every committed `gate_results` partition from
 /// `first` through `last` (days without one are skipped: gates run when projects do).
 pub fn load_gates(root: &Path, first: PartitionDate, last: PartitionDate) -> Result<Vec<GateOutcome>, CoreError> {
-    const GATE_RESULTS: &str = "gate_results";
+    use hive_core::schema::gates::{GATE_RESULTS, GateStatus};
     let mut out = Vec::new();
     for date in first.through(last) {
         if !partition_dir(root, GATE_RESULTS, date).exists() {
@@ -206,7 +206,7 @@ pub fn load_gates(root: &Path, first: PartitionDate, last: PartitionDate) -> Res
                     };
                     out.push(GateOutcome {
                         project_id: project.to_owned(),
-                        passed: status == "pass",
+                        passed: GateStatus::parse(status) == Some(GateStatus::Pass),
                     });
                 }
             }

@@ -48,13 +48,11 @@ pub enum AbError {
     Config(#[from] ConfigError),
 }
 
-impl AbError {
-    /// Whether the input is at fault (exit 2).
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for AbError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
         match self {
-            Self::Core(e) => e.is_bad_input(),
-            // A config that is named but missing or invalid is a usage error.
-            Self::Config(_) => true,
+            Self::Core(e) => e.kind(),
+            Self::Config(e) => e.kind(),
         }
     }
 }
@@ -174,7 +172,7 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
     summary.rows_out = rows.len() as u64;
     summary.outputs.insert("ab_results", part.commit()?.path);
 
-    let report_dir = root.join("reports").join(JOB).join(date.dir_name());
+    let report_dir = hive_core::lake::Target::unchecked(root, date, hive_core::Shard::ALL).report_dir(JOB);
     let history = report::history(root, date)?;
     for (name, text) in report::render(&config, date, &history) {
         let path = report_dir.join(name);

@@ -2,7 +2,8 @@
 //!
 //! Keeping them in one struct guarantees that `--data-root`, `--date`, `--shard`,
 //! `--log-format` and `--quiet` mean the same thing, read the same environment variables
-//! and validate the same way in every binary.
+//! and validate the same way in every binary. Only the jobs that shard flatten
+//! [`ShardArgs`]: a job that needs whole partitions does not offer `--shard` at all.
 
 use std::path::PathBuf;
 
@@ -21,12 +22,24 @@ pub struct CommonArgs {
     #[arg(long, env = env::DATE, value_name = "YYYY-MM-DD")]
     pub date: PartitionDate,
 
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl CommonArgs {
+    /// The run's place in the lake, once the data root is known to exist: a wrong
+    /// `--data-root` is a misconfiguration (exit 2), never an empty night.
+    pub fn target(&self, shard: Shard) -> Result<crate::lake::Target, crate::CoreError> {
+        crate::lake::Target::open(&self.data_root, self.date, shard)
+    }
+}
+
+/// `--shard`, for the jobs that split a partition by project.
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
     /// Process only shard k of n: projects with xxh3_64(project_id) % n == k.
     #[arg(long, env = env::SHARD, default_value = "0/1", value_name = "K/N")]
     pub shard: Shard,
-
-    #[command(flatten)]
-    pub log: LogArgs,
 }
 
 /// Logging arguments, for jobs that do not take a partition date.

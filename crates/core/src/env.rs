@@ -200,4 +200,52 @@ mod tests {
             );
         }
     }
+
+    /// Variables only the DAGs read (they choose how a job is started, not what it does).
+    const DAG_ONLY: &[&str] = &[
+        "HIVE_AIRFLOW_MODE",
+        "HIVE_BIN_DIR",
+        "HIVE_IMAGE",
+        "HIVE_SHARDS",
+        "HIVE_K8S_NAMESPACE",
+        "HIVE_K8S_POD_TEMPLATE",
+        "HIVE_FINETUNE_SUBMIT_COMMAND",
+        "HIVE_FINETUNE_DIR",
+    ];
+
+    /// One name per setting: every `HIVE_*` variable the DAGs set or read is one the jobs
+    /// read (`ALL`), or one of the few that only start jobs. A DAG that sets
+    /// `HIVE_PROJECTS_ROOT` while the job reads `HIVE_GATES_PROJECTS_ROOT` fails here.
+    #[test]
+    fn the_dags_use_the_jobs_variable_names() {
+        let dags = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dags");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dags).expect("dags/ exists") {
+            let path = entry.expect("entry").path();
+            // hive_exit_codes.py is generated (its header names the test's own variable).
+            if path.extension().is_none_or(|e| e != "py") || path.ends_with("hive_exit_codes.py") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("HIVE_") {
+                let tail = &rest[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = tail[..end].trim_end_matches('_');
+                rest = &tail[end..];
+                if name.len() <= "HIVE".len() {
+                    continue;
+                }
+                checked += 1;
+                assert!(
+                    super::ALL.iter().any(|(v, _)| *v == name) || DAG_ONLY.contains(&name),
+                    "{} uses `{name}`, which no job reads: use the job's variable (hive_core::env)",
+                    path.display()
+                );
+            }
+        }
+        assert!(checked > 10, "only {checked} variables found in dags/");
+    }
 }

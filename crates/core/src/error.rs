@@ -52,6 +52,16 @@ pub enum CoreError {
     InvalidShard { value: String, reason: String },
     #[error("invalid routing weights {weights:?}: {reason}")]
     InvalidWeights { weights: Vec<f64>, reason: String },
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+    /// A path the invocation names (data root, config file, input table) does not exist
+    /// or is not what it must be: a misconfiguration, never a quiet night.
+    #[error("{what} `{path}` {problem}")]
+    MissingInput {
+        what: &'static str,
+        path: PathBuf,
+        problem: &'static str,
+    },
 }
 
 impl CoreError {
@@ -60,9 +70,59 @@ impl CoreError {
         Self::Io { path: path.into(), source }
     }
 
-    /// Whether the error is the caller's input being unusable (exit code 2) rather than
-    /// an environment failure.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Self::Io { .. })
+    /// Checks that the file `path` (a config, `what` names it) exists and is a regular
+    /// file: a missing config is a misconfiguration (exit 2) in every job.
+    pub fn require_file(what: &'static str, path: &std::path::Path) -> Result<(), Self> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => Ok(()),
+            Ok(_) => Err(Self::MissingInput {
+                what,
+                path: path.to_owned(),
+                problem: "is not a regular file",
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Self::MissingInput {
+                what,
+                path: path.to_owned(),
+                problem: "does not exist",
+            }),
+            Err(e) => Err(Self::io(path, e)),
+        }
+    }
+
+    /// Checks that the directory `path` exists.
+    pub fn require_dir(what: &'static str, path: &std::path::Path) -> Result<(), Self> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(Self::MissingInput {
+                what,
+                path: path.to_owned(),
+                problem: "is not a directory",
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Self::MissingInput {
+                what,
+                path: path.to_owned(),
+                problem: "does not exist",
+            }),
+            Err(e) => Err(Self::io(path, e)),
+        }
+    }
+}
+
+impl crate::exit::Classify for CoreError {
+    fn kind(&self) -> crate::exit::ErrorKind {
+        use crate::exit::ErrorKind;
+        match self {
+            Self::Io { .. } => ErrorKind::Runtime,
+            Self::InvalidDate { .. } | Self::InvalidShard { .. } | Self::InvalidOption { .. } => ErrorKind::Usage,
+            Self::Parquet { .. }
+            | Self::Arrow { .. }
+            | Self::MissingColumn { .. }
+            | Self::WrongColumnType { .. }
+            | Self::BadValue { .. }
+            | Self::IncompletePartition { .. }
+            | Self::BadManifest { .. }
+            | Self::InvalidWeights { .. }
+            | Self::MissingInput { .. } => ErrorKind::BadInput,
+        }
     }
 }

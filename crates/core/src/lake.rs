@@ -40,6 +40,90 @@ pub fn partition_dir(root: &Path, table: &str, date: PartitionDate) -> PathBuf {
     root.join(table).join(date.dir_name())
 }
 
+/// Where the quality reports of date `date` land: `<root>/raw/quality-reports/dt=<date>/`,
+/// one directory per project.
+pub const QUALITY_REPORTS: &str = "raw/quality-reports";
+
+/// Where a job's human-readable reports go: `<root>/reports/<job>/dt=<date>/`.
+pub const REPORTS: &str = "reports";
+
+/// One run's place in the lake: the data root (known to exist), the partition date and
+/// the shard. Every path a job reads or writes is built here, so the binaries, the
+/// MLflow mirror and the DAGs (which take paths from the jobs' summaries instead of
+/// rebuilding them) agree on one layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    root: PathBuf,
+    date: PartitionDate,
+    shard: Shard,
+}
+
+impl Target {
+    /// A target under `root`, which must be an existing directory: a wrong data root is
+    /// a misconfiguration (exit 2 naming the path), never a night with nothing to do.
+    pub fn open(root: &Path, date: PartitionDate, shard: Shard) -> Result<Self, CoreError> {
+        CoreError::require_dir("data root", root)?;
+        Ok(Self::unchecked(root, date, shard))
+    }
+
+    /// A target whose root is not checked (for writers that create the lake).
+    pub fn unchecked(root: &Path, date: PartitionDate, shard: Shard) -> Self {
+        Self {
+            root: root.to_owned(),
+            date,
+            shard,
+        }
+    }
+
+    /// The data root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The partition date.
+    pub fn date(&self) -> PartitionDate {
+        self.date
+    }
+
+    /// The shard this run processes.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// `<root>/<table>/dt=<date>`.
+    pub fn partition(&self, table: &str) -> PathBuf {
+        partition_dir(&self.root, table, self.date)
+    }
+
+    /// `<root>/<table>/dt=<day>` for another day of the same table.
+    pub fn partition_on(&self, table: &str, day: PartitionDate) -> PathBuf {
+        partition_dir(&self.root, table, day)
+    }
+
+    /// Checks that the input table `table` exists under the root: a table that was never
+    /// written is a misconfiguration or a missing upstream (exit 2), not an empty night.
+    pub fn require_table(&self, table: &str) -> Result<PathBuf, CoreError> {
+        let dir = self.root.join(table);
+        CoreError::require_dir("input table", &dir)?;
+        Ok(dir)
+    }
+
+    /// `<root>/reports/<job>/dt=<date>`: Markdown, HTML and charts of a job.
+    pub fn report_dir(&self, job: &str) -> PathBuf {
+        self.root.join(REPORTS).join(job).join(self.date.dir_name())
+    }
+
+    /// `<root>/raw/quality-reports/dt=<date>`: one directory of reports per project.
+    pub fn quality_reports(&self) -> PathBuf {
+        self.root.join(QUALITY_REPORTS).join(self.date.dir_name())
+    }
+
+    /// `<root>/finetune/dt=<date>/manifest.json`: the fine-tuning dataset's manifest.
+    pub fn finetune_manifest(&self) -> PathBuf {
+        self.partition(crate::schema::FINETUNE).join("manifest.json")
+    }
+}
+
 /// What `_SUCCESS` says about a committed partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,8 +253,18 @@ impl PartWriter {
         })?;
         file.sync_all().map_err(|e| CoreError::io(&temp.0, e))?;
         drop(file);
+        // A rerun replaces a part of a committed partition: withdraw `_SUCCESS` first, so
+        // that a crash between here and the new `_SUCCESS` leaves an incomplete partition
+        // (which readers refuse) rather than a torn one.
+        let marker = self.dir.join(SUCCESS_MARKER);
+        match std::fs::remove_file(&marker) {
+            Ok(()) => sync_dir(&self.dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CoreError::io(&marker, e)),
+        }
         fs::rename(&temp.0, &self.final_path).map_err(|e| CoreError::io(&self.final_path, e))?;
         std::mem::forget(temp);
+        sync_dir(&self.dir)?;
         let partition_complete = self.complete_partition_if_ready()?;
         Ok(CommittedPart {
             path: self.final_path.clone(),
@@ -235,15 +329,32 @@ fn remove_stale_temps(dir: &Path, final_name: &str) {
     }
 }
 
-/// Writes `bytes` to `path` through a hidden temp file and a rename.
+/// Writes `bytes` to `path` through a hidden temp file, an fsync and a rename, then
+/// fsyncs the directory so the rename itself survives a crash.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = TempPart(dir.join(format!(".{name}.tmp-{}", std::process::id())));
-    fs::write(&temp.0, bytes).map_err(|e| CoreError::io(&temp.0, e))?;
+    let mut file = std::fs::File::create(&temp.0).map_err(|e| CoreError::io(&temp.0, e))?;
+    file.write_all(bytes).map_err(|e| CoreError::io(&temp.0, e))?;
+    file.sync_all().map_err(|e| CoreError::io(&temp.0, e))?;
+    drop(file);
     fs::rename(&temp.0, path).map_err(|e| CoreError::io(path, e))?;
     std::mem::forget(temp);
+    sync_dir(dir)
+}
+
+/// Makes the entries of `dir` (a rename, a removal) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), CoreError> {
+    #[cfg(unix)]
+    {
+        let handle = std::fs::File::open(dir).map_err(|e| CoreError::io(dir, e))?;
+        handle.sync_all().map_err(|e| CoreError::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
@@ -269,7 +380,58 @@ pub fn committed_parts(root: &Path, table: &str, date: PartitionDate) -> Result<
         path: marker.clone(),
         message: e.to_string(),
     })?;
-    Ok(manifest.parts.iter().map(|p| dir.join(&p.file)).collect())
+    verify_manifest(&dir, &marker, table, &manifest)
+}
+
+/// Checks what `_SUCCESS` claims before anything is read: each part listed once, by a
+/// plain `part-<k>-of-<n>.parquet` name inside the partition, a regular file (no symlink)
+/// whose footer has the row count listed, and the counts adding up. A forged or torn
+/// manifest is bad input naming the partition, never rows read twice or from elsewhere.
+fn verify_manifest(dir: &Path, marker: &Path, table: &str, manifest: &PartitionManifest) -> Result<Vec<PathBuf>, CoreError> {
+    let bad = |message: String| CoreError::BadManifest {
+        path: marker.to_owned(),
+        message,
+    };
+    if manifest.table != table {
+        return Err(bad(format!("lists table `{}`, not `{table}`", manifest.table)));
+    }
+    if manifest.parts.len() != manifest.shards as usize {
+        return Err(bad(format!("lists {} parts for {} shards", manifest.parts.len(), manifest.shards)));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut paths = Vec::with_capacity(manifest.parts.len());
+    let mut total = 0u64;
+    for part in &manifest.parts {
+        let expected = (0..manifest.shards).any(|k| part.file == format!("part-{k}-of-{}.parquet", manifest.shards));
+        if !expected {
+            return Err(bad(format!(
+                "part `{}` is not a part name of a {}-shard partition (`part-<k>-of-<n>.parquet`)",
+                part.file.escape_debug(),
+                manifest.shards
+            )));
+        }
+        if !seen.insert(part.file.as_str()) {
+            return Err(bad(format!("lists part `{}` twice", part.file)));
+        }
+        let path = dir.join(&part.file);
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| CoreError::io(&path, e))?;
+        if !meta.file_type().is_file() {
+            return Err(bad(format!("part `{}` is not a regular file", part.file)));
+        }
+        let rows = parquet_row_count(&path)?;
+        if rows != part.rows {
+            return Err(bad(format!(
+                "part `{}` has {rows} rows, the manifest says {} (a torn or foreign partition)",
+                part.file, part.rows
+            )));
+        }
+        total += rows;
+        paths.push(path);
+    }
+    if total != manifest.rows {
+        return Err(bad(format!("parts hold {total} rows, the manifest says {}", manifest.rows)));
+    }
+    Ok(paths)
 }
 
 /// Input file formats the jobs accept for raw exports.
@@ -375,6 +537,43 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["_SUCCESS", "part-0-of-1.parquet"]);
+    }
+
+    #[test]
+    fn forged_or_torn_manifests_are_refused() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spec = spec();
+        PartWriter::create(root.path(), spec.clone(), date(), Shard::ALL)
+            .expect("create")
+            .commit()
+            .expect("commit");
+        let marker = partition_dir(root.path(), &spec.name, date()).join(SUCCESS_MARKER);
+        let good = std::fs::read_to_string(&marker).expect("marker");
+        let cases = [
+            (good.replace("\"shards\": 1", "\"shards\": 2"), "parts for 2 shards"),
+            (
+                good.replace("part-0-of-1.parquet", "../../../../x/foreign.parquet"),
+                "not a part name",
+            ),
+            (good.replace("part-0-of-1.parquet", "/etc/passwd"), "not a part name"),
+            (good.replace("\"rows\": 0", "\"rows\": 5"), "rows"),
+        ];
+        for (text, needle) in cases {
+            std::fs::write(&marker, &text).expect("write");
+            let err = committed_parts(root.path(), &spec.name, date()).expect_err(needle);
+            assert!(
+                err.to_string().contains(needle) || format!("{err:?}").contains(needle),
+                "{needle}: {err:?}"
+            );
+        }
+        let twice = good.replace(
+            "\"parts\": [",
+            "\"parts\": [\n    {\"file\": \"part-0-of-1.parquet\", \"rows\": 0},",
+        );
+        std::fs::write(&marker, twice.replace("\"shards\": 1", "\"shards\": 2")).expect("write");
+        assert!(committed_parts(root.path(), &spec.name, date()).is_err());
+        std::fs::write(&marker, &good).expect("write");
+        assert_eq!(committed_parts(root.path(), &spec.name, date()).expect("good").len(), 1);
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! deliveries inside the window are found; one extra day absorbs exporter clock skew),
 //! keeps the first delivery of each `event_id`, and compares each generated file with the
 //! project's latest snapshot captured in `[generated_at, window_end]`. Rows that arrive
-//! in partition `ds` after their own window closed, and rows of partition `ds` that
-//! cannot be read at all, are quarantined by this run, so every raw row is accounted for
-//! by exactly one run. The output depends only on partitions up to `ds`: reruns and
+//! in partition `ds` after their own window closed (`late_event`), rows of partition `ds`
+//! generated so long after they arrived that no run would read them (`future_event`), and
+//! rows of partition `ds` that cannot be read at all, are quarantined by this run, so
+//! every raw row is accounted for by exactly one run. The output depends only on partitions up to `ds`: reruns and
 //! backfills give byte-identical files.
 
 pub mod compare;
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use hive_core::lake::raw_input_files;
+use hive_core::lake::{InputFile, raw_input_files};
 use hive_core::progress::Progress;
 use hive_core::quarantine::{QuarantineRecord, QuarantineTally, QuarantineWriter};
 use hive_core::schema::{RAW_GENERATIONS, RAW_SNAPSHOTS};
@@ -61,16 +62,16 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error(transparent)]
     Core(#[from] CoreError),
-    #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
+    /// An internal invariant broke (a bug, not the input): retried, and reported.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-impl ExtractError {
-    /// Whether the input or invocation is at fault (exit 2).
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for ExtractError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
         match self {
-            Self::Core(e) => e.is_bad_input(),
-            Self::InvalidOption { .. } => true,
+            Self::Core(e) => e.kind(),
+            Self::Internal(_) => hive_core::exit::ErrorKind::Runtime,
         }
     }
 }
@@ -120,6 +121,37 @@ pub struct ExtractSummary {
     pub partition_rows_quarantined: Option<u64>,
 }
 
+impl ExtractSummary {
+    /// The summary of a run that has not read anything yet.
+    fn empty(options: &ExtractOptions, generation_files: usize, snapshot_files: usize) -> Self {
+        Self {
+            job: JOB,
+            date: options.date.to_string(),
+            shard: options.shard.to_string(),
+            status: RunStatus::NothingToProcess,
+            window_days: options.window_days,
+            generation_files,
+            snapshot_files,
+            rows_read: 0,
+            rows_for_other_runs: 0,
+            rows_for_other_shards: 0,
+            generations_out: 0,
+            edit_rows_out: 0,
+            rows_quarantined: 0,
+            reconciled: true,
+            snapshot_rows_read: 0,
+            snapshot_rows_quarantined: 0,
+            snapshots_spilled: 0,
+            snapshot_bytes_spilled: 0,
+            quarantine_reasons: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            partition_generations_handled: None,
+            partition_rows_quarantined: None,
+        }
+    }
+}
+
 impl hive_core::summary::JobSummary for ExtractSummary {
     fn exit_status(&self) -> hive_core::ExitStatus {
         self.status.exit_status()
@@ -149,6 +181,9 @@ enum Action {
     },
     /// Arrived in this partition after its own window closed.
     Late(RowKeys),
+    /// Arrived in this partition more than a day before it was generated: its own run
+    /// reads partitions from after this one, so no run would ever read it.
+    Future(RowKeys),
     /// Unreadable keys; this run owns it because it arrived in partition `ds`.
     Unreadable(RowProblem, Option<String>, Option<String>),
 }
@@ -156,62 +191,94 @@ enum Action {
 /// A row whose keys could not be read: the problem, and the id and project if known.
 type UnreadableRow = (RowProblem, Option<String>, Option<String>);
 
-/// Runs extract-edits for one date and shard.
-#[allow(clippy::too_many_lines)]
+/// Runs extract-edits for one date and shard: pass 1 plans every row from its keys,
+/// the snapshots each candidate is compared with are chosen and loaded, and pass 2
+/// compares and writes.
 pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     if options.window_days == 0 {
-        return Err(ExtractError::InvalidOption {
+        return Err(CoreError::InvalidOption {
             name: "--window-days",
             reason: "must be at least 1".into(),
-        });
+        }
+        .into());
     }
-    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| ExtractError::InvalidOption {
+    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| CoreError::InvalidOption {
         name: "--max-quarantine-ratio",
         reason,
     })?;
     let root = options.data_root.as_path();
     let ds = options.date;
-    let w = options.window_days;
-    let first = ds.minus_days(w + 1);
+    let first = ds.minus_days(options.window_days + 1);
     let generation_files = raw_input_files(root, RAW_GENERATIONS, first, ds)?;
     let snapshot_files = raw_input_files(root, RAW_SNAPSHOTS, first, ds)?;
-    let mut summary = ExtractSummary {
-        job: JOB,
-        date: ds.to_string(),
-        shard: options.shard.to_string(),
-        status: RunStatus::NothingToProcess,
-        window_days: w,
-        generation_files: generation_files.len(),
-        snapshot_files: snapshot_files.len(),
-        rows_read: 0,
-        rows_for_other_runs: 0,
-        rows_for_other_shards: 0,
-        generations_out: 0,
-        edit_rows_out: 0,
-        rows_quarantined: 0,
-        reconciled: true,
-        snapshot_rows_read: 0,
-        snapshot_rows_quarantined: 0,
-        snapshots_spilled: 0,
-        snapshot_bytes_spilled: 0,
-        quarantine_reasons: BTreeMap::new(),
-        changes: BTreeMap::new(),
-        outputs: BTreeMap::new(),
-        partition_generations_handled: None,
-        partition_rows_quarantined: None,
-    };
+    let mut summary = ExtractSummary::empty(options, generation_files.len(), snapshot_files.len());
     if generation_files.is_empty() {
         tracing::warn!(root = %root.display(), first = %first, last = %ds, "no raw generation files in reach: nothing to process");
         return Ok(summary);
     }
 
-    // Pass 1: decide, from keys only, what this run does with every row.
+    let mut plan = plan_rows(options, &generation_files, &mut summary)?;
+    let owned: usize = plan.actions.iter().map(Vec::len).sum();
+    let choice = choose_snapshots(options, &snapshot_files, &plan, &mut summary)?;
+    let mut quarantine = if owned > 0 || choice.bad_rows.iter().any(|m| !m.is_empty()) {
+        Some(QuarantineWriter::create(root, JOB, ds, options.shard)?)
+    } else {
+        None
+    };
+    let snapshots = load_snapshots(options, &snapshot_files, &choice, quarantine.as_mut(), &mut summary)?;
+
+    if owned == 0 {
+        if quarantine.is_none() && summary.rows_for_other_shards == 0 {
+            tracing::warn!(date = %ds, shard = %options.shard, "no generation row belongs to this run: nothing to process");
+            return Ok(summary);
+        }
+        // Other shards have rows (or this one quarantined snapshot rows): commit empty
+        // parts, so that the partition is complete once every shard has committed.
+        tracing::info!(date = %ds, shard = %options.shard, "no generation row belongs to this shard: committing empty parts");
+        let quarantine = match quarantine {
+            Some(q) => q,
+            None => QuarantineWriter::create(root, JOB, ds, options.shard)?,
+        };
+        let edits = EditsWriter::create(root, ds, options.shard, options.max_file_bytes)?;
+        summary.outputs.insert("edits", edits.commit()?.path);
+        return finish(options, summary, quarantine);
+    }
+    let Some(mut quarantine) = quarantine else {
+        return Err(ExtractError::Internal("the quarantine writer was not opened before pass 2".into()));
+    };
+    let edits = compare_and_write(
+        options,
+        &generation_files,
+        &mut plan,
+        &choice,
+        &snapshots,
+        &mut quarantine,
+        &mut summary,
+    )?;
+    summary.changes = edits.change_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    summary.outputs.insert("edits", edits.commit()?.path);
+    finish(options, summary, quarantine)
+}
+
+/// Pass 1's decisions: per generation file, the rows this run owns and what to do with
+/// each.
+struct Plan {
+    actions: Vec<Vec<(u64, Action)>>,
+}
+
+/// Pass 1: decides, from keys only, what this run does with every row in reach.
+fn plan_rows(options: &ExtractOptions, generation_files: &[InputFile], summary: &mut ExtractSummary) -> Result<Plan, ExtractError> {
+    let ds = options.date;
+    let w = options.window_days;
+    // The last run that reads partition `ds` is `ds + w + 1`: a row of partition `ds`
+    // whose own run is later than that would be read by no run at all.
+    let last_reader = ds.plus_days(w + 1);
     let mut actions: Vec<Vec<(u64, Action)>> = vec![Vec::new(); generation_files.len()];
     let mut first_delivery: HashMap<String, (usize, u64)> = HashMap::new();
-    let mut light_progress = Progress::new("generation rows scanned", None, options.quiet);
+    let mut progress = Progress::new("generation rows scanned", None, options.quiet);
     for (fi, file) in generation_files.iter().enumerate() {
         let rows = read_light(file, RawTable::Generations)?;
-        light_progress.inc(rows.len() as u64);
+        progress.inc(rows.len() as u64);
         for LightRow { row, keys, paths } in rows {
             summary.rows_read += 1;
             match keys {
@@ -238,6 +305,8 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                         }
                     } else if run_date < ds && file.partition == ds {
                         actions[fi].push((row, Action::Late(keys)));
+                    } else if run_date > last_reader && file.partition == ds {
+                        actions[fi].push((row, Action::Future(keys)));
                     } else {
                         summary.rows_for_other_runs += 1;
                     }
@@ -245,13 +314,30 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
             }
         }
     }
-    light_progress.finish();
-    let owned: usize = actions.iter().map(Vec::len).sum();
+    progress.finish();
+    Ok(Plan { actions })
+}
 
-    // Snapshots: pick, for each candidate, the latest in [generated_at, window_end].
-    let window = Duration::days(i64::from(w));
+/// Which snapshot each candidate is compared with, the files each chosen snapshot must
+/// load, and the snapshot rows this run quarantines.
+struct SnapshotChoice {
+    chosen: HashMap<String, SnapshotLoc>,
+    paths_by_snapshot: HashMap<SnapshotLoc, BTreeSet<String>>,
+    bad_rows: Vec<BTreeMap<u64, UnreadableRow>>,
+}
+
+/// Picks, for each candidate, the project's latest snapshot in `[generated_at,
+/// window_end]`.
+fn choose_snapshots(
+    options: &ExtractOptions,
+    snapshot_files: &[InputFile],
+    plan: &Plan,
+    summary: &mut ExtractSummary,
+) -> Result<SnapshotChoice, ExtractError> {
+    let ds = options.date;
+    let window = Duration::days(i64::from(options.window_days));
     let mut wanted_by_project: HashMap<String, Vec<(DateTime<Utc>, String)>> = HashMap::new();
-    for (_, action) in actions.iter().flatten() {
+    for (_, action) in plan.actions.iter().flatten() {
         if let Action::Candidate(k, _) = action {
             wanted_by_project
                 .entry(k.project_id.clone())
@@ -260,7 +346,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         }
     }
     let mut snapshots_by_project: HashMap<String, Vec<(DateTime<Utc>, String, SnapshotLoc)>> = HashMap::new();
-    let mut bad_snapshot_rows: Vec<BTreeMap<u64, UnreadableRow>> = vec![BTreeMap::new(); snapshot_files.len()];
+    let mut bad_rows: Vec<BTreeMap<u64, UnreadableRow>> = vec![BTreeMap::new(); snapshot_files.len()];
     for (fi, file) in snapshot_files.iter().enumerate() {
         for LightRow { row, keys, .. } in read_light(file, RawTable::Snapshots)? {
             summary.snapshot_rows_read += 1;
@@ -277,7 +363,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                     let is_ours = project_id.as_deref().map_or(options.shard.index() == 0, |p| options.shard.owns(p));
                     if file.partition == ds && is_ours {
                         let problem = RowProblem::new("malformed_snapshot", problem.message);
-                        bad_snapshot_rows[fi].insert(row, (problem, id, project_id));
+                        bad_rows[fi].insert(row, (problem, id, project_id));
                     }
                 }
             }
@@ -285,7 +371,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     }
     let mut chosen: HashMap<String, SnapshotLoc> = HashMap::new();
     let mut paths_by_snapshot: HashMap<SnapshotLoc, BTreeSet<String>> = HashMap::new();
-    for (_, action) in actions.iter().flatten() {
+    for (_, action) in plan.actions.iter().flatten() {
         let Action::Candidate(k, paths) = action else { continue };
         let best = snapshots_by_project.get(&k.project_id).and_then(|snaps| {
             snaps
@@ -303,7 +389,7 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     }
     // A later delivery stands in when the first is unusable: it is compared with the
     // first delivery's snapshot, so that snapshot also loads the files it names.
-    for (_, action) in actions.iter().flatten() {
+    for (_, action) in plan.actions.iter().flatten() {
         let Action::Duplicate { keys, paths, .. } = action else { continue };
         if let Some(loc) = chosen.get(&keys.id) {
             paths_by_snapshot
@@ -312,22 +398,32 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 .extend(paths.iter().map(|p| compare::normalize_path(p).to_owned()));
         }
     }
+    Ok(SnapshotChoice {
+        chosen,
+        paths_by_snapshot,
+        bad_rows,
+    })
+}
 
-    // Load the needed files of the chosen snapshots, and quarantine unreadable ones.
-    let mut quarantine = if owned > 0 || bad_snapshot_rows.iter().any(|m| !m.is_empty()) {
-        Some(QuarantineWriter::create(root, JOB, ds, options.shard)?)
-    } else {
-        None
-    };
-    let mut snapshot_contents = SnapshotStore::new(options.snapshot_memory_bytes, &options.spill_dir);
+/// Loads the needed files of the chosen snapshots (spilling over the memory budget) and
+/// quarantines the unreadable snapshot rows this run owns.
+fn load_snapshots(
+    options: &ExtractOptions,
+    snapshot_files: &[InputFile],
+    choice: &SnapshotChoice,
+    mut quarantine: Option<&mut QuarantineWriter>,
+    summary: &mut ExtractSummary,
+) -> Result<SnapshotStore, ExtractError> {
+    let root = options.data_root.as_path();
+    let mut store = SnapshotStore::new(options.snapshot_memory_bytes, &options.spill_dir);
     for (fi, file) in snapshot_files.iter().enumerate() {
-        let mut wanted: BTreeSet<u64> = paths_by_snapshot.keys().filter(|(f, _)| *f == fi).map(|(_, r)| *r).collect();
-        wanted.extend(bad_snapshot_rows[fi].keys().copied());
+        let mut wanted: BTreeSet<u64> = choice.paths_by_snapshot.keys().filter(|(f, _)| *f == fi).map(|(_, r)| *r).collect();
+        wanted.extend(choice.bad_rows[fi].keys().copied());
         let source = relative(root, &file.path).to_string_lossy().into_owned();
         records::read_full_snapshots(file, &wanted, |full| {
-            if let Some((problem, id, project)) = bad_snapshot_rows[fi].get(&full.row) {
+            if let Some((problem, id, project)) = choice.bad_rows[fi].get(&full.row) {
                 summary.snapshot_rows_quarantined += 1;
-                if let Some(q) = quarantine.as_mut() {
+                if let Some(q) = quarantine.as_deref_mut() {
                     q.push(QuarantineRecord {
                         source_file: source.clone(),
                         source_row: full.row,
@@ -340,48 +436,41 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 }
                 return Ok(());
             }
-            if let Some(needed) = paths_by_snapshot.get(&(fi, full.row)) {
-                snapshot_contents.insert((fi, full.row), SnapshotFiles::from_row(full.decoded, needed))?;
+            if let Some(needed) = choice.paths_by_snapshot.get(&(fi, full.row)) {
+                store.insert((fi, full.row), SnapshotFiles::from_row(full.decoded, needed))?;
             }
             Ok(())
         })?;
     }
-    snapshot_contents.finish_writing()?;
-    let spilled = snapshot_contents.stats();
+    store.finish_writing()?;
+    let spilled = store.stats();
     summary.snapshots_spilled = spilled.snapshots_spilled;
     summary.snapshot_bytes_spilled = spilled.bytes_spilled;
+    Ok(store)
+}
 
-    if owned == 0 {
-        if quarantine.is_none() && summary.rows_for_other_shards == 0 {
-            tracing::warn!(date = %ds, shard = %options.shard, "no generation row belongs to this run: nothing to process");
-            return Ok(summary);
-        }
-        // Other shards have rows (or this one quarantined snapshot rows): commit empty
-        // parts, so that the partition is complete once every shard has committed.
-        tracing::info!(date = %ds, shard = %options.shard, "no generation row belongs to this shard: committing empty parts");
-        let quarantine = match quarantine {
-            Some(q) => q,
-            None => QuarantineWriter::create(root, JOB, ds, options.shard)?,
-        };
-        let edits = EditsWriter::create(root, ds, options.shard, options.max_file_bytes)?;
-        summary.outputs.insert("edits", edits.commit()?.path);
-        return finish(options, summary, quarantine);
-    }
-    let Some(mut quarantine) = quarantine else {
-        return Err(ExtractError::InvalidOption {
-            name: "--date",
-            reason: "internal: quarantine not opened".into(),
-        });
-    };
-
-    // Pass 2: decode the rows this run owns, compare, write. Deliveries come in pass 1's
-    // order, so an event's first delivery is tried before its duplicates; when it is
-    // unusable, the next delivery is tried in its place.
+/// Pass 2: decodes the rows this run owns, compares, writes. Deliveries come in pass 1's
+/// order, so an event's first delivery is tried before its duplicates; when it is
+/// unusable, the next delivery is tried in its place.
+fn compare_and_write(
+    options: &ExtractOptions,
+    generation_files: &[InputFile],
+    plan: &mut Plan,
+    choice: &SnapshotChoice,
+    snapshots: &SnapshotStore,
+    quarantine: &mut QuarantineWriter,
+    summary: &mut ExtractSummary,
+) -> Result<EditsWriter, ExtractError> {
+    let root = options.data_root.as_path();
+    let ds = options.date;
+    let w = options.window_days;
+    let window = Duration::days(i64::from(w));
+    let owned: usize = plan.actions.iter().map(Vec::len).sum();
     let mut edits = EditsWriter::create(root, ds, options.shard, options.max_file_bytes)?;
     let mut kept: HashMap<String, (usize, u64)> = HashMap::new();
     let mut progress = Progress::new("generations", Some(owned as u64), options.quiet);
     for (fi, file) in generation_files.iter().enumerate() {
-        let file_actions: BTreeMap<u64, Action> = std::mem::take(&mut actions[fi]).into_iter().collect();
+        let file_actions: BTreeMap<u64, Action> = std::mem::take(&mut plan.actions[fi]).into_iter().collect();
         if file_actions.is_empty() {
             continue;
         }
@@ -405,17 +494,10 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                     record.project_id.clone_from(project);
                     problem.clone()
                 }
-                Action::Late(k) => {
+                Action::Late(k) | Action::Future(k) => {
                     record.record_key = Some(k.id.clone());
                     record.project_id = Some(k.project_id.clone());
-                    let closed = PartitionDate::of_timestamp(k.at).plus_days(w);
-                    RowProblem::new(
-                        "late_event",
-                        format!(
-                            "generated at {}, its window closed on {closed}, but it arrived in partition {ds}; rerun {closed} with this partition present to include it",
-                            k.at.to_rfc3339()
-                        ),
-                    )
+                    out_of_window_problem(action, k, w, ds)
                 }
                 Action::Duplicate { keys: k, first, .. } if kept.contains_key(&k.id) => {
                     record.record_key = Some(k.id.clone());
@@ -442,8 +524,8 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 Action::Candidate(k, _) | Action::Duplicate { keys: k, .. } => {
                     record.record_key = Some(k.id.clone());
                     record.project_id = Some(k.project_id.clone());
-                    let snapshot = match chosen.get(&k.id) {
-                        Some(loc) => snapshot_contents.get(*loc)?,
+                    let snapshot = match choice.chosen.get(&k.id) {
+                        Some(loc) => snapshots.get(*loc)?,
                         None => None,
                     };
                     let outcome = match full.decoded {
@@ -468,10 +550,31 @@ pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         })?;
     }
     progress.finish();
+    Ok(edits)
+}
 
-    summary.changes = edits.change_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-    summary.outputs.insert("edits", edits.commit()?.path);
-    finish(options, summary, quarantine)
+/// Why a row of partition `ds` that falls outside every window this or a later run reads
+/// (`late_event` or `future_event`) is quarantined.
+fn out_of_window_problem(action: &Action, k: &RowKeys, w: u32, ds: PartitionDate) -> RowProblem {
+    let closes = PartitionDate::of_timestamp(k.at).plus_days(w);
+    if matches!(action, Action::Future(_)) {
+        RowProblem::new(
+            "future_event",
+            format!(
+                "generated at {}, more than a day after it arrived in partition {ds}: its window closes on {closes}, and that run reads partitions from {} on, so no run would ever read it (check the exporter's clock)",
+                k.at.to_rfc3339(),
+                closes.minus_days(w + 1)
+            ),
+        )
+    } else {
+        RowProblem::new(
+            "late_event",
+            format!(
+                "generated at {}, its window closed on {closes}, but it arrived in partition {ds}; rerun {closes} with this partition present to include it",
+                k.at.to_rfc3339()
+            ),
+        )
+    }
 }
 
 /// Commits the quarantine part and judges the quarantine ratio. Only the shard whose

@@ -61,8 +61,6 @@ pub struct FinetuneOptions {
 pub enum FinetuneError {
     #[error(transparent)]
     Core(#[from] CoreError),
-    #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
     #[error("invalid config `{path}`: {reason}")]
     InvalidConfig { path: PathBuf, reason: String },
     #[error("a {kind} record failed validation before writing: {reason}")]
@@ -71,13 +69,13 @@ pub enum FinetuneError {
     Tokenizer { encoding: String, reason: String },
 }
 
-impl FinetuneError {
-    /// Whether the input or invocation is at fault (exit 2).
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for FinetuneError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
+        use hive_core::exit::ErrorKind;
         match self {
-            Self::Core(e) => e.is_bad_input(),
-            Self::InvalidOption { .. } | Self::InvalidConfig { .. } => true,
-            Self::InvalidRecord { .. } | Self::Tokenizer { .. } => false,
+            Self::Core(e) => e.kind(),
+            Self::InvalidConfig { .. } => ErrorKind::BadInput,
+            Self::InvalidRecord { .. } | Self::Tokenizer { .. } => ErrorKind::Runtime,
         }
     }
 }
@@ -268,12 +266,13 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     options
         .config
         .validate()
-        .map_err(|reason| FinetuneError::InvalidOption { name: "config", reason })?;
+        .map_err(|reason| CoreError::InvalidOption { name: "config", reason })?;
     if options.days == 0 {
-        return Err(FinetuneError::InvalidOption {
+        return Err(CoreError::InvalidOption {
             name: "--days",
             reason: "must be at least 1".to_owned(),
-        });
+        }
+        .into());
     }
     let root = options.data_root.as_path();
     let first = options.date.minus_days(options.days - 1);
@@ -488,11 +487,11 @@ fn read_edits(
             generated_at: typed(&batch, part, "generated_at", ColumnKind::Timestamp, |a| {
                 TimestampColumn::new(a.as_ref())
             })?,
-            binary: match batch.column_by_name("binary") {
+            binary: match hive_core::schema::binary_column(&batch) {
                 None => None,
                 Some(c) => Some(c.as_boolean_opt().cloned().ok_or_else(|| CoreError::WrongColumnType {
                     path: part.to_owned(),
-                    column: "binary".to_owned(),
+                    column: hive_core::schema::IS_BINARY.to_owned(),
                     expected: "boolean".to_owned(),
                     found: c.data_type().to_string(),
                 })?),

@@ -15,310 +15,13 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::vocabulary::{Family, Level, Metric, MissingPolicy, Operator, ReportFormat, TestType};
+
 /// The only format version this build reads.
 pub const CONFIG_VERSION: u32 = 1;
 
 /// Default cap on the size of one report file (256 MiB).
 pub const DEFAULT_MAX_REPORT_BYTES: u64 = 256 << 20;
-
-/// A kind of test a project runs; each has its own reports and gates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TestType {
-    Unit,
-    Integration,
-    Contract,
-    Security,
-    Performance,
-}
-
-impl TestType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unit => "unit",
-            Self::Integration => "integration",
-            Self::Contract => "contract",
-            Self::Security => "security",
-            Self::Performance => "performance",
-        }
-    }
-}
-
-impl fmt::Display for TestType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The file format of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportFormat {
-    /// JUnit XML (pytest, Maven Surefire/Failsafe, cargo-nextest, jest-junit, go-junit-report).
-    Junit,
-    /// Cobertura XML (coverage.py `coverage xml`, cargo-llvm-cov `--cobertura`, ...).
-    Cobertura,
-    /// LCOV tracefile (`coverage lcov`, `cargo llvm-cov --lcov`, c8, genhtml input).
-    Lcov,
-    /// JaCoCo XML report.
-    Jacoco,
-    /// SARIF 2.1.0 (ruff, bandit, CodeQL, semgrep, ...).
-    Sarif,
-    /// Locust `--csv` stats file (`<prefix>_stats.csv`).
-    LocustCsv,
-    /// k6 `--summary-export` JSON (or the `handleSummary` data JSON).
-    K6Summary,
-}
-
-/// What kind of numbers a report carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    Tests,
-    Coverage,
-    Findings,
-    Performance,
-}
-
-impl ReportFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Junit => "junit",
-            Self::Cobertura => "cobertura",
-            Self::Lcov => "lcov",
-            Self::Jacoco => "jacoco",
-            Self::Sarif => "sarif",
-            Self::LocustCsv => "locust_csv",
-            Self::K6Summary => "k6_summary",
-        }
-    }
-
-    pub fn family(self) -> Family {
-        match self {
-            Self::Junit => Family::Tests,
-            Self::Cobertura | Self::Lcov | Self::Jacoco => Family::Coverage,
-            Self::Sarif => Family::Findings,
-            Self::LocustCsv | Self::K6Summary => Family::Performance,
-        }
-    }
-}
-
-/// A number computed from the reports of a test type (or of all of them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Test cases in the JUnit reports (skipped included).
-    Tests,
-    /// Test cases that passed on their first run.
-    Passed,
-    /// Test cases with a failure (assertion) in their final run.
-    Failed,
-    /// Test cases with an error (crash, setup/teardown error) in their final run.
-    Errors,
-    /// Test cases skipped (pytest xfail and skip, `#[ignore]` when reported, ...).
-    Skipped,
-    /// Test cases that failed and then passed on a rerun (Surefire `flakyFailure`,
-    /// nextest retries).
-    Flaky,
-    /// (passed + flaky) / (tests - skipped), in [0, 1].
-    PassRate,
-    /// Wall time of the test run in seconds (suite times; else the sum of test case times).
-    DurationSeconds,
-    /// Covered lines / coverable lines, in [0, 1].
-    LineCoverage,
-    /// Covered branches / branches, in [0, 1].
-    BranchCoverage,
-    /// Unsuppressed SARIF results.
-    FindingsTotal,
-    /// Results whose rule has `security-severity` >= 9.0.
-    FindingsCritical,
-    /// `security-severity` in [7.0, 9.0).
-    FindingsHigh,
-    /// `security-severity` in [4.0, 7.0).
-    FindingsMedium,
-    /// `security-severity` in (0, 4.0).
-    FindingsLow,
-    /// Results of level `error`.
-    FindingsError,
-    /// Results of level `warning`.
-    FindingsWarning,
-    /// Results of level `note`.
-    FindingsNote,
-    /// Requests sent by the load test.
-    Requests,
-    /// Failed requests / requests, in [0, 1].
-    ErrorRate,
-    /// Requests per second over the run.
-    RequestsPerSecond,
-    /// Mean response time in milliseconds.
-    LatencyAvgMs,
-    /// Median response time in milliseconds.
-    LatencyP50Ms,
-    /// 90th percentile response time in milliseconds.
-    LatencyP90Ms,
-    /// 95th percentile response time in milliseconds.
-    LatencyP95Ms,
-    /// 99th percentile response time in milliseconds.
-    LatencyP99Ms,
-    /// Slowest response in milliseconds.
-    LatencyMaxMs,
-    /// k6 thresholds that failed.
-    PerfThresholdsFailed,
-}
-
-impl Metric {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tests => "tests",
-            Self::Passed => "passed",
-            Self::Failed => "failed",
-            Self::Errors => "errors",
-            Self::Skipped => "skipped",
-            Self::Flaky => "flaky",
-            Self::PassRate => "pass_rate",
-            Self::DurationSeconds => "duration_seconds",
-            Self::LineCoverage => "line_coverage",
-            Self::BranchCoverage => "branch_coverage",
-            Self::FindingsTotal => "findings_total",
-            Self::FindingsCritical => "findings_critical",
-            Self::FindingsHigh => "findings_high",
-            Self::FindingsMedium => "findings_medium",
-            Self::FindingsLow => "findings_low",
-            Self::FindingsError => "findings_error",
-            Self::FindingsWarning => "findings_warning",
-            Self::FindingsNote => "findings_note",
-            Self::Requests => "requests",
-            Self::ErrorRate => "error_rate",
-            Self::RequestsPerSecond => "requests_per_second",
-            Self::LatencyAvgMs => "latency_avg_ms",
-            Self::LatencyP50Ms => "latency_p50_ms",
-            Self::LatencyP90Ms => "latency_p90_ms",
-            Self::LatencyP95Ms => "latency_p95_ms",
-            Self::LatencyP99Ms => "latency_p99_ms",
-            Self::LatencyMaxMs => "latency_max_ms",
-            Self::PerfThresholdsFailed => "perf_thresholds_failed",
-        }
-    }
-
-    /// The kind of report the metric comes from.
-    pub fn family(self) -> Family {
-        match self {
-            Self::Tests
-            | Self::Passed
-            | Self::Failed
-            | Self::Errors
-            | Self::Skipped
-            | Self::Flaky
-            | Self::PassRate
-            | Self::DurationSeconds => Family::Tests,
-            Self::LineCoverage | Self::BranchCoverage => Family::Coverage,
-            Self::FindingsTotal
-            | Self::FindingsCritical
-            | Self::FindingsHigh
-            | Self::FindingsMedium
-            | Self::FindingsLow
-            | Self::FindingsError
-            | Self::FindingsWarning
-            | Self::FindingsNote => Family::Findings,
-            Self::Requests
-            | Self::ErrorRate
-            | Self::RequestsPerSecond
-            | Self::LatencyAvgMs
-            | Self::LatencyP50Ms
-            | Self::LatencyP90Ms
-            | Self::LatencyP95Ms
-            | Self::LatencyP99Ms
-            | Self::LatencyMaxMs
-            | Self::PerfThresholdsFailed => Family::Performance,
-        }
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How the actual value is compared with the threshold: `actual <op> threshold` passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum Operator {
-    #[serde(rename = ">=")]
-    Ge,
-    #[serde(rename = ">")]
-    Gt,
-    #[serde(rename = "<=")]
-    Le,
-    #[serde(rename = "<")]
-    Lt,
-    #[serde(rename = "==")]
-    Eq,
-    #[serde(rename = "!=")]
-    Ne,
-}
-
-impl Operator {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ge => ">=",
-            Self::Gt => ">",
-            Self::Le => "<=",
-            Self::Lt => "<",
-            Self::Eq => "==",
-            Self::Ne => "!=",
-        }
-    }
-
-    /// Whether `actual <op> threshold` holds. Exact comparison: a value equal to the
-    /// threshold passes `>=` and `<=` (ratios such as 8/10 are computed by one
-    /// correctly rounded division, so they equal the literal `0.8`).
-    #[allow(clippy::float_cmp, reason = "gates compare exactly by design")]
-    pub fn holds(self, actual: f64, threshold: f64) -> bool {
-        match self {
-            Self::Ge => actual >= threshold,
-            Self::Gt => actual > threshold,
-            Self::Le => actual <= threshold,
-            Self::Lt => actual < threshold,
-            Self::Eq => actual == threshold,
-            Self::Ne => actual != threshold,
-        }
-    }
-}
-
-/// Whether a failing gate fails the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// A failure fails the run (exit 1) and is `fail` in `gate_results`.
-    #[default]
-    Blocking,
-    /// A failure is reported as `warn` and does not fail the run.
-    Warning,
-}
-
-/// What a gate does when none of the reports its metric needs was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MissingPolicy {
-    /// Status `missing`; a blocking gate fails the run (a report nobody produced is not
-    /// a pass).
-    #[default]
-    Fail,
-    /// Status `missing`, listed as a warning; the run does not fail.
-    Warn,
-    /// Status `missing`, neither failing nor warning (a test type this project does
-    /// not have).
-    Ignore,
-}
-
-impl MissingPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fail => "fail",
-            Self::Warn => "warn",
-            Self::Ignore => "ignore",
-        }
-    }
-}
 
 /// One kind of report a test type produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -400,12 +103,16 @@ pub struct ProjectOverride {
     pub gates: BTreeMap<String, GateOverride>,
 }
 
-/// Where the tests that write the reports run (informational for evaluate-gates; the
-/// quality DAG starts it).
+/// Where the suites that write the reports run: the contract for the CI that produces
+/// them. That CI brings the Compose services up, runs the suites with `env`, and lands the
+/// Compose file next to the reports; evaluate-gates checks the landed file (it exists,
+/// parses, declares every service) and records the verdict and its sha256 in
+/// `gate_results` (`environment_*`). evaluate-gates starts nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
-    /// Docker Compose file, relative to the project root.
+    /// Docker Compose file, relative to the project root; the CI lands it at the same
+    /// path under the project's reports directory.
     pub compose_file: PathBuf,
     /// Services the tests need up.
     #[serde(default)]
@@ -522,6 +229,16 @@ impl QualityConfig {
         for (test_type, tt) in &self.test_types {
             check_reports(text, *test_type, &tt.reports)?;
         }
+        if let Some(problem) = self
+            .environment
+            .as_ref()
+            .and_then(|e| crate::environment::path_problem(&e.compose_file))
+        {
+            return Err(format!(
+                "`environment.compose_file` (line {}) {problem}",
+                line_of(text, "compose_file", None)
+            ));
+        }
         let mut ids = BTreeSet::new();
         for gate in &self.gates {
             let at = || format!("gate `{}` (line {})", gate.id, line_of(text, "id", Some(&gate.id)));
@@ -531,8 +248,8 @@ impl QualityConfig {
             if !ids.insert(gate.id.as_str()) {
                 return Err(format!("{}: the id is used twice", at()));
             }
-            if !gate.threshold.is_finite() {
-                return Err(format!("{}: threshold must be a finite number", at()));
+            if let Some(problem) = gate.metric.threshold_problem(gate.threshold) {
+                return Err(format!("{}: {problem}", at()));
             }
             let family = gate.metric.family();
             match gate.test_type {
@@ -572,8 +289,11 @@ impl QualityConfig {
                 }
             }
             for (gid, g) in &o.gates {
-                if g.threshold.is_some_and(|t| !t.is_finite()) {
-                    return Err(format!("{}: gate `{gid}`: threshold must be a finite number", at()));
+                let metric = self.gates.iter().find(|d| &d.id == gid).map(|d| d.metric);
+                if let (Some(metric), Some(threshold)) = (metric, g.threshold)
+                    && let Some(problem) = metric.threshold_problem(threshold)
+                {
+                    return Err(format!("{}: gate `{gid}`: {problem}", at()));
                 }
             }
             for (test_type, reports) in &o.reports {
@@ -764,6 +484,19 @@ projects:
         assert!(e.contains("line 5") && e.contains("junit5"), "{e}");
         let e = parse(&GOOD.replace("threshold: 500", "threshold: fast")).unwrap_err();
         assert!(e.contains("line 21, column 5") && e.contains("gates[1].threshold"), "{e}");
+    }
+
+    #[test]
+    fn ratio_thresholds_outside_0_1_are_config_errors() {
+        // GOOD's first gate is a ratio (pass_rate) with threshold 1.0.
+        let e = parse(&GOOD.replace("    threshold: 1.0", "    threshold: 80")).unwrap_err();
+        assert!(e.contains("ratio in [0, 1]") && e.contains("write 0.8"), "{e}");
+        let e = parse(&GOOD.replace("    threshold: 1.0", "    threshold: -0.1")).unwrap_err();
+        assert!(e.contains("ratio in [0, 1]"), "{e}");
+        let e = parse(&GOOD.replace("unit-pass-rate: {threshold: 0.9}", "unit-pass-rate: {threshold: 90}")).unwrap_err();
+        assert!(e.contains("gate `unit-pass-rate`") && e.contains("write 0.9"), "{e}");
+        // A count is not a ratio: 500 stays valid.
+        assert!(parse(GOOD).is_ok());
     }
 
     #[test]

@@ -7,8 +7,6 @@
 //! zero denominator such as a pass rate with no executed test) is `missing`, and its
 //! missing-report policy says whether that fails the run.
 
-use serde::Serialize;
-
 use crate::config::{EffectiveGate, Level, Metric, MissingPolicy, TestType};
 use crate::reports::{CaseStatus, CoverageReport, Parsed, PerfReport, SecuritySeverity};
 
@@ -197,29 +195,7 @@ impl Measurements {
     }
 }
 
-/// A gate's verdict, as in `gate_results.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateStatus {
-    Pass,
-    /// A blocking gate failed.
-    Fail,
-    /// A warning gate failed.
-    Warn,
-    /// The metric had no value.
-    Missing,
-}
-
-impl GateStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-            Self::Warn => "warn",
-            Self::Missing => "missing",
-        }
-    }
-}
+pub use hive_core::schema::gates::GateStatus;
 
 /// One row of `gate_results`.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +213,8 @@ pub struct GateResult {
     pub blocking: bool,
     pub on_missing: MissingPolicy,
     pub message: String,
+    /// The project's Compose environment check, when the config has an `environment`.
+    pub environment: Option<crate::environment::EnvironmentCheck>,
 }
 
 impl GateResult {
@@ -295,6 +273,7 @@ pub fn evaluate(run_id: &str, project_id: &str, gate: &EffectiveGate, scope: &Me
         blocking,
         on_missing: gate.on_missing,
         message,
+        environment: None,
     }
 }
 

@@ -13,10 +13,12 @@
 #![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
 
 pub mod config;
+pub mod environment;
 pub mod evaluate;
 pub mod output;
 pub mod reports;
 pub mod tables;
+pub mod vocabulary;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use hive_core::{CoreError, PartitionDate, Shard};
 
 use config::{ConfigError, QualityConfig, TestType};
 use evaluate::{GateResult, GateStatus, Measurements};
+use hive_core::schema::gates as gate_tables;
 use reports::{Parsed, ReportError};
 use tables::{CoverageRow, FindingRow, TestCaseRow};
 
@@ -83,17 +86,15 @@ pub enum GatesError {
     },
     #[error("reports directory `{path}` of project `{project}` is not a directory")]
     NoReportsDir { project: String, path: PathBuf },
-    #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
 }
 
-impl GatesError {
-    /// Whether the input or invocation is at fault (exit 2).
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for GatesError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
+        use hive_core::exit::ErrorKind;
         match self {
-            Self::Core(e) => e.is_bad_input(),
-            Self::Arrow { .. } => false,
-            Self::Config(_) | Self::Report(_) | Self::NoReportsDir { .. } | Self::InvalidOption { .. } => true,
+            Self::Core(e) => e.kind(),
+            Self::Arrow { .. } => ErrorKind::Runtime,
+            Self::Config(_) | Self::Report(_) | Self::NoReportsDir { .. } => ErrorKind::BadInput,
         }
     }
 }
@@ -102,9 +103,11 @@ impl GatesError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Every blocking gate passed.
+    /// Every blocking gate passed (`pass`, the gates' own word).
+    #[serde(rename = "pass")]
     Passed,
     /// A blocking gate failed or was missing under policy `fail` (exit 1).
+    #[serde(rename = "fail")]
     Failed,
     /// No project for this shard (exit 99).
     NothingToProcess,
@@ -276,11 +279,29 @@ pub fn evaluate_project(
     for m in per_type.values() {
         overall.merge(m);
     }
+    let environment = project_environment(config, project, max_report_bytes);
     for gate in config.gates_for(&project.project_id) {
         let scope = gate.test_type.and_then(|t| per_type.get(&t)).unwrap_or(&overall);
-        out.results.push(evaluate::evaluate(run_id, &project.project_id, &gate, scope));
+        let mut result = evaluate::evaluate(run_id, &project.project_id, &gate, scope);
+        result.environment.clone_from(&environment);
+        out.results.push(result);
     }
     Ok(())
+}
+
+/// The check of the config's `environment` against what landed with `project`'s
+/// reports; a check that does not verify is logged as a warning.
+fn project_environment(config: &QualityConfig, project: &ProjectReports, max_report_bytes: u64) -> Option<environment::EnvironmentCheck> {
+    let check = environment::check(config.environment.as_ref()?, &project.dir, max_report_bytes);
+    if check.status != environment::EnvironmentStatus::Verified {
+        tracing::warn!(
+            project = %project.project_id,
+            status = check.status.as_str(),
+            problem = check.problem.as_deref().unwrap_or_default(),
+            "the suites' Compose environment is not verified"
+        );
+    }
+    Some(check)
 }
 
 fn write_table<T>(
@@ -303,19 +324,21 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
     let config = QualityConfig::load(&options.config)?;
     let max_report_bytes = options.max_report_bytes.unwrap_or(config.defaults.max_report_bytes);
     if max_report_bytes == 0 {
-        return Err(GatesError::InvalidOption {
+        return Err(CoreError::InvalidOption {
             name: "--max-report-bytes",
             reason: "must be positive".into(),
-        });
+        }
+        .into());
     }
     let mut projects: Vec<&ProjectReports> = options.projects.iter().filter(|p| options.shard.owns(&p.project_id)).collect();
     projects.sort();
     let mut seen = BTreeSet::new();
     if let Some(p) = projects.iter().find(|p| !seen.insert(p.project_id.as_str())) {
-        return Err(GatesError::InvalidOption {
+        return Err(CoreError::InvalidOption {
             name: "--project",
             reason: format!("project `{}` is given twice", p.project_id),
-        });
+        }
+        .into());
     }
     let mut summary = GatesSummary {
         job: JOB,
@@ -351,20 +374,20 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
         evaluate_project(&config, project, &run_id, max_report_bytes, &mut eval)?;
     }
     summary.outputs.insert(
-        tables::GATE_RESULTS,
-        write_table(options, tables::gate_results_spec(), &eval.results, tables::gate_results_batch)?,
+        gate_tables::GATE_RESULTS,
+        write_table(options, gate_tables::gate_results_spec(), &eval.results, tables::gate_results_batch)?,
     );
     summary.outputs.insert(
-        tables::TEST_CASES,
-        write_table(options, tables::test_cases_spec(), &eval.test_cases, tables::test_cases_batch)?,
+        gate_tables::TEST_CASES,
+        write_table(options, gate_tables::test_cases_spec(), &eval.test_cases, tables::test_cases_batch)?,
     );
     summary.outputs.insert(
-        tables::COVERAGE,
-        write_table(options, tables::coverage_spec(), &eval.coverage, tables::coverage_batch)?,
+        gate_tables::COVERAGE,
+        write_table(options, gate_tables::coverage_spec(), &eval.coverage, tables::coverage_batch)?,
     );
     summary.outputs.insert(
-        tables::FINDINGS,
-        write_table(options, tables::findings_spec(), &eval.findings, tables::findings_batch)?,
+        gate_tables::FINDINGS,
+        write_table(options, gate_tables::findings_spec(), &eval.findings, tables::findings_batch)?,
     );
     summary.markdown = output::markdown(&eval.results);
     if let Some(path) = options.summary_md.as_ref().filter(|p| p.as_os_str() != "-") {

@@ -181,6 +181,7 @@ mod tests {
             } else {
                 "pass_rate = 0.5 does not satisfy >= 1".into()
             },
+            environment: None,
         }
     }
 

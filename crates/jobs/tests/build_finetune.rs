@@ -759,6 +759,12 @@ fn empty_edits_partitions_give_an_empty_dataset_and_exit_99() {
     writer.write(&RecordBatch::new_empty(schema)).unwrap();
     writer.close().unwrap();
     fs_err::write(&part, bytes).unwrap();
+    // Its `_SUCCESS` says so (readers check the row counts against the footers).
+    let marker = root.join("edits/dt=2026-10-20/_SUCCESS");
+    let mut success: Value = serde_json::from_str(&fs_err::read_to_string(&marker).unwrap()).unwrap();
+    success["parts"][0]["rows"] = json!(0);
+    success["rows"] = json!(0);
+    fs_err::write(&marker, success.to_string()).unwrap();
 
     let summary = finetune(&root, "2026-10-20", &["--quiet"]).expect_code(99).summary();
     assert_eq!(summary["status"], json!("nothing_to_process"), "{summary}");

@@ -48,6 +48,8 @@ fn venv_tool(name: &str) -> PathBuf {
 /// Runs evaluate-gates with `config` over `projects` (ID, reports dir), lake under
 /// `root`, with `extra` arguments.
 fn gates(root: &Path, config: &Path, projects: &[(&str, &Path)], extra: &[&str]) -> Run {
+    // The lake the tables go to: a data root must exist (a wrong one is exit 2).
+    fs_err::create_dir_all(root).unwrap();
     let mut cmd = bin("evaluate-gates");
     cmd.args([
         "--data-root",
@@ -114,11 +116,11 @@ fn status<'a>(rows: &'a [Row], project: &str, id: &str) -> &'a str {
     gate(rows, project, id)["status"].as_str().unwrap()
 }
 
-/// Counts of the test cases of one project by status.
+/// Counts of the test cases of one project by outcome.
 fn case_counts(rows: &[Row], project: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for r in rows.iter().filter(|r| r["project_id"] == project) {
-        *counts.entry(r["status"].as_str().unwrap().to_owned()).or_default() += 1;
+        *counts.entry(r["outcome"].as_str().unwrap().to_owned()).or_default() += 1;
     }
     counts
 }
@@ -349,7 +351,7 @@ projects:
     assert_eq!(failing["classname"], "test_calc");
     // The summary line and the JUnit of verdicts agree with gate_results.
     let summary = out.summary();
-    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["status"], "fail");
     assert_eq!(summary["gates"], 24);
     assert_eq!(
         summary["blocking_failures"],
@@ -463,7 +465,7 @@ gates:
         .map(|r| {
             (
                 r["name"].as_str().unwrap(),
-                (r["reruns"].as_i64().unwrap(), r["status"].as_str().unwrap()),
+                (r["reruns"].as_i64().unwrap(), r["outcome"].as_str().unwrap()),
             )
         })
         .collect();
@@ -606,7 +608,7 @@ gates:
     let got: BTreeMap<String, &str> = cases
         .iter()
         .filter(|r| r["project_id"] == "web")
-        .map(|r| (r["name"].as_str().unwrap().trim().to_owned(), r["status"].as_str().unwrap()))
+        .map(|r| (r["name"].as_str().unwrap().trim().to_owned(), r["outcome"].as_str().unwrap()))
         .collect();
     assert_eq!(cases.len(), got.len(), "a case was reported twice: {cases:#?}");
     assert_eq!(got, expected);
@@ -911,17 +913,17 @@ fn surefire_jacoco_go_and_k6_fixtures_give_their_tools_totals() {
     let case = |name: &str| cases.iter().find(|r| r["name"] == name).unwrap();
     assert_eq!(
         (
-            case("retriesThenPasses")["status"].as_str(),
+            case("retriesThenPasses")["outcome"].as_str(),
             case("retriesThenPasses")["reruns"].as_i64()
         ),
         (Some("flaky"), Some(1))
     );
     assert_eq!(
-        (case("alwaysFails")["status"].as_str(), case("alwaysFails")["reruns"].as_i64()),
+        (case("alwaysFails")["outcome"].as_str(), case("alwaysFails")["reruns"].as_i64()),
         (Some("failed"), Some(2))
     );
     assert_eq!(
-        (case("crashes")["status"].as_str(), case("crashes")["reruns"].as_i64()),
+        (case("crashes")["outcome"].as_str(), case("crashes")["reruns"].as_i64()),
         (Some("error"), Some(1))
     );
     assert_eq!(case("alwaysFails")["message"], "expected: <1> but was: <2>");
@@ -1227,7 +1229,7 @@ fn missing_reports_follow_each_policy() {
             let rows = support::sorted_rows(&support::parts(&root, "gate_results", DATE));
             let warned = gates(&root, &cfg, &[("p", &project)], &["--on-blocking-failure", "warn"]).expect_code(0);
             assert_eq!(warned.summary()["blocking_failures"], json!(["p/sec"]), "case {i}");
-            assert_eq!(warned.summary()["status"], "failed", "case {i}");
+            assert_eq!(warned.summary()["status"], "fail", "case {i}");
             assert!(warned.stderr().contains("blocking gate failed"), "case {i}: {}", warned.stderr());
             assert_eq!(support::sorted_rows(&support::parts(&root, "gate_results", DATE)), rows, "case {i}");
         }
@@ -1253,7 +1255,10 @@ fn no_reports_landed_is_nothing_to_process() {
     fs_err::create_dir_all(&missing).unwrap();
     gates(&root, &config, &[], &args).expect_code(99);
     assert!(!root.join("gate_results").exists(), "nothing may be written");
-    gates(&root, &config, &[], &[]).expect_code(2).expect_stderr("no project");
+    // Without --project or --projects-root, the lake's landing directory is read.
+    gates(&root, &config, &[], &[])
+        .expect_code(99)
+        .expect_stderr("raw/quality-reports/dt=2026-10-12");
     let absent = dir.join("absent.yaml");
     gates(&root, &absent, &[], &args).expect_code(2).expect_stderr("absent.yaml");
     // The same root with a project in it is evaluated.
@@ -1399,10 +1404,12 @@ fn config_errors_name_the_line_and_column() {
             }
         }
     }
-    // Usage errors are exit 2 too.
+    // Without --project the reports are read from the lake; a data root that does not
+    // exist is a misconfiguration (exit 2), not a night without reports.
     let mut cmd = bin("evaluate-gates");
-    cmd.args(["--date", DATE, "--config", cfg.to_str().unwrap()]);
-    run(cmd).expect_code(2).expect_stderr("no project");
+    cmd.args(["--date", DATE, "--config", cfg.to_str().unwrap(), "--data-root"]);
+    cmd.arg(dir.join("no-lake"));
+    run(cmd).expect_code(2).expect_stderr("data root");
     gates(&dir.join("lake"), &cfg, &[("p", &dir.join("nowhere"))], &[])
         .expect_code(2)
         .expect_stderr("is not a directory");

@@ -226,7 +226,7 @@ fn edge_cases_are_paired_or_quarantined_with_reasons() {
     assert_eq!(get("app/gone.py")["final_content"], Value::Null);
     assert_eq!(get("app/gone.py")["final_bytes"], Value::Null);
     assert_eq!(get("app/same.py")["change"], json!("unchanged"), "no final newline on either side");
-    assert_eq!(get("logo.png")["binary"], json!(true));
+    assert_eq!(get("logo.png")["is_binary"], json!(true));
     assert_eq!(get("logo.png")["generated_content"], Value::Null);
     assert_eq!(get("logo.png")["change"], json!("unchanged"));
     assert!(
@@ -285,6 +285,55 @@ fn edge_cases_are_paired_or_quarantined_with_reasons() {
     assert!(reason_of("oversized_content").contains("big.txt"));
 }
 
+/// A generation stamped far after the partition it arrived in (a skewed exporter clock)
+/// would be read by no run: the run of its arrival day quarantines it as `future_event`,
+/// and over every run of the range each raw row is accounted for exactly once.
+#[test]
+fn rows_no_run_would_read_are_quarantined_on_their_arrival_day() {
+    let dir = Workdir::new("future");
+    let file = json!([{"path": "a.py", "content": "a\n"}]);
+    let gens = [
+        // Generated 47 h after its partition's day began: G = P + 1, read by run G + 7.
+        generation("f47h", "p1", "2026-03-02T23:00:00Z", &file),
+        // 72 h, 30 days and the end of the calendar: no run reads partition 03-01 then.
+        generation("f72h", "p1", "2026-03-04T00:00:00Z", &file),
+        generation("f30d", "p1", "2026-03-31T10:00:00Z", &file),
+        generation("fmax", "p1", "9999-12-31T23:59:59Z", &file),
+        // An ordinary one.
+        generation("ok", "p1", "2026-03-01T10:00:00Z", &file),
+    ];
+    dir.write("lake/raw/generations/dt=2026-03-01/part-0.ndjson", gens.join("\n") + "\n");
+    dir.write(
+        "lake/raw/snapshots/dt=2026-03-05/part-0.ndjson",
+        snapshot("s", "p1", "2026-03-05T00:00:00Z", &file) + "\n",
+    );
+    let root = dir.join("lake");
+    let arrival = extract(&root, "2026-03-01", &["--max-quarantine-ratio", "1"])
+        .expect_code(0)
+        .summary();
+    assert_eq!(arrival["reconciled"], json!(true), "{arrival}");
+    let codes: Vec<(Option<String>, String)> = quarantine_rows(&root, "2026-03-01").into_iter().map(|(k, c, _)| (k, c)).collect();
+    assert_eq!(
+        codes,
+        [
+            (Some("f30d".to_owned()), "future_event".to_owned()),
+            (Some("f72h".to_owned()), "future_event".to_owned()),
+            (Some("fmax".to_owned()), "future_event".to_owned()),
+        ]
+    );
+    let reason = &quarantine_rows(&root, "2026-03-01")[0].2;
+    assert!(reason.contains("no run would ever read it"), "{reason}");
+    // Every run whose window reaches partition 03-01: each row is handled exactly once.
+    let mut handled = 3; // the three future events above
+    for day in 2..=10 {
+        let date = format!("2026-03-{day:02}");
+        let summary = extract(&root, &date, &["--max-quarantine-ratio", "1"]).summary();
+        assert_eq!(summary["reconciled"], json!(true), "{date}: {summary}");
+        handled += summary["generations_out"].as_u64().unwrap() + summary["rows_quarantined"].as_u64().unwrap();
+    }
+    assert_eq!(handled, 5, "ok (run 03-08) and f47h (run 03-09) once each, the rest quarantined");
+}
+
 #[test]
 fn synthetic_lake_is_recovered_exactly_in_both_formats() {
     for format in ["ndjson", "parquet"] {
@@ -338,7 +387,7 @@ fn synthetic_lake_is_recovered_exactly_in_both_formats() {
                         .unwrap_or_else(|| panic!("{event} {f} missing"));
                     assert_eq!(row["snapshot_id"], t["snapshot_id"], "{event}");
                     assert_eq!(row["change"], f["change"], "{event} {}", f["path"]);
-                    assert_eq!(row["binary"], f["binary"], "{event} {}", f["path"]);
+                    assert_eq!(row["is_binary"], f["binary"], "{event} {}", f["path"]);
                 }
             }
             let duplicates = quarantined.iter().filter(|(_, c, _)| c == "duplicate_event_id").count() as u64;
@@ -575,7 +624,12 @@ fn bad_input_gets_exit_2_naming_file_and_column() {
 fn nothing_to_process_exits_99() {
     let dir = Workdir::new("empty");
     let root = dir.join("lake");
-    // No partitions at all.
+    // No lake at all, or a lake without the raw tables: a misconfiguration, not a quiet night.
+    extract(&root, "2026-03-08", &[]).expect_code(2).expect_stderr("data root");
+    fs_err::create_dir_all(root.join("raw/generations")).unwrap();
+    extract(&root, "2026-03-08", &[]).expect_code(2).expect_stderr("raw/snapshots");
+    // The tables exist, with no partition in reach.
+    fs_err::create_dir_all(root.join("raw/snapshots")).unwrap();
     extract(&root, "2026-03-08", &[]).expect_code(99);
     // An empty partition: the directory and an empty file exist, no rows.
     dir.write("lake/raw/generations/dt=2026-03-01/part-0.ndjson", "");
@@ -676,7 +730,7 @@ fn outputs_read_back_with_pyarrow_and_duckdb() {
         read["quarantine_rows_pyarrow"],
         json!(summary["rows_quarantined"].as_u64().unwrap() + summary["snapshot_rows_quarantined"].as_u64().unwrap())
     );
-    assert_eq!(read["schema_version"], json!("1"));
+    assert_eq!(read["schema_version"], json!(hive_core::schema::EDITS_VERSION.to_string()));
     assert_eq!(read["generations_duckdb"], summary["generations_out"]);
 }
 

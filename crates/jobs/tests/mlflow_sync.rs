@@ -214,7 +214,7 @@ fn write_promotion(root: &Path) {
 }
 
 fn write_gates(root: &Path) {
-    let spec = hive_gates::tables::gate_results_spec();
+    let spec = hive_core::schema::gates::gate_results_spec();
     let mut part = PartWriter::create(root, spec, DATE.parse().unwrap(), Shard::ALL).unwrap();
     let n = 4;
     let build = |i: usize| if i < 2 { "proj-a@2026-10-15" } else { "proj-b@2026-10-15" };
@@ -234,10 +234,15 @@ fn write_gates(root: &Path) {
         Arc::new(Float64Array::from(vec![1.0, 0.8, 1.0, 0.8])),
         Arc::new(Float64Array::from(vec![Some(1.0), Some(0.85), Some(0.9), None])),
         strings(&[Some("pass"), Some("pass"), Some("fail"), Some("missing")]),
-        Arc::new(BooleanArray::from(vec![true, true, true, false])),
+        // proj-b's coverage gate is blocking and its report is missing under policy
+        // `fail`: evaluate-gates says it blocks the run although its status is not `fail`.
+        Arc::new(BooleanArray::from(vec![true, true, true, true])),
         strings(&[Some("fail"); 4]),
-        Arc::new(BooleanArray::from(vec![false, false, true, false])),
+        Arc::new(BooleanArray::from(vec![false, false, true, true])),
         strings(&[Some(""), Some(""), Some("pass_rate 0.9 < 1"), Some("no coverage report")]),
+        strings(&[None; 4]),
+        strings(&[None; 4]),
+        strings(&[None; 4]),
     ];
     part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
     part.commit().unwrap();
@@ -361,8 +366,16 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
         .iter()
         .find(|r| r["params"]["build_id"] == "proj-b@2026-10-15")
         .unwrap();
-    assert_eq!(b["metrics"]["blocking_failures"][0][0], 1.0);
+    // Both rows that `blocks_run` (a failed gate and a missing report under `fail`).
+    assert_eq!(b["metrics"]["blocking_failures"][0][0], 2.0);
     assert_eq!(b["tags"]["hive.gate_status"], "fail");
+    let a = gates["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["params"]["build_id"] == "proj-a@2026-10-15")
+        .unwrap();
+    assert_eq!(a["tags"]["hive.gate_status"], "pass");
     assert_eq!(b["tags"]["gate/line-coverage/status"], "missing");
     // Fine-tune manifest: numbers as metrics, the file as an artifact.
     let ft = &experiment(&state, "/finetune-datasets")["runs"][0];

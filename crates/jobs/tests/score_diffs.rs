@@ -171,7 +171,7 @@ fn diff_scores(root: &Path, date: &str) -> HashMap<String, FileRow> {
                     .clone()
             };
             let (path, change) = (s("path"), s("change"));
-            let binary = batch.column_by_name("binary").unwrap().as_boolean().clone();
+            let binary = batch.column_by_name("is_binary").unwrap().as_boolean().clone();
             let (added, removed, generated, kept) = (i("lines_added"), i("lines_removed"), i("lines_generated"), i("lines_kept"));
             let opt = |a: &arrow::array::Int64Array, r: usize| a.is_valid(r).then(|| a.value(r));
             for r in 0..batch.num_rows() {
@@ -399,6 +399,22 @@ fn generation_sums_and_bounds_hold_when_read_with_pandas() {
     // The threshold is honoured.
     score(&root, date, &["--rewritten-threshold", "0.9"]).expect_code(0);
     python(&["check", root.to_str().unwrap(), date, "0.9"]);
+}
+
+/// docs/analysts.md's DuckDB, polars and pandas snippets run on a scored lake and give
+/// the rewrite rate by template version and language that the `_SUCCESS`-listed parts give.
+#[test]
+fn the_analysts_guide_snippets_agree_on_a_real_lake() {
+    let (_dir, root, date) = scored_lake("analysts", 5);
+    score(&root, date, &[]).expect_code(0);
+    let first = date.parse::<hive_core::PartitionDate>().unwrap().minus_days(6).to_string();
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/analysts.md");
+    let mut cmd = std::process::Command::new(support::oracle_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_analysts.py"));
+    cmd.args([doc.to_str().unwrap(), root.to_str().unwrap(), &first, date]);
+    let checked: Value = serde_json::from_str(ok(cmd).stdout().trim()).unwrap();
+    assert_eq!(checked["snippets"], json!(["duckdb", "pandas", "polars"]), "{checked}");
+    assert!(checked["groups"].as_u64().unwrap() > 3, "{checked}");
 }
 
 #[test]

@@ -657,6 +657,6 @@ mod tests {
         })
         .expect_err("ftp is refused");
         assert!(!err.to_string().contains("hunter2"), "{err}");
-        assert!(err.is_bad_input());
+        assert_eq!(hive_core::exit::Classify::kind(&err), hive_core::exit::ErrorKind::BadInput);
     }
 }

@@ -55,13 +55,23 @@ impl MlflowError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient { .. })
     }
+}
 
-    /// Whether the input or the configuration is at fault (exit 2) rather than the server.
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for MlflowError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
+        use hive_core::exit::ErrorKind;
         match self {
-            Self::InvalidUri { .. } | Self::BadInput { .. } => true,
-            Self::Lake(e) => e.is_bad_input(),
-            _ => false,
+            Self::InvalidUri { .. } | Self::BadInput { .. } => ErrorKind::BadInput,
+            Self::Lake(e) => e.kind(),
+            Self::Client { .. }
+            | Self::Unavailable { .. }
+            | Self::Transient { .. }
+            | Self::Unauthorized { .. }
+            | Self::Api { .. }
+            | Self::BadResponse { .. }
+            | Self::NonFiniteMetric { .. }
+            | Self::InvalidKey { .. }
+            | Self::ArtifactStore { .. } => ErrorKind::Runtime,
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::batch::{Batch, MAX_PARAM_VALUE_LEN, MAX_TAG_VALUE_LEN, Metric, Param,
 use crate::client::{Client, Retry, RunInfo};
 use crate::error::MlflowError;
 use crate::tables::{self, Cell, Partition, Row, Table, text};
+use hive_core::schema::gates::GateStatus;
 
 /// Tag holding an object's stable key.
 pub const KEY_TAG: &str = "hive.key";
@@ -78,8 +79,8 @@ impl Source {
             Self::GenerationScores => "generation_scores",
             Self::AbResults => "ab_results",
             Self::Promotions => "promotions",
-            Self::GateResults => "gate_results",
-            Self::Finetune => "finetune",
+            Self::GateResults => hive_core::schema::gates::GATE_RESULTS,
+            Self::Finetune => hive_core::schema::FINETUNE,
         }
     }
 }
@@ -288,7 +289,7 @@ impl<'c> Sync<'c> {
         let ab = present(Source::AbResults)?;
         let promotions = present(Source::Promotions)?;
         let gates = present(Source::GateResults)?;
-        let manifest_path = root.join("finetune").join(date.dir_name()).join("manifest.json");
+        let manifest_path = hive_core::lake::Target::unchecked(root, date, hive_core::Shard::ALL).finetune_manifest();
         let manifest = if wanted(Source::Finetune) && manifest_path.is_file() {
             found = true;
             let text = fs_err::read_to_string(&manifest_path).map_err(|e| hive_core::CoreError::io(&manifest_path, e))?;
@@ -543,11 +544,14 @@ impl<'c> Sync<'c> {
                     let gate = text(row, "gate_id").unwrap_or("gate");
                     let status = text(row, "status").unwrap_or("missing");
                     *counts.entry(status.to_owned()).or_default() += 1;
-                    if status == "fail" && matches!(row.get("blocking"), Some(Cell::Flag(true))) {
+                    // evaluate-gates decided whether the row failed the run (a blocking
+                    // gate that failed, or whose report is missing under policy `fail`).
+                    if matches!(row.get("blocks_run"), Some(Cell::Flag(true))) {
                         blocking_failures += 1;
                     }
                     b.numbers(row, &format!("gate/{gate}/"), &[]);
-                    b.metric(&format!("gate/{gate}/passed"), if status == "pass" { 1.0 } else { 0.0 });
+                    let passed = status == GateStatus::Pass.as_str();
+                    b.metric(&format!("gate/{gate}/passed"), if passed { 1.0 } else { 0.0 });
                     for (column, cell) in *row {
                         if let Cell::Text(v) = cell
                             && !matches!(column.as_str(), "run_id" | "project_id" | "gate_id")
@@ -557,7 +561,7 @@ impl<'c> Sync<'c> {
                     }
                 }
                 b.metric("gates", rows.len() as f64);
-                for status in ["pass", "fail", "warn", "missing"] {
+                for status in GateStatus::ALL.map(GateStatus::as_str) {
                     b.metric(&format!("gates_{status}"), counts.get(status).copied().unwrap_or(0) as f64);
                 }
                 b.metric("blocking_failures", blocking_failures as f64);

@@ -55,16 +55,12 @@ pub struct ScoreOptions {
 pub enum ScoreError {
     #[error(transparent)]
     Core(#[from] CoreError),
-    #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
 }
 
-impl ScoreError {
-    /// Whether the input or invocation is at fault (exit 2).
-    pub fn is_bad_input(&self) -> bool {
+impl hive_core::exit::Classify for ScoreError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
         match self {
-            Self::Core(e) => e.is_bad_input(),
-            Self::InvalidOption { .. } => true,
+            Self::Core(e) => e.kind(),
         }
     }
 }
@@ -297,12 +293,13 @@ const EDITS_COLUMNS: &[(&str, ColumnKind)] = &[
 /// Runs score-diffs for one date and shard.
 pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
     if !(0.0..=1.0).contains(&options.rewritten_threshold) {
-        return Err(ScoreError::InvalidOption {
+        return Err(CoreError::InvalidOption {
             name: "--rewritten-threshold",
             reason: "must be in [0, 1]".into(),
-        });
+        }
+        .into());
     }
-    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| ScoreError::InvalidOption {
+    hive_core::quarantine::check_max_ratio(options.max_quarantine_ratio).map_err(|reason| CoreError::InvalidOption {
         name: "--max-quarantine-ratio",
         reason,
     })?;
@@ -328,15 +325,22 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
         rewrite_rate: None,
         outputs: BTreeMap::new(),
     };
-    if !partition_dir(root, EDITS, options.date).exists() {
-        tracing::warn!(date = %options.date, "no `edits` partition: nothing to process");
-        return Ok(summary);
+    let edits_dir = partition_dir(root, EDITS, options.date);
+    if !edits_dir.exists() {
+        // extract-edits commits a partition on every run, an empty one too: a missing
+        // partition means it has not run for this date, which is not a quiet night.
+        return Err(CoreError::MissingInput {
+            what: "`edits` partition",
+            path: edits_dir,
+            problem: "does not exist: run extract-edits for this date first",
+        }
+        .into());
     }
     let parts = committed_parts(root, EDITS, options.date)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
-        .map_err(|e| ScoreError::InvalidOption {
+        .map_err(|e| CoreError::InvalidOption {
             name: "--threads",
             reason: e.to_string(),
         })?;
@@ -440,9 +444,8 @@ fn score_part(
         let generated_at = typed(&batch, path, "generated_at", ColumnKind::Timestamp, |a| {
             TimestampColumn::new(a.as_ref())
         })?;
-        let binary = batch
-            .column_by_name("binary")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>().cloned());
+        let binary =
+            hive_core::schema::binary_column(&batch).and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>().cloned());
         let n = batch.num_rows();
         summary.rows_read += n as u64;
         let owned: Vec<usize> = (0..n)
@@ -536,10 +539,15 @@ fn diff_scores_batch(
         "path",
         "language",
         "change",
-        "binary",
+        hive_core::schema::IS_BINARY,
     ];
     for name in carried {
-        let column = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
+        let found = if name == hive_core::schema::IS_BINARY {
+            hive_core::schema::binary_column(batch)
+        } else {
+            batch.column_by_name(name)
+        };
+        let column = found.ok_or_else(|| CoreError::MissingColumn {
             path: EDITS.into(),
             column: name.to_owned(),
             found: String::new(),

@@ -50,6 +50,15 @@ pub enum SynthError {
     },
 }
 
+impl hive_core::exit::Classify for SynthError {
+    fn kind(&self) -> hive_core::exit::ErrorKind {
+        match self {
+            Self::Scenario { .. } => hive_core::exit::ErrorKind::BadInput,
+            Self::Io { .. } | Self::Parquet { .. } | Self::Arrow { .. } => hive_core::exit::ErrorKind::Runtime,
+        }
+    }
+}
+
 /// What to generate and where.
 #[derive(Debug, Clone)]
 pub struct SynthOptions {

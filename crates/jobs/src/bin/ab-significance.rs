@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
 use hive_ab::AbOptions;
 use hive_core::cli::{CommonArgs, OnDataFailure};
-use hive_core::{ExitStatus, Shard, env};
+use hive_core::{CoreError, ExitStatus, Shard, env};
+
+const JOB: &str = "ab-significance";
 
 /// Compare template versions in every started experiment: per-project statistics that stay valid when read every night.
 ///
@@ -54,18 +56,16 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
-    anyhow::ensure!(
-        cli.common.shard == Shard::ALL,
-        "ab-significance analyses whole experiments: --shard must be 0/1, got {}",
-        cli.common.shard
-    );
+    let target = cli.common.target(Shard::ALL).classified()?;
+    target.require_table(hive_core::schema::GENERATION_SCORES).classified()?;
+    CoreError::require_file("experiments config", &cli.config).classified()?;
     let options = AbOptions {
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
         config: cli.config.clone(),
         gate_results: cli.gate_results,
     };
-    let summary = hive_ab::run(&options).with_context(|| format!("analysing experiments for {}", options.date))?;
+    let summary = hive_ab::run(&options).job_context(|| format!("analysing experiments for {}", options.date))?;
     if !summary.srm_flags.is_empty() {
         tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
     }
@@ -73,7 +73,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
 use hive_core::cli::CommonArgs;
-use hive_core::{ExitStatus, env};
-use hive_finetune::{FinetuneError, FinetuneOptions};
+use hive_core::{CoreError, ExitStatus, Shard, env};
+use hive_finetune::FinetuneOptions;
+
+const JOB: &str = "build-finetune";
 
 /// Build fine-tuning datasets (SFT and preference pairs) from what users kept of generated files.
 ///
@@ -55,22 +57,20 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
-    if cli.common.shard != hive_core::Shard::ALL {
-        return Err(FinetuneError::InvalidOption {
-            name: "--shard",
-            reason: "build-finetune does not shard: deduplication and the split need every project at once".to_owned(),
-        }
-        .into());
+    let target = cli.common.target(Shard::ALL).classified()?;
+    target.require_table(hive_core::schema::EDITS).classified()?;
+    if let Some(path) = &cli.config {
+        CoreError::require_file("fine-tuning config", path).classified()?;
     }
-    let config = hive_finetune::load_config(cli.config.as_deref())?;
+    let config = hive_finetune::load_config(cli.config.as_deref()).classified()?;
     let options = FinetuneOptions {
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
         days: cli.days,
         config,
         quiet: cli.common.log.quiet,
     };
-    let summary = hive_finetune::run(&options).with_context(|| format!("building fine-tuning datasets for {}", options.date))?;
+    let summary = hive_finetune::run(&options).job_context(|| format!("building fine-tuning datasets for {}", options.date))?;
     tracing::info!(
         input_rows = summary.input_rows,
         sft_examples = summary.sft_examples,
@@ -81,7 +81,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

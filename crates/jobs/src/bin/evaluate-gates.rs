@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
+use hive_core::CoreError;
 use hive_core::ExitStatus;
-use hive_core::cli::{CommonArgs, OnDataFailure};
+use hive_core::cli::{CommonArgs, OnDataFailure, ShardArgs};
 use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
+
+const JOB: &str = "evaluate-gates";
 
 /// Check a project's test, coverage, security and performance reports against the gates of quality-fabric-config.yaml.
 ///
@@ -34,6 +37,9 @@ use hive_gates::{GatesOptions, ProjectReports, RunStatus, env};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    shard: ShardArgs,
 
     /// The quality config (format: docs/quality-gates.md).
     #[arg(long, env = env::GATES_CONFIG, default_value = "quality-fabric-config.yaml", value_name = "FILE")]
@@ -82,29 +88,30 @@ fn parse_project(text: &str) -> Result<ProjectReports, String> {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let target = cli.common.target(cli.shard.shard).classified()?;
+    CoreError::require_file("quality config", &cli.config).classified()?;
     let mut projects = cli.projects.clone();
-    if let Some(root) = &cli.projects_root {
-        projects.extend(hive_gates::projects_under(root).context("listing the projects root")?);
-    }
-    if projects.is_empty() && cli.projects_root.is_none() {
-        return Err(hive_gates::GatesError::InvalidOption {
-            name: "--project",
-            reason: "no project: give --project ID=DIR or --projects-root DIR".into(),
-        }
-        .into());
+    // Without --project, the night's reports are where the lake keeps them.
+    let projects_root = match (&cli.projects_root, projects.is_empty()) {
+        (Some(root), _) => Some(root.clone()),
+        (None, true) => Some(target.quality_reports()),
+        (None, false) => None,
+    };
+    if let Some(root) = &projects_root {
+        projects.extend(hive_gates::projects_under(root).job_context(|| "listing the projects root")?);
     }
     let options = GatesOptions {
         config: cli.config.clone(),
         projects,
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
-        shard: cli.common.shard,
+        shard: cli.shard.shard,
         run_id: cli.run_id.clone(),
         summary_md: cli.summary_md.clone(),
         junit_out: cli.junit_out.clone(),
         max_report_bytes: cli.max_report_bytes,
     };
-    let summary = hive_gates::run(&options).with_context(|| format!("evaluating quality gates for {}", options.date))?;
+    let summary = hive_gates::run(&options).job_context(|| format!("evaluating quality gates for {}", options.date))?;
     tracing::info!(
         gates = summary.gates,
         passed = summary.passed,
@@ -130,7 +137,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

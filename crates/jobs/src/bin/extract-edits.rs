@@ -1,12 +1,14 @@
 //! `extract-edits`: pairs each generated file with what the user kept (see
 //! `hive_extract` for the rules); this binary only parses arguments and reports.
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
-use hive_core::cli::CommonArgs;
+use hive_core::cli::{CommonArgs, ShardArgs};
 use hive_core::{ExitStatus, env};
 use hive_extract::ExtractOptions;
+
+const JOB: &str = "extract-edits";
 
 /// Pair every generated file with what the user kept at the end of its observation window.
 ///
@@ -28,6 +30,9 @@ use hive_extract::ExtractOptions;
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    shard: ShardArgs,
 
     /// Observation window in days: how long users may edit before what they kept is taken.
     #[arg(long, env = env::WINDOW_DAYS, default_value_t = 7)]
@@ -55,10 +60,14 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let target = cli.common.target(cli.shard.shard).classified()?;
+    for table in [hive_core::schema::RAW_GENERATIONS, hive_core::schema::RAW_SNAPSHOTS] {
+        target.require_table(table).classified()?;
+    }
     let options = ExtractOptions {
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
-        shard: cli.common.shard,
+        shard: cli.shard.shard,
         window_days: cli.window_days,
         max_file_bytes: cli.max_file_bytes,
         max_quarantine_ratio: cli.max_quarantine_ratio,
@@ -66,8 +75,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         quiet: cli.common.log.quiet,
     };
-    let summary =
-        hive_extract::run(&options).with_context(|| format!("extracting edits for {} (shard {})", options.date, options.shard))?;
+    let summary = hive_extract::run(&options).job_context(|| format!("extracting edits for {} (shard {})", options.date, options.shard))?;
     tracing::info!(
         generations = summary.generations_out,
         edit_rows = summary.edit_rows_out,
@@ -79,7 +87,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

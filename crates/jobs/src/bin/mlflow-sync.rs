@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
 use hive_core::cli::CommonArgs;
 use hive_core::{ExitStatus, Shard, env};
 use hive_mlflow::{Client, Config, Mode, Source, Sync, SyncOptions};
+
+const JOB: &str = "mlflow-sync";
 
 /// Publish a date's generation scores, A/B results, promotions, gate results and fine-tune manifests to MLflow.
 ///
@@ -81,17 +83,13 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
-    anyhow::ensure!(
-        cli.common.shard == Shard::ALL,
-        "mlflow-sync publishes whole partitions: --shard must be 0/1, got {}",
-        cli.common.shard
-    );
+    let target = cli.common.target(Shard::ALL).classified()?;
     let Some(uri) = cli.tracking_uri.as_deref().filter(|u| !u.trim().is_empty()) else {
-        eprintln!(
-            "mlflow-sync: {} is not set; MLflow is not configured, nothing to publish (exit 99, task skipped)",
+        let reason = format!(
+            "{} is not set; MLflow is not configured, nothing to publish",
             env::MLFLOW_TRACKING_URI
         );
-        return Ok(ExitStatus::NothingToProcess);
+        return hive_jobs::nothing_to_process(JOB, cli.common.date.to_string(), &reason);
     };
     let config = Config {
         tracking_uri: uri.to_owned(),
@@ -100,11 +98,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         retry_base: Duration::from_millis(cli.retry_base_ms),
         timeout: Duration::from_secs(cli.timeout_secs),
     };
-    let client = Client::new(&config).context("configuring the MLflow client")?;
+    let client = Client::new(&config).job_context(|| "configuring the MLflow client")?;
     let sources: std::collections::BTreeSet<Source> = cli.tables.iter().copied().collect();
     let options = SyncOptions {
         sources: sources.clone(),
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
         mode: cli.mode,
         concurrency: cli.concurrency as usize,
@@ -113,21 +111,21 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let sync = Sync::new(&client, options);
     let summary = sync
         .run()
-        .with_context(|| format!("publishing {} to MLflow at {}", cli.common.date, client.base()))?;
+        .job_context(|| format!("publishing {} to MLflow at {}", cli.common.date, client.base()))?;
     let Some(summary) = summary else {
-        eprintln!(
-            "mlflow-sync: none of {} has a partition for {} under `{}`; nothing to publish (exit 99)",
+        let reason = format!(
+            "none of {} has a partition for {} under `{}`; nothing to publish",
             sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             cli.common.date,
             cli.common.data_root.display()
         );
-        return Ok(ExitStatus::NothingToProcess);
+        return hive_jobs::nothing_to_process(JOB, cli.common.date.to_string(), &reason);
     };
     hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
 use hive_ab::config::ExperimentsConfig;
 use hive_core::cli::CommonArgs;
-use hive_core::{ExitStatus, env};
+use hive_core::{CoreError, ExitStatus, Shard, env};
+
+const JOB: &str = "promote-templates";
 
 /// Decide, per experiment, whether to promote a template version, continue, or stop.
 ///
@@ -36,14 +38,17 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
-    let config = ExperimentsConfig::load(&cli.config)?;
-    let summary = hive_ab::promote::run(&cli.common.data_root, cli.common.date, &config)
-        .with_context(|| format!("deciding promotions for {}", cli.common.date))?;
+    let target = cli.common.target(Shard::ALL).classified()?;
+    target.require_table(hive_core::schema::AB_RESULTS).classified()?;
+    CoreError::require_file("experiments config", &cli.config).classified()?;
+    let config = ExperimentsConfig::load(&cli.config).classified()?;
+    let summary = hive_ab::promote::run(target.root(), cli.common.date, &config)
+        .job_context(|| format!("deciding promotions for {}", cli.common.date))?;
     hive_jobs::conclude(&summary)
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

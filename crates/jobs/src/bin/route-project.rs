@@ -9,9 +9,10 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 
-use hive_ab::config::{ConfigError, Experiment, ExperimentsConfig};
+use hive_ab::config::{Experiment, ExperimentsConfig};
 use hive_core::routing;
 use hive_core::{ExitStatus, env};
+use hive_jobs::JobResultExt;
 
 /// Print the experiment variant the routing spec gives each project, one JSON line per project.
 ///
@@ -73,18 +74,6 @@ struct Cli {
     config_on_command_line: bool,
 }
 
-/// An invocation that cannot work (exit code 2), beyond what clap checks.
-#[derive(Debug)]
-struct Usage(String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
-
 /// What routes the projects: an experiment of the config, or a bare salt and weights.
 enum Router {
     Experiment { experiment: Box<Experiment>, weights: Vec<f64> },
@@ -97,17 +86,19 @@ impl Router {
         // config may come from the environment, where it is ignored in --salt mode.
         if let Some(id) = &cli.experiment {
             let Some(path) = &cli.config else {
-                return Err(Usage(format!("--experiment needs --config (or `{}`)", env::EXPERIMENTS_CONFIG)).into());
+                return Err(hive_jobs::usage_error(format!(
+                    "--experiment needs --config (or `{}`)",
+                    env::EXPERIMENTS_CONFIG
+                )));
             };
-            let config = ExperimentsConfig::load(path)?;
+            let config = ExperimentsConfig::load(path).classified()?;
             let Some(experiment) = config.experiments.iter().find(|e| &e.id == id) else {
                 let known: Vec<String> = config.experiments.iter().map(|e| format!("`{}`", e.id)).collect();
-                return Err(Usage(format!(
+                return Err(hive_jobs::usage_error(format!(
                     "experiment `{id}` is not in `{}` (it has: {})",
                     path.display(),
                     if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-                ))
-                .into());
+                )));
             };
             let weights = experiment.weights();
             return Ok(Self::Experiment {
@@ -117,12 +108,16 @@ impl Router {
         }
         let (Some(salt), Some(weights)) = (&cli.salt, &cli.weights) else {
             // clap's argument group makes this unreachable; say so plainly if it is not.
-            return Err(Usage("give --experiment (with --config), or --salt with --weights".into()).into());
+            return Err(hive_jobs::usage_error(
+                "give --experiment (with --config), or --salt with --weights",
+            ));
         };
         if cli.config_on_command_line {
-            return Err(Usage("--config is for --experiment; --salt and --weights route without a config".into()).into());
+            return Err(hive_jobs::usage_error(
+                "--config is for --experiment; --salt and --weights route without a config",
+            ));
         }
-        routing::check_weights(weights).context("checking --weights")?;
+        routing::check_weights(weights).job_context(|| "checking --weights")?;
         Ok(Self::Salt {
             salt: salt.clone(),
             weights: weights.clone(),
@@ -156,11 +151,6 @@ impl Router {
     }
 }
 
-/// Whether the error is the invocation's or the input's fault (exit code 2).
-fn is_bad_input(error: &anyhow::Error) -> bool {
-    hive_jobs::is_bad_input(error) || error.chain().any(|cause| cause.is::<ConfigError>() || cause.is::<Usage>())
-}
-
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let router = Router::from_cli(cli)?;
     let stdout = std::io::stdout();
@@ -177,7 +167,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     if cli.project_ids.is_empty() {
         let stdin = std::io::stdin();
         if stdin.is_terminal() {
-            return Err(Usage("no project ids: give them as arguments or pipe them on stdin, one per line".into()).into());
+            return Err(hive_jobs::usage_error(
+                "no project ids: give them as arguments or pipe them on stdin, one per line",
+            ));
         }
         let mut input = stdin.lock();
         let mut buf = Vec::new();
@@ -188,7 +180,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
             }
             let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let project_id = std::str::from_utf8(line).map_err(|e| Usage(format!("stdin line {number} is not UTF-8: {e}")))?;
+            let project_id =
+                std::str::from_utf8(line).map_err(|e| hive_jobs::usage_error(format!("stdin line {number} is not UTF-8: {e}")))?;
             if !emit(project_id)? {
                 return Ok(ExitStatus::Success);
             }
@@ -211,8 +204,5 @@ fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.config_on_command_line = matches.value_source("config") == Some(ValueSource::CommandLine);
-    match run(&cli) {
-        Err(error) if is_bad_input(&error) => hive_jobs::report_error(&error, true).into(),
-        result => hive_jobs::finish(result),
-    }
+    hive_jobs::finish_tool(run(&cli))
 }

@@ -1,12 +1,14 @@
 //! `score-diffs`: line and character metrics per generated file and per generation (see
 //! `hive_score`); this binary only parses arguments and reports.
 
-use anyhow::Context;
 use clap::Parser;
+use hive_jobs::JobResultExt;
 
-use hive_core::cli::CommonArgs;
+use hive_core::cli::{CommonArgs, ShardArgs};
 use hive_core::{ExitStatus, env};
 use hive_score::ScoreOptions;
+
+const JOB: &str = "score-diffs";
 
 /// Score every generated file of an `edits` partition: what the user kept, line by line and character by character.
 ///
@@ -29,6 +31,9 @@ use hive_score::ScoreOptions;
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    shard: ShardArgs,
 
     /// A generation is `rewritten` when its line-weighted rewrite rate exceeds this.
     #[arg(long, env = env::REWRITTEN_THRESHOLD, default_value_t = 0.5)]
@@ -53,16 +58,18 @@ struct Cli {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let target = cli.common.target(cli.shard.shard).classified()?;
+    target.require_table(hive_core::schema::EDITS).classified()?;
     let options = ScoreOptions {
-        data_root: cli.common.data_root.clone(),
+        data_root: target.root().to_owned(),
         date: cli.common.date,
-        shard: cli.common.shard,
+        shard: cli.shard.shard,
         rewritten_threshold: cli.rewritten_threshold,
         threads: cli.threads,
         char_budget: cli.char_budget,
         max_quarantine_ratio: cli.max_quarantine_ratio,
     };
-    let summary = hive_score::run(&options).with_context(|| format!("scoring diffs for {} (shard {})", options.date, options.shard))?;
+    let summary = hive_score::run(&options).job_context(|| format!("scoring diffs for {} (shard {})", options.date, options.shard))?;
     tracing::info!(
         files = summary.diff_rows_out,
         generations = summary.generations_out,
@@ -73,7 +80,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.common.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, Some(cli.common.date.to_string()), run(&cli))
 }

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use hive_jobs::JobResultExt;
 
 use hive_core::ExitStatus;
 use hive_core::cli::LogArgs;
 use hive_synth::{OutputFormat, Scenario, SynthOptions};
+
+const JOB: &str = "synth-events";
 
 /// Generate realistic raw generations and project snapshots with planted effects.
 ///
@@ -75,8 +78,9 @@ enum Format {
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let mut scenario = match &cli.scenario {
         Some(path) => {
+            hive_core::CoreError::require_file("scenario", path).classified()?;
             let text = fs_err::read_to_string(path)?;
-            Scenario::from_yaml(&text, &path.display().to_string())?
+            Scenario::from_yaml(&text, &path.display().to_string()).classified()?
         }
         None => Scenario::default(),
     };
@@ -109,7 +113,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         truth: !cli.no_truth,
     };
     let mut progress = hive_core::progress::Progress::new("generations", Some(options.scenario.generations), cli.log.quiet);
-    let planted = hive_synth::run(&options, |n| progress.inc(n)).with_context(|| format!("generating into `{}`", cli.out.display()))?;
+    let planted = hive_synth::run(&options, |n| progress.inc(n)).job_context(|| format!("generating into `{}`", cli.out.display()))?;
     progress.finish();
     let summary = serde_json::json!({
         "job": "synth-events",
@@ -123,7 +127,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = hive_jobs::parse_args(JOB);
     hive_core::logging::init(&cli.log);
-    hive_jobs::finish(run(&cli))
+    hive_jobs::finish(JOB, None, run(&cli))
 }

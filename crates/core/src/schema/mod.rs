@@ -5,6 +5,8 @@
 //! against the code. A schema's version is written into every file's key-value metadata
 //! (`hive.schema_version`); bump it on any change a reader could notice.
 
+pub mod gates;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,7 +47,20 @@ pub fn description(field: &Field) -> Option<&str> {
 pub const EDITS: &str = "edits";
 
 /// Schema version of `edits`.
-pub const EDITS_VERSION: u32 = 1;
+pub const EDITS_VERSION: u32 = 2;
+
+/// The binary-file flag of `edits` and `diff_scores`. Version 1 of both tables called it
+/// `binary`, a reserved word in SQL engines (DuckDB needs it quoted); readers still accept
+/// that name in partitions written before version 2 ([`binary_column`]).
+pub const IS_BINARY: &str = "is_binary";
+/// The name [`IS_BINARY`] had in schema version 1.
+pub const LEGACY_BINARY: &str = "binary";
+
+/// The binary-file flag column of a batch of `edits` or `diff_scores`, under its current
+/// name or its version-1 name.
+pub fn binary_column(batch: &arrow::record_batch::RecordBatch) -> Option<&arrow::array::ArrayRef> {
+    batch.column_by_name(IS_BINARY).or_else(|| batch.column_by_name(LEGACY_BINARY))
+}
 
 /// The `edits` table.
 pub fn edits_spec() -> TableSpec {
@@ -115,7 +130,7 @@ pub fn edits_spec() -> TableSpec {
             "`unchanged` (byte-identical), `modified`, or `deleted` (path absent from the snapshot).",
         ),
         col(
-            "binary",
+            IS_BINARY,
             DataType::Boolean,
             false,
             "Either side has a NUL byte in its first 8000 bytes (git's rule); contents are then null.",
@@ -167,13 +182,13 @@ fn generation_key_columns() -> Vec<Field> {
 /// `diff_scores`: one row per generated file, with line and character metrics.
 pub const DIFF_SCORES: &str = "diff_scores";
 /// Schema version of `diff_scores`.
-pub const DIFF_SCORES_VERSION: u32 = 1;
+pub const DIFF_SCORES_VERSION: u32 = 2;
 
 /// The `diff_scores` table.
 pub fn diff_scores_spec() -> TableSpec {
     let edits = edits_spec();
     let mut fields = generation_key_columns();
-    for name in ["snapshot_id", "path", "language", "change", "binary"] {
+    for name in ["snapshot_id", "path", "language", "change", IS_BINARY] {
         if let Ok(f) = edits.schema.field_with_name(name) {
             fields.push(f.clone());
         }
@@ -440,6 +455,9 @@ pub fn quarantine_spec(job: &str) -> TableSpec {
 
 /// `raw/generations`: what maestro-hive exports per generation.
 pub const RAW_GENERATIONS: &str = "raw/generations";
+
+/// build-finetune's dataset directory (JSONL, Parquet, manifest, card; not a Parquet table).
+pub const FINETUNE: &str = "finetune";
 /// `raw/snapshots`: full project trees captured over time.
 pub const RAW_SNAPSHOTS: &str = "raw/snapshots";
 
@@ -507,6 +525,47 @@ mod tests {
         }
     }
 
+    /// The README shows the architecture: its layout lists every crate (and
+    /// docs/architecture.md describes each), its lake tree every table.
+    #[test]
+    fn readme_lists_every_crate_and_every_table() {
+        let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let readme = std::fs::read_to_string(format!("{repo}/README.md")).expect("README.md");
+        let architecture = std::fs::read_to_string(format!("{repo}/docs/architecture.md")).expect("architecture.md");
+        for entry in std::fs::read_dir(format!("{repo}/crates")).expect("crates/") {
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            assert!(
+                readme.contains(&format!("\ncrates/{name} ")),
+                "README's layout does not list crates/{name}"
+            );
+            assert!(
+                architecture.contains(&format!("| `hive-{name}` |")),
+                "docs/architecture.md does not describe hive-{name}"
+            );
+        }
+        let tables = [
+            EDITS,
+            DIFF_SCORES,
+            GENERATION_SCORES,
+            AB_RESULTS,
+            PROMOTIONS,
+            FINETUNE,
+            gates::GATE_RESULTS,
+            gates::TEST_CASES,
+            gates::COVERAGE,
+            gates::FINDINGS,
+            RAW_GENERATIONS,
+            RAW_SNAPSHOTS,
+            "quarantine/<job>",
+        ];
+        for table in tables {
+            assert!(
+                readme.contains(&format!("  {table}/dt=")),
+                "README's lake tree does not list `{table}`"
+            );
+        }
+    }
+
     #[test]
     fn data_dictionary_documents_every_column() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/data-dictionary.md");
@@ -518,6 +577,10 @@ mod tests {
             ab_results_spec(),
             promotions_spec(),
             quarantine_spec("x"),
+            gates::gate_results_spec(),
+            gates::test_cases_spec(),
+            gates::coverage_spec(),
+            gates::findings_spec(),
         ] {
             let heading = if spec.name.starts_with("quarantine") {
                 "## `quarantine/<job>`".to_owned()
