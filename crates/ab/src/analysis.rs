@@ -9,7 +9,7 @@ use hive_core::PartitionDate;
 use hive_stats::bayes::{BayesOptions, posterior};
 use hive_stats::cuped::cuped_ratio;
 use hive_stats::sequential::{SequentialOptions, always_valid};
-use hive_stats::tests::{Reference, TestOptions, sample_ratio_mismatch, two_sample};
+use hive_stats::fixed_horizon::{Reference, TestOptions, sample_ratio_mismatch, two_sample};
 use hive_stats::{ArmSummary, Difference, Direction, Moments, StatsError};
 
 use crate::config::{Experiment, Metric, MetricRole};

@@ -8,7 +8,7 @@
 //! GrowthBook's implementation, gbstats 0.8.0 `SequentialTwoSidedTTest`:
 //!
 //! - `N = n_c + n_t`, `V` the variance of the estimated difference (see
-//!   [`crate::tests`]), `s² = N V`;
+//!   [`crate::fixed_horizon`]), `s² = N V`;
 //! - mixing parameter tuned so the sequence is tightest at `N = τ` (eq. 161):
 //!   `ρ = sqrt((−2 ln α + ln(1 − 2 ln α)) / τ)`, `τ` = `tuning` (gbstats'
 //!   `sequential_tuning_parameter`, default 5000);
@@ -17,13 +17,13 @@
 //!   With `ρ` held at its tuned value this is exactly the smallest `α'` at which the
 //!   sequence at level `α'` excludes 0.
 //!
-//! Degenerate inputs are handled as in [`crate::tests`]: fewer than two units in an arm
+//! Degenerate inputs are handled as in [`crate::fixed_horizon`]: fewer than two units in an arm
 //! or a zero-variance difference is an error; one constant arm is computed (gbstats
 //! returns its uninformative default there, so the oracle compares against gbstats'
 //! formulas with that guard bypassed).
 
 use crate::error::{check_open_unit, check_positive};
-use crate::tests::{TestResult, estimate};
+use crate::fixed_horizon::{TestResult, estimate};
 use crate::{ArmSummary, Difference, StatsError};
 
 /// How [`always_valid`] builds the confidence sequence.
@@ -75,7 +75,7 @@ pub fn always_valid(control: &ArmSummary, treatment: &ArmSummary, options: &Sequ
 #[cfg(test)]
 mod unit_tests {
     use super::*;
-    use crate::tests::{TestOptions, two_sample};
+    use crate::fixed_horizon::{TestOptions, two_sample};
 
     fn arm(n: u64, mean: f64, variance: f64) -> ArmSummary {
         ArmSummary {
