@@ -283,7 +283,10 @@ mod unit_tests {
         let control = ratio(&[[1.0, 3.0], [2.0, 6.0], [5.0, 15.0], [7.0, 21.0]]);
         let treatment = ratio(&[[1.0, 10.0], [3.0, 30.0], [7.0, 70.0]]);
         assert_eq!(treatment.effective_variance(), 0.0);
-        assert_eq!(two_sample(&control, &treatment, &TestOptions::default()), Err(StatsError::ZeroVariance));
+        assert_eq!(
+            two_sample(&control, &treatment, &TestOptions::default()),
+            Err(StatsError::ZeroVariance)
+        );
         let relative = TestOptions {
             difference: Difference::Relative,
             ..TestOptions::default()

@@ -42,15 +42,15 @@ pub mod bayes;
 pub mod cuped;
 pub mod dist;
 mod error;
+pub mod fixed_horizon;
 pub mod moments;
 pub mod multiple;
 pub mod power;
 pub mod sequential;
-pub mod fixed_horizon;
 
 pub use error::StatsError;
-pub use moments::{ArmSummary, Moments};
 pub use fixed_horizon::TestResult;
+pub use moments::{ArmSummary, Moments};
 
 /// Which difference between the arms is estimated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -24,7 +24,7 @@
 
 use crate::error::{check_open_unit, check_positive};
 use crate::fixed_horizon::{TestResult, estimate};
-use crate::{ArmSummary, Difference, StatsError};
+use crate::{ArmSummary, Difference, StatsError, dist};
 
 /// How [`always_valid`] builds the confidence sequence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,7 +54,7 @@ pub fn always_valid(control: &ArmSummary, treatment: &ArmSummary, options: &Sequ
     let est = estimate(control, treatment, options.difference)?;
     let alpha = options.alpha;
     let n = (control.n + treatment.n) as f64;
-    let rho2 = (-2.0 * alpha.ln() + (-2.0 * alpha.ln() + 1.0).ln()) / options.tuning;
+    let rho2 = rho_squared(alpha, options.tuning);
     let s2 = est.variance * n;
     let n_rho2_plus_1 = n * rho2 + 1.0;
     let half_width = s2.sqrt() * (2.0 * n_rho2_plus_1 * (n_rho2_plus_1.sqrt() / alpha).ln() / (n * n * rho2)).sqrt();
@@ -70,6 +70,195 @@ pub fn always_valid(control: &ArmSummary, treatment: &ArmSummary, options: &Sequ
         ci_low: est.value - half_width,
         ci_high: est.value + half_width,
     })
+}
+
+/// `ρ²` of the mixture tuned to be tightest at `tuning` total units (eq. 161).
+fn rho_squared(alpha: f64, tuning: f64) -> f64 {
+    (-2.0 * alpha.ln() + (-2.0 * alpha.ln() + 1.0).ln()) / tuning
+}
+
+/// Half-width of the sequence at `n` total units, in units of the standard error of the
+/// difference there (`s / sqrt(n)`): the sequential rule's critical value.
+fn critical_value(n: f64, rho2: f64, alpha: f64) -> f64 {
+    let x = n * rho2 + 1.0;
+    (2.0 * x * (x.sqrt() / alpha).ln() / (n * rho2)).sqrt()
+}
+
+/// The always-valid p-value of the null `difference = null_value` (the p-value of
+/// [`always_valid`] is the one of `null_value = 0`): the smallest `α'` at which the
+/// sequence at level `α'`, with `ρ` tuned for `options.alpha`, excludes `null_value`.
+/// Guardrails use it with their non-inferiority margin as the null.
+pub fn p_value_against(
+    control: &ArmSummary,
+    treatment: &ArmSummary,
+    options: &SequentialOptions,
+    null_value: f64,
+) -> Result<f64, StatsError> {
+    check_open_unit("alpha", options.alpha)?;
+    check_positive("tuning", options.tuning)?;
+    if !null_value.is_finite() {
+        return Err(StatsError::InvalidParameter {
+            name: "null_value",
+            value: null_value,
+            expected: "finite",
+        });
+    }
+    let est = estimate(control, treatment, options.difference)?;
+    let n = (control.n + treatment.n) as f64;
+    let rho2 = rho_squared(options.alpha, options.tuning);
+    let shifted = est.value - null_value;
+    let st2 = shifted * shifted * n / est.variance;
+    Ok(((n * rho2 + 1.0).sqrt() * (-rho2 * st2 / (2.0 * (n * rho2 + 1.0))).exp()).min(1.0))
+}
+
+/// The looks of a planned sequential experiment: when the confidence sequence may decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequentialDesign {
+    /// Level of the sequence (the level a single treatment is tested at; divide by the
+    /// number of treatments for Holm's first step).
+    pub alpha: f64,
+    /// The sequence's tuning `τ` (total units at which it is tightest); its `ρ` is tuned
+    /// for `alpha`.
+    pub tuning: f64,
+    /// Level used to tune `ρ` (the experiment's `alpha`, also when `alpha` is Holm's
+    /// `alpha / m`: the job computes one sequence per comparison).
+    pub tuning_alpha: f64,
+    /// Total units (both arms) at each look where a decision may be taken, increasing.
+    pub looks: Vec<f64>,
+}
+
+/// Grid points per look of the numerical integration in [`sequential_power`]; the step is
+/// then below 0.2 standard deviations of one night's increment for 30 equal looks, and
+/// Simpson's rule is exact to about 1e-4 in power there (checked against a simulation of
+/// the same rule in the unit tests, and against the whole decision code in hive-ab's
+/// calibration test).
+const GRID: usize = 241;
+
+/// Probability that the confidence sequence excludes 0 on the side of `effect` at one of
+/// the design's looks, when the true difference is `effect` and the unit standard
+/// deviation of the difference is `unit_sd` (so the variance of the estimate at `n` total
+/// units is `unit_sd² / n`, as in [`always_valid`]'s `s²`).
+///
+/// The estimate is a Brownian motion in information `I = n / s²`: `S = I·Δ̂` has
+/// independent Gaussian increments with mean `effect·ΔI` and variance `ΔI`, and the rule
+/// rejects at the first look where `|S| > I·h(n)`, `h` the half-width. The density of `S`
+/// among paths not yet stopped is carried from look to look on a grid and integrated with
+/// Simpson's rule (the recursive integration of Armitage, McPherson & Rowe 1969, as used
+/// for group-sequential boundaries). The result is the power of the running
+/// intersection, which decides once and for all at its first exclusion.
+pub fn sequential_power(effect: f64, unit_sd: f64, design: &SequentialDesign) -> Result<f64, StatsError> {
+    check_open_unit("alpha", design.alpha)?;
+    check_open_unit("tuning_alpha", design.tuning_alpha)?;
+    check_positive("tuning", design.tuning)?;
+    check_positive("unit_sd", unit_sd)?;
+    if !effect.is_finite() {
+        return Err(StatsError::InvalidParameter {
+            name: "effect",
+            value: effect,
+            expected: "finite",
+        });
+    }
+    if design.looks.is_empty() {
+        return Ok(0.0);
+    }
+    let mut previous = 0.0_f64;
+    for &n in &design.looks {
+        check_positive("look", n)?;
+        if n <= previous {
+            return Err(StatsError::InvalidParameter {
+                name: "looks",
+                value: n,
+                expected: "strictly increasing",
+            });
+        }
+        previous = n;
+    }
+    // By symmetry, work with a non-negative drift and count the upper side.
+    let drift = effect.abs() / unit_sd;
+    let rho2 = rho_squared(design.tuning_alpha, design.tuning);
+    let mut power = 0.0;
+    // Density of S on the continuation region of the previous look, on its grid.
+    let mut grid: Vec<f64> = Vec::new();
+    let mut density: Vec<f64> = Vec::new();
+    let mut weights: Vec<f64> = Vec::new();
+    let mut info_before = 0.0;
+    for &n in &design.looks {
+        let info = n;
+        let bound = info * critical_value(n, rho2, design.alpha) / n.sqrt();
+        let step_var = info - info_before;
+        let step_sd = step_var.sqrt();
+        let mean_step = drift * step_var;
+        // Rejection on the upper side now, and the new density on (-bound, bound).
+        let upper = |from: f64| dist::norm_sf((bound - from - mean_step) / step_sd);
+        let new_grid: Vec<f64> = (0..GRID).map(|k| -bound + 2.0 * bound * k as f64 / (GRID - 1) as f64).collect();
+        let new_weights = simpson_weights(GRID, 2.0 * bound / (GRID - 1) as f64);
+        let mut new_density = vec![0.0; GRID];
+        if grid.is_empty() {
+            power += upper(0.0);
+            for (k, &y) in new_grid.iter().enumerate() {
+                new_density[k] = dist::norm_pdf((y - mean_step) / step_sd) / step_sd;
+            }
+        } else {
+            for (j, &x) in grid.iter().enumerate() {
+                let mass = weights[j] * density[j];
+                if mass == 0.0 {
+                    continue;
+                }
+                power += mass * upper(x);
+                for (k, &y) in new_grid.iter().enumerate() {
+                    new_density[k] += mass * dist::norm_pdf((y - x - mean_step) / step_sd) / step_sd;
+                }
+            }
+        }
+        grid = new_grid;
+        density = new_density;
+        weights = new_weights;
+        info_before = info;
+    }
+    Ok(power.clamp(0.0, 1.0))
+}
+
+/// Composite Simpson weights for `points` (odd) equally spaced points `step` apart.
+fn simpson_weights(points: usize, step: f64) -> Vec<f64> {
+    (0..points)
+        .map(|k| {
+            let factor = if k == 0 || k == points - 1 {
+                1.0
+            } else if k % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
+            factor * step / 3.0
+        })
+        .collect()
+}
+
+/// Smallest absolute difference that the design's sequential rule detects (on its side)
+/// with probability `power`, for the unit standard deviation `unit_sd`; `None` when the
+/// design cannot reach that power at any effect (no look).
+pub fn sequential_mde(unit_sd: f64, design: &SequentialDesign, power: f64) -> Result<Option<f64>, StatsError> {
+    check_open_unit("power", power)?;
+    check_positive("unit_sd", unit_sd)?;
+    let Some(&last) = design.looks.last() else { return Ok(None) };
+    // Power grows with the effect; at the last look alone, an effect of (critical value +
+    // z_power) standard errors has at least `power`, so that is an upper bracket.
+    let rho2 = rho_squared(design.tuning_alpha, design.tuning);
+    let se_last = unit_sd / last.sqrt();
+    let mut hi = (critical_value(last, rho2, design.alpha) + dist::norm_ppf(power).max(0.0) + 1.0) * se_last;
+    let mut lo = 0.0;
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if sequential_power(mid, unit_sd, design)? >= power {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+        if hi - lo <= 1e-6 * hi {
+            break;
+        }
+    }
+    Ok(Some(hi))
 }
 
 #[cfg(test)]
@@ -115,6 +304,89 @@ mod unit_tests {
         let seq = always_valid(&c, &c, &SequentialOptions::default()).expect("valid");
         assert_eq!(seq.p_value, 1.0);
         assert!((seq.ci_low + seq.ci_high).abs() < 1e-15);
+    }
+
+    #[test]
+    fn p_value_against_zero_is_the_sequence_p_value() {
+        let (c, t) = (arm(300, 1.0, 2.0), arm(320, 1.3, 2.5));
+        let options = SequentialOptions::default();
+        let seq = always_valid(&c, &t, &options).expect("valid");
+        assert_eq!(p_value_against(&c, &t, &options, 0.0).expect("valid"), seq.p_value);
+        // At the estimate itself nothing is excluded.
+        assert_eq!(p_value_against(&c, &t, &options, seq.estimate).expect("valid"), 1.0);
+    }
+
+    /// A seeded simulation of the same rule (Gaussian increments, the sequence's bound at
+    /// each look) agrees with the numerical integration.
+    #[test]
+    fn sequential_power_matches_a_simulation_of_the_rule() {
+        let looks: Vec<f64> = (1..=30).map(|d| 40.0 * f64::from(d)).collect();
+        let design = SequentialDesign {
+            alpha: 0.05,
+            tuning: 1200.0,
+            tuning_alpha: 0.05,
+            looks: looks.clone(),
+        };
+        let unit_sd = 2.0;
+        let effect = 0.17;
+        let exact = sequential_power(effect, unit_sd, &design).expect("valid");
+        // SplitMix64 + Box-Muller: no dependency for a unit test.
+        let mut state = 7_u64;
+        let mut uniform = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 + 1e-300
+        };
+        let paths = 40_000;
+        let mut hits = 0;
+        for _ in 0..paths {
+            let (mut sum, mut before) = (0.0_f64, 0.0_f64);
+            for &n in &looks {
+                let (u1, u2) = (uniform(), uniform());
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let info = n / (unit_sd * unit_sd);
+                sum += effect * (info - before) + z * (info - before).sqrt();
+                before = info;
+                let estimate = sum / info;
+                let rho2 = rho_squared(0.05, 1200.0);
+                let half = critical_value(n, rho2, 0.05) * unit_sd / n.sqrt();
+                if estimate - half > 0.0 {
+                    hits += 1;
+                    break;
+                }
+                if estimate + half < 0.0 {
+                    break;
+                }
+            }
+        }
+        let simulated = f64::from(hits) / f64::from(paths);
+        let se = (exact * (1.0 - exact) / f64::from(paths)).sqrt();
+        assert!(
+            (simulated - exact).abs() < 4.0 * se + 1e-3,
+            "integration {exact}, simulation {simulated}"
+        );
+        assert!(exact > 0.3 && exact < 0.95, "a discriminating case: {exact}");
+        // The MDE at that power gives it back; no effect has power at most alpha/2.
+        let mde = sequential_mde(unit_sd, &design, exact).expect("valid").expect("looks");
+        assert!((mde - effect).abs() < 1e-4, "{mde}");
+        assert!(sequential_power(0.0, unit_sd, &design).expect("valid") <= 0.025);
+    }
+
+    #[test]
+    fn sequential_power_is_below_the_fixed_horizon_power() {
+        // One look at the planned size: the sequence's critical value exceeds 1.96.
+        let design = SequentialDesign {
+            alpha: 0.05,
+            tuning: 1000.0,
+            tuning_alpha: 0.05,
+            looks: vec![1000.0],
+        };
+        let se = 1.0 / 1000_f64.sqrt();
+        let seq = sequential_power(2.8 * se, 1.0, &design).expect("valid");
+        let fixed = crate::power::power(2.8 * se, se, 0.05).expect("valid");
+        assert!(seq < fixed - 0.2, "sequential {seq}, fixed {fixed}");
     }
 
     #[test]
