@@ -104,6 +104,9 @@ pub struct StoredRow {
     pub seq_p_value: Option<f64>,
     pub seq_relative_ci_low: Option<f64>,
     pub seq_relative_ci_high: Option<f64>,
+    /// Fixed-horizon MDE and power at the target at tonight's size.
+    pub mde: Option<f64>,
+    pub power_at_target: Option<f64>,
     /// Sequential MDE and power at the target by `end + window_days` (schema 2 on).
     pub seq_mde: Option<f64>,
     pub seq_power_at_target: Option<f64>,
@@ -120,7 +123,6 @@ pub struct StoredRow {
 }
 
 /// Reads every row of an `ab_results` part.
-#[allow(clippy::too_many_lines, reason = "one line per column read")]
 pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let parquet = |source| CoreError::Parquet {
@@ -137,6 +139,18 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
             path: path.to_owned(),
             source,
         })?;
+        out.extend(rows_of_batch(path, &batch)?);
+    }
+    Ok(out)
+}
+
+/// The rows of one `ab_results` batch (`path` names it in errors). `read_rows` reads
+/// files with it; the decision calibration test reads [`to_batch`]'s batches with it, so
+/// it decides on exactly what the job would read back.
+#[allow(clippy::too_many_lines, reason = "one line per column read")]
+pub fn rows_of_batch(path: &Path, batch: &RecordBatch) -> Result<Vec<StoredRow>, CoreError> {
+    let mut out = Vec::new();
+    {
         let column = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
                 path: path.to_owned(),
@@ -167,6 +181,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
             }
             real(name)
         };
+        let (fixed_mde, fixed_power) = (real("mde")?, real("power_at_target")?);
         let (seq_rel_low, seq_rel_high, seq_mde, seq_power, guard_p) = (
             real("seq_relative_ci_low")?,
             real("seq_relative_ci_high")?,
@@ -237,6 +252,8 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
                 seq_p_value: seq_p[i],
                 seq_relative_ci_low: seq_rel_low[i],
                 seq_relative_ci_high: seq_rel_high[i],
+                mde: fixed_mde[i],
+                power_at_target: fixed_power[i],
                 seq_mde: seq_mde[i],
                 seq_power_at_target: seq_power[i],
                 chance_to_win: ctw[i],

@@ -48,6 +48,10 @@ pub enum MlflowError {
     Lake(#[from] hive_core::CoreError),
     #[error("`{path}`: {reason}")]
     BadInput { path: PathBuf, reason: String },
+    #[error(
+        "registered model `{model}` has no version of template version `{template_version}`: only promoted versions can be rolled back to"
+    )]
+    NotRegistered { model: String, template_version: String },
 }
 
 impl MlflowError {
@@ -59,7 +63,7 @@ impl MlflowError {
     /// Whether the input or the configuration is at fault (exit 2) rather than the server.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Self::InvalidUri { .. } | Self::BadInput { .. } => true,
+            Self::InvalidUri { .. } | Self::BadInput { .. } | Self::NotRegistered { .. } => true,
             Self::Lake(e) => e.is_bad_input(),
             _ => false,
         }
