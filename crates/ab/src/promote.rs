@@ -163,7 +163,15 @@ fn holm(p: &[f64]) -> Vec<f64> {
     hive_stats::multiple::holm(p).unwrap_or_else(|_| vec![1.0; p.len()])
 }
 
-fn evidence(experiment: &Experiment, rows: &[&StoredRow], ledger: &Ledger, adjusted: &BTreeMap<String, f64>) -> serde_json::Value {
+/// The evidence of the night the decision was taken on, from the ledger as it stood then.
+fn evidence(experiment: &Experiment, rows: &[&StoredRow], ledger: &Ledger) -> serde_json::Value {
+    let mut names: Vec<&str> = rows.iter().map(|r| r.treatment_variant.as_str()).collect();
+    names.dedup();
+    let running: Vec<f64> = names
+        .iter()
+        .map(|t| ledger.treatments.get(*t).map_or(1.0, |s| s.primary.good.min(s.primary.bad)))
+        .collect();
+    let adjusted: BTreeMap<&str, f64> = names.iter().copied().zip(holm(&running)).collect();
     let mut treatments = BTreeMap::new();
     for r in rows {
         let state = ledger.treatments.get(&r.treatment_variant);
@@ -173,7 +181,7 @@ fn evidence(experiment: &Experiment, rows: &[&StoredRow], ledger: &Ledger, adjus
                 "units": r.units_treatment,
                 "running_seq_ci": state.map(|s| [s.running_low, s.running_high]),
                 "running_seq_p_value": state.map(|s| json!({"better": s.primary.good, "worse": s.primary.bad})),
-                "holm_seq_p_value": adjusted.get(&r.treatment_variant),
+                "holm_seq_p_value": adjusted.get(r.treatment_variant.as_str()),
             })
         });
         entry[r.metric.as_str()] = json!({
@@ -261,15 +269,19 @@ pub fn decide(
     let mut ledger = Ledger::default();
     let mut latest = None;
     for (night, rows) in &ordered {
-        let promotion = decide_night(experiment, *night, window_days, rows, &mut ledger);
+        let mut promotion = decide_night(experiment, *night, window_days, rows, &mut ledger);
         if promotion.decision.is_terminal() {
-            let mut terminal = promotion;
-            terminal.decided_on = Some(*night);
-            ledger.decided = Some(terminal);
+            promotion.decided_on = Some(*night);
+            promotion.evidence = evidence(experiment, rows, &ledger);
+            ledger.decided = Some(promotion);
             break;
         }
-        latest = Some(promotion);
+        latest = Some((promotion, rows));
     }
+    let latest = latest.map(|(mut promotion, rows)| {
+        promotion.evidence = evidence(experiment, rows, &ledger);
+        promotion
+    });
     if let Some(mut terminal) = ledger.decided {
         if terminal.decided_on != Some(date) {
             let on = terminal.decided_on.map(|d| d.to_string()).unwrap_or_default();
@@ -303,7 +315,6 @@ fn decide_night(experiment: &Experiment, date: PartitionDate, window_days: u32, 
         p
     };
     if let Some((decision, reason)) = not_ready(experiment, rows) {
-        promotion.evidence = evidence(experiment, rows, ledger, &BTreeMap::new());
         return decided(promotion, decision, reason);
     }
     ledger.record(experiment, rows);
@@ -327,7 +338,6 @@ fn decide_night(experiment: &Experiment, date: PartitionDate, window_days: u32, 
         .collect();
     let guard_bad: Vec<f64> = guard_keys.iter().map(|(t, g)| state(t).guardrails[g].bad).collect();
     let guard_bad_adjusted = holm(&guard_bad);
-    promotion.evidence = evidence(experiment, rows, ledger, &adjusted);
 
     let mut candidates: Vec<(&str, f64, &StoredRow)> = Vec::new();
     let mut failed = Vec::new();

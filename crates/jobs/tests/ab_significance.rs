@@ -139,11 +139,7 @@ fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
             continue;
         }
         let propensity = (0.1 + 0.6 * random.next()).min(0.95);
-        let days: Vec<i64> = if scenario.pre_period {
-            scenario.pre_days.to_vec()
-        } else {
-            vec![]
-        };
+        let days: Vec<i64> = if scenario.pre_period { scenario.pre_days.to_vec() } else { vec![] };
         let in_experiment = 1 + (random.next() * 3.0) as i64;
         let experiment_days: Vec<i64> = (0..in_experiment).map(|_| (random.next() * 14.0) as i64).collect();
         for offset in days.into_iter().chain(experiment_days) {
@@ -431,13 +427,20 @@ fn gate_results_serve_as_a_guardrail() {
     // Without gate data the guardrail cannot be judged: an explicit state in ab_results,
     // the summary, the report and the decision's reason, never a silent block.
     let summary = analyse(&root, &config, FINAL).expect_code(0).summary();
-    assert_eq!(summary["guardrails_not_judged"], json!(["exp-1/treatment/gate_pass_rate"]), "{summary}");
+    assert_eq!(
+        summary["guardrails_not_judged"],
+        json!(["exp-1/treatment/gate_pass_rate"]),
+        "{summary}"
+    );
     let gate_row = |root: &Path| results(root, FINAL).into_iter().find(|r| r.metric == "gate_pass_rate").unwrap();
     let unjudged = gate_row(&root);
     assert_eq!(unjudged.guardrail_status.as_deref(), Some("not_judged"));
     assert!(unjudged.note.as_deref().unwrap_or("").contains("--gate-results"), "{unjudged:?}");
     let report = fs_err::read_to_string(root.join(format!("reports/ab-significance/dt={FINAL}/report.md"))).unwrap();
-    assert!(report.contains("Guardrail `gate_pass_rate` of `treatment` is not judged"), "{report}");
+    assert!(
+        report.contains("Guardrail `gate_pass_rate` of `treatment` is not judged"),
+        "{report}"
+    );
     // Before the end of scoring the experiment waits, saying which guardrail holds it.
     analyse(&root, &config, "2026-06-20").expect_code(0);
     assert_eq!(promote(&root, &config, "2026-06-20")["decisions"]["exp-1"], json!("continue"));
@@ -541,7 +544,10 @@ fn unusable_rows_are_quarantined_and_the_metrics_survive() {
         "{summary}"
     );
     let quarantined = support::sorted_rows(&parts(&root, "quarantine/ab-significance", FINAL)).join("\n");
-    assert!(quarantined.contains("`lines_removed` 999 must be between 0 and `lines_generated` 10"), "{quarantined}");
+    assert!(
+        quarantined.contains("`lines_removed` 999 must be between 0 and `lines_generated` 10"),
+        "{quarantined}"
+    );
     assert!(quarantined.contains("`diff_score` is NaN"), "{quarantined}");
     let rows = results(&root, FINAL);
     let diff = rows.iter().find(|r| r.metric == "diff_score").unwrap();
@@ -572,12 +578,12 @@ fn decisions_are_final_and_backfills_give_the_same_ledger() {
         analyse(&root, &config, night).expect_code(0);
     }
     let forward = ledger(&root, &config, &nights);
-    let decisions: Vec<(String, String)> = forward
-        .iter()
-        .map(|(night, rows)| (night.clone(), rows.join(" ")))
-        .collect();
+    let decisions: Vec<(String, String)> = forward.iter().map(|(night, rows)| (night.clone(), rows.join(" "))).collect();
     // Promote comes once and stays: every later night repeats it with the night it was taken.
-    let first = decisions.iter().position(|(_, r)| r.contains("\u{1f}promote\u{1f}")).expect("a promotion");
+    let first = decisions
+        .iter()
+        .position(|(_, r)| r.contains("\u{1f}promote\u{1f}"))
+        .expect("a promotion");
     let decided_on = decisions[first].0.clone();
     for (night, row) in &decisions[first..] {
         assert!(row.contains("\u{1f}promote\u{1f}") && row.contains(&decided_on), "{night}: {row}");
@@ -590,7 +596,12 @@ fn decisions_are_final_and_backfills_give_the_same_ledger() {
     reversed.reverse();
     let backward = ledger(&root, &config, &reversed);
     assert_eq!(forward, backward);
-    let bytes = |night: &str| parts(&root, "promotions", night).iter().map(|p| fs_err::read(p).unwrap()).collect::<Vec<_>>();
+    let bytes = |night: &str| {
+        parts(&root, "promotions", night)
+            .iter()
+            .map(|p| fs_err::read(p).unwrap())
+            .collect::<Vec<_>>()
+    };
     let last = nights.last().unwrap();
     let before = bytes(last);
     promote(&root, &config, last);

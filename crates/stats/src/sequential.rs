@@ -128,11 +128,11 @@ pub struct SequentialDesign {
 }
 
 /// Grid steps per standard deviation of the smallest increment between looks in
-/// [`sequential_power`]: the trapezoid rule on a Gaussian kernel sampled 8 times per
+/// [`sequential_power`]: the trapezoid rule on a Gaussian kernel sampled 4 times per
 /// standard deviation is accurate to far below 1e-4 in power (checked against a
 /// simulation of the same rule in the unit tests, and against the whole decision code in
 /// hive-ab's calibration test).
-const STEPS_PER_SD: f64 = 8.0;
+const STEPS_PER_SD: f64 = 4.0;
 /// Largest half-width of the grid, in steps (keeps a pathological design, thousands of
 /// tiny looks, bounded in time; the step then grows instead).
 const MAX_HALF_POINTS: f64 = 4000.0;
