@@ -125,6 +125,8 @@ struct Outcome {
     decisions: Vec<(Decision, Option<String>)>,
     /// `seq_power_at_target` of the primary row on the last night.
     predicted_power: Option<f64>,
+    /// `power_at_target` (the fixed-horizon test at that night's size), for contrast.
+    fixed_power: Option<f64>,
     /// Replaying the nights in reverse order gave the same final decision.
     order_independent: bool,
 }
@@ -149,10 +151,9 @@ fn run_experiment(experiment: &Experiment, multipliers: &[f64], seed: u64, index
         let batch = to_batch(&rows, std::sync::Arc::clone(&schema)).expect("ab_results batch");
         let stored = rows_of_batch(Path::new("ab_results"), &batch).expect("rows read back");
         if k == RUNTIME_DAYS {
-            outcome.predicted_power = stored
-                .iter()
-                .find(|r| r.metric_role == "primary")
-                .and_then(|r| r.seq_power_at_target);
+            let primary = stored.iter().find(|r| r.metric_role == "primary");
+            outcome.predicted_power = primary.and_then(|r| r.seq_power_at_target);
+            outcome.fixed_power = primary.and_then(|r| r.power_at_target);
         }
         history.push((night, stored));
         let promotion = decide(experiment, night, WINDOW_DAYS, &history).expect("analysed");
@@ -281,8 +282,10 @@ fn decisions_hold_and_keep_their_error_rates() {
     let predicted = predictions.iter().sum::<f64>() / predictions.len() as f64;
     let observed = effect.promoted as f64 / effect.n as f64;
     let se = (observed * (1.0 - observed) / effect.n as f64).sqrt();
+    let fixed: Vec<f64> = outcomes.iter().filter_map(|o| o.fixed_power).collect();
+    let fixed = fixed.iter().sum::<f64>() / fixed.len().max(1) as f64;
     eprintln!(
-        "p × 0.85: promoted by end + window {observed:.3} ± {se:.3}, predicted seq_power_at_target {predicted:.3} (mean of the last nights)"
+        "p × 0.85: promoted by end + window {observed:.3} ± {se:.3}, predicted seq_power_at_target {predicted:.3}, fixed-horizon power_at_target {fixed:.3} (means of the last nights)"
     );
     assert!(
         (observed - predicted).abs() <= POWER_TOLERANCE,

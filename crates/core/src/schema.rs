@@ -310,7 +310,10 @@ pub fn ab_results_spec() -> TableSpec {
             "Lower bound of the always-valid confidence sequence of `estimate` (asymptotic CS, GrowthBook's).",
         ),
         real("seq_ci_high", "Upper bound of the confidence sequence."),
-        real("seq_p_value", "Always-valid p-value: safe to look at every night."),
+        real(
+            "seq_p_value",
+            "Always-valid p-value: safe to look at every night; null while an arm has fewer than 50 projects (or `min_units_per_variant`), where the asymptotic sequence under-covers.",
+        ),
         real(
             "seq_relative_ci_low",
             "Lower bound of the confidence sequence of `relative_lift` (guardrails use it).",

@@ -25,7 +25,7 @@
 //! // Per project: [removed lines, generated lines].
 //! let control = Moments::from_rows(&[[3.0, 40.0], [10.0, 55.0], [0.0, 12.0], [7.0, 31.0]])?;
 //! let treatment = Moments::from_rows(&[[1.0, 38.0], [4.0, 61.0], [2.0, 20.0], [0.0, 9.0]])?;
-//! let options = tests::TestOptions { difference: Difference::Relative, ..Default::default() };
+//! let options = fixed_horizon::TestOptions { difference: Difference::Relative, ..Default::default() };
 //! let result = fixed_horizon::two_sample(
 //!     &ArmSummary::from_ratio(&control)?,
 //!     &ArmSummary::from_ratio(&treatment)?,
