@@ -25,7 +25,7 @@
 //! HIVE_CALIBRATION_EXPERIMENTS=1000 HIVE_CALIBRATION_SEED=7 cargo test ...  # larger, other seed
 //! ```
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::format_collect, reason = "a test")]
 
 use std::path::Path;
 use std::thread;
@@ -149,13 +149,13 @@ fn run_experiment(experiment: &Experiment, multipliers: &[f64], seed: u64, index
         let units = analysis::units(experiment, &scored, &[], None);
         let rows = analysis::analyse(experiment, night, WINDOW_DAYS, &units);
         let batch = to_batch(&rows, std::sync::Arc::clone(&schema)).expect("ab_results batch");
-        let stored = rows_of_batch(Path::new("ab_results"), &batch).expect("rows read back");
+        let read_back = rows_of_batch(Path::new("ab_results"), &batch).expect("rows read back");
         if k == RUNTIME_DAYS {
-            let primary = stored.iter().find(|r| r.metric_role == "primary");
+            let primary = read_back.iter().find(|r| r.metric_role == "primary");
             outcome.predicted_power = primary.and_then(|r| r.seq_power_at_target);
             outcome.fixed_power = primary.and_then(|r| r.power_at_target);
         }
-        history.push((night, stored));
+        history.push((night, read_back));
         let promotion = decide(experiment, night, WINDOW_DAYS, &history).expect("analysed");
         outcome.decisions.push((promotion.decision, promotion.winner_variant.clone()));
         if k == RUNTIME_DAYS {
@@ -189,10 +189,12 @@ fn reversals(outcome: &Outcome) -> usize {
     let mut count = 0;
     for d in &outcome.decisions {
         match terminal {
-            Some(t) if t != d => count += 1,
-            Some(_) => {}
-            None if d.0.is_terminal() => terminal = Some(d),
-            None => {}
+            Some(t) => count += usize::from(t != d),
+            None => {
+                if d.0.is_terminal() {
+                    terminal = Some(d);
+                }
+            }
         }
     }
     count
@@ -274,7 +276,7 @@ fn decisions_hold_and_keep_their_error_rates() {
 
     // Twice the experiments for the power: its standard error is then about 2 points.
     let planted = config(&[0.5, 0.5], Some(TARGET));
-    let outcomes = run_design(&planted, &[1.0, PLANTED_MULTIPLIER], 2 * experiments, seed ^ 0xeffec7);
+    let outcomes = run_design(&planted, &[1.0, PLANTED_MULTIPLIER], 2 * experiments, seed ^ 0x00ef_fec7);
     let effect = tally(&outcomes);
     check_ledger("p × 0.85", &effect);
     let predictions: Vec<f64> = outcomes.iter().filter_map(|o| o.predicted_power).collect();
