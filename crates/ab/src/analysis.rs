@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use hive_core::PartitionDate;
 use hive_stats::bayes::{BayesOptions, posterior};
 use hive_stats::cuped::cuped_ratio;
-use hive_stats::sequential::{SequentialOptions, always_valid};
-use hive_stats::tests::{Reference, TestOptions, sample_ratio_mismatch, two_sample};
+use hive_stats::fixed_horizon::{Reference, TestOptions, sample_ratio_mismatch, two_sample};
+use hive_stats::sequential::{SequentialDesign, SequentialOptions, always_valid, p_value_against, sequential_mde, sequential_power};
 use hive_stats::{ArmSummary, Difference, Direction, Moments, StatsError};
 
 use crate::config::{Experiment, Metric, MetricRole};
@@ -18,6 +18,19 @@ use crate::input::{GateOutcome, Generation};
 /// SRM is flagged below this p-value (the usual choice of GrowthBook and others: a real
 /// randomisation bug gives far smaller values, and false alarms must stay rare).
 pub const SRM_THRESHOLD: f64 = 0.001;
+
+/// No sequential interval or p-value is reported, and so no decision taken, while an arm
+/// of the comparison has fewer projects than this (or than the experiment's
+/// `min_units_per_variant`, if larger). The confidence sequence is asymptotic: with
+/// heavy-tailed line counts and a handful of projects its coverage falls well short (17%
+/// of A/A experiments excluded 0 on some night at tuning 100, median 10 projects per arm
+/// at the first exclusion); from 50 per arm on, the calibration test
+/// (crates/ab/tests/decision_calibration.rs) measures A/A promotion rates within alpha.
+pub const SEQUENTIAL_MIN_UNITS_PER_ARM: i64 = 50;
+
+/// Guardrail status of a guardrail row whose statistics could not be computed (no gate
+/// results, too few projects, zero variance): it blocks promotion, and says so.
+pub const NOT_JUDGED: &str = "not_judged";
 
 /// One `ab_results` row (columns: docs/data-dictionary.md).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -57,6 +70,8 @@ pub struct ResultRow {
     pub expected_loss: Option<f64>,
     pub mde: Option<f64>,
     pub power_at_target: Option<f64>,
+    pub seq_mde: Option<f64>,
+    pub seq_power_at_target: Option<f64>,
     pub alpha: f64,
     pub srm_p_value: Option<f64>,
     pub srm_flag: bool,
@@ -66,6 +81,7 @@ pub struct ResultRow {
     pub variance_reduction: Option<f64>,
     pub guardrail_margin: Option<f64>,
     pub guardrail_status: Option<&'static str>,
+    pub guardrail_seq_p_value: Option<f64>,
     pub note: Option<String>,
 }
 
@@ -90,6 +106,8 @@ struct Unit {
 #[derive(Debug, Default)]
 pub struct Units {
     projects: BTreeMap<String, Unit>,
+    /// Whether `gate_results` were read (`--gate-results`).
+    pub gate_results_read: bool,
     pub routing_mismatches: i64,
     pub version_mismatches: i64,
 }
@@ -110,9 +128,13 @@ impl Units {
 /// and counted: comparing wrongly routed projects would compare the wrong groups.
 /// `pre` are the same template's generations before the start (for CUPED).
 /// `gates` are the projects' quality-gate outcomes during the experiment (may be empty).
-pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Generation], gates: &[GateOutcome]) -> Units {
+/// `gates` is `None` when gate results were not read.
+pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Generation], gates: Option<&[GateOutcome]>) -> Units {
     let weights = experiment.weights();
-    let mut out = Units::default();
+    let mut out = Units {
+        gate_results_read: gates.is_some(),
+        ..Units::default()
+    };
     let mut logged: BTreeMap<&str, Result<usize, ()>> = BTreeMap::new();
     for g in generations {
         let variant = g
@@ -164,7 +186,7 @@ pub fn units(experiment: &Experiment, generations: &[&Generation], pre: &[&Gener
             unit.pre_generated += g.lines_generated as f64;
         }
     }
-    for gate in gates {
+    for gate in gates.unwrap_or_default() {
         if let Some(unit) = out.projects.get_mut(&gate.project_id) {
             unit.gates_passed += f64::from(u8::from(gate.passed));
             unit.gates_evaluated += 1.0;
@@ -241,9 +263,14 @@ fn arms(metric: Metric, control: &[&Unit], treatment: &[&Unit]) -> Result<Arms, 
             } else {
                 (|u| u.gates_passed, |u| u.gates_evaluated)
             };
-            if metric == Metric::GatePassRate && (control.iter().chain(treatment).all(|u| u.gates_evaluated == 0.0)) {
+            if metric == Metric::GatePassRate && control.iter().all(|u| u.gates_evaluated == 0.0) {
                 return Err(StatsError::Empty {
-                    name: "gate results of the experiment's projects (run with --gate-results)",
+                    name: "gate_results rows for the control's projects",
+                });
+            }
+            if metric == Metric::GatePassRate && treatment.iter().all(|u| u.gates_evaluated == 0.0) {
+                return Err(StatsError::Empty {
+                    name: "gate_results rows for the treatment's projects",
                 });
             }
             let (c, t) = (
@@ -305,7 +332,11 @@ fn direction_name(direction: Direction) -> &'static str {
 
 /// Analyses one experiment on `date` from its projects. Rows come in config order:
 /// for each treatment, each metric (primary first).
-pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> Vec<ResultRow> {
+///
+/// `window_days` is the scoring window: generations of day `g` are scored on `g +
+/// window_days`, so on `date` the data reach `date - window_days`; the sequential power is
+/// planned on that.
+pub fn analyse(experiment: &Experiment, date: PartitionDate, window_days: u32, units: &Units) -> Vec<ResultRow> {
     let counts = units.counts(experiment.variants.len());
     let srm = sample_ratio_mismatch(&counts, &experiment.weights()).ok().map(|s| s.p_value);
     let last = if date < experiment.end { date } else { experiment.end };
@@ -314,11 +345,20 @@ pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> V
     let by_variant = |i: usize| -> Vec<&Unit> { units.projects.values().filter(|u| u.variant == i).collect() };
     let control_units = by_variant(control_index);
     let control_variant = experiment.control_variant();
+    let treatments = experiment.variants.len() - 1;
     let mut rows = Vec::new();
     for (index, treatment) in experiment.variants.iter().enumerate() {
         if index == control_index {
             continue;
         }
+        let plan = Plan {
+            experiment,
+            date,
+            window_days,
+            treatment: index,
+            treatments,
+            projects_so_far: units.projects.len() as f64,
+        };
         let treatment_units = by_variant(index);
         for (metric, role) in experiment.metrics() {
             let generations = |u: &[&Unit]| u.iter().map(|x| x.generations as i64).sum();
@@ -353,8 +393,32 @@ pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> V
                 Metric::DiffScore => "welch_t",
                 Metric::RewrittenShare | Metric::GatePassRate => "proportion_delta",
             };
-            if let Err(e) = fill(&mut row, experiment, metric, &control_units, &treatment_units) {
-                row.note = Some(e.to_string());
+            let floor = SEQUENTIAL_MIN_UNITS_PER_ARM.max(experiment.min_units_per_variant as i64);
+            let sequential_allowed = row.units_control.min(row.units_treatment) >= floor;
+            let filled = if metric == Metric::GatePassRate && !units.gate_results_read {
+                Err("not judged: ab-significance ran without --gate-results, so gate_pass_rate has no data".to_owned())
+            } else {
+                fill(
+                    &mut row,
+                    experiment,
+                    metric,
+                    &control_units,
+                    &treatment_units,
+                    sequential_allowed,
+                    &plan,
+                )
+                .map_err(|e| e.to_string())
+            };
+            if let Err(e) = filled {
+                row.note = Some(e);
+                if role == MetricRole::Guardrail {
+                    row.guardrail_status = Some(NOT_JUDGED);
+                }
+            } else if !sequential_allowed {
+                row.note = Some(format!(
+                    "no sequential verdict: {} projects in the smaller arm, {floor} needed (docs/ab-significance.md)",
+                    row.units_control.min(row.units_treatment)
+                ));
             }
             rows.push(row);
         }
@@ -365,7 +429,15 @@ pub fn analyse(experiment: &Experiment, date: PartitionDate, units: &Units) -> V
 
 /// Computes the statistics of one row; on a statistical impossibility (too few units,
 /// zero variance) the row keeps what could be computed and says why in `note`.
-fn fill(row: &mut ResultRow, experiment: &Experiment, metric: Metric, control: &[&Unit], treatment: &[&Unit]) -> Result<(), StatsError> {
+fn fill(
+    row: &mut ResultRow,
+    experiment: &Experiment,
+    metric: Metric,
+    control: &[&Unit],
+    treatment: &[&Unit],
+    sequential_allowed: bool,
+    plan: &Plan<'_>,
+) -> Result<(), StatsError> {
     let arms = arms(metric, control, treatment)?;
     row.method = arms.method;
     row.cuped_theta = arms.cuped_theta;
@@ -407,9 +479,14 @@ fn fill(row: &mut ResultRow, experiment: &Experiment, metric: Metric, control: &
         )
     };
     let seq = sequential(Difference::Absolute)?;
-    row.seq_ci_low = Some(seq.ci_low);
-    row.seq_ci_high = Some(seq.ci_high);
-    row.seq_p_value = Some(seq.p_value);
+    if row.metric_role == "primary" {
+        planned_power(row, plan, &arms, seq.std_error);
+    }
+    if sequential_allowed {
+        row.seq_ci_low = Some(seq.ci_low);
+        row.seq_ci_high = Some(seq.ci_high);
+        row.seq_p_value = Some(seq.p_value);
+    }
     // Relative figures need a non-zero control mean.
     let relative = two_sample(
         &arms.control,
@@ -424,15 +501,19 @@ fn fill(row: &mut ResultRow, experiment: &Experiment, metric: Metric, control: &
     row.relative_ci_low = Some(relative.ci_low);
     row.relative_ci_high = Some(relative.ci_high);
     let seq_relative = sequential(Difference::Relative)?;
-    row.seq_relative_ci_low = Some(seq_relative.ci_low);
-    row.seq_relative_ci_high = Some(seq_relative.ci_high);
+    if sequential_allowed {
+        row.seq_relative_ci_low = Some(seq_relative.ci_low);
+        row.seq_relative_ci_high = Some(seq_relative.ci_high);
+    }
     if let Some(margin) = row.guardrail_margin {
-        row.guardrail_status = Some(guardrail_status(
-            metric.direction(),
+        judge_guardrail(
+            row,
+            experiment,
+            metric,
+            &arms,
             margin,
-            seq_relative.ci_low,
-            seq_relative.ci_high,
-        ));
+            sequential_allowed.then_some((seq_relative.ci_low, seq_relative.ci_high)),
+        );
     }
     let bayes = posterior(
         &arms.control,
@@ -447,6 +528,47 @@ fn fill(row: &mut ResultRow, experiment: &Experiment, metric: Metric, control: &
     row.chance_to_win = Some(bayes.chance_to_win);
     row.expected_loss = Some(bayes.risk_treatment);
     Ok(())
+}
+
+/// A guardrail's status on tonight's relative sequence (`None` below the minimum
+/// projects: `inconclusive`), and the always-valid p-value of "worse by exactly the
+/// margin" that promote-templates adjusts across treatments and guardrails.
+fn judge_guardrail(row: &mut ResultRow, experiment: &Experiment, metric: Metric, arms: &Arms, margin: f64, interval: Option<(f64, f64)>) {
+    let Some((low, high)) = interval else {
+        row.guardrail_status = Some("inconclusive");
+        return;
+    };
+    row.guardrail_status = Some(guardrail_status(metric.direction(), margin, low, high));
+    // The null "worse by exactly the margin", on the relative scale.
+    let null = match metric.direction() {
+        Direction::LowerIsBetter => margin,
+        Direction::HigherIsBetter => -margin,
+    };
+    row.guardrail_seq_p_value = p_value_against(
+        &arms.control,
+        &arms.treatment,
+        &SequentialOptions {
+            alpha: experiment.alpha,
+            tuning: experiment.sequential_tuning,
+            difference: Difference::Relative,
+        },
+        null,
+    )
+    .ok();
+}
+
+/// The sequential rule's MDE and power at the target by `end + window_days`, from the
+/// standard error `std_error` of tonight's absolute difference.
+fn planned_power(row: &mut ResultRow, plan: &Plan<'_>, arms: &Arms, std_error: f64) {
+    // s of the sequence: the standard error at N units is s / sqrt(N).
+    let unit_sd = std_error * ((arms.control.n + arms.treatment.n) as f64).sqrt();
+    if let Some(design) = plan.design() {
+        let experiment = plan.experiment;
+        row.seq_mde = standardized_mde(&design, experiment.power).map(|m| m * unit_sd);
+        row.seq_power_at_target = experiment
+            .target_relative_effect
+            .and_then(|t| sequential_power(t * arms.control_raw.mean, unit_sd, &design).ok());
+    }
 }
 
 /// Non-inferiority on the always-valid relative interval: `fail` when the treatment is
@@ -479,4 +601,77 @@ fn adjust(rows: &mut [ResultRow]) {
             rows[i].p_value_bh = Some(bh[k]);
         }
     }
+}
+
+/// What the sequential power of one comparison is planned on.
+struct Plan<'a> {
+    experiment: &'a Experiment,
+    date: PartitionDate,
+    window_days: u32,
+    treatment: usize,
+    treatments: usize,
+    /// Projects of the experiment (all arms) analysed tonight.
+    projects_so_far: f64,
+}
+
+impl Plan<'_> {
+    /// The looks at which the rule may decide, from `start` until `end + window_days`:
+    /// on the night `start + k - 1 + window_days` the first `k` days are scored, with
+    /// `traffic × k` projects in all arms, the comparison's share of them in its two arms.
+    /// A look counts when the minimum runtime and the minimum projects per arm are
+    /// reached. Traffic is `expected_projects_per_day` when configured, else the rate
+    /// seen so far (projects per scored day). The level is `alpha / treatments`, Holm's
+    /// first step.
+    fn design(&self) -> Option<SequentialDesign> {
+        let e = self.experiment;
+        let runtime = e.runtime_days();
+        let traffic = if let Some(t) = e.expected_projects_per_day {
+            t
+        } else {
+            let scored_through = self.date.minus_days(self.window_days).min(e.end);
+            let scored_days = (scored_through.date() - e.start.date()).num_days() + 1;
+            if scored_days < 1 || self.projects_so_far <= 0.0 {
+                return None;
+            }
+            self.projects_so_far / scored_days as f64
+        };
+        let weights = e.weights();
+        let (wc, wt) = (weights[e.control], weights[self.treatment]);
+        let floor = SEQUENTIAL_MIN_UNITS_PER_ARM.max(e.min_units_per_variant as i64) as f64;
+        let looks: Vec<f64> = (1..=runtime as u32)
+            .filter(|&k| {
+                let days_running = (f64::from(k) + f64::from(self.window_days)).min(runtime);
+                let projects = traffic * f64::from(k);
+                days_running >= f64::from(e.min_runtime_days) && projects * wc.min(wt) >= floor
+            })
+            .map(|k| traffic * f64::from(k) * (wc + wt))
+            .collect();
+        Some(SequentialDesign {
+            alpha: e.alpha / self.treatments as f64,
+            tuning: e.sequential_tuning,
+            tuning_alpha: e.alpha,
+            looks,
+        })
+    }
+}
+
+/// The sequential MDE of `design` for a unit standard deviation of 1 (the MDE scales
+/// with it), remembered per design: it takes a few dozen power evaluations, and the
+/// design of a configured experiment is the same every night.
+fn standardized_mde(design: &SequentialDesign, power: f64) -> Option<f64> {
+    use std::sync::{LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<BTreeMap<Vec<u64>, Option<f64>>>> = LazyLock::new(|| Mutex::new(BTreeMap::new()));
+    let key: Vec<u64> = [design.alpha, design.tuning, design.tuning_alpha, power]
+        .iter()
+        .chain(&design.looks)
+        .map(|v| v.to_bits())
+        .collect();
+    if let Some(hit) = CACHE.lock().ok().and_then(|c| c.get(&key).copied()) {
+        return hit;
+    }
+    let mde = sequential_mde(1.0, design, power).ok().flatten();
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.insert(key, mde);
+    }
+    mde
 }

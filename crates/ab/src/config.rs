@@ -142,9 +142,9 @@ fn default_alpha() -> OpenUnit {
 fn default_power() -> OpenUnit {
     OpenUnit(0.8)
 }
-fn default_tuning() -> Positive {
-    Positive(5000.0)
-}
+/// gbstats' default tuning, used when neither `sequential_tuning` nor
+/// `expected_projects_per_day` is given.
+pub const FALLBACK_TUNING: f64 = 5000.0;
 fn default_min_runtime_days() -> u32 {
     7
 }
@@ -177,8 +177,10 @@ struct RawExperiment {
     alpha: OpenUnit,
     #[serde(default = "default_power")]
     power: OpenUnit,
-    #[serde(default = "default_tuning")]
-    sequential_tuning: Positive,
+    #[serde(default)]
+    sequential_tuning: Option<Positive>,
+    #[serde(default)]
+    expected_projects_per_day: Option<Positive>,
     #[serde(default = "default_min_runtime_days")]
     min_runtime_days: u32,
     #[serde(default = "default_min_units")]
@@ -215,8 +217,11 @@ pub struct Experiment {
     pub alpha: f64,
     /// Power at which the minimum detectable effect is reported.
     pub power: f64,
-    /// Total projects at which the confidence sequence is tightest.
+    /// Total projects at which the confidence sequence is tightest: as configured, else
+    /// [`Experiment::planned_projects`], else [`FALLBACK_TUNING`].
     pub sequential_tuning: f64,
+    /// New projects expected per day, all arms together (the planned traffic).
+    pub expected_projects_per_day: Option<f64>,
     /// A decision needs at least this many days since `start`.
     pub min_runtime_days: u32,
     /// ... and at least this many projects in every variant.
@@ -255,6 +260,17 @@ impl Experiment {
             }
         }
         out
+    }
+
+    /// Days from `start` through `end`, inclusive.
+    pub fn runtime_days(&self) -> f64 {
+        runtime_days(self.start.date(), self.end.date())
+    }
+
+    /// Projects expected by the end: `expected_projects_per_day × runtime_days`, when the
+    /// traffic is configured. This is the default `sequential_tuning`.
+    pub fn planned_projects(&self) -> Option<f64> {
+        self.expected_projects_per_day.map(|t| t * self.runtime_days())
     }
 
     /// The guardrail on `metric`, if any.
@@ -372,7 +388,14 @@ impl ExperimentsConfig {
                 guardrails: e.guardrails,
                 alpha: e.alpha.0,
                 power: e.power.0,
-                sequential_tuning: e.sequential_tuning.0,
+                sequential_tuning: e.sequential_tuning.map_or_else(
+                    || {
+                        e.expected_projects_per_day
+                            .map_or(FALLBACK_TUNING, |t| t.0 * runtime_days(e.start, e.end))
+                    },
+                    |t| t.0,
+                ),
+                expected_projects_per_day: e.expected_projects_per_day.map(|t| t.0),
                 min_runtime_days: e.min_runtime_days,
                 min_units_per_variant: e.min_units_per_variant,
                 target_relative_effect: e.target_relative_effect.map(|t| t.0),
@@ -385,6 +408,10 @@ impl ExperimentsConfig {
             experiments,
         })
     }
+}
+
+fn runtime_days(start: NaiveDate, end: NaiveDate) -> f64 {
+    ((end - start).num_days() + 1) as f64
 }
 
 /// 1-based line of `id: <id>` in the text (0 when not found).
@@ -451,6 +478,23 @@ mod tests {
                 (Metric::DiffScore, MetricRole::Guardrail)
             ]
         );
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp, reason = "exact products of small integers")]
+    fn the_tuning_defaults_to_the_planned_projects() {
+        let planned = GOOD.replace(
+            "    primary_metric: rewrite_rate",
+            "    primary_metric: rewrite_rate\n    expected_projects_per_day: 40",
+        );
+        let e = &parse(&planned).expect("valid").experiments[0];
+        // 2026-10-01 through 2026-10-10: 10 days of 40 new projects.
+        assert_eq!((e.planned_projects(), e.sequential_tuning), (Some(400.0), 400.0));
+        let explicit = planned.replace(
+            "expected_projects_per_day: 40",
+            "expected_projects_per_day: 40\n    sequential_tuning: 900",
+        );
+        assert_eq!(parse(&explicit).expect("valid").experiments[0].sequential_tuning, 900.0);
     }
 
     #[test]

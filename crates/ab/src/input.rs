@@ -3,6 +3,11 @@
 //!
 //! `generation_scores` is one row per generation with sums already taken, so even a long
 //! experiment is a few million small rows: it is read whole, then grouped by project.
+//!
+//! A row the statistics cannot use (a null key, a non-finite `diff_score`, line counts
+//! that cannot be: negative, null, or more lines removed than generated) is not fatal and
+//! does not poison a metric: it is set aside as a [`QuarantineRecord`] with its reason,
+//! and the job writes those to `quarantine/ab-significance/dt=D/`.
 
 use std::path::Path;
 
@@ -12,6 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
 use hive_core::lake::{committed_parts, partition_dir};
+use hive_core::quarantine::QuarantineRecord;
 use hive_core::schema::GENERATION_SCORES;
 use hive_core::{CoreError, PartitionDate};
 
@@ -43,6 +49,8 @@ const COLUMNS: &[(&str, ColumnKind)] = &[
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub generations: Vec<Generation>,
+    /// Rows set aside, with their reason (in partition, file and row order).
+    pub quarantined: Vec<QuarantineRecord>,
     pub partitions_read: u64,
     /// Days of the range with no committed partition (not yet scored, or no data).
     pub partitions_missing: Vec<PartitionDate>,
@@ -59,14 +67,15 @@ pub fn load(root: &Path, first: PartitionDate, last: PartitionDate, keep: &dyn F
             continue;
         }
         for part in committed_parts(root, GENERATION_SCORES, date)? {
-            read_part(&part, keep, &mut loaded.generations)?;
+            let source = part.strip_prefix(root).unwrap_or(&part).to_string_lossy().into_owned();
+            read_part(&part, &source, keep, &mut loaded)?;
         }
         loaded.partitions_read += 1;
     }
     Ok(loaded)
 }
 
-fn read_part(path: &Path, keep: &dyn Fn(&Generation) -> bool, out: &mut Vec<Generation>) -> Result<(), CoreError> {
+fn read_part(path: &Path, source: &str, keep: &dyn Fn(&Generation) -> bool, out: &mut Loaded) -> Result<(), CoreError> {
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let parquet = |source| CoreError::Parquet {
         path: path.to_owned(),
@@ -74,12 +83,15 @@ fn read_part(path: &Path, keep: &dyn Fn(&Generation) -> bool, out: &mut Vec<Gene
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
     check_columns(path, builder.schema(), COLUMNS)?;
+    let mut rows_before = 0_u64;
     for batch in builder.build().map_err(parquet)? {
         let batch = batch.map_err(|source| CoreError::Arrow {
             path: path.to_owned(),
             source,
         })?;
-        read_batch(path, &batch, keep, out)?;
+        let offset = rows_before;
+        rows_before += batch.num_rows() as u64;
+        read_batch(path, source, offset, &batch, keep, out)?;
     }
     Ok(())
 }
@@ -105,9 +117,17 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, path: &Path, name: &str, kind:
     })
 }
 
-fn read_batch(path: &Path, batch: &RecordBatch, keep: &dyn Fn(&Generation) -> bool, out: &mut Vec<Generation>) -> Result<(), CoreError> {
+fn read_batch(
+    path: &Path,
+    source: &str,
+    offset: u64,
+    batch: &RecordBatch,
+    keep: &dyn Fn(&Generation) -> bool,
+    out: &mut Loaded,
+) -> Result<(), CoreError> {
     let text = |name: &str| typed(batch, path, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
-    let (project, template, version, experiment, variant) = (
+    let (event, project, template, version, experiment, variant) = (
+        text("event_id").ok(),
         text("project_id")?,
         text("template_id")?,
         text("template_version")?,
@@ -122,38 +142,79 @@ fn read_batch(path: &Path, batch: &RecordBatch, keep: &dyn Fn(&Generation) -> bo
     let diff_score: &Float64Array = column(batch, path, "diff_score", "double")?;
     let rewritten: &BooleanArray = column(batch, path, "rewritten", "bool")?;
     for row in 0..batch.num_rows() {
-        let bad = |column: &str, what: &str| CoreError::BadValue {
-            path: path.to_owned(),
-            row: row as u64 + 1,
-            column: column.to_owned(),
-            message: what.to_owned(),
+        let quarantine = |code: &'static str, reason: String| QuarantineRecord {
+            source_file: source.to_owned(),
+            source_row: offset + row as u64 + 1,
+            record_key: event.as_ref().and_then(|e| e.get(row)).map(str::to_owned),
+            project_id: project.get(row).map(str::to_owned),
+            reason_code: code,
+            reason,
+            payload: Some(
+                serde_json::json!({
+                    "template_id": template.get(row),
+                    "template_version": version.get(row),
+                    "experiment_id": experiment.get(row),
+                    "variant": variant.get(row),
+                    "lines_generated": generated.is_valid(row).then(|| generated.value(row)),
+                    "lines_removed": removed.is_valid(row).then(|| removed.value(row)),
+                    "diff_score": diff_score.is_valid(row).then(|| diff_score.value(row).to_string()),
+                })
+                .to_string()
+                .into_bytes(),
+            ),
         };
-        let required = |c: &TextColumn, name: &str| c.get(row).map(str::to_owned).ok_or_else(|| bad(name, "is null"));
         let generated_at = match at.get(row) {
             Some(Ok(t)) => t,
-            Some(Err(e)) => return Err(bad("generated_at", &e)),
-            None => return Err(bad("generated_at", "is null")),
+            Some(Err(e)) => {
+                out.quarantined.push(quarantine("bad_generated_at", format!("`generated_at` {e}")));
+                continue;
+            }
+            None => {
+                out.quarantined.push(quarantine("missing_key", "`generated_at` is null".into()));
+                continue;
+            }
+        };
+        let (Some(project_id), Some(template_id), Some(template_version)) = (project.get(row), template.get(row), version.get(row)) else {
+            out.quarantined.push(quarantine(
+                "missing_key",
+                "`project_id`, `template_id` or `template_version` is null".into(),
+            ));
+            continue;
         };
         if generated.is_null(row) || removed.is_null(row) {
-            return Err(bad("lines_generated", "line sums are null"));
+            out.quarantined.push(quarantine(
+                "impossible_line_counts",
+                "`lines_generated` or `lines_removed` is null".into(),
+            ));
+            continue;
+        }
+        let (lines_generated, lines_removed) = (generated.value(row), removed.value(row));
+        if lines_generated < 0 || lines_removed < 0 || lines_removed > lines_generated {
+            out.quarantined.push(quarantine(
+                "impossible_line_counts",
+                format!("`lines_removed` {lines_removed} must be between 0 and `lines_generated` {lines_generated}"),
+            ));
+            continue;
+        }
+        let diff = diff_score.is_valid(row).then(|| diff_score.value(row));
+        if let Some(d) = diff.filter(|d| !d.is_finite()) {
+            out.quarantined.push(quarantine("non_finite_score", format!("`diff_score` is {d}")));
+            continue;
         }
         let generation = Generation {
-            project_id: required(&project, "project_id")?,
-            template_id: required(&template, "template_id")?,
-            template_version: required(&version, "template_version")?,
+            project_id: project_id.to_owned(),
+            template_id: template_id.to_owned(),
+            template_version: template_version.to_owned(),
             experiment_id: experiment.get(row).map(str::to_owned),
             variant: variant.get(row).map(str::to_owned),
             generated_at,
-            lines_generated: generated.value(row),
-            lines_removed: removed.value(row),
-            diff_score: diff_score.is_valid(row).then(|| diff_score.value(row)),
+            lines_generated,
+            lines_removed,
+            diff_score: diff,
             rewritten: rewritten.is_valid(row).then(|| rewritten.value(row)),
         };
-        if generation.lines_removed < 0 || generation.lines_removed > generation.lines_generated {
-            return Err(bad("lines_removed", "must be between 0 and lines_generated"));
-        }
         if keep(&generation) {
-            out.push(generation);
+            out.generations.push(generation);
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use hive_core::lake::{PartWriter, write_atomically};
+use hive_core::quarantine::QuarantineWriter;
 use hive_core::schema::ab_results_spec;
 use hive_core::{CoreError, PartitionDate, Shard};
 
@@ -37,7 +38,14 @@ pub struct AbOptions {
     pub config: PathBuf,
     /// Also read `gate_results` (for the `gate_pass_rate` metric).
     pub gate_results: bool,
+    /// The scoring window (`extract-edits --window-days`): a generation of day `g` is
+    /// scored on `g + window_days`. The CUPED pre-period ends `window_days` before the
+    /// start, so no pre-period score saw the treatment.
+    pub window_days: u32,
 }
+
+/// extract-edits' default window, the default here too.
+pub const DEFAULT_WINDOW_DAYS: u32 = 7;
 
 /// Errors that stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +82,11 @@ pub struct AbSummary {
     /// before the lake began).
     pub partitions_missing: u64,
     pub rows_out: u64,
+    /// `generation_scores` rows set aside (`quarantine/ab-significance/dt=D/`), by reason.
+    pub rows_quarantined: BTreeMap<&'static str, u64>,
+    /// Guardrail rows that could not be judged (`guardrail_status = not_judged`): they
+    /// block promotion, so they are listed as `experiment/treatment/metric`.
+    pub guardrails_not_judged: Vec<String>,
     /// Experiments whose split fails the sample-ratio check.
     pub srm_flags: Vec<String>,
     pub routing_mismatches: u64,
@@ -108,21 +121,27 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
         partitions_read: 0,
         partitions_missing: 0,
         rows_out: 0,
+        rows_quarantined: BTreeMap::new(),
+        guardrails_not_judged: Vec::new(),
         srm_flags: Vec::new(),
         routing_mismatches: 0,
         outputs: BTreeMap::new(),
     };
     let started: Vec<&config::Experiment> = config.experiments.iter().filter(|e| e.start <= date).collect();
     summary.experiments_not_started = (config.experiments.len() - started.len()) as u64;
+    let window_days = options.window_days;
+    // Pre-period generations of [start - window - lookback, start - window) are scored
+    // (by window-close day) in partitions [start - lookback, start).
     let Some(first) = started.iter().map(|e| e.start.minus_days(e.cuped_lookback_days)).min() else {
         tracing::warn!(%date, "no experiment has started: nothing to analyse");
         return Ok(summary);
     };
     let templates: std::collections::BTreeSet<&str> = started.iter().map(|e| e.template_id.as_str()).collect();
-    let loaded = input::load(root, first, date, &|g| templates.contains(g.template_id.as_str()))?;
+    let mut loaded = input::load(root, first, date, &|g| templates.contains(g.template_id.as_str()))?;
     summary.generations_read = loaded.generations.len() as u64;
     summary.partitions_read = loaded.partitions_read;
     summary.partitions_missing = loaded.partitions_missing.len() as u64;
+    write_quarantine(root, date, std::mem::take(&mut loaded.quarantined), &mut summary)?;
     if loaded.partitions_read == 0 {
         tracing::warn!(%date, "no `generation_scores` partition in range: nothing to analyse");
         return Ok(summary);
@@ -130,30 +149,28 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
     let mut rows = Vec::new();
     for experiment in &started {
         let last = if date < experiment.end { date } else { experiment.end };
-        let in_experiment: Vec<&input::Generation> = loaded
-            .generations
-            .iter()
-            .filter(|g| {
-                let day = PartitionDate::of_timestamp(g.generated_at);
-                g.experiment_id.as_deref() == Some(experiment.id.as_str()) && day >= experiment.start && day <= last
-            })
-            .collect();
-        let pre_start = experiment.start.minus_days(experiment.cuped_lookback_days);
-        let pre: Vec<&input::Generation> = loaded
-            .generations
-            .iter()
-            .filter(|g| {
-                let day = PartitionDate::of_timestamp(g.generated_at);
-                g.template_id == experiment.template_id && day >= pre_start && day < experiment.start
-            })
-            .collect();
+        let (in_experiment, pre) = select(&loaded.generations, experiment, last, window_days);
         let gates = if options.gate_results {
-            input::load_gates(root, experiment.start, last)?
+            Some(input::load_gates(root, experiment.start, last)?)
         } else {
-            Vec::new()
+            None
         };
-        let units = analysis::units(experiment, &in_experiment, &pre, &gates);
-        let experiment_rows = analysis::analyse(experiment, date, &units);
+        let units = analysis::units(experiment, &in_experiment, &pre, gates.as_deref());
+        let experiment_rows = analysis::analyse(experiment, date, window_days, &units);
+        for row in &experiment_rows {
+            if row.guardrail_status == Some(analysis::NOT_JUDGED) {
+                tracing::warn!(
+                    experiment = %experiment.id,
+                    treatment = %row.treatment_variant,
+                    metric = row.metric,
+                    reason = row.note.as_deref().unwrap_or(""),
+                    "guardrail not judged: promotion is blocked until it is"
+                );
+                summary
+                    .guardrails_not_judged
+                    .push(format!("{}/{}/{}", experiment.id, row.treatment_variant, row.metric));
+            }
+        }
         if experiment_rows.first().is_some_and(|r| r.srm_flag) {
             summary.srm_flags.push(experiment.id.clone());
         }
@@ -181,4 +198,50 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
     summary.outputs.insert("report", report_dir.join("report.md"));
     summary.status = RunStatus::Success;
     Ok(summary)
+}
+
+/// The experiment's generations from its start through `last`, and its template's
+/// pre-period generations for CUPED. The pre-period's scores must not see the treatment:
+/// a generation of day g is compared with snapshots up to g + window_days, so the
+/// pre-period ends window_days before the start.
+fn select<'a>(
+    generations: &'a [input::Generation],
+    experiment: &config::Experiment,
+    last: PartitionDate,
+    window_days: u32,
+) -> (Vec<&'a input::Generation>, Vec<&'a input::Generation>) {
+    let pre_end = experiment.start.minus_days(window_days);
+    let pre_start = pre_end.minus_days(experiment.cuped_lookback_days);
+    let mut in_experiment = Vec::new();
+    let mut pre = Vec::new();
+    for g in generations {
+        let day = PartitionDate::of_timestamp(g.generated_at);
+        if g.experiment_id.as_deref() == Some(experiment.id.as_str()) && day >= experiment.start && day <= last {
+            in_experiment.push(g);
+        }
+        if g.template_id == experiment.template_id && day >= pre_start && day < pre_end {
+            pre.push(g);
+        }
+    }
+    (in_experiment, pre)
+}
+
+/// Writes `quarantine/ab-significance/dt=D/` (always, so a rerun replaces an earlier
+/// run's) and counts its rows by reason in the summary.
+fn write_quarantine(
+    root: &std::path::Path,
+    date: PartitionDate,
+    records: Vec<hive_core::quarantine::QuarantineRecord>,
+    summary: &mut AbSummary,
+) -> Result<(), AbError> {
+    let mut quarantine = QuarantineWriter::create(root, JOB, date, Shard::ALL)?;
+    for record in records {
+        quarantine.push(record)?;
+    }
+    summary.rows_quarantined = quarantine.counts().clone();
+    if quarantine.total() > 0 {
+        tracing::warn!(quarantined = ?summary.rows_quarantined, "generation_scores rows set aside");
+    }
+    summary.outputs.insert("quarantine", quarantine.commit()?.path);
+    Ok(())
 }

@@ -61,6 +61,8 @@ pub fn to_batch(rows: &[ResultRow], schema: SchemaRef) -> Result<RecordBatch, Co
         floats(rows, |r| r.expected_loss),
         floats(rows, |r| r.mde),
         floats(rows, |r| r.power_at_target),
+        floats(rows, |r| r.seq_mde),
+        floats(rows, |r| r.seq_power_at_target),
         floats(rows, |r| Some(r.alpha)),
         floats(rows, |r| r.srm_p_value),
         Arc::new(rows.iter().map(|r| Some(r.srm_flag)).collect::<BooleanArray>()),
@@ -70,6 +72,7 @@ pub fn to_batch(rows: &[ResultRow], schema: SchemaRef) -> Result<RecordBatch, Co
         floats(rows, |r| r.variance_reduction),
         floats(rows, |r| r.guardrail_margin),
         strings(rows, |r| r.guardrail_status),
+        floats(rows, |r| r.guardrail_seq_p_value),
         strings(rows, |r| r.note.as_deref()),
     ];
     RecordBatch::try_new(schema, columns).map_err(|source| CoreError::Arrow {
@@ -99,18 +102,27 @@ pub struct StoredRow {
     pub seq_ci_low: Option<f64>,
     pub seq_ci_high: Option<f64>,
     pub seq_p_value: Option<f64>,
+    pub seq_relative_ci_low: Option<f64>,
+    pub seq_relative_ci_high: Option<f64>,
+    /// Fixed-horizon MDE and power at the target at tonight's size.
+    pub mde: Option<f64>,
+    pub power_at_target: Option<f64>,
+    /// Sequential MDE and power at the target by `end + window_days` (schema 2 on).
+    pub seq_mde: Option<f64>,
+    pub seq_power_at_target: Option<f64>,
     pub chance_to_win: Option<f64>,
     pub srm_p_value: Option<f64>,
     pub srm_flag: bool,
     pub routing_mismatches: i64,
     pub guardrail_margin: Option<f64>,
     pub guardrail_status: Option<String>,
+    /// Always-valid p-value of "worse by exactly the margin" (schema 2 on).
+    pub guardrail_seq_p_value: Option<f64>,
     pub direction: String,
     pub note: Option<String>,
 }
 
 /// Reads every row of an `ab_results` part.
-#[allow(clippy::too_many_lines, reason = "one line per column read")]
 pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let parquet = |source| CoreError::Parquet {
@@ -127,6 +139,18 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
             path: path.to_owned(),
             source,
         })?;
+        out.extend(rows_of_batch(path, &batch)?);
+    }
+    Ok(out)
+}
+
+/// The rows of one `ab_results` batch (`path` names it in errors). `read_rows` reads
+/// files with it; the decision calibration test reads [`to_batch`]'s batches with it, so
+/// it decides on exactly what the job would read back.
+#[allow(clippy::too_many_lines, reason = "one line per column read")]
+pub fn rows_of_batch(path: &Path, batch: &RecordBatch) -> Result<Vec<StoredRow>, CoreError> {
+    let mut out = Vec::new();
+    {
         let column = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
                 path: path.to_owned(),
@@ -150,6 +174,21 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
             let a = c.as_primitive_opt::<Float64Type>().ok_or_else(|| wrong(name, "double"))?;
             Ok((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect())
         };
+        // Columns added in schema 2: absent (null) in older partitions.
+        let later_real = |name: &str| -> Result<Vec<Option<f64>>, CoreError> {
+            if batch.column_by_name(name).is_none() {
+                return Ok(vec![None; batch.num_rows()]);
+            }
+            real(name)
+        };
+        let (fixed_mde, fixed_power) = (real("mde")?, real("power_at_target")?);
+        let (seq_rel_low, seq_rel_high, seq_mde, seq_power, guard_p) = (
+            real("seq_relative_ci_low")?,
+            real("seq_relative_ci_high")?,
+            later_real("seq_mde")?,
+            later_real("seq_power_at_target")?,
+            later_real("guardrail_seq_p_value")?,
+        );
         let int = |name: &str| -> Result<Vec<i64>, CoreError> {
             let c = column(name)?;
             let a = c.as_primitive_opt::<Int64Type>().ok_or_else(|| wrong(name, "int64"))?;
@@ -211,12 +250,19 @@ pub fn read_rows(path: &Path) -> Result<Vec<StoredRow>, CoreError> {
                 seq_ci_low: seq_low[i],
                 seq_ci_high: seq_high[i],
                 seq_p_value: seq_p[i],
+                seq_relative_ci_low: seq_rel_low[i],
+                seq_relative_ci_high: seq_rel_high[i],
+                mde: fixed_mde[i],
+                power_at_target: fixed_power[i],
+                seq_mde: seq_mde[i],
+                seq_power_at_target: seq_power[i],
                 chance_to_win: ctw[i],
                 srm_p_value: srm[i],
                 srm_flag: flag.is_valid(i) && flag.value(i),
                 routing_mismatches: mismatches[i],
                 guardrail_margin: margin[i],
                 guardrail_status: status[i].clone(),
+                guardrail_seq_p_value: guard_p[i],
                 direction: s(&direction, i),
                 note: note[i].clone(),
             });

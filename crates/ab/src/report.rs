@@ -103,6 +103,7 @@ pub fn render(config: &ExperimentsConfig, date: PartitionDate, history: &[(Parti
             );
         }
         md.push('\n');
+        decision_notes(&mut md, experiment, &rows);
         for r in rows.iter().filter(|r| r.metric_role == "primary") {
             let series: Vec<(PartitionDate, &StoredRow)> = history
                 .iter()
@@ -129,6 +130,35 @@ pub fn render(config: &ExperimentsConfig, date: PartitionDate, history: &[(Parti
     }
     files.insert(0, ("report.md".to_owned(), md));
     files
+}
+
+/// What holds a decision back (a guardrail not judged) and the power of the rule that
+/// decides, under the experiment's table.
+fn decision_notes(md: &mut String, experiment: &crate::config::Experiment, rows: &[&StoredRow]) {
+    for r in rows
+        .iter()
+        .filter(|r| r.guardrail_status.as_deref() == Some(crate::analysis::NOT_JUDGED))
+    {
+        let _ = writeln!(
+            md,
+            "**Guardrail `{}` of `{}` is not judged** ({}): promotion is blocked until it is.\n",
+            r.metric,
+            r.treatment_variant,
+            r.note.as_deref().unwrap_or("no statistic")
+        );
+    }
+    for r in rows.iter().filter(|r| r.metric_role == "primary") {
+        let _ = writeln!(
+            md,
+            "Power of `{}`: the nightly sequential rule that decides detects the target effect by {} + the scoring window with probability {} (MDE {}); a fixed-horizon test read once at tonight's size would have power {} (MDE {}).\n",
+            r.treatment_variant,
+            experiment.end,
+            number(r.seq_power_at_target, 3),
+            number(r.seq_mde, 4),
+            number(r.power_at_target, 3),
+            number(r.mde, 4)
+        );
+    }
 }
 
 /// A line chart of the estimate with its sequential band, and the zero line.

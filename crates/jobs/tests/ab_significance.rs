@@ -45,6 +45,11 @@ struct Scenario {
     misrouted: f64,
     /// Generations before the start, for CUPED.
     pre_period: bool,
+    /// Their days relative to the start (scored on day + 7).
+    pre_days: [i64; 2],
+    /// Rows the statistics cannot use, written into the first partition: one with more
+    /// lines removed than generated, one with a NaN `diff_score`.
+    bad_rows: bool,
     guardrail: Option<&'static str>,
     seed: u64,
 }
@@ -59,6 +64,8 @@ impl Default for Scenario {
             drop_last_variant: 0.0,
             misrouted: 0.0,
             pre_period: false,
+            pre_days: [-12, -10],
+            bad_rows: false,
             guardrail: None,
             seed: 1,
         }
@@ -132,7 +139,7 @@ fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
             continue;
         }
         let propensity = (0.1 + 0.6 * random.next()).min(0.95);
-        let days: Vec<i64> = if scenario.pre_period { vec![-5, -3] } else { vec![] };
+        let days: Vec<i64> = if scenario.pre_period { scenario.pre_days.to_vec() } else { vec![] };
         let in_experiment = 1 + (random.next() * 3.0) as i64;
         let experiment_days: Vec<i64> = (0..in_experiment).map(|_| (random.next() * 14.0) as i64).collect();
         for offset in days.into_iter().chain(experiment_days) {
@@ -163,6 +170,20 @@ fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
             rows.generated.push(generated);
             rows.removed.push(removed);
             rows.diff_score.push((0.8 * rate + 0.1 * random.next() + shift).clamp(0.0, 1.0));
+        }
+    }
+    if scenario.bad_rows {
+        let (_, rows) = by_close.iter_mut().next().unwrap();
+        for (i, (removed, diff)) in [(999, 0.1), (1, f64::NAN)].into_iter().enumerate() {
+            rows.event.push(format!("bad{i}"));
+            rows.project.push(rows.project[0].clone());
+            rows.version.push(rows.version[0].clone());
+            rows.experiment.push(rows.experiment[0].clone());
+            rows.variant.push(rows.variant[0].clone());
+            rows.at.push(rows.at[0]);
+            rows.generated.push(10);
+            rows.removed.push(removed);
+            rows.diff_score.push(diff);
         }
     }
     for (date, rows) in &by_close {
@@ -403,19 +424,38 @@ fn gate_results_serve_as_a_guardrail() {
     };
     let dir = Workdir::new("ab-gates");
     let (root, config) = build(&dir, &scenario);
-    // Without gate data the guardrail cannot be judged, and nothing is promoted.
-    analyse(&root, &config, FINAL).expect_code(0);
+    // Without gate data the guardrail cannot be judged: an explicit state in ab_results,
+    // the summary, the report and the decision's reason, never a silent block.
+    let summary = analyse(&root, &config, FINAL).expect_code(0).summary();
+    assert_eq!(
+        summary["guardrails_not_judged"],
+        json!(["exp-1/treatment/gate_pass_rate"]),
+        "{summary}"
+    );
     let gate_row = |root: &Path| results(root, FINAL).into_iter().find(|r| r.metric == "gate_pass_rate").unwrap();
-    assert!(gate_row(&root).note.as_deref().unwrap_or("").contains("--gate-results"));
-    // On the last day an unjudged guardrail stops the experiment, and the reason says so.
+    let unjudged = gate_row(&root);
+    assert_eq!(unjudged.guardrail_status.as_deref(), Some("not_judged"));
+    assert!(unjudged.note.as_deref().unwrap_or("").contains("--gate-results"), "{unjudged:?}");
+    let report = fs_err::read_to_string(root.join(format!("reports/ab-significance/dt={FINAL}/report.md"))).unwrap();
+    assert!(
+        report.contains("Guardrail `gate_pass_rate` of `treatment` is not judged"),
+        "{report}"
+    );
+    // Before the end of scoring the experiment waits, saying which guardrail holds it.
+    analyse(&root, &config, "2026-06-20").expect_code(0);
+    assert_eq!(promote(&root, &config, "2026-06-20")["decisions"]["exp-1"], json!("continue"));
+    let waiting = promotions(&root, "2026-06-20").join("\n");
+    assert!(waiting.contains("gate_pass_rate is not judged"), "{waiting}");
+    // On end + window_days the unjudged guardrail stops the experiment, and the reason says so.
     assert_eq!(promote(&root, &config, FINAL)["decisions"]["exp-1"], json!("stop"));
     assert!(
-        promotions(&root, FINAL)
-            .join("\n")
-            .contains("guardrail was not shown within its margin"),
+        promotions(&root, FINAL).join("\n").contains("gate_pass_rate is not judged"),
         "{:?}",
         promotions(&root, FINAL)
     );
+    // The ledger replays ab_results: with the guardrail judged below, tonight's rerun and
+    // the one night before decide afresh (nothing else was analysed).
+    fs_err::remove_dir_all(root.join("ab_results/dt=2026-06-20")).unwrap();
     // The treatment's projects fail their quality gates far more often.
     write_gates(&root, &scenario, &[0.95, 0.6]);
     let mut with_gates = job("ab-significance", &root, &config, FINAL);
@@ -467,6 +507,116 @@ fn reruns_are_byte_identical_and_the_report_has_charts() {
     let svg = String::from_utf8(first[first.len() - 1].clone()).unwrap();
     // One point per analysed night.
     assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+}
+
+#[test]
+fn cuped_ignores_pre_period_generations_scored_after_the_start() {
+    // Generations 5 and 3 days before the start are scored on snapshots up to 7 days
+    // later, after the treatment began: they are not a pre-period.
+    let dir = Workdir::new("ab-cuped-leak");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            pre_period: true,
+            pre_days: [-5, -3],
+            ..Scenario::default()
+        },
+    );
+    analyse(&root, &config, FINAL).expect_code(0);
+    let primary = results(&root, FINAL).into_iter().find(|r| r.metric == "rewrite_rate").unwrap();
+    assert_eq!(primary.method, "delta_ratio", "{primary:?}");
+}
+
+#[test]
+fn unusable_rows_are_quarantined_and_the_metrics_survive() {
+    let dir = Workdir::new("ab-quarantine");
+    let (root, config) = build(
+        &dir,
+        &Scenario {
+            bad_rows: true,
+            ..Scenario::default()
+        },
+    );
+    let summary = analyse(&root, &config, FINAL).expect_code(0).summary();
+    assert_eq!(
+        summary["rows_quarantined"],
+        json!({"impossible_line_counts": 1, "non_finite_score": 1}),
+        "{summary}"
+    );
+    let quarantined = support::sorted_rows(&parts(&root, "quarantine/ab-significance", FINAL)).join("\n");
+    assert!(
+        quarantined.contains("`lines_removed` 999 must be between 0 and `lines_generated` 10"),
+        "{quarantined}"
+    );
+    assert!(quarantined.contains("`diff_score` is NaN"), "{quarantined}");
+    let rows = results(&root, FINAL);
+    let diff = rows.iter().find(|r| r.metric == "diff_score").unwrap();
+    assert!(diff.estimate.is_some_and(f64::is_finite) && diff.note.is_none(), "{diff:?}");
+}
+
+/// Promotions of every night from the first scored one through `last`, run in `order`.
+fn ledger(root: &Path, config: &Path, nights: &[String]) -> Vec<(String, Vec<String>)> {
+    for night in nights {
+        promote(root, config, night);
+    }
+    let mut out: Vec<(String, Vec<String>)> = nights.iter().map(|n| (n.clone(), promotions(root, n))).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn decisions_are_final_and_backfills_give_the_same_ledger() {
+    let winner = Scenario {
+        rewrite_effect: vec![1.0, 0.6],
+        ..Scenario::default()
+    };
+    let dir = Workdir::new("ab-ledger");
+    let (root, config) = build(&dir, &winner);
+    let start: PartitionDate = START.parse().unwrap();
+    let nights: Vec<String> = (7..=28).map(|k| start.plus_days(k).to_string()).collect();
+    for night in &nights {
+        analyse(&root, &config, night).expect_code(0);
+    }
+    let forward = ledger(&root, &config, &nights);
+    let decisions: Vec<(String, String)> = forward.iter().map(|(night, rows)| (night.clone(), rows.join(" "))).collect();
+    // Promote comes once and stays: every later night repeats it with the night it was taken.
+    let first = decisions
+        .iter()
+        .position(|(_, r)| r.contains("\u{1f}promote\u{1f}"))
+        .expect("a promotion");
+    let decided_on = decisions[first].0.clone();
+    for (night, row) in &decisions[first..] {
+        assert!(row.contains("\u{1f}promote\u{1f}") && row.contains(&decided_on), "{night}: {row}");
+    }
+    for (night, row) in &decisions[..first] {
+        assert!(row.contains("\u{1f}continue\u{1f}"), "{night}: {row}");
+    }
+    // A backfill of the whole range in reverse order gives byte-identical promotions.
+    let mut reversed = nights.clone();
+    reversed.reverse();
+    let backward = ledger(&root, &config, &reversed);
+    assert_eq!(forward, backward);
+    let bytes = |night: &str| {
+        parts(&root, "promotions", night)
+            .iter()
+            .map(|p| fs_err::read(p).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let last = nights.last().unwrap();
+    let before = bytes(last);
+    promote(&root, &config, last);
+    assert!(before == bytes(last), "a rerun changed the promotions");
+
+    // No winner: "ended" only once end + window_days has passed, never on the end date.
+    let dir = Workdir::new("ab-ledger-null");
+    let (root, config) = build(&dir, &Scenario::default());
+    for night in [END, "2026-06-20", FINAL] {
+        analyse(&root, &config, night).expect_code(0);
+    }
+    for (night, expected) in [(END, "continue"), ("2026-06-20", "continue"), (FINAL, "stop")] {
+        assert_eq!(promote(&root, &config, night)["decisions"]["exp-1"], json!(expected), "{night}");
+    }
+    assert!(promotions(&root, FINAL).join("\n").contains("scored through 2026-06-21"));
 }
 
 #[test]

@@ -196,18 +196,25 @@ fn strings(values: &[Option<&str>]) -> ArrayRef {
 }
 
 fn write_promotion(root: &Path) {
+    write_promotion_row(root, PROMOTION_DATE, "exp-fastapi-3", "3.0.0", PROMOTION_DATE);
+}
+
+/// One `promote` row of `py-fastapi-service` in `promotions/dt=<date>`, decided on
+/// `decided_on` (promote-templates repeats a promotion every night after it).
+fn write_promotion_row(root: &Path, date: &str, experiment: &str, version: &str, decided_on: &str) {
     let spec = hive_core::schema::promotions_spec();
-    let mut part = PartWriter::create(root, spec, PROMOTION_DATE.parse().unwrap(), Shard::ALL).unwrap();
+    let mut part = PartWriter::create(root, spec, date.parse().unwrap(), Shard::ALL).unwrap();
     let evidence = r#"{"days_running": 15, "srm_p_value": 0.61, "treatments": {"treatment": {"rewrite_rate": {"estimate": -0.08}}}}"#;
     let columns = vec![
-        strings(&[Some("exp-fastapi-3")]),
+        strings(&[Some(experiment)]),
         strings(&[Some("py-fastapi-service")]),
         strings(&[Some("promote")]),
         strings(&[Some("treatment")]),
-        strings(&[Some("3.0.0")]),
+        strings(&[Some(version)]),
         strings(&[Some("2.4.0")]),
         strings(&[Some("treatment wins on rewrite_rate; guardrails pass")]),
         strings(&[Some(evidence)]),
+        strings(&[Some(decided_on)]),
     ];
     part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
     part.commit().unwrap();
@@ -422,6 +429,85 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     for r in daily["runs"].as_array().unwrap() {
         assert_eq!(r["artifacts"], json!(["generation_scores.parquet"]), "{r:#}");
     }
+}
+
+/// The fastapi model's versions (template version -> model version) and its champion.
+fn registry(state: &Value) -> (BTreeMap<String, String>, String) {
+    let model = state["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "hive.py-fastapi-service")
+        .unwrap();
+    let versions = model["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["tags"]["template_version"].as_str().unwrap().to_owned(),
+                v["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (versions, model["aliases"]["champion"].as_str().unwrap_or("").to_owned())
+}
+
+#[test]
+fn one_model_version_per_promoted_version_and_a_rollback_that_holds() {
+    let work = Workdir::new("mlflow-registry");
+    let root = lake(&work);
+    let server = Server::start(&work.join("server"), false);
+    let promotions_only = ["--tables", "promotions"];
+    // Night 1: 3.0.0 is promoted; nights 2 and 3 repeat the terminal decision.
+    ok(sync(&root, &server.uri(), PROMOTION_DATE, &promotions_only));
+    for night in ["2026-10-17", "2026-10-18"] {
+        write_promotion_row(&root, night, "exp-fastapi-3", "3.0.0", PROMOTION_DATE);
+        let again = ok(sync(&root, &server.uri(), night, &promotions_only)).summary();
+        assert_eq!(again["model_versions_created"], 0, "{again}");
+        assert_eq!(again["model_versions_existing"], 1, "{again}");
+        assert_eq!(again["aliases_moved"], 0, "{again}");
+    }
+    let (versions, champion) = registry(&server.state());
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(champion, versions["3.0.0"]);
+
+    // A later experiment promotes 4.0.0: one new version, and the alias moves to it.
+    write_promotion_row(&root, "2026-10-19", "exp-fastapi-4", "4.0.0", "2026-10-19");
+    let moved = ok(sync(&root, &server.uri(), "2026-10-19", &promotions_only)).summary();
+    assert_eq!(
+        (moved["model_versions_created"].as_u64(), moved["aliases_moved"].as_u64()),
+        (Some(1), Some(1)),
+        "{moved}"
+    );
+    let (versions, champion) = registry(&server.state());
+    assert_eq!(champion, versions["4.0.0"]);
+
+    // The manual rollback moves it back, and the next nightly sync (4.0.0's promotion
+    // repeated) does not undo it.
+    let back = ok(sync(
+        &root,
+        &server.uri(),
+        "2026-10-19",
+        &["--rollback", "py-fastapi-service=3.0.0"],
+    ))
+    .summary();
+    assert_eq!(back["to_version"], json!(versions["3.0.0"]), "{back}");
+    assert_eq!(back["from_version"], json!(versions["4.0.0"]), "{back}");
+    write_promotion_row(&root, "2026-10-20", "exp-fastapi-4", "4.0.0", "2026-10-19");
+    ok(sync(&root, &server.uri(), "2026-10-20", &promotions_only));
+    let (_, champion) = registry(&server.state());
+    assert_eq!(champion, versions["3.0.0"], "the rollback held");
+
+    // A version that was never promoted cannot be rolled back to: exit 2, named.
+    let out = run(sync(
+        &root,
+        &server.uri(),
+        "2026-10-20",
+        &["--rollback", "py-fastapi-service=9.9.9"],
+    ))
+    .expect_code(2);
+    assert!(out.stderr().contains("`9.9.9`"), "{}", out.stderr());
 }
 
 #[test]

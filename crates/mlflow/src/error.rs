@@ -48,6 +48,10 @@ pub enum MlflowError {
     Lake(#[from] hive_core::CoreError),
     #[error("`{path}`: {reason}")]
     BadInput { path: PathBuf, reason: String },
+    #[error(
+        "registered model `{model}` has no version of template version `{template_version}`: only promoted versions can be rolled back to"
+    )]
+    NotRegistered { model: String, template_version: String },
 }
 
 impl MlflowError {
@@ -61,7 +65,7 @@ impl hive_core::exit::Classify for MlflowError {
     fn kind(&self) -> hive_core::exit::ErrorKind {
         use hive_core::exit::ErrorKind;
         match self {
-            Self::InvalidUri { .. } | Self::BadInput { .. } => ErrorKind::BadInput,
+            Self::InvalidUri { .. } | Self::BadInput { .. } | Self::NotRegistered { .. } => ErrorKind::BadInput,
             Self::Lake(e) => e.kind(),
             Self::Client { .. }
             | Self::Unavailable { .. }

@@ -3,7 +3,7 @@
 //! "How likely is the new template better, and how much do we lose if we ship it and it
 //! is not?" is what a product owner asks. This is gbstats 0.8.0's `EffectBayesianABTest`
 //! (0.8.0 no longer has `GaussianBayesianABTest`): a normal likelihood for the estimated
-//! difference `Δ̂ ~ N(Δ, V)` (difference and `V` exactly as in [`crate::tests`]) and a
+//! difference `Δ̂ ~ N(Δ, V)` (difference and `V` exactly as in [`crate::fixed_horizon`]) and a
 //! normal prior on the effect.
 //!
 //! - Prior: by default improper and flat (gbstats `GaussianPrior(proper=False)`, its
@@ -20,12 +20,12 @@
 //!   `E[max(Δ, 0)] = σ (z Φ(z) + φ(z))`, `E[max(−Δ, 0)] = σ (φ(z) − z Φ(−z))`, `z = μ/σ`
 //!   (gbstats multiplies a tail probability by scipy's truncated-normal mean; same value).
 //!
-//! Degenerate inputs are errors as in [`crate::tests`]. Where gbstats returns its
+//! Degenerate inputs are errors as in [`crate::fixed_horizon`]. Where gbstats returns its
 //! uninformative default because one arm alone has zero variance, the posterior here is
 //! still computed.
 
 use crate::error::{check_open_unit, check_positive};
-use crate::tests::estimate;
+use crate::fixed_horizon::estimate;
 use crate::{ArmSummary, Difference, Direction, StatsError, dist};
 
 /// A proper normal prior on the effect, on the scale of the difference being estimated.

@@ -27,7 +27,7 @@
 //! The oracle checks it against an independent numpy computation of the same formulas
 //! from raw per-unit data (no gbstats release in the pinned environment provides it).
 
-use crate::moments::ratio_variance;
+use crate::moments::{ratio_variance, snap_cancellation};
 use crate::{ArmSummary, Moments, StatsError};
 
 /// The adjusted arms and the coefficient used for both.
@@ -130,12 +130,13 @@ impl<'a> RatioParts<'a> {
         let ratio_pre = m.sum(2) / m.sum(3);
         let g = self.gradient;
         let nabla = [g[0], g[1], -theta * g[2], -theta * g[3]];
-        let mut variance = 0.0;
+        let mut terms = [0.0; 16];
         for i in 0..4 {
             for j in 0..4 {
-                variance += nabla[i] * m.covariance(i, j) * nabla[j];
+                terms[4 * i + j] = nabla[i] * m.covariance(i, j) * nabla[j];
             }
         }
+        let mut variance = snap_cancellation(&terms);
         if theta == 0.0 {
             // Exactly the unadjusted ratio statistic, as gbstats falls back to it.
             variance = ratio_variance(m.mean(0), m.mean(1), m.variance(0), m.variance(1), m.covariance(0, 1));

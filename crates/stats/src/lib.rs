@@ -14,19 +14,19 @@
 //! 2. [`Moments`] → [`ArmSummary`] (estimate, unit variance, n) for a mean
 //!    ([`ArmSummary::from_mean`]), a ratio ([`ArmSummary::from_ratio`]), a proportion
 //!    ([`ArmSummary::from_proportion`]) or a CUPED-adjusted metric ([`cuped`]);
-//! 3. two [`ArmSummary`]s → a frequentist [`TestResult`] ([`tests::two_sample`]), an
+//! 3. two [`ArmSummary`]s → a frequentist [`TestResult`] ([`fixed_horizon::two_sample`]), an
 //!    always-valid one ([`sequential::always_valid`]), a posterior
 //!    ([`bayes::posterior`]) or a power analysis ([`power`]);
 //! 4. many p-values → adjusted ones ([`multiple`]).
 //!
 //! ```
-//! use hive_stats::{ArmSummary, Difference, Moments, tests};
+//! use hive_stats::{ArmSummary, Difference, Moments, fixed_horizon};
 //!
 //! // Per project: [removed lines, generated lines].
 //! let control = Moments::from_rows(&[[3.0, 40.0], [10.0, 55.0], [0.0, 12.0], [7.0, 31.0]])?;
 //! let treatment = Moments::from_rows(&[[1.0, 38.0], [4.0, 61.0], [2.0, 20.0], [0.0, 9.0]])?;
-//! let options = tests::TestOptions { difference: Difference::Relative, ..Default::default() };
-//! let result = tests::two_sample(
+//! let options = fixed_horizon::TestOptions { difference: Difference::Relative, ..Default::default() };
+//! let result = fixed_horizon::two_sample(
 //!     &ArmSummary::from_ratio(&control)?,
 //!     &ArmSummary::from_ratio(&treatment)?,
 //!     &options,
@@ -42,15 +42,15 @@ pub mod bayes;
 pub mod cuped;
 pub mod dist;
 mod error;
+pub mod fixed_horizon;
 pub mod moments;
 pub mod multiple;
 pub mod power;
 pub mod sequential;
-pub mod tests;
 
 pub use error::StatsError;
+pub use fixed_horizon::TestResult;
 pub use moments::{ArmSummary, Moments};
-pub use tests::TestResult;
 
 /// Which difference between the arms is estimated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

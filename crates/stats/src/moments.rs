@@ -304,6 +304,21 @@ impl ArmSummary {
         })
     }
 
+    /// The unit variance with rounding noise removed: an arm whose unit standard deviation
+    /// is at most [`CONSTANT_ARM_RELATIVE_SD`] of its mean is constant, and its variance
+    /// is exactly 0.
+    ///
+    /// Variances computed from sums are known only to rounding: comparing them with an
+    /// absolute 0 makes that noise a standard error and gives p = 0 (issue 15: a ratio arm
+    /// of proportional projects had variance 1.7e-18 and was "significant"). The threshold
+    /// scales with the arm's own mean, so it means the same for rates of 0.001 and counts
+    /// of 10⁶. Quadratic forms whose terms cancel are also snapped to 0 where they are
+    /// computed (the delta method, CUPED).
+    pub fn effective_variance(&self) -> f64 {
+        let floor = CONSTANT_ARM_RELATIVE_SD * self.unadjusted_mean.abs().max(self.mean.abs());
+        if self.variance <= floor * floor { 0.0 } else { self.variance }
+    }
+
     /// Errors unless the arm can enter a two-sample comparison: at least two units, a
     /// finite estimate and a finite, non-negative variance.
     pub(crate) fn check(&self, role: &'static str) -> Result<(), StatsError> {
@@ -334,9 +349,34 @@ impl ArmSummary {
     }
 }
 
+/// An arm's unit standard deviation at or below this share of its mean counts as zero
+/// ([`ArmSummary::effective_variance`]): a variance of 1e-14 of the squared mean is above
+/// what double rounding leaves of a constant arm's sums (about 1e-16 relative) and far
+/// below any real spread between projects.
+pub const CONSTANT_ARM_RELATIVE_SD: f64 = 1e-7;
+
 /// Delta-method unit variance of `μ_x / μ_y`.
+///
+/// The three terms are each of order `μ_x²/μ_y²` and cancel completely when every unit
+/// has the same ratio; a result within rounding of that cancellation
+/// ([`snap_cancellation`]) is 0.
 pub(crate) fn ratio_variance(mx: f64, my: f64, var_x: f64, var_y: f64, cov_xy: f64) -> f64 {
-    var_x / (my * my) - 2.0 * cov_xy * mx / (my * my * my) + mx * mx * var_y / (my * my * my * my)
+    let terms = [
+        var_x / (my * my),
+        -2.0 * cov_xy * mx / (my * my * my),
+        mx * mx * var_y / (my * my * my * my),
+    ];
+    snap_cancellation(&terms)
+}
+
+/// The sum of `terms`, or exactly 0 when it is within rounding of 0: at most
+/// `64 ε Σ|term|` (`ε` the double precision unit roundoff, 64 a margin for the rounding
+/// of the terms themselves). A variance computed as a sum of cancelling terms is only
+/// known to that precision, so anything smaller is noise, not spread.
+pub(crate) fn snap_cancellation(terms: &[f64]) -> f64 {
+    let sum: f64 = terms.iter().sum();
+    let scale: f64 = terms.iter().map(|t| t.abs()).sum();
+    if sum.abs() <= 64.0 * f64::EPSILON * scale { 0.0 } else { sum }
 }
 
 #[cfg(test)]

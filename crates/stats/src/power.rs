@@ -2,7 +2,7 @@
 //! reading a null result ("we could not have seen anything smaller than X").
 //!
 //! Both take the standard error `se` of the estimated difference at the current (or
-//! planned) sample sizes and variances, e.g. from [`crate::tests::std_error`]. With the
+//! planned) sample sizes and variances, e.g. from [`crate::fixed_horizon::std_error`]. With the
 //! critical value `c = Φ⁻¹(1 − α/2)` and `k = δ/se`, the power of the two-sided z-test is
 //!
 //! `power(δ) = Φ(k − c) + Φ(−k − c)`,

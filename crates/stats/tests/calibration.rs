@@ -23,9 +23,9 @@
 
 use std::thread;
 
+use hive_stats::fixed_horizon::{Reference, TestOptions, two_sample};
 use hive_stats::power::power;
 use hive_stats::sequential::{SequentialOptions, always_valid};
-use hive_stats::tests::{Reference, TestOptions, two_sample};
 use hive_stats::{ArmSummary, Difference, Moments, multiple};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -13,9 +13,9 @@ use std::process::Command;
 
 use hive_stats::bayes::{BayesOptions, GaussianPrior, posterior};
 use hive_stats::cuped::{cuped, cuped_ratio};
+use hive_stats::fixed_horizon::{Proportion, Reference, TestOptions, sample_ratio_mismatch, two_proportions, two_sample};
 use hive_stats::power::{minimum_detectable_effect, power};
 use hive_stats::sequential::{SequentialOptions, always_valid};
-use hive_stats::tests::{Proportion, Reference, TestOptions, sample_ratio_mismatch, two_proportions, two_sample};
 use hive_stats::{ArmSummary, Difference, Direction, Moments, StatsError, TestResult, dist, multiple};
 use serde_json::Value;
 

@@ -263,7 +263,9 @@ pub const QUARANTINE_VERSION: u32 = 1;
 /// `ab_results`: one row per experiment x metric x treatment variant and analysis day.
 pub const AB_RESULTS: &str = "ab_results";
 /// Schema version of `ab_results`.
-pub const AB_RESULTS_VERSION: u32 = 1;
+/// Schema version of `ab_results` (2: `seq_mde`, `seq_power_at_target`,
+/// `guardrail_seq_p_value` added; `guardrail_status` may be `not_judged`).
+pub const AB_RESULTS_VERSION: u32 = 2;
 
 /// The `ab_results` table.
 #[allow(clippy::too_many_lines, reason = "one line per column: the table is wide")]
@@ -323,7 +325,10 @@ pub fn ab_results_spec() -> TableSpec {
             "Lower bound of the always-valid confidence sequence of `estimate` (asymptotic CS, GrowthBook's).",
         ),
         real("seq_ci_high", "Upper bound of the confidence sequence."),
-        real("seq_p_value", "Always-valid p-value: safe to look at every night."),
+        real(
+            "seq_p_value",
+            "Always-valid p-value: safe to look at every night; null while an arm has fewer than 50 projects (or `min_units_per_variant`), where the asymptotic sequence under-covers.",
+        ),
         real(
             "seq_relative_ci_low",
             "Lower bound of the confidence sequence of `relative_lift` (guardrails use it).",
@@ -341,6 +346,14 @@ pub fn ab_results_spec() -> TableSpec {
         real(
             "power_at_target",
             "Power to detect the configured `target_relative_effect` at the current sample size.",
+        ),
+        real(
+            "seq_mde",
+            "Primary metric: smallest absolute effect the nightly sequential rule detects with the configured power by `end + window_days` (planned looks; docs/ab-significance.md).",
+        ),
+        real(
+            "seq_power_at_target",
+            "Primary metric: probability that the nightly sequential rule detects `target_relative_effect` by `end + window_days`.",
         ),
         col("alpha", DataType::Float64, false, "Significance level of every test and interval."),
         real(
@@ -367,7 +380,11 @@ pub fn ab_results_spec() -> TableSpec {
         text(
             "guardrail_status",
             true,
-            "`pass` (the sequence shows the treatment is not worse beyond the margin), `fail` (it shows it is), or `inconclusive`.",
+            "`pass` (the sequence shows the treatment is not worse beyond the margin), `fail` (it shows it is), `inconclusive`, or `not_judged` (no data or no statistic; `note` says why): blocks promotion.",
+        ),
+        real(
+            "guardrail_seq_p_value",
+            "Always-valid p-value of the null `worse by exactly the margin` (guardrails only); promote-templates applies Holm to it.",
         ),
         text("note", true, "Why some statistics are null (too few units, zero variance, ...)."),
     ];
@@ -382,7 +399,9 @@ pub fn ab_results_spec() -> TableSpec {
 pub const PROMOTIONS: &str = "promotions";
 /// Schema version of `promotions` (2: `registry_alias` dropped; mlflow-sync registers
 /// promoted versions and moves the `champion` alias from this table).
-pub const PROMOTIONS_VERSION: u32 = 2;
+/// 3: `decided_on` added; a `promote` or `stop` is repeated every night after it was
+/// taken.
+pub const PROMOTIONS_VERSION: u32 = 3;
 
 /// The `promotions` table.
 pub fn promotions_spec() -> TableSpec {
@@ -396,6 +415,11 @@ pub fn promotions_spec() -> TableSpec {
         text("control_version", false, "The version served by the control."),
         text("reason", false, "Why, in one sentence."),
         text("evidence", false, "JSON: the figures each rule was checked against."),
+        text(
+            "decided_on",
+            true,
+            "Night the terminal `promote` or `stop` was taken (it is repeated every night after); null for `continue`.",
+        ),
     ];
     TableSpec {
         name: PROMOTIONS.to_owned(),

@@ -46,6 +46,12 @@ struct Cli {
     #[arg(long, env = env::GATE_RESULTS)]
     gate_results: bool,
 
+    /// The scoring window of extract-edits (its --window-days): generations of day g are
+    /// scored on g + window. The CUPED pre-period ends this many days before the start,
+    /// and the sequential power is planned through end + window.
+    #[arg(long, env = env::WINDOW_DAYS, default_value_t = hive_ab::DEFAULT_WINDOW_DAYS)]
+    window_days: u32,
+
     /// On a sample-ratio mismatch: `fail` exits 1 after writing everything; `warn` exits 0.
     /// Either way the experiments are listed in the summary's `srm_flags`, logged as an
     /// error and marked in `ab_results` and the report, and promote-templates stops them.
@@ -64,8 +70,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         date: cli.common.date,
         config: cli.config.clone(),
         gate_results: cli.gate_results,
+        window_days: cli.window_days,
     };
     let summary = hive_ab::run(&options).job_context(|| format!("analysing experiments for {}", options.date))?;
+    if !summary.guardrails_not_judged.is_empty() {
+        tracing::warn!(guardrails = ?summary.guardrails_not_judged, "guardrails not judged: they block promotion");
+    }
     if !summary.srm_flags.is_empty() {
         tracing::error!(experiments = ?summary.srm_flags, "sample ratio mismatch: these splits are broken");
     }

@@ -28,8 +28,14 @@ const JOB: &str = "mlflow-sync";
 /// retries for connection errors and 5xx), or I/O: a later retry may help; 99
 /// MLFLOW_TRACKING_URI is not set, nothing to do.
 ///
+/// A promotion is undone by hand with --rollback TEMPLATE_ID=TEMPLATE_VERSION: `champion`
+/// moves back to that (earlier promoted) version and nothing is published. Nightly syncs do
+/// not move the alias again for a promotion decided on an earlier night, so the rollback
+/// holds until a new promotion is decided.
+///
 /// Examples:
 ///   MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow-sync --data-root data --date 2026-10-17
+///   mlflow-sync --date 2026-10-17 --rollback py-fastapi-service=2.4.0
 ///   mlflow-sync --date 2026-10-17 --tracking-uri http://mlflow:5000 --mode aggregated --concurrency 16
 #[derive(Debug, Parser)]
 #[command(name = "mlflow-sync", version, verbatim_doc_comment)]
@@ -80,6 +86,20 @@ struct Cli {
         value_name = "SOURCE"
     )]
     tables: Vec<Source>,
+
+    /// Only move the `champion` alias of TEMPLATE_ID's registered model back to the model
+    /// version of TEMPLATE_VERSION (a version promoted earlier), print the result, and exit.
+    #[arg(long, value_name = "TEMPLATE_ID=TEMPLATE_VERSION", value_parser = parse_rollback)]
+    rollback: Option<(String, String)>,
+}
+
+fn parse_rollback(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((template, version)) if !template.trim().is_empty() && !version.trim().is_empty() => {
+            Ok((template.trim().to_owned(), version.trim().to_owned()))
+        }
+        _ => Err(format!("`{value}` is not TEMPLATE_ID=TEMPLATE_VERSION")),
+    }
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -99,6 +119,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         timeout: Duration::from_secs(cli.timeout_secs),
     };
     let client = Client::new(&config).job_context(|| "configuring the MLflow client")?;
+    if let Some((template, version)) = &cli.rollback {
+        let done = hive_mlflow::sync::rollback(&client, &cli.name_prefix, template, version)
+            .job_context(|| format!("rolling `{template}` back to {version} on {}", client.base()))?;
+        return hive_jobs::conclude(&done);
+    }
     let sources: std::collections::BTreeSet<Source> = cli.tables.iter().copied().collect();
     let options = SyncOptions {
         sources: sources.clone(),

@@ -25,7 +25,8 @@
 //! 1e-16 where gbstats' `2·(1 − cdf)` rounds to 0.
 //!
 //! Degenerate inputs: an arm with fewer than two units is [`StatsError::TooFewUnits`];
-//! a difference with zero variance (both arms constant) is [`StatsError::ZeroVariance`]
+//! a difference with zero variance (both arms constant, by the scale-relative rule of
+//! [`ArmSummary::effective_variance`]) is [`StatsError::ZeroVariance`]
 //! (scipy returns NaN there). One constant arm is fine: Welch then has `df = n − 1` of the
 //! other arm, as in scipy (gbstats instead returns its uninformative default).
 
@@ -116,8 +117,8 @@ pub fn std_error(control: &ArmSummary, treatment: &ArmSummary, difference: Diffe
 
 /// Welch–Satterthwaite degrees of freedom from the arms' unit variances (both `n >= 2`).
 fn welch_df(control: &ArmSummary, treatment: &ArmSummary) -> f64 {
-    let vc = control.variance / control.n as f64;
-    let vt = treatment.variance / treatment.n as f64;
+    let vc = control.effective_variance() / control.n as f64;
+    let vt = treatment.effective_variance() / treatment.n as f64;
     (vc + vt).powi(2) / (vc * vc / (control.n - 1) as f64 + vt * vt / (treatment.n - 1) as f64)
 }
 
@@ -133,10 +134,11 @@ pub(crate) fn estimate(control: &ArmSummary, treatment: &ArmSummary, difference:
     control.check("control")?;
     treatment.check("treatment")?;
     let (nc, nt) = (control.n as f64, treatment.n as f64);
+    let (var_c, var_t) = (control.effective_variance(), treatment.effective_variance());
     let est = match difference {
         Difference::Absolute => Estimate {
             value: treatment.mean - control.mean,
-            variance: control.variance / nc + treatment.variance / nt,
+            variance: var_c / nc + var_t / nt,
         },
         Difference::Relative => {
             let base = control.unadjusted_mean;
@@ -145,8 +147,7 @@ pub(crate) fn estimate(control: &ArmSummary, treatment: &ArmSummary, difference:
             }
             Estimate {
                 value: (treatment.mean - control.mean) / base,
-                variance: treatment.variance / (base * base * nt)
-                    + control.variance * treatment.unadjusted_mean.powi(2) / (base.powi(4) * nc),
+                variance: var_t / (base * base * nt) + var_c * treatment.unadjusted_mean.powi(2) / (base.powi(4) * nc),
             }
         }
     };
@@ -272,6 +273,28 @@ mod unit_tests {
         let a = arm(&[1.0, 1.0, 1.0]);
         let b = arm(&[2.0, 2.0]);
         assert_eq!(two_sample(&a, &b, &TestOptions::default()), Err(StatsError::ZeroVariance));
+    }
+
+    #[test]
+    fn proportional_ratio_arms_are_constant_despite_rounding() {
+        // The arms of issue 15: every project removes a third (control) or a tenth
+        // (treatment) of its lines; the treatment's delta-method variance rounds to ~1e-18.
+        let ratio = |rows: &[[f64; 2]]| ArmSummary::from_ratio(&Moments::from_rows(rows).expect("finite")).expect("ratio");
+        let control = ratio(&[[1.0, 3.0], [2.0, 6.0], [5.0, 15.0], [7.0, 21.0]]);
+        let treatment = ratio(&[[1.0, 10.0], [3.0, 30.0], [7.0, 70.0]]);
+        assert_eq!(treatment.effective_variance(), 0.0);
+        assert_eq!(
+            two_sample(&control, &treatment, &TestOptions::default()),
+            Err(StatsError::ZeroVariance)
+        );
+        let relative = TestOptions {
+            difference: Difference::Relative,
+            ..TestOptions::default()
+        };
+        assert_eq!(two_sample(&control, &treatment, &relative), Err(StatsError::ZeroVariance));
+        // A real spread, however small next to the mean, is kept.
+        let spread = arm(&[1e6, 1e6 + 1.0, 1e6 - 1.0]);
+        assert!(spread.effective_variance() > 0.0);
     }
 
     #[test]
