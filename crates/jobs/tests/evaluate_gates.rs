@@ -1238,7 +1238,8 @@ fn missing_reports_follow_each_policy() {
 
 /// A night on which no project's reports landed is nothing to process (99) whether the
 /// projects root is missing or empty, and writes nothing; with neither --project nor
-/// --projects-root it is a usage error (2); a missing config is an error even then.
+/// --projects-root it reads the lake's landing directory; a missing config is an error
+/// even then.
 #[test]
 fn no_reports_landed_is_nothing_to_process() {
     let dir = Workdir::new("gates-nothing-landed");
@@ -1268,6 +1269,59 @@ fn no_reports_landed_is_nothing_to_process() {
     );
     gates(&root, &config, &[], &args).expect_code(0);
     assert_eq!(status(&table(&root, "gate_results"), "web", "failed"), "pass");
+}
+
+/// The config's `environment` is the contract for the CI that ran the suites: the Compose
+/// file it landed with each project's reports is checked and recorded on every row.
+#[test]
+fn the_compose_environment_each_project_ran_in_is_recorded() {
+    let dir = Workdir::new("gates-environment");
+    let config = dir.write(
+        "q.yaml",
+        "version: 1\ntest_types:\n  unit:\n    reports:\n      - {format: junit, paths: [junit.xml], tool: t}\ngates:\n  - {id: failed, metric: failed, operator: \"==\", threshold: 0}\nenvironment:\n  compose_file: ci/compose.yaml\n  services: [postgres, app]\n",
+    );
+    let junit = r#"<testsuite name="s"><testcase name="a"/></testsuite>"#;
+    let compose = "services:\n  postgres: {image: postgres:16}\n  app: {build: .}\n";
+    let verified = dir.join("verified");
+    dir.write("verified/junit.xml", junit);
+    dir.write("verified/ci/compose.yaml", compose);
+    let missing = dir.join("missing");
+    dir.write("missing/junit.xml", junit);
+    let invalid = dir.join("invalid");
+    dir.write("invalid/junit.xml", junit);
+    dir.write("invalid/ci/compose.yaml", "services:\n  postgres: {image: postgres:16}\n");
+    let root = dir.join("lake");
+    let out = gates(
+        &root,
+        &config,
+        &[("verified", &verified), ("missing", &missing), ("invalid", &invalid)],
+        &[],
+    )
+    .expect_code(0);
+    let rows = table(&root, "gate_results");
+    let env = |project: &str, column: &str| gate(&rows, project, "failed")[column].clone();
+    assert_eq!(env("verified", "environment_status"), json!("verified"));
+    assert_eq!(env("verified", "environment_compose_file"), json!("ci/compose.yaml"));
+    let digest = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(compose.as_bytes()));
+    assert_eq!(env("verified", "environment_sha256"), json!(digest));
+    assert_eq!(env("missing", "environment_status"), json!("missing"));
+    assert_eq!(env("missing", "environment_sha256"), Value::Null);
+    assert_eq!(env("invalid", "environment_status"), json!("invalid"));
+    assert!(out.stderr().contains("does not declare service `app`"), "{}", out.stderr());
+    // The gate verdicts themselves are unaffected: the environment is recorded, not judged.
+    for project in ["verified", "missing", "invalid"] {
+        assert_eq!(status(&rows, project, "failed"), "pass");
+    }
+    // A compose_file that leaves the reports directory is a config error.
+    let escaping = dir.write(
+        "escaping.yaml",
+        &fs_err::read_to_string(&config)
+            .unwrap()
+            .replace("ci/compose.yaml", "../compose.yaml"),
+    );
+    gates(&root, &escaping, &[("verified", &verified)], &[])
+        .expect_code(2)
+        .expect_stderr("environment.compose_file");
 }
 
 /// Per-project overrides: another threshold, level, policy, report location, or the
