@@ -1315,7 +1315,7 @@ fn the_compose_environment_each_project_ran_in_is_recorded() {
     // A compose_file that leaves the reports directory is a config error.
     let escaping = dir.write(
         "escaping.yaml",
-        &fs_err::read_to_string(&config)
+        fs_err::read_to_string(&config)
             .unwrap()
             .replace("ci/compose.yaml", "../compose.yaml"),
     );
