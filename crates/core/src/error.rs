@@ -54,6 +54,16 @@ pub enum CoreError {
     InvalidWeights { weights: Vec<f64>, reason: String },
     #[error("invalid option `{name}`: {reason}")]
     InvalidOption { name: &'static str, reason: String },
+    /// Writing a Parquet file failed: the disk, not the data (a full disk is retried).
+    #[error("cannot write Parquet file `{path}`")]
+    WriteParquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Another run holds the partition's write lock.
+    #[error("another run is writing this part of the partition (lock `{path}` is held); retry when it has finished")]
+    Locked { path: PathBuf },
     /// A path the invocation names (data root, config file, input table) does not exist
     /// or is not what it must be: a misconfiguration, never a quiet night.
     #[error("{what} `{path}` {problem}")]
@@ -112,7 +122,7 @@ impl crate::exit::Classify for CoreError {
     fn kind(&self) -> crate::exit::ErrorKind {
         use crate::exit::ErrorKind;
         match self {
-            Self::Io { .. } => ErrorKind::Runtime,
+            Self::Io { .. } | Self::WriteParquet { .. } | Self::Locked { .. } => ErrorKind::Runtime,
             Self::InvalidDate { .. } | Self::InvalidShard { .. } | Self::InvalidOption { .. } => ErrorKind::Usage,
             Self::Parquet { .. }
             | Self::Arrow { .. }

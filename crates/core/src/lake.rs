@@ -180,6 +180,39 @@ pub struct PartWriter {
     temp: Option<TempPart>,
     writer: Option<ArrowWriter<std::fs::File>>,
     rows: u64,
+    /// The part's write lock, held until the writer is dropped.
+    _lock: std::fs::File,
+}
+
+/// Takes the write lock of one part of a partition: `<table>/.locks/dt=D.<part>.lock`,
+/// beside the partitions rather than in one (the partition holds only its parts and
+/// `_SUCCESS`; readers skip the hidden directory). Shards lock different parts, so they
+/// still run in parallel; a second run of the same part fails at once with
+/// [`CoreError::Locked`] (exit 3: retried once the first has finished) instead of
+/// deleting the first run's temp files. The lock is the kernel's (`flock`), released
+/// when the process ends, however it ends.
+fn lock_part(dir: &Path, part: &str) -> Result<std::fs::File, CoreError> {
+    let (Some(table_dir), Some(partition)) = (dir.parent(), dir.file_name()) else {
+        return Err(CoreError::MissingInput {
+            what: "partition directory",
+            path: dir.to_owned(),
+            problem: "has no parent table directory",
+        });
+    };
+    let locks = table_dir.join(".locks");
+    fs::create_dir_all(&locks).map_err(|e| CoreError::io(&locks, e))?;
+    let path = locks.join(format!("{}.{part}.lock", partition.to_string_lossy()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CoreError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CoreError::Locked { path }),
+        Err(std::fs::TryLockError::Error(e)) => Err(CoreError::io(&path, e)),
+    }
 }
 
 /// The hidden temp file; removed on drop unless renamed.
@@ -197,12 +230,14 @@ impl PartWriter {
         let dir = partition_dir(root, &spec.name, date);
         fs::create_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
         let final_name = shard.part_file_name();
+        let lock = lock_part(&dir, &final_name)?;
+        // Only the lock holder may remove a killed run's temp files of this part.
         remove_stale_temps(&dir, &final_name);
         let temp_path = dir.join(format!(".{final_name}.tmp-{}", std::process::id()));
         let file = std::fs::File::create(&temp_path).map_err(|e| CoreError::io(&temp_path, e))?;
         let temp = TempPart(temp_path.clone());
         let writer = ArrowWriter::try_new(file, Arc::clone(&spec.schema), Some(writer_properties(&spec)))
-            .map_err(|source| CoreError::Parquet { path: temp_path, source })?;
+            .map_err(|source| CoreError::WriteParquet { path: temp_path, source })?;
         Ok(Self {
             final_path: dir.join(final_name),
             spec,
@@ -212,6 +247,7 @@ impl PartWriter {
             temp: Some(temp),
             writer: Some(writer),
             rows: 0,
+            _lock: lock,
         })
     }
 
@@ -225,7 +261,7 @@ impl PartWriter {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        writer.write(batch).map_err(|source| CoreError::Parquet {
+        writer.write(batch).map_err(|source| CoreError::WriteParquet {
             path: self.final_path.clone(),
             source,
         })?;
@@ -247,7 +283,7 @@ impl PartWriter {
                 message: "part committed twice".into(),
             });
         };
-        let file = writer.into_inner().map_err(|source| CoreError::Parquet {
+        let file = writer.into_inner().map_err(|source| CoreError::WriteParquet {
             path: temp.0.clone(),
             source,
         })?;
@@ -467,6 +503,16 @@ pub fn raw_input_files(root: &Path, table: &str, first: PartitionDate, last: Par
             if name.starts_with('.') || name.starts_with('_') {
                 continue;
             }
+            // A symlink could point anywhere (`/proc/self/environ`): raw inputs must be
+            // regular files inside the partition. Refused by name, never read.
+            let kind = entry.file_type().map_err(|e| CoreError::io(entry.path(), e))?;
+            if !kind.is_file() {
+                return Err(CoreError::MissingInput {
+                    what: "raw input",
+                    path: entry.path(),
+                    problem: "is not a regular file (symlinks and directories are refused)",
+                });
+            }
             names.push((name, entry.path()));
         }
         names.sort();
@@ -574,6 +620,35 @@ mod tests {
         assert!(committed_parts(root.path(), &spec.name, date()).is_err());
         std::fs::write(&marker, &good).expect("write");
         assert_eq!(committed_parts(root.path(), &spec.name, date()).expect("good").len(), 1);
+    }
+
+    #[test]
+    fn a_second_writer_of_the_same_part_is_refused_while_other_shards_proceed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let spec = spec();
+        let first = PartWriter::create(root.path(), spec.clone(), date(), "0/2".parse().expect("shard")).expect("first");
+        let second = PartWriter::create(root.path(), spec.clone(), date(), "0/2".parse().expect("shard"));
+        assert!(matches!(second, Err(CoreError::Locked { .. })), "{:?}", second.err());
+        let other_shard = PartWriter::create(root.path(), spec.clone(), date(), "1/2".parse().expect("shard")).expect("other");
+        assert!(!first.commit().expect("commit").partition_complete);
+        assert!(other_shard.commit().expect("commit").partition_complete);
+        // Once the first run is done, the part can be written again.
+        PartWriter::create(root.path(), spec, date(), "0/2".parse().expect("shard")).expect("again");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_raw_inputs_are_refused_by_name() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = partition_dir(root.path(), crate::schema::RAW_GENERATIONS, date());
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("part-0.ndjson")).expect("symlink");
+        let err = raw_input_files(root.path(), crate::schema::RAW_GENERATIONS, date(), date()).expect_err("refused");
+        assert!(
+            err.to_string().contains("part-0.ndjson") && err.to_string().contains("not a regular file"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("root:"), "no content is echoed");
     }
 
     #[test]

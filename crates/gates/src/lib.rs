@@ -192,7 +192,9 @@ fn find_reports(dir: &Path, patterns: &[String]) -> Vec<PathBuf> {
             continue;
         };
         for path in paths.flatten() {
-            if path.is_file() {
+            // Symlinks are kept here so that parsing refuses them by name (a report
+            // that silently vanished would turn into a `missing` gate instead).
+            if path.is_file() || path.is_symlink() {
                 found.insert(path);
             }
         }

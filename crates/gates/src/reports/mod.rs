@@ -42,6 +42,8 @@ pub enum ReportError {
     },
     #[error("report `{path}` is larger than the limit of {limit} bytes (defaults.max_report_bytes / --max-report-bytes)")]
     TooLarge { path: PathBuf, limit: u64 },
+    #[error("report `{path}` is not a regular file (symlinks are refused)")]
+    NotRegular { path: PathBuf },
     #[error("malformed {format} report `{path}`: {message}")]
     Malformed {
         path: PathBuf,
@@ -359,6 +361,15 @@ impl Read for CappedReader {
 /// Opens `path` for reading at most `limit` bytes; a file already larger is refused
 /// before any parsing.
 pub fn open_capped(path: &Path, limit: u64) -> Result<CappedReader, ReportError> {
+    // A report that is a symlink could point anywhere (`/proc/self/environ`): refused by
+    // name, never read.
+    let meta = std::fs::symlink_metadata(path).map_err(|source| ReportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(ReportError::NotRegular { path: path.to_owned() });
+    }
     let file = std::fs::File::open(path).map_err(|source| ReportError::Read {
         path: path.to_owned(),
         source,
@@ -546,5 +557,16 @@ mod tests {
         let mut all = Vec::new();
         r.read_to_end(&mut all).expect("read");
         assert_eq!(all.len(), 100);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_report_is_refused_by_name_and_never_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let link = dir.path().join("junit.xml");
+        std::os::unix::fs::symlink("/proc/self/environ", &link).expect("symlink");
+        let err = parse(ReportFormat::Junit, &link, 1 << 20).expect_err("refused");
+        assert!(matches!(err, ReportError::NotRegular { .. }), "{err}");
+        assert!(err.to_string().contains("junit.xml"));
     }
 }
