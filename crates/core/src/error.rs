@@ -83,38 +83,31 @@ impl CoreError {
     /// Checks that the file `path` (a config, `what` names it) exists and is a regular
     /// file: a missing config is a misconfiguration (exit 2) in every job.
     pub fn require_file(what: &'static str, path: &std::path::Path) -> Result<(), Self> {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => Ok(()),
-            Ok(_) => Err(Self::MissingInput {
-                what,
-                path: path.to_owned(),
-                problem: "is not a regular file",
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Self::MissingInput {
-                what,
-                path: path.to_owned(),
-                problem: "does not exist",
-            }),
-            Err(e) => Err(Self::io(path, e)),
-        }
+        Self::require(what, path, std::fs::Metadata::is_file, "is not a regular file")
     }
 
     /// Checks that the directory `path` exists.
     pub fn require_dir(what: &'static str, path: &std::path::Path) -> Result<(), Self> {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => Err(Self::MissingInput {
-                what,
-                path: path.to_owned(),
-                problem: "is not a directory",
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Self::MissingInput {
-                what,
-                path: path.to_owned(),
-                problem: "does not exist",
-            }),
-            Err(e) => Err(Self::io(path, e)),
-        }
+        Self::require(what, path, std::fs::Metadata::is_dir, "is not a directory")
+    }
+
+    fn require(
+        what: &'static str,
+        path: &std::path::Path,
+        is_wanted: fn(&std::fs::Metadata) -> bool,
+        otherwise: &'static str,
+    ) -> Result<(), Self> {
+        let problem = match std::fs::metadata(path) {
+            Ok(meta) if is_wanted(&meta) => return Ok(()),
+            Ok(_) => otherwise,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+            Err(e) => return Err(Self::io(path, e)),
+        };
+        Err(Self::MissingInput {
+            what,
+            path: path.to_owned(),
+            problem,
+        })
     }
 }
 
