@@ -376,6 +376,14 @@ pub fn scrub_for_log(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// A record (a JSON line, a raw row) with its secrets redacted, for a quarantine
+/// payload. Bytes without a finding come back unchanged, even when they are not UTF-8.
+pub fn scrub_bytes(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(bytes);
+    let redacted = Scanner::shared().redact(&text, None);
+    if redacted.is_clean() { bytes.to_vec() } else { redacted.text.into_bytes() }
+}
+
 /// Query parameters whose values are credentials.
 fn is_credential_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
