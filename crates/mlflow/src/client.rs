@@ -208,6 +208,10 @@ impl Client {
         // Shown without credentials: userinfo is gone already; a token passed as a query
         // parameter (`?access_token=...`) is replaced too.
         let shown = hive_secrets::redact_url(base.as_str()).trim_end_matches('/').to_owned();
+        // Endpoints are joined onto the path, which drops a query anyway: keep none, so
+        // no token sits in the client's `Debug` either.
+        base.set_query(None);
+        base.set_fragment(None);
         let http = Http::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
