@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(realpath -m "${WORK:-target/bench-secrets}")
-bash scripts/setup-venvs.sh oracles >/dev/null
+[ -n "${SKIP_VENV:-}" ] || bash scripts/setup-venvs.sh oracles >/dev/null
 rm -rf "$work"
 mkdir -p "$work/texts"
 .venv/oracles/bin/python - "$work/texts" <<'PY'
@@ -27,7 +27,12 @@ for part in sorted(glob.glob("data/sample/raw/generations/dt=*/*.parquet")):
             with open(os.path.join(base, "REQUEST.txt"), "w") as f:
                 f.write(row["request"])
         for file in row["files"] or []:
-            path = os.path.join(base, file["path"].lstrip("/").replace("..", "_"))
+            name = file["path"].strip("/").replace("..", "_")
+            if not name:
+                continue
+            path = os.path.join(base, name)
+            if os.path.isdir(path):
+                continue
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(file["content"] or b"")

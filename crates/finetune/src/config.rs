@@ -223,7 +223,10 @@ impl FinetuneConfig {
             ));
         }
         if !(2.0..=6.0).contains(&self.secrets.min_entropy) {
-            return Err(format!("`secrets.min_entropy` must be in [2, 6] bits per character, got {}", self.secrets.min_entropy));
+            return Err(format!(
+                "`secrets.min_entropy` must be in [2, 6] bits per character, got {}",
+                self.secrets.min_entropy
+            ));
         }
         if self.system_prompt.trim().is_empty() {
             return Err("`system_prompt` must not be empty".to_owned());

@@ -309,8 +309,10 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     let scanner = if (options.config.secrets.min_entropy - hive_secrets::DEFAULT_MIN_ENTROPY).abs() < f64::EPSILON {
         Scanner::shared()
     } else {
-        own_scanner = Scanner::new(options.config.secrets.min_entropy)
-            .map_err(|e| FinetuneError::InvalidOption { name: "config", reason: e.to_string() })?;
+        own_scanner = Scanner::new(options.config.secrets.min_entropy).map_err(|e| FinetuneError::InvalidOption {
+            name: "config",
+            reason: e.to_string(),
+        })?;
         &own_scanner
     };
     let mut counts = Counts::default();
@@ -657,7 +659,10 @@ impl EditRow<'_> {
             Some(Err(message)) => {
                 return Err(Reject::quarantine(
                     "malformed",
-                    format!("`generated_at`: {}", hive_secrets::scrub_for_log(&message.to_string(), hive_secrets::LOG_QUOTE_CHARS)),
+                    format!(
+                        "`generated_at`: {}",
+                        hive_secrets::scrub_for_log(&message.to_string(), hive_secrets::LOG_QUOTE_CHARS)
+                    ),
                 ));
             }
             None => return Err(Reject::quarantine("malformed", "`generated_at` is null".to_owned())),

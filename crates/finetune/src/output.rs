@@ -526,7 +526,11 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
             found: &counts.secrets,
             rows_with_secrets: counts.rows_with_secrets,
             rules: RulesEntry {
-                gitleaks_commit: hive_secrets::GITLEAKS_COMMIT.split_whitespace().next().unwrap_or_default().to_owned(),
+                gitleaks_commit: hive_secrets::GITLEAKS_COMMIT
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
                 gitleaks_rules: hive_secrets::Scanner::shared().gitleaks_rule_ids().count(),
                 gitleaks_rules_skipped: hive_secrets::Scanner::shared()
                     .skipped_rules()

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use serde_json::{Value, json};
 use hive_secrets::corpus::{self, Case, Place};
+use serde_json::{Value, json};
 use support::{Run, Workdir, extract, ok, run};
 
 /// Runs build-finetune with `extra` arguments.
@@ -246,7 +246,11 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
     let cases = corpus::cases().unwrap();
     let planted: Vec<&Case> = cases.iter().filter(|c| c.is_planted()).collect();
     let look_alikes = cases.len() - planted.len();
-    assert!(planted.len() >= 60 && look_alikes >= 20, "{} planted, {look_alikes} look-alikes", planted.len());
+    assert!(
+        planted.len() >= 60 && look_alikes >= 20,
+        "{} planted, {look_alikes} look-alikes",
+        planted.len()
+    );
     let root = planted_lake(&dir, &corpus_files(&cases));
     let needles: Vec<(String, String)> = planted
         .iter()
@@ -254,7 +258,10 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
         .collect();
     let leaks = |what: &str, text: &str| {
         for (kind, needle) in &needles {
-            assert!(!text.contains(needle.as_str()), "the {kind} secret (or half of it) leaked into {what}");
+            assert!(
+                !text.contains(needle.as_str()),
+                "the {kind} secret (or half of it) leaked into {what}"
+            );
         }
     };
     let every_output = |leaks: &dyn Fn(&str, &str)| {
@@ -271,7 +278,14 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
     for format in ["text", "json"] {
         let mut cmd = support::bin("build-finetune");
         cmd.env("HIVE_LOG", "trace");
-        cmd.args(["--data-root", root.to_str().unwrap(), "--date", PLANTED_DATE, "--log-format", format]);
+        cmd.args([
+            "--data-root",
+            root.to_str().unwrap(),
+            "--date",
+            PLANTED_DATE,
+            "--log-format",
+            format,
+        ]);
         let out = ok(cmd);
         leaks("stdout", &out.stdout());
         leaks("stderr", &out.stderr());
@@ -317,11 +331,26 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
         .filter(|(n, _)| n.ends_with(".jsonl"))
         .map(|(_, text)| text.clone())
         .collect();
-    for rule in ["stripe-access-token", "slack-webhook-url", "password-assignment", "phone-number", "credit-card", "us-ssn", "ipv6-address"] {
-        assert!(m["secrets"]["found"][rule].as_u64().unwrap_or(0) >= 1, "{rule} not counted: {}", m["secrets"]);
+    for rule in [
+        "stripe-access-token",
+        "slack-webhook-url",
+        "password-assignment",
+        "phone-number",
+        "credit-card",
+        "us-ssn",
+        "ipv6-address",
+    ] {
+        assert!(
+            m["secrets"]["found"][rule].as_u64().unwrap_or(0) >= 1,
+            "{rule} not counted: {}",
+            m["secrets"]
+        );
         assert!(jsonl.contains(&format!("<REDACTED:{rule}>")), "no <REDACTED:{rule}> in the JSONL");
     }
-    assert!(examples.iter().any(|(_, path)| path == "docs/<REDACTED:email>/notes.md"), "{examples:?}");
+    assert!(
+        examples.iter().any(|(_, path)| path == "docs/<REDACTED:email>/notes.md"),
+        "{examples:?}"
+    );
 }
 
 #[test]

@@ -843,6 +843,10 @@ fn urls_and_echoed_credentials_never_reach_the_log() {
         .env("HIVE_LOG", "trace");
     let out = run(cmd).expect_code(3);
     for s in secrets {
-        assert!(!out.stderr().contains(s) && !out.stdout().contains(s), "`{s}` reached the log:\n{}", out.stderr());
+        assert!(
+            !out.stderr().contains(s) && !out.stdout().contains(s),
+            "`{s}` reached the log:\n{}",
+            out.stderr()
+        );
     }
 }

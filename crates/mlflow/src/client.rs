@@ -322,10 +322,7 @@ impl Client {
                 base: self.shown.clone(),
                 status: status.as_u16(),
                 code: value.get("error_code").and_then(Value::as_str).unwrap_or("UNKNOWN").to_owned(),
-                message: value
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| snippet(&text), snippet),
+                message: value.get("message").and_then(Value::as_str).map_or_else(|| snippet(&text), snippet),
             });
         }
         Ok(Ok(value))
@@ -682,7 +679,10 @@ mod tests {
             "padding ".repeat(200)
         );
         let s = snippet(&echoed);
-        assert!(!s.contains("Zt8kQ2mX9vB4nR7wL1pY6cF3hJ5sD0aG") && !s.contains("YWxpY2U6czNjcmV0UGFzczE"), "{s}");
+        assert!(
+            !s.contains("Zt8kQ2mX9vB4nR7wL1pY6cF3hJ5sD0aG") && !s.contains("YWxpY2U6czNjcmV0UGFzczE"),
+            "{s}"
+        );
         assert!(s.chars().count() < 360, "{s}");
     }
 

@@ -53,7 +53,11 @@ fn main() {
         }
     }
     let secs = start.elapsed().as_secs_f64() / f64::from(rounds);
-    println!("scanner built in {:.3} s ({} gitleaks rules)", build.as_secs_f64(), scanner.gitleaks_rule_ids().count());
+    println!(
+        "scanner built in {:.3} s ({} gitleaks rules)",
+        build.as_secs_f64(),
+        scanner.gitleaks_rule_ids().count()
+    );
     println!(
         "{} files, {:.2} MB scanned in {:.3} s: {:.1} MB/s (one thread, mean of {rounds} passes)",
         texts.len(),

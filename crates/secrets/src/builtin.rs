@@ -22,25 +22,32 @@ fn re(pattern: &str) -> Regex {
 
 /// `scheme://user:password@host`; the password may hold `/` and `@` (the host starts
 /// after the last `@` of the authority).
-static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?-u:\b)[a-z][a-z0-9+.\-]{1,30}://[^\s:/?#@'"<>`]{1,256}:([^\s'"<>`]{1,512})@[A-Za-z0-9\[_%\-]"#)
-});
+static URL_PASSWORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)(?-u:\b)[a-z][a-z0-9+.\-]{1,30}://[^\s:/?#@'"<>`]{1,256}:([^\s'"<>`]{1,512})@[A-Za-z0-9\[_%\-]"#));
 /// A name that says password or secret, an assignment, and a value: quoted (may hold
 /// spaces), or bare to the end of the token.
 static PASSWORD_ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?-u:\b)([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret|passwort|contrase(?:ñ|n)a|mot_de_passe)(?:[_.\-]?[A-Za-z0-9]+)*)["']?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,300})"|'([^'\r\n]{1,300})'|([^\s"'`,;]{1,300}))"#)
+    re(
+        r#"(?i)(?-u:\b)([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret|passwort|contrase(?:ñ|n)a|mot_de_passe)(?:[_.\-]?[A-Za-z0-9]+)*)["']?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]{1,300})"|'([^'\r\n]{1,300})'|([^\s"'`,;]{1,300}))"#,
+    )
 });
 /// Line-start assignments (`.env`, YAML, INI, properties): the value runs to the end
 /// of the line, so a passphrase with spaces is taken whole.
 static PASSWORD_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?im)^[ \t]*(?:export[ \t]+|-[ \t]+)?([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret)(?:[_.\-]?[A-Za-z0-9]+)*)[ \t]*[=:][ \t]*([^"'\r\n][^\r\n]*?)[ \t]*(?:[ \t]#.*)?$"#)
+    re(
+        r#"(?im)^[ \t]*(?:export[ \t]+|-[ \t]+)?([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret)(?:[_.\-]?[A-Za-z0-9]+)*)[ \t]*[=:][ \t]*([^"'\r\n][^\r\n]*?)[ \t]*(?:[ \t]#.*)?$"#,
+    )
 });
 /// Dockerfile `ENV NAME value` / `ARG NAME value` (the form without `=`).
 static PASSWORD_DOCKERFILE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?im)^[ \t]*(?:ENV|ARG)[ \t]+([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret)[A-Za-z0-9_.\-]*)[ \t]+([^\s=][^\r\n]*?)[ \t]*$")
+    re(
+        r"(?im)^[ \t]*(?:ENV|ARG)[ \t]+([A-Za-z0-9_.\-]*?(?:passw(?:or)?d|passphrase|pass|pwd|secret)[A-Za-z0-9_.\-]*)[ \t]+([^\s=][^\r\n]*?)[ \t]*$",
+    )
 });
 static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?-u:\b)(?:proxy-)?authorization["']?[ \t]*[:=,][ \t]*["']?(?:basic|bearer|token|digest|negotiate|apikey)[ \t]+([A-Za-z0-9._~+/\-]{8,}=*)"#)
+    re(
+        r#"(?i)(?-u:\b)(?:proxy-)?authorization["']?[ \t]*[:=,][ \t]*["']?(?:basic|bearer|token|digest|negotiate|apikey)[ \t]+([A-Za-z0-9._~+/\-]{8,}=*)"#,
+    )
 });
 static BEARER: LazyLock<Regex> = LazyLock::new(|| re(r"(?-u:\b)[Bb]earer[ \t]+([A-Za-z0-9._~+/\-]{20,}=*)"));
 static BASIC: LazyLock<Regex> = LazyLock::new(|| re(r"(?-u:\b)[Bb]asic[ \t]+([A-Za-z0-9+/]{12,}={0,2})(?:[^A-Za-z0-9+/=]|$)"));
@@ -53,10 +60,49 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/_\-]{20,}={0,2
 
 /// Words that name the value's kind or stand in for it.
 const PLACEHOLDERS: &[&str] = &[
-    "none", "null", "nil", "true", "false", "undefined", "required", "optional", "str", "string", "bytes", "secret",
-    "password", "passwd", "pass", "pwd", "passphrase", "changeme", "change_me", "example", "redacted", "hidden", "empty",
-    "dummy", "placeholder", "your_password", "yourpassword", "your-password", "mypassword", "secretstr", "secretstring",
-    "int", "bool", "char", "text", "default", "env", "self", "this", "value", "todo", "tbd", "unset",
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "required",
+    "optional",
+    "str",
+    "string",
+    "bytes",
+    "secret",
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "changeme",
+    "change_me",
+    "example",
+    "redacted",
+    "hidden",
+    "empty",
+    "dummy",
+    "placeholder",
+    "your_password",
+    "yourpassword",
+    "your-password",
+    "mypassword",
+    "secretstr",
+    "secretstring",
+    "int",
+    "bool",
+    "char",
+    "text",
+    "default",
+    "env",
+    "self",
+    "this",
+    "value",
+    "todo",
+    "tbd",
+    "unset",
 ];
 
 /// Whether `value` (assigned to a password-like name) is a reference, a type or a
@@ -105,10 +151,49 @@ fn is_not_a_password(value: &str, global: &Allowlist, quoted: bool) -> bool {
 fn is_not_a_password_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
-        "length", "_len", "min", "max", "url", "uri", "path", "file", "field", "label", "policy", "hint", "reset", "regex",
-        "pattern", "prompt", "placeholder", "_id", "name", "type", "enabled", "required", "expir", "rotation", "strength",
-        "confirm", "mode", "format", "changed", "count", "attempt", "_ref", "keyref", "message", "error", "valid", "input",
-        "compass", "bypass", "passthrough", "passenger", "password_hash", "manager",
+        "length",
+        "_len",
+        "min",
+        "max",
+        "url",
+        "uri",
+        "path",
+        "file",
+        "field",
+        "label",
+        "policy",
+        "hint",
+        "reset",
+        "regex",
+        "pattern",
+        "prompt",
+        "placeholder",
+        "_id",
+        "name",
+        "type",
+        "enabled",
+        "required",
+        "expir",
+        "rotation",
+        "strength",
+        "confirm",
+        "mode",
+        "format",
+        "changed",
+        "count",
+        "attempt",
+        "_ref",
+        "keyref",
+        "message",
+        "error",
+        "valid",
+        "input",
+        "compass",
+        "bypass",
+        "passthrough",
+        "passenger",
+        "password_hash",
+        "manager",
     ]
     .iter()
     .any(|w| n.contains(w))
@@ -174,7 +259,11 @@ pub(crate) fn url_passwords(text: &str, global: &Allowlist, out: &mut Vec<RawFin
         let Some(pw) = c.get(1) else { continue };
         let v = pw.as_str();
         let lower = v.to_ascii_lowercase();
-        if global.allows_secret(v) || v.starts_with(['$', '%', '<', '{']) || PLACEHOLDERS.contains(&lower.as_str()) || v.chars().all(|c| c == '*' || c == 'x') {
+        if global.allows_secret(v)
+            || v.starts_with(['$', '%', '<', '{'])
+            || PLACEHOLDERS.contains(&lower.as_str())
+            || v.chars().all(|c| c == '*' || c == 'x')
+        {
             continue;
         }
         out.push(RawFinding::new("url-credentials", pw.range()));
@@ -256,7 +345,8 @@ pub(crate) fn high_entropy(text: &str, min_entropy: f64, out: &mut Vec<RawFindin
         let parts: Vec<&str> = core.split(['/', '_', '-', '.']).filter(|p| !p.is_empty()).collect();
         let wordlike = |p: &&str| {
             let rest = p.get(1..).unwrap_or_default();
-            rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) || p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                || p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         };
         if parts.len() > 2 && parts.iter().all(wordlike) {
             continue;
@@ -269,9 +359,22 @@ pub(crate) fn high_entropy(text: &str, min_entropy: f64, out: &mut Vec<RawFindin
         // URIs: hashes and content, not credentials.
         let before = &text[..m.start()];
         let head = &before[crate::floor_boundary(before, before.len().saturating_sub(24))..].to_ascii_lowercase();
-        let prefix_hash = ["sha1-", "sha256-", "sha384-", "sha512-", "sha256:", "sha512:", "base64,", "md5-", "h1:", "integrity", "checksum", "hash"]
-            .iter()
-            .any(|p| head.contains(p));
+        let prefix_hash = [
+            "sha1-",
+            "sha256-",
+            "sha384-",
+            "sha512-",
+            "sha256:",
+            "sha512:",
+            "base64,",
+            "md5-",
+            "h1:",
+            "integrity",
+            "checksum",
+            "hash",
+        ]
+        .iter()
+        .any(|p| head.contains(p));
         if prefix_hash {
             continue;
         }

@@ -109,7 +109,9 @@ impl Rng {
     }
 
     fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
-        (0..n).map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
@@ -134,7 +136,8 @@ fn generate(rng: &mut Rng, spec: &str) -> Result<String, String> {
     let mut parts = spec.split(':');
     let kind = parts.next().unwrap_or_default();
     let arg = |p: Option<&str>| -> Result<usize, String> {
-        p.and_then(|n| n.parse().ok()).ok_or_else(|| format!("generator `{{{spec}}}` needs a length"))
+        p.and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("generator `{{{spec}}}` needs a length"))
     };
     let alphabet: &[u8] = match kind {
         "alnum" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -160,7 +163,11 @@ fn generate(rng: &mut Rng, spec: &str) -> Result<String, String> {
             let prefix = parts.next().ok_or("`{cardsp:PREFIX:LEN}` needs a prefix")?;
             let len = arg(parts.next())?;
             let digits = card(rng, prefix, len);
-            let groups: Vec<&str> = digits.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+            let groups: Vec<&str> = digits
+                .as_bytes()
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect();
             return Ok(groups.join(" "));
         }
         other => return Err(format!("unknown generator `{other}`")),
@@ -331,9 +338,6 @@ impl Evaluation {
 
     /// Planted cases that leaked, and false-positive cases that were flagged.
     pub fn failures(&self) -> Vec<&Outcome> {
-        self.outcomes
-            .iter()
-            .filter(|o| o.case.is_planted() != o.flagged)
-            .collect()
+        self.outcomes.iter().filter(|o| o.case.is_planted() != o.flagged).collect()
     }
 }

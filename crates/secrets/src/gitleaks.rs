@@ -297,8 +297,10 @@ impl RuleSet {
     /// Reads and compiles a gitleaks TOML configuration.
     pub fn parse(text: &str) -> Result<Self, RuleError> {
         let raw: RawConfig = toml::from_str(text)?;
-        let global = Allowlist::compile(raw.allowlist.unwrap_or_default())
-            .map_err(|reason| RuleError::GlobalPattern { pattern: "allowlist".to_owned(), reason })?;
+        let global = Allowlist::compile(raw.allowlist.unwrap_or_default()).map_err(|reason| RuleError::GlobalPattern {
+            pattern: "allowlist".to_owned(),
+            reason,
+        })?;
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut skipped = Vec::new();
         for r in raw.rules {
@@ -311,22 +313,14 @@ impl RuleSet {
     }
 
     fn rule(r: RawRule) -> Result<Rule, SkippedRule> {
-        let skip = |reason: String| SkippedRule {
-            id: r.id.clone(),
-            reason,
-        };
+        let skip = |reason: String| SkippedRule { id: r.id.clone(), reason };
         let regex = r
             .regex
             .as_deref()
             .map(compile)
             .transpose()
             .map_err(|e| skip(format!("regex: {e}")))?;
-        let path = r
-            .path
-            .as_deref()
-            .map(compile)
-            .transpose()
-            .map_err(|e| skip(format!("path: {e}")))?;
+        let path = r.path.as_deref().map(compile).transpose().map_err(|e| skip(format!("path: {e}")))?;
         if regex.is_none() && path.is_none() {
             return Err(skip("neither a regex nor a path".to_owned()));
         }

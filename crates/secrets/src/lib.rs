@@ -381,15 +381,33 @@ pub fn scrub_for_log(text: &str, max_chars: usize) -> String {
 pub fn scrub_bytes(bytes: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(bytes);
     let redacted = Scanner::shared().redact(&text, None);
-    if redacted.is_clean() { bytes.to_vec() } else { redacted.text.into_bytes() }
+    if redacted.is_clean() {
+        bytes.to_vec()
+    } else {
+        redacted.text.into_bytes()
+    }
 }
 
 /// Query parameters whose values are credentials.
 fn is_credential_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
-        "token", "key", "secret", "password", "passwd", "pwd", "pass", "auth", "credential", "sig", "signature", "session",
-        "code", "jwt", "apikey", "access",
+        "token",
+        "key",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "auth",
+        "credential",
+        "sig",
+        "signature",
+        "session",
+        "code",
+        "jwt",
+        "apikey",
+        "access",
     ]
     .iter()
     .any(|w| n.contains(w))
@@ -412,7 +430,11 @@ pub fn redact_url(url: &str) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_credential_param(&k) { "REDACTED".to_owned() } else { v.into_owned() };
+                let v = if is_credential_param(&k) {
+                    "REDACTED".to_owned()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -449,7 +471,11 @@ mod tests {
 
     #[test]
     fn log_quotes_are_scrubbed_then_cut() {
-        let body = format!("{{\"echo\": \"Authorization: Bearer {}\"}}{}", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0", "x".repeat(500));
+        let body = format!(
+            "{{\"echo\": \"Authorization: Bearer {}\"}}{}",
+            "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0",
+            "x".repeat(500)
+        );
         let q = scrub_for_log(&body, 100);
         assert!(!q.contains("A1b2C3d4E5f6"), "{q}");
         assert!(q.ends_with(&format!("… ({} bytes in all)", body.len())), "{q}");

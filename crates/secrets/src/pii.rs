@@ -40,14 +40,16 @@ fn is_reserved_domain(domain: &str) -> bool {
     ["example.com", "example.org", "example.net"]
         .iter()
         .any(|e| d == *e || d.ends_with(&format!(".{e}")))
-        || [".example", ".test", ".invalid", ".localhost", ".local"].iter().any(|t| d.ends_with(t))
+        || [".example", ".test", ".invalid", ".localhost", ".local"]
+            .iter()
+            .any(|t| d.ends_with(t))
 }
 
 /// `icon@2x.png`: the retina-asset naming convention, not an address.
 fn is_asset_name(domain: &str) -> bool {
-    domain.split_once('.').is_some_and(|(label, _)| {
-        label.len() >= 2 && label.ends_with('x') && label[..label.len() - 1].chars().all(|c| c.is_ascii_digit())
-    })
+    domain
+        .split_once('.')
+        .is_some_and(|(label, _)| label.len() >= 2 && label.ends_with('x') && label[..label.len() - 1].chars().all(|c| c.is_ascii_digit()))
 }
 
 pub(crate) fn emails(text: &str, out: &mut Vec<RawFinding>) {
@@ -106,8 +108,7 @@ pub(crate) fn ip_addresses(text: &str, out: &mut Vec<RawFinding>) {
             // Part of a longer word (`std::vec`, `deadbeef::`): not an address.
             let before = text[..m.start()].chars().next_back();
             let after = text[m.end()..].chars().next();
-            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == ':')
-                || after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == ':') || after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
             {
                 continue;
             }
@@ -232,7 +233,9 @@ pub(crate) fn phone_numbers(text: &str, out: &mut Vec<RawFinding>) {
         } else {
             // A national number must be written as one (separators or parentheses), not
             // a bare run of digits.
-            [Id::US, Id::GB].into_iter().any(|id| phonenumber::parse(Some(id), s).is_ok_and(|n| phonenumber::is_valid(&n)))
+            [Id::US, Id::GB]
+                .into_iter()
+                .any(|id| phonenumber::parse(Some(id), s).is_ok_and(|n| phonenumber::is_valid(&n)))
         };
         if valid {
             out.push(RawFinding::new("phone-number", m.range()));

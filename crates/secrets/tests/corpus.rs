@@ -29,7 +29,12 @@ fn every_planted_secret_is_removed_and_look_alikes_are_left_alone() {
         .iter()
         .map(|o| format!("{} ({}): {:?} rules {:?}", o.case.kind, o.case.context, o.case.text, o.rules))
         .collect();
-    assert_eq!(caught, planted, "planted secrets that leaked or look-alikes flagged:\n{}", failures.join("\n"));
+    assert_eq!(
+        caught,
+        planted,
+        "planted secrets that leaked or look-alikes flagged:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(flagged, 0, "look-alikes flagged:\n{}", failures.join("\n"));
 }
 
@@ -85,7 +90,12 @@ fn every_vendored_rule_compiles_or_is_listed_in_the_docs() {
     let scanner = Scanner::shared();
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/build-finetune.md")).expect("docs");
     for skipped in scanner.skipped_rules() {
-        assert!(doc.contains(&format!("`{}`", skipped.id)), "skipped rule `{}` ({}) is not in the docs", skipped.id, skipped.reason);
+        assert!(
+            doc.contains(&format!("`{}`", skipped.id)),
+            "skipped rule `{}` ({}) is not in the docs",
+            skipped.id,
+            skipped.reason
+        );
     }
     assert_eq!(scanner.gitleaks_rule_ids().count() + scanner.skipped_rules().len(), 222);
     assert!(doc.contains(hive_secrets::GITLEAKS_COMMIT.split_whitespace().next().unwrap_or("?")));
