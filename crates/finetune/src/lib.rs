@@ -303,22 +303,12 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     }
 
     let tokens = TokenCounter::new(options.config.tokens.encoding);
-    // The shared scanner unless the recipe sets its own entropy threshold (compiling
-    // the rule set again costs a fraction of a second).
-    let own_scanner;
-    let scanner = if (options.config.secrets.min_entropy - hive_secrets::DEFAULT_MIN_ENTROPY).abs() < f64::EPSILON {
-        Scanner::shared()
-    } else {
-        own_scanner = Scanner::new(options.config.secrets.min_entropy).map_err(|e| FinetuneError::InvalidOption {
-            name: "config",
-            reason: e.to_string(),
-        })?;
-        &own_scanner
-    };
+    let own_scanner = own_scanner(&options.config)?;
+    let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
     let mut counts = Counts::default();
     let mut candidates = Vec::new();
     // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
-    // lake's convention, with the field at fault (and no payload: rows may hold secrets).
+    // lake's convention, with the field at fault and the row, scrubbed, as payload.
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
     let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     for date in dates {
@@ -378,6 +368,20 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     summary.output = Some(dir);
     summary.status = written_status(&summary);
     Ok(summary)
+}
+
+/// A scanner of its own when the recipe sets another entropy threshold than the shared
+/// scanner's (compiling the rule set again costs a fraction of a second).
+fn own_scanner(config: &FinetuneConfig) -> Result<Option<Scanner>, FinetuneError> {
+    if (config.secrets.min_entropy - hive_secrets::DEFAULT_MIN_ENTROPY).abs() < f64::EPSILON {
+        return Ok(None);
+    }
+    Scanner::new(config.secrets.min_entropy)
+        .map(Some)
+        .map_err(|e| FinetuneError::InvalidOption {
+            name: "config",
+            reason: e.to_string(),
+        })
 }
 
 /// The status of a run that wrote its dataset. Partitions that exist but hold no rows,
@@ -661,7 +665,7 @@ impl EditRow<'_> {
                     "malformed",
                     format!(
                         "`generated_at`: {}",
-                        hive_secrets::scrub_for_log(&message.to_string(), hive_secrets::LOG_QUOTE_CHARS)
+                        hive_secrets::scrub_for_log(&message, hive_secrets::LOG_QUOTE_CHARS)
                     ),
                 ));
             }
@@ -680,6 +684,7 @@ impl EditRow<'_> {
     /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
     /// secrets are scrubbed before the token count, so what is counted is what is
     /// written.
+    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         i: usize,
@@ -740,18 +745,9 @@ impl EditRow<'_> {
         quality::check(kept, &config.quality).map_err(Reject::Exclude)?;
 
         let user = self.user_message(i, template_id, template_version, path);
-        let mut found = SecretCounts::new();
-        let mut scrub = |text: &str, file: Option<&str>| {
-            let r = scanner.redact(text, file);
-            for (rule, n) in r.found {
-                *found.entry(rule).or_default() += n;
-            }
-            r.text
-        };
-        let user = scrub(&user, None);
-        let kept = scrub(kept, Some(path));
         // An `unchanged` file's generated side is the kept text: not written twice.
-        let generated = (change == "modified").then(|| scrub(generated, Some(path)));
+        let generated = (change == "modified").then_some(generated);
+        let (user, kept, generated, found) = scrub_example(scanner, path, &user, kept, generated);
         if !found.is_empty() {
             counts.rows_with_secrets += 1;
             for (rule, n) in found {
@@ -796,4 +792,28 @@ impl EditRow<'_> {
             no_pair,
         })
     }
+}
+
+/// The user turn, the kept file and the generated file (when written) with every
+/// finding redacted, and the findings per rule. Files are scanned with their path, so
+/// gitleaks' path rules and allowlists apply.
+fn scrub_example(
+    scanner: &Scanner,
+    path: &str,
+    user: &str,
+    kept: &str,
+    generated: Option<&str>,
+) -> (String, String, Option<String>, SecretCounts) {
+    let mut found = SecretCounts::new();
+    let mut scrub = |text: &str, file: Option<&str>| {
+        let r = scanner.redact(text, file);
+        for (rule, n) in r.found {
+            *found.entry(rule).or_default() += n;
+        }
+        r.text
+    };
+    let user = scrub(user, None);
+    let kept = scrub(kept, Some(path));
+    let generated = generated.map(|g| scrub(g, Some(path)));
+    (user, kept, generated, found)
 }

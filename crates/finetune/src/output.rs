@@ -218,6 +218,23 @@ struct RulesEntry {
     min_entropy: f64,
 }
 
+impl RulesEntry {
+    fn new(min_entropy: f64) -> Self {
+        let scanner = hive_secrets::Scanner::shared();
+        Self {
+            gitleaks_commit: hive_secrets::GITLEAKS_COMMIT
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            gitleaks_rules: scanner.gitleaks_rule_ids().count(),
+            gitleaks_rules_skipped: scanner.skipped_rules().iter().map(|r| r.id.clone()).collect(),
+            builtin_rules: hive_secrets::BUILTIN_RULES,
+            min_entropy,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct QuarantineEntry<'a> {
     rows: u64,
@@ -525,21 +542,7 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
             action: options.config.secrets.action,
             found: &counts.secrets,
             rows_with_secrets: counts.rows_with_secrets,
-            rules: RulesEntry {
-                gitleaks_commit: hive_secrets::GITLEAKS_COMMIT
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-                gitleaks_rules: hive_secrets::Scanner::shared().gitleaks_rule_ids().count(),
-                gitleaks_rules_skipped: hive_secrets::Scanner::shared()
-                    .skipped_rules()
-                    .iter()
-                    .map(|r| r.id.clone())
-                    .collect(),
-                builtin_rules: hive_secrets::BUILTIN_RULES,
-                min_entropy: options.config.secrets.min_entropy,
-            },
+            rules: RulesEntry::new(options.config.secrets.min_entropy),
         },
         tokens,
         files: BTreeMap::new(),

@@ -138,7 +138,7 @@ impl Allowlist {
         if self.and {
             set.iter().any(Option::is_some) && set.iter().all(|v| v.unwrap_or(true))
         } else {
-            set.iter().any(|v| *v == Some(true))
+            set.contains(&Some(true))
         }
     }
 
