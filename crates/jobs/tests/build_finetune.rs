@@ -240,6 +240,16 @@ fn exclusions(dataset: &Path) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The projects `corpus_files` gives the cases with a secret.
+fn planted_projects(cases: &[Case]) -> BTreeSet<String> {
+    cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_planted())
+        .map(|(i, _)| format!("p{i:03}"))
+        .collect()
+}
+
 #[test]
 fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
     let dir = Workdir::new("finetune-secrets");
@@ -306,13 +316,7 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
         .filter(|(_, reason)| reason == "secret")
         .map(|(project, _)| project)
         .collect();
-    let planted_projects: BTreeSet<String> = cases
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.is_planted())
-        .map(|(i, _)| format!("p{i:03}"))
-        .collect();
-    assert_eq!(secret_rows, planted_projects);
+    assert_eq!(secret_rows, planted_projects(&cases));
 
     // Redact: every example is kept, each finding replaced by its rule's placeholder.
     dir.write("redact.yaml", "secrets:\n  action: redact\n");
