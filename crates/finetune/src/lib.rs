@@ -376,12 +376,12 @@ fn own_scanner(config: &FinetuneConfig) -> Result<Option<Scanner>, FinetuneError
     if (config.secrets.min_entropy - hive_secrets::DEFAULT_MIN_ENTROPY).abs() < f64::EPSILON {
         return Ok(None);
     }
-    Scanner::new(config.secrets.min_entropy)
-        .map(Some)
-        .map_err(|e| FinetuneError::InvalidOption {
+    Scanner::new(config.secrets.min_entropy).map(Some).map_err(|e| {
+        FinetuneError::Core(CoreError::InvalidOption {
             name: "config",
             reason: e.to_string(),
         })
+    })
 }
 
 /// The status of a run that wrote its dataset. Partitions that exist but hold no rows,
