@@ -115,7 +115,11 @@ impl QuarantineWriter {
     }
 
     /// Quarantines one row.
-    pub fn push(&mut self, record: QuarantineRecord) -> Result<(), CoreError> {
+    pub fn push(&mut self, mut record: QuarantineRecord) -> Result<(), CoreError> {
+        // Input text leaves a job only scrubbed: a reason quotes at most a short, redacted
+        // excerpt, and the payload keeps the record with its secrets redacted.
+        record.reason = hive_secrets::scrub_for_log(&record.reason, 2 * hive_secrets::LOG_QUOTE_CHARS);
+        record.payload = record.payload.map(|p| hive_secrets::scrub_bytes(&p));
         tracing::debug!(file = %record.source_file, row = record.source_row, reason = record.reason_code, "quarantined: {}", record.reason);
         *self.counts.entry(record.reason_code).or_default() += 1;
         self.pending.push(record);

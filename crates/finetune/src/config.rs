@@ -91,12 +91,14 @@ pub struct SplitConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsConfig {
     pub action: SecretAction,
-    /// Bits of Shannon entropy per character a value assigned to a key, secret,
-    /// password or token name needs to count as a secret.
+    /// Bits of Shannon entropy per character an unlabelled string (20+ characters of
+    /// mixed case and digits, no name saying what it is) needs to count as a secret
+    /// (`high-entropy-string`). Labelled secrets use gitleaks' per-rule thresholds.
     pub min_entropy: f64,
 }
 
-/// `redact` replaces with `<REDACTED:kind>`; `drop` leaves the example out.
+/// `drop` (the default) leaves out every example where a secret or personal data was
+/// found; `redact` keeps it with each finding replaced by `<REDACTED:rule-id>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretAction {
@@ -165,8 +167,8 @@ impl Default for SplitConfig {
 impl Default for SecretsConfig {
     fn default() -> Self {
         Self {
-            action: SecretAction::Redact,
-            min_entropy: 3.0,
+            action: SecretAction::Drop,
+            min_entropy: hive_secrets::DEFAULT_MIN_ENTROPY,
         }
     }
 }
@@ -218,6 +220,12 @@ impl FinetuneConfig {
             return Err(format!(
                 "`dedup.permutations` ({}) must be a positive multiple of `dedup.bands` ({})",
                 self.dedup.permutations, self.dedup.bands
+            ));
+        }
+        if !(2.0..=6.0).contains(&self.secrets.min_entropy) {
+            return Err(format!(
+                "`secrets.min_entropy` must be in [2, 6] bits per character, got {}",
+                self.secrets.min_entropy
             ));
         }
         if self.system_prompt.trim().is_empty() {

@@ -15,7 +15,6 @@ pub mod dedup;
 pub mod format;
 pub mod output;
 pub mod quality;
-pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -34,7 +33,10 @@ use hive_core::{CoreError, PartitionDate};
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
 use crate::dedup::{Deduplicator, Verdict};
 use crate::format::Message;
-use crate::secrets::SecretCounts;
+use hive_secrets::Scanner;
+
+/// Secrets and PII found, per rule id.
+pub type SecretCounts = BTreeMap<String, u64>;
 
 /// The job's name.
 pub const JOB: &str = "build-finetune";
@@ -116,8 +118,8 @@ pub struct FinetuneSummary {
     pub rows_quarantined: u64,
     /// `input_rows == sft_examples + sum(excluded)`.
     pub reconciled: bool,
-    /// Secrets and PII redacted (or found, with `action: drop`), by kind.
-    pub secrets: BTreeMap<&'static str, u64>,
+    /// Secrets and PII found (redacted, or their rows dropped), by rule.
+    pub secrets: SecretCounts,
     pub output: Option<PathBuf>,
 }
 
@@ -301,10 +303,12 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     }
 
     let tokens = TokenCounter::new(options.config.tokens.encoding);
+    let own_scanner = own_scanner(&options.config)?;
+    let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
     let mut counts = Counts::default();
     let mut candidates = Vec::new();
     // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
-    // lake's convention, with the field at fault (and no payload: rows may hold secrets).
+    // lake's convention, with the field at fault and the row, scrubbed, as payload.
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
     let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     for date in dates {
@@ -317,6 +321,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
                 &part,
                 &rates,
                 &options.config,
+                scanner,
                 &tokens,
                 &mut counts,
                 &mut candidates,
@@ -363,6 +368,20 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     summary.output = Some(dir);
     summary.status = written_status(&summary);
     Ok(summary)
+}
+
+/// A scanner of its own when the recipe sets another entropy threshold than the shared
+/// scanner's (compiling the rule set again costs a fraction of a second).
+fn own_scanner(config: &FinetuneConfig) -> Result<Option<Scanner>, FinetuneError> {
+    if (config.secrets.min_entropy - hive_secrets::DEFAULT_MIN_ENTROPY).abs() < f64::EPSILON {
+        return Ok(None);
+    }
+    Scanner::new(config.secrets.min_entropy).map(Some).map_err(|e| {
+        FinetuneError::Core(CoreError::InvalidOption {
+            name: "config",
+            reason: e.to_string(),
+        })
+    })
 }
 
 /// The status of a run that wrote its dataset. Partitions that exist but hold no rows,
@@ -461,6 +480,7 @@ fn read_edits(
     part: &Path,
     rates: &HashMap<(String, String), Option<f64>>,
     config: &FinetuneConfig,
+    scanner: &Scanner,
     tokens: &TokenCounter,
     counts: &mut Counts,
     candidates: &mut Vec<Candidate>,
@@ -500,8 +520,8 @@ fn read_edits(
         for i in 0..batch.num_rows() {
             counts.input_rows += 1;
             source_row += 1;
-            let source = row.source(i, &source_file, source_row, config.secrets.min_entropy);
-            match row.candidate(i, source.clone(), rates, config, tokens, counts) {
+            let source = row.source(i, &source_file, source_row, scanner);
+            match row.candidate(i, source.clone(), rates, config, scanner, tokens, counts) {
                 Ok(c) => candidates.push(c),
                 Err(Reject::Exclude(reason)) => counts.exclude(source, reason),
                 Err(Reject::Quarantine { reason, message }) => {
@@ -512,7 +532,7 @@ fn read_edits(
                         project_id: source.project_id.clone(),
                         reason_code: reason,
                         reason: message,
-                        payload: None,
+                        payload: Some(row.scrubbed_payload(i, scanner)),
                     })?;
                     counts.exclude(source, reason);
                 }
@@ -539,7 +559,8 @@ enum Reject {
     /// Left out by the recipe (deleted, binary, a filter, the token limit...).
     Exclude(&'static str),
     /// Cannot be processed: also quarantined, with a message naming the field. The
-    /// message never quotes the row's text, which may hold a secret.
+    /// message quotes input only through `hive_secrets::scrub_for_log`; the quarantine
+    /// payload is the row, scrubbed.
     Quarantine { reason: &'static str, message: String },
 }
 
@@ -568,19 +589,40 @@ struct EditRow<'b> {
 impl EditRow<'_> {
     /// The keys of row `i`, with the free-text ones scrubbed (they are written to the
     /// lineage files; what is found there is not counted again).
-    fn source(&self, i: usize, source_file: &str, source_row: u64, min_entropy: f64) -> Source {
-        let scrub = |t: Option<&str>| t.map(|t| secrets::scrub(t, min_entropy, &mut SecretCounts::new()));
+    fn source(&self, i: usize, source_file: &str, source_row: u64, scanner: &Scanner) -> Source {
+        let scrub = |t: Option<&str>| t.map(|t| scanner.redact(t, None).text);
         Source {
             file: source_file.to_owned(),
             row: source_row,
-            event_id: self.event_id.get(i).map(str::to_owned),
-            project_id: self.project_id.get(i).map(str::to_owned),
+            event_id: scrub(self.event_id.get(i)),
+            project_id: scrub(self.project_id.get(i)),
             template_id: scrub(self.template_id.get(i)),
             template_version: scrub(self.template_version.get(i)),
             path: scrub(self.path.get(i)),
-            language: self.language.get(i).map(str::to_owned),
-            change: self.change.get(i).map(str::to_owned),
+            language: scrub(self.language.get(i)),
+            change: scrub(self.change.get(i)),
         }
+    }
+
+    /// Row `i` as a JSON object for the quarantine's `payload`: every column read,
+    /// each text scrubbed (the kept and generated files with their path's rules), so
+    /// the record can be inspected without carrying a secret further.
+    fn scrubbed_payload(&self, i: usize, scanner: &Scanner) -> Vec<u8> {
+        let path = self.path.get(i);
+        let scrub = |t: Option<&str>, file: Option<&str>| t.map(|t| scanner.redact(t, file).text);
+        let record = serde_json::json!({
+            "event_id": scrub(self.event_id.get(i), None),
+            "project_id": scrub(self.project_id.get(i), None),
+            "template_id": scrub(self.template_id.get(i), None),
+            "template_version": scrub(self.template_version.get(i), None),
+            "path": scrub(path, None),
+            "language": scrub(self.language.get(i), None),
+            "change": scrub(self.change.get(i), None),
+            "request": scrub(self.request.as_ref().and_then(|r| r.get(i)), None),
+            "generated_content": scrub(self.generated.get(i), path),
+            "final_content": scrub(self.kept.get(i), path),
+        });
+        serde_json::to_vec(&record).unwrap_or_default()
     }
 
     /// The user turn: what the generator was asked, for which template, file and language.
@@ -618,7 +660,15 @@ impl EditRow<'_> {
         };
         let generated_at = match self.generated_at.get(i) {
             Some(Ok(t)) => t.timestamp_micros(),
-            Some(Err(message)) => return Err(Reject::quarantine("malformed", format!("`generated_at`: {message}"))),
+            Some(Err(message)) => {
+                return Err(Reject::quarantine(
+                    "malformed",
+                    format!(
+                        "`generated_at`: {}",
+                        hive_secrets::scrub_for_log(&message, hive_secrets::LOG_QUOTE_CHARS)
+                    ),
+                ));
+            }
             None => return Err(Reject::quarantine("malformed", "`generated_at` is null".to_owned())),
         };
         Ok(Keys {
@@ -634,12 +684,14 @@ impl EditRow<'_> {
     /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
     /// secrets are scrubbed before the token count, so what is counted is what is
     /// written.
+    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         i: usize,
         source: Source,
         rates: &HashMap<(String, String), Option<f64>>,
         config: &FinetuneConfig,
+        scanner: &Scanner,
         tokens: &TokenCounter,
         counts: &mut Counts,
     ) -> Result<Candidate, Reject> {
@@ -658,20 +710,19 @@ impl EditRow<'_> {
         match change {
             "deleted" => return Err(Reject::Exclude("deleted")),
             "unchanged" | "modified" => {}
-            // Only a short identifier is echoed; anything else could be a row's text.
+            // Input quoted in a reason is scrubbed and cut short.
             other => {
-                let shown = if other.len() <= 16 && other.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    format!("`{other}`")
-                } else {
-                    "(not shown)".to_owned()
-                };
-                return Err(Reject::quarantine("malformed", format!("unknown `change` value {shown}")));
+                let shown = hive_secrets::scrub_for_log(other, 40);
+                return Err(Reject::quarantine("malformed", format!("unknown `change` value `{shown}`")));
             }
         }
         let Some(rate) = rates.get(&(event_id.to_owned(), path.to_owned())) else {
             return Err(Reject::quarantine(
                 "missing_diff_score",
-                format!("no `diff_scores` row for event `{event_id}` and this path"),
+                format!(
+                    "no `diff_scores` row for event `{}` and this path",
+                    hive_secrets::scrub_for_log(event_id, 80)
+                ),
             ));
         };
         let (Some(kept), Some(generated)) = (self.kept.get(i), self.generated.get(i)) else {
@@ -694,14 +745,13 @@ impl EditRow<'_> {
         quality::check(kept, &config.quality).map_err(Reject::Exclude)?;
 
         let user = self.user_message(i, template_id, template_version, path);
-        let mut found = SecretCounts::new();
-        let user = secrets::scrub(&user, config.secrets.min_entropy, &mut found);
-        let kept = secrets::scrub(kept, config.secrets.min_entropy, &mut found);
-        let generated = (change == "modified").then(|| secrets::scrub(generated, config.secrets.min_entropy, &mut found));
+        // An `unchanged` file's generated side is the kept text: not written twice.
+        let generated = (change == "modified").then_some(generated);
+        let (user, kept, generated, found) = scrub_example(scanner, path, &user, kept, generated);
         if !found.is_empty() {
             counts.rows_with_secrets += 1;
-            for (kind, n) in found {
-                *counts.secrets.entry(kind).or_default() += n;
+            for (rule, n) in found {
+                *counts.secrets.entry(rule).or_default() += n;
             }
             if config.secrets.action == SecretAction::Drop {
                 return Err(Reject::Exclude("secret"));
@@ -742,4 +792,28 @@ impl EditRow<'_> {
             no_pair,
         })
     }
+}
+
+/// The user turn, the kept file and the generated file (when written) with every
+/// finding redacted, and the findings per rule. Files are scanned with their path, so
+/// gitleaks' path rules and allowlists apply.
+fn scrub_example(
+    scanner: &Scanner,
+    path: &str,
+    user: &str,
+    kept: &str,
+    generated: Option<&str>,
+) -> (String, String, Option<String>, SecretCounts) {
+    let mut found = SecretCounts::new();
+    let mut scrub = |text: &str, file: Option<&str>| {
+        let r = scanner.redact(text, file);
+        for (rule, n) in r.found {
+            *found.entry(rule).or_default() += n;
+        }
+        r.text
+    };
+    let user = scrub(user, None);
+    let kept = scrub(kept, Some(path));
+    let generated = generated.map(|g| scrub(g, Some(path)));
+    (user, kept, generated, found)
 }

@@ -200,10 +200,39 @@ struct Manifest<'a> {
 #[derive(Debug, Serialize)]
 struct SecretsEntry<'a> {
     action: crate::config::SecretAction,
-    /// Matches per kind (values are never recorded).
-    found: &'a BTreeMap<&'static str, u64>,
+    /// Findings per rule (values are never recorded).
+    found: &'a BTreeMap<String, u64>,
     /// Input rows in which at least one secret was found.
     rows_with_secrets: u64,
+    /// The rule set: gitleaks' commit, how many of its rules ran, and the project's own.
+    rules: RulesEntry,
+}
+
+#[derive(Debug, Serialize)]
+struct RulesEntry {
+    gitleaks_commit: String,
+    gitleaks_rules: usize,
+    /// gitleaks rules the `regex` crate could not compile (none at the vendored commit).
+    gitleaks_rules_skipped: Vec<String>,
+    builtin_rules: &'static [&'static str],
+    min_entropy: f64,
+}
+
+impl RulesEntry {
+    fn new(min_entropy: f64) -> Self {
+        let scanner = hive_secrets::Scanner::shared();
+        Self {
+            gitleaks_commit: hive_secrets::GITLEAKS_COMMIT
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            gitleaks_rules: scanner.gitleaks_rule_ids().count(),
+            gitleaks_rules_skipped: scanner.skipped_rules().iter().map(|r| r.id.clone()).collect(),
+            builtin_rules: hive_secrets::BUILTIN_RULES,
+            min_entropy,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -513,6 +542,7 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
             action: options.config.secrets.action,
             found: &counts.secrets,
             rows_with_secrets: counts.rows_with_secrets,
+            rules: RulesEntry::new(options.config.secrets.min_entropy),
         },
         tokens,
         files: BTreeMap::new(),
@@ -677,7 +707,8 @@ fn dataset_card(m: &Manifest<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "- Secrets and PII: action `{}`; matches per kind: {}.",
+        "- Secrets and PII (gitleaks' default rules at `{}` and the project's own): action `{}`; findings per rule: {}.",
+        m.secrets.rules.gitleaks_commit,
         match m.secrets.action {
             crate::config::SecretAction::Redact => "redact",
             crate::config::SecretAction::Drop => "drop",

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use hive_secrets::corpus::{self, Case, Place};
 use serde_json::{Value, json};
 use support::{Run, Workdir, extract, ok, run};
 
@@ -100,62 +101,43 @@ fn code(seed: usize, lines: usize) -> String {
         .collect()
 }
 
-/// A deterministic high-entropy string of `n` characters from `alphabet`.
-fn random(seed: u64, n: usize, alphabet: &str) -> String {
-    let chars: Vec<char> = alphabet.chars().collect();
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chars[(state % chars.len() as u64) as usize]
+/// The planted-secrets corpus (`crates/secrets/corpus/planted.toml`) as one generation
+/// per case, planted where the case says: in the kept file (and the generated one), only
+/// in the generated file, in the path, or in the request. Look-alike cases (no secret)
+/// sit in kept files the same way.
+fn corpus_files(cases: &[Case]) -> Vec<Planted> {
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let body = code(i + 1, 12);
+            let path = case.path.clone().unwrap_or_else(|| format!("app/module_{i}.py"));
+            let (request, generated, kept) = match case.place {
+                Place::Kept | Place::Path => (
+                    "Add the settings module.".to_owned(),
+                    format!("{body}{}\n", case.text),
+                    format!("{body}# reviewed\n{}\n", case.text),
+                ),
+                Place::Generated => (
+                    "Add the settings module.".to_owned(),
+                    format!("{body}{}\n", case.text),
+                    format!("{body}# reviewed\n"),
+                ),
+                Place::Request => (
+                    format!("Add the settings module. {}", case.text),
+                    format!("{body}\n"),
+                    format!("{body}# reviewed\n"),
+                ),
+            };
+            Planted {
+                project: format!("p{i:03}"),
+                request,
+                path,
+                generated,
+                kept: Some(kept),
+            }
         })
         .collect()
-}
-
-const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// One planted secret per detected kind: (kind, the line planted, the secret value that
-/// must not appear anywhere).
-fn secrets() -> Vec<(&'static str, String, String)> {
-    let key_body = random(1, 64, ALNUM);
-    let aws_id = format!("AKIA{}", random(2, 16, UPPER));
-    let aws_secret = random(3, 40, ALNUM);
-    let github = format!("ghp_{}", random(4, 36, ALNUM));
-    let gitlab = format!("glpat-{}", random(5, 20, ALNUM));
-    let slack = format!("xoxb-{}-{}", random(6, 12, "0123456789"), random(7, 24, ALNUM));
-    let jwt = format!(
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ{}.{}",
-        random(8, 30, ALNUM),
-        random(9, 43, ALNUM)
-    );
-    let password = format!("Pw{}", random(10, 14, ALNUM));
-    let generic = random(11, 24, ALNUM);
-    let email = "maria.rossi@acme-corp.io".to_owned();
-    let ip = "198.51.100.77".to_owned();
-    vec![
-        (
-            "private_key",
-            format!("KEY = \"\"\"-----BEGIN RSA PRIVATE KEY-----\n{key_body}\n-----END RSA PRIVATE KEY-----\"\"\""),
-            key_body,
-        ),
-        ("aws_access_key", format!("AWS_ACCESS_KEY_ID = \"{aws_id}\""), aws_id),
-        ("aws_secret_key", format!("aws_secret_access_key = \"{aws_secret}\""), aws_secret),
-        ("github_token", format!("GH = \"{github}\""), github),
-        ("gitlab_token", format!("GL = \"{gitlab}\""), gitlab),
-        ("slack_token", format!("SLACK = \"{slack}\""), slack),
-        ("jwt", format!("AUTH_HEADER = \"Bearer {jwt}\""), jwt),
-        (
-            "password_in_url",
-            format!("DATABASE_URL = \"postgres://admin:{password}@db.example.net:5432/app\""),
-            password,
-        ),
-        ("generic_secret", format!("STRIPE_API_TOKEN = \"{generic}\""), generic),
-        ("email", format!("OWNER = \"{email}\""), email),
-        ("ip_address", format!("UPSTREAM = \"{ip}\""), ip),
-    ]
 }
 
 /// Every file under `dir` (hidden ones too), relative path -> bytes.
@@ -258,43 +240,51 @@ fn exclusions(dataset: &Path) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The projects `corpus_files` gives the cases with a secret.
+fn planted_projects(cases: &[Case]) -> BTreeSet<String> {
+    cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_planted())
+        .map(|(i, _)| format!("p{i:03}"))
+        .collect()
+}
+
 #[test]
 fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
     let dir = Workdir::new("finetune-secrets");
-    let planted = secrets();
-    let mut files = Vec::new();
-    for (i, (_, line, _)) in planted.iter().enumerate() {
-        // In the kept file, in the generated file (the rejected side of the pair) and,
-        // for every other kind, in the request.
-        let body = code(i + 1, 12);
-        files.push(Planted {
-            project: format!("p{i:02}"),
-            request: if i % 2 == 0 {
-                format!("Add the settings module. Use {line}")
-            } else {
-                "Add the settings module.".to_owned()
-            },
-            path: format!("app/settings_{i}.py"),
-            generated: format!("{body}{line}\n"),
-            kept: Some(format!("{body}# reviewed\n{line}\n")),
-        });
-    }
-    // A secret in a path reaches the prompt and the lineage files: scrubbed there too.
-    files.push(Planted {
-        project: "p99".to_owned(),
-        request: "Add the owner's notes.".to_owned(),
-        path: "docs/maria.rossi@acme-corp.io/notes.md".to_owned(),
-        generated: code(50, 10),
-        kept: Some(code(50, 11)),
-    });
-    let root = planted_lake(&dir, &files);
+    let cases = corpus::cases().unwrap();
+    let planted: Vec<&Case> = cases.iter().filter(|c| c.is_planted()).collect();
+    let look_alikes = cases.len() - planted.len();
+    assert!(
+        planted.len() >= 60 && look_alikes >= 20,
+        "{} planted, {look_alikes} look-alikes",
+        planted.len()
+    );
+    let root = planted_lake(&dir, &corpus_files(&cases));
+    let needles: Vec<(String, String)> = planted
+        .iter()
+        .flat_map(|c| c.leak_needles().into_iter().map(|n| (c.kind.clone(), n)))
+        .collect();
     let leaks = |what: &str, text: &str| {
-        for (kind, _, value) in &planted {
-            assert!(!text.contains(value.as_str()), "the {kind} secret leaked into {what}");
+        for (kind, needle) in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "the {kind} secret (or half of it) leaked into {what}"
+            );
         }
     };
+    let every_output = |leaks: &dyn Fn(&str, &str)| {
+        let finetune = readable_outputs(&root.join("finetune"));
+        assert!(finetune.keys().any(|n| n.ends_with(".parquet")) && finetune.contains_key(&format!("dt={PLANTED_DATE}/manifest.json")));
+        assert!(finetune.keys().any(|n| n.ends_with("README.md")) && finetune.keys().any(|n| n.contains("sources-")));
+        for (name, text) in finetune.iter().chain(&readable_outputs(&root.join("quarantine/build-finetune"))) {
+            leaks(name, text);
+        }
+    };
+    let dataset = root.join(format!("finetune/dt={PLANTED_DATE}"));
 
-    // Redact (the default), with every log line there is, in both formats.
+    // Drop (the default), with every log line there is, in both formats.
     for format in ["text", "json"] {
         let mut cmd = support::bin("build-finetune");
         cmd.env("HIVE_LOG", "trace");
@@ -310,46 +300,61 @@ fn planted_secrets_of_every_kind_reach_no_output_file_and_no_log() {
         leaks("stdout", &out.stdout());
         leaks("stderr", &out.stderr());
         assert!(!out.stderr().is_empty(), "trace logging produced no log to check");
+        // Every planted row is left out with the reason `secret`; no look-alike is (the
+        // false-positive rate on the corpus is 0).
+        let summary = out.summary();
+        assert_eq!(summary["excluded"]["secret"], json!(planted.len()), "{summary}");
+        assert_eq!(summary["sft_examples"], json!(look_alikes), "{summary}");
     }
-    let dataset = root.join(format!("finetune/dt={PLANTED_DATE}"));
-    let outputs = readable_outputs(&root.join("finetune"));
-    assert!(outputs.keys().any(|n| n.ends_with(".parquet")) && outputs.contains_key(&format!("dt={PLANTED_DATE}/manifest.json")));
-    for (name, text) in &outputs {
-        leaks(name, text);
-    }
-    // Not vacuous: each kind was found and counted, and its example was written with
-    // the typed placeholder in place of the value.
+    every_output(&leaks);
     let m = manifest(&dataset);
-    let jsonl: String = outputs
+    assert_eq!(m["secrets"]["action"], json!("drop"));
+    assert_eq!(m["secrets"]["rows_with_secrets"], json!(planted.len()), "{}", m["secrets"]);
+    assert_eq!(m["secrets"]["rules"]["gitleaks_rules"], json!(222), "{}", m["secrets"]);
+    let secret_rows: BTreeSet<String> = exclusions(&dataset)
+        .into_iter()
+        .filter(|(_, reason)| reason == "secret")
+        .map(|(project, _)| project)
+        .collect();
+    assert_eq!(secret_rows, planted_projects(&cases));
+
+    // Redact: every example is kept, each finding replaced by its rule's placeholder.
+    dir.write("redact.yaml", "secrets:\n  action: redact\n");
+    let out = finetune(&root, PLANTED_DATE, &["--config", dir.join("redact.yaml").to_str().unwrap()]).expect_code(0);
+    leaks("stdout", &out.stdout());
+    leaks("stderr", &out.stderr());
+    every_output(&leaks);
+    let m = manifest(&dataset);
+    assert_eq!(m["secrets"]["rows_with_secrets"], json!(planted.len()), "{}", m["secrets"]);
+    let examples = examples(&dataset);
+    assert_eq!(examples.len(), cases.len());
+    // Not vacuous: the rules the corpus exercises were counted, and their placeholders
+    // written. A path with a secret reaches the lineage files scrubbed.
+    let jsonl: String = readable_outputs(&dataset)
         .iter()
         .filter(|(n, _)| n.ends_with(".jsonl"))
-        .map(|(_, text)| text.as_str())
+        .map(|(_, text)| text.clone())
         .collect();
-    for (kind, _, _) in &planted {
+    for rule in [
+        "stripe-access-token",
+        "slack-webhook-url",
+        "password-assignment",
+        "phone-number",
+        "credit-card",
+        "us-ssn",
+        "ipv6-address",
+    ] {
         assert!(
-            m["secrets"]["found"][kind].as_u64().unwrap_or(0) >= 1,
-            "{kind} not counted: {}",
+            m["secrets"]["found"][rule].as_u64().unwrap_or(0) >= 1,
+            "{rule} not counted: {}",
             m["secrets"]
         );
-        assert!(jsonl.contains(&format!("<REDACTED:{kind}>")), "no <REDACTED:{kind}> in the JSONL");
+        assert!(jsonl.contains(&format!("<REDACTED:{rule}>")), "no <REDACTED:{rule}> in the JSONL");
     }
-    assert_eq!(
-        m["sft_examples"]["train"].as_u64().unwrap() + m["sft_examples"]["validation"].as_u64().unwrap(),
-        12
+    assert!(
+        examples.iter().any(|(_, path)| path == "docs/<REDACTED:email>/notes.md"),
+        "{examples:?}"
     );
-    assert!(examples(&dataset).contains(&("p99".to_owned(), "docs/<REDACTED:email>/notes.md".to_owned())));
-
-    // Drop: the examples with secrets are left out with the reason `secret`. Every planted
-    // file has one, so nothing is left to train on (exit 99); the outputs are written.
-    dir.write("drop.yaml", "secrets:\n  action: drop\n");
-    let out = finetune(&root, PLANTED_DATE, &["--config", dir.join("drop.yaml").to_str().unwrap()]).expect_code(99);
-    leaks("stderr", &out.stderr());
-    let summary = out.summary();
-    assert_eq!(summary["excluded"]["secret"], json!(planted.len() + 1), "{summary}");
-    assert_eq!(summary["sft_examples"], json!(0), "{summary}");
-    for (name, text) in &readable_outputs(&root.join("finetune")) {
-        leaks(name, text);
-    }
 }
 
 #[test]

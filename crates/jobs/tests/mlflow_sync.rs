@@ -782,3 +782,71 @@ fn unset_tracking_uri_exits_99_with_a_clear_message() {
         .expect_code(2)
         .expect_stderr("possible values");
 }
+
+/// A server that answers every request with HTTP 500 and the request's head as its body,
+/// as a misconfigured proxy does.
+fn echoing_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = BufReader::new(conn.try_clone()?);
+                let mut conn = conn;
+                let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+                let body = format!("<pre>upstream failed for\n{}</pre>", String::from_utf8_lossy(&request));
+                write!(
+                    conn,
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn urls_and_echoed_credentials_never_reach_the_log() {
+    use base64::Engine;
+    let work = Workdir::new("mlflow-echo");
+    let root = work.join("lake");
+    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    let port = echoing_server();
+    let query_token = "qtok9SECRET8x7Wq2Lm5Zr";
+    let url_password = "urlpw9SECRET-31337";
+    let bearer = "btok9SECRET4242Kq8Zx1Vb7";
+    let password = "pw9SECRET7777Lq";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+    let secrets = [query_token, url_password, bearer, password, basic.as_str()];
+
+    // userinfo and a token in the query string; the bearer token goes in the header the
+    // server echoes.
+    let uri = format!("http://alice:{url_password}@127.0.0.1:{port}/?access_token={query_token}");
+    let mut cmd = sync(&root, &uri, DATE, &["--max-attempts", "2", "--retry-base-ms", "10"]);
+    cmd.env("MLFLOW_TRACKING_TOKEN", bearer).env("HIVE_LOG", "trace");
+    let out = run(cmd).expect_code(3).expect_stderr("HTTP 500");
+    assert!(out.stderr().contains("access_token=REDACTED"), "{}", out.stderr());
+    for (what, text) in [("stderr", out.stderr()), ("stdout", out.stdout())] {
+        for s in secrets {
+            assert!(!text.contains(s), "`{s}` reached {what}:\n{text}");
+        }
+    }
+    // Not vacuous: the server did echo the header the log must not show.
+    assert!(out.stderr().contains("<REDACTED:"), "{}", out.stderr());
+
+    // Basic auth echoed back.
+    let mut cmd = sync(&root, &format!("http://127.0.0.1:{port}"), DATE, &["--max-attempts", "1"]);
+    cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
+        .env("MLFLOW_TRACKING_PASSWORD", password)
+        .env("HIVE_LOG", "trace");
+    let out = run(cmd).expect_code(3);
+    for s in secrets {
+        assert!(
+            !out.stderr().contains(s) && !out.stdout().contains(s),
+            "`{s}` reached the log:\n{}",
+            out.stderr()
+        );
+    }
+}

@@ -205,7 +205,13 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let shown = base.as_str().trim_end_matches('/').to_owned();
+        // Shown without credentials: userinfo is gone already; a token passed as a query
+        // parameter (`?access_token=...`) is replaced too.
+        let shown = hive_secrets::redact_url(base.as_str()).trim_end_matches('/').to_owned();
+        // Endpoints are joined onto the path, which drops a query anyway: keep none, so
+        // no token sits in the client's `Debug` either.
+        base.set_query(None);
+        base.set_fragment(None);
         let http = Http::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -316,10 +322,7 @@ impl Client {
                 base: self.shown.clone(),
                 status: status.as_u16(),
                 code: value.get("error_code").and_then(Value::as_str).unwrap_or("UNKNOWN").to_owned(),
-                message: value
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| snippet(&text), str::to_owned),
+                message: value.get("message").and_then(Value::as_str).map_or_else(|| snippet(&text), snippet),
             });
         }
         Ok(Ok(value))
@@ -477,7 +480,7 @@ impl Client {
         let Some(rest) = uri.strip_prefix("mlflow-artifacts:") else {
             return Err(MlflowError::ArtifactStore {
                 run_id: run.run_id.clone(),
-                uri,
+                uri: redact(&uri),
             });
         };
         // `mlflow-artifacts:/1/<run>/artifacts` or `mlflow-artifacts://host/1/<run>/artifacts`.
@@ -603,17 +606,25 @@ fn bad(endpoint: &str, reason: &str) -> MlflowError {
     }
 }
 
-/// The first 300 characters of a response body, on one line.
+/// A response body (or a server's message) fit for a log line: on one line, secrets and
+/// personal data redacted by `hive-secrets` (a proxy that echoes the request would
+/// otherwise put `Authorization: Bearer ...` in the task log), at most 300 characters.
 fn snippet(text: &str) -> String {
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    one_line.chars().take(300).collect()
+    hive_secrets::scrub_for_log(&one_line, 300)
 }
 
-/// `uri` with any user-info replaced, for messages about an unparsable URI.
+/// `uri` without user-info or credential query parameters, for messages; an
+/// unparsable URI is cut at its last `@` and scrubbed.
 pub fn redact(uri: &str) -> String {
+    if url::Url::parse(uri.trim()).is_ok() {
+        return hive_secrets::redact_url(uri.trim());
+    }
     match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://<redacted>@{}", &uri[..scheme], &uri[at + 1..]),
-        _ => uri.to_owned(),
+        (Some(scheme), Some(at)) if at > scheme => {
+            hive_secrets::scrub_for_log(&format!("{}://<redacted>@{}", &uri[..scheme], &uri[at + 1..]), 200)
+        }
+        _ => hive_secrets::scrub_for_log(uri, 200),
     }
 }
 
@@ -644,6 +655,35 @@ mod tests {
         assert_eq!(client.base(), "http://127.0.0.1:5000/prefix");
         assert!(matches!(client.auth, Auth::Basic { ref username, ref password } if username == "alice" && password == "s3cret"));
         assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn query_credentials_never_reach_the_shown_url() {
+        let client = Client::new(&Config {
+            tracking_uri: "https://mlflow.internal/?access_token=tok_9f8e7d6c5b4a&team=ml".into(),
+            auth: Auth::None,
+            max_attempts: 1,
+            retry_base: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+        })
+        .expect("valid");
+        assert_eq!(client.base(), "https://mlflow.internal/?access_token=REDACTED&team=ml");
+        assert!(!format!("{client:?}").contains("tok_9f8e7d6c5b4a"));
+    }
+
+    #[test]
+    fn error_bodies_are_scrubbed_and_cut() {
+        let echoed = format!(
+            "<html>\n<pre>GET /api HTTP/1.1\nAuthorization: Bearer {}\nAuthorization: Basic YWxpY2U6czNjcmV0UGFzczE=\n</pre>{}</html>",
+            "Zt8kQ2mX9vB4nR7wL1pY6cF3hJ5sD0aG",
+            "padding ".repeat(200)
+        );
+        let s = snippet(&echoed);
+        assert!(
+            !s.contains("Zt8kQ2mX9vB4nR7wL1pY6cF3hJ5sD0aG") && !s.contains("YWxpY2U6czNjcmV0UGFzczE"),
+            "{s}"
+        );
+        assert!(s.chars().count() < 360, "{s}");
     }
 
     #[test]
