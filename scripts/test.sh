@@ -2,7 +2,7 @@
 # The project's test command (README.md): builds the pinned Python environments and npm
 # tools the tests compare against, downloads the real source releases the diff tests
 # compare with git, then runs every Rust test with cargo-nextest (cargo test when
-# nextest is not installed), then the DAG tests on real Airflow.
+# nextest is not installed), then the DAG tests on real Airflow, then the trainer's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +19,6 @@ else
 fi
 # The Airflow DAGs on real Airflow 3.3 (tests/dags), against the binaries just tested.
 bash scripts/test-dags.sh
+# The generator's trainer (tests/python/trainer): TrainJob rendering and one real local
+# fine-tuning run against a real MLflow server.
+bash scripts/test-trainer.sh

@@ -130,7 +130,9 @@ def run_local(args, settings: TrainSettings, dataset_dir: str, base: dict) -> in
     if done.returncode in (EXIT_OK, EXIT_NOTHING):
         _summary(status="succeeded" if done.returncode == 0 else "nothing_to_train", exit_code=done.returncode, mode="local", seconds=seconds, **base)
         return done.returncode
-    code = done.returncode if done.returncode in (EXIT_DATA, EXIT_BAD_INPUT) else EXIT_RUNTIME
+    # The trainer exits 2 for a bad dataset or arguments; anything else (3, a crash, a
+    # signal, torchrun's own 1) is a runtime failure.
+    code = EXIT_BAD_INPUT if done.returncode == EXIT_BAD_INPUT else EXIT_RUNTIME
     return _fail(code, f"the trainer exited with {done.returncode}", mode="local", **base)
 
 

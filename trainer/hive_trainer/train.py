@@ -102,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     try:
         return _train(args, settings, data, key, train_records, eval_records, pref_records, client, rank)
-    except MemoryError as err:
-        log(f"error: out of memory: {err}")
+    except Exception:  # MLflow, I/O, CUDA out of memory: a retry may help; the traceback says what
+        import traceback
+
+        log(f"error: training `{key}` failed:\n{traceback.format_exc()}")
         return EXIT_RUNTIME
 
 
@@ -126,13 +128,8 @@ def _conversational(records: list[dict]) -> list[dict]:
 
 def _train(args, settings: TrainSettings, data: ds.FinetuneDataset, key: str, train_records, eval_records, pref_records, client, rank: int) -> int:
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-    from .evaluate import evaluate
-    from .promote import promote
 
     set_seed(args.seed)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -150,6 +147,23 @@ def _train(args, settings: TrainSettings, data: ds.FinetuneDataset, key: str, tr
     run_id = None
     if rank == 0:
         run_id = _start_run(client, settings, data, key, args, world)
+    try:
+        return _fit(args, settings, data, key, train_records, eval_records, pref_records, client, rank, run_id, model, tokenizer, dtype, cuda, output_dir)
+    except BaseException:
+        if run_id is not None:
+            client.set_terminated(run_id, "FAILED")
+        raise
+
+
+def _fit(args, settings, data, key, train_records, eval_records, pref_records, client, rank, run_id, model, tokenizer, dtype, cuda, output_dir) -> int:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from .evaluate import evaluate
+    from .promote import promote
 
     def log_metrics(metrics: dict[str, float], step: int) -> None:
         if run_id is None:
@@ -157,7 +171,12 @@ def _train(args, settings: TrainSettings, data: ds.FinetuneDataset, key: str, tr
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in sorted(metrics.items()) if isinstance(v, (int, float))]
+        batch = []
+        for k, v in sorted(metrics.items()):
+            try:  # the Trainer's log values are numbers or numeric strings; others are skipped
+                batch.append(Metric(k, float(v), now, step))
+            except (TypeError, ValueError):
+                continue
         if batch:
             client.log_batch(run_id, metrics=batch)
 
@@ -303,7 +322,7 @@ def _log_and_register(client, run_id: str, settings: TrainSettings, data, key: s
     except Exception as err:
         if "RESOURCE_ALREADY_EXISTS" not in str(err):
             raise
-    mv = client.create_model_version(settings.registered_model, info.model_uri, run_id=run_id, tags=tags)
+    mv = client.create_model_version(settings.registered_model, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
     return str(mv.version)
 
 
