@@ -81,8 +81,14 @@ class FinetuneDataset:
                 if not isinstance(value, list) or not value:
                     raise DatasetError(f"`{path}`: row {i}: column `{column}` is not a non-empty message list")
                 for message in value:
-                    if not isinstance(message, dict) or not isinstance(message.get("content"), str) or message.get("role") not in ("system", "user", "assistant"):
-                        raise DatasetError(f"`{path}`: row {i}: column `{column}` has a message without a role and text content")
+                    if (
+                        not isinstance(message, dict)
+                        or not isinstance(message.get("content"), str)
+                        or message.get("role") not in ("system", "user", "assistant")
+                    ):
+                        raise DatasetError(
+                            f"`{path}`: row {i}: column `{column}` has a message without a role and text content"
+                        )
         return rows
 
 
@@ -109,7 +115,9 @@ def load(root: Path | str) -> FinetuneDataset:
     for key in ("sft_examples", "preference_pairs"):
         counts = manifest.get(key)
         if not isinstance(counts, dict) or any(not isinstance(counts.get(s), int) or counts[s] < 0 for s in SPLITS):
-            raise DatasetError(f"`{path}`: `{key}` must count every split ({', '.join(SPLITS)}) with a non-negative integer")
+            raise DatasetError(
+                f"`{path}`: `{key}` must count every split ({', '.join(SPLITS)}) with a non-negative integer"
+            )
     if not isinstance(manifest.get("files"), dict):
         raise DatasetError(f"`{path}`: `files` is missing")
     if not isinstance(manifest.get("date"), str):

@@ -44,7 +44,7 @@ def encode(tokenizer, messages: list[dict], max_length: int) -> tuple[list[int],
     if not full.startswith(prompt):
         raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
     ids = prompt_ids + completion_ids
     truncated = len(ids) > max_length
     return ids[:max_length], len(prompt_ids), truncated
@@ -54,7 +54,11 @@ def evaluate(model, tokenizer, records: list[dict], max_length: int, *, distribu
     import torch
     import torch.distributed as dist
 
-    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed and dist.is_available() and dist.is_initialized() else (0, 1)
+    rank, world = (
+        (dist.get_rank(), dist.get_world_size())
+        if distributed and dist.is_available() and dist.is_initialized()
+        else (0, 1)
+    )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

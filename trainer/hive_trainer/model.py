@@ -24,7 +24,11 @@ class GeneratorAdapter(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         import torch
 
-        conversations = model_input["messages"] if hasattr(model_input, "__getitem__") and "messages" in model_input else model_input
+        conversations = (
+            model_input["messages"]
+            if hasattr(model_input, "__getitem__") and "messages" in model_input
+            else model_input
+        )
         max_new_tokens = int((params or {}).get("max_new_tokens", 512))
         out = []
         for messages in conversations:
@@ -32,5 +36,5 @@ class GeneratorAdapter(mlflow.pyfunc.PythonModel):
             ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
             with torch.no_grad():
                 generated = self.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-            out.append(self.tokenizer.decode(generated[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
+            out.append(self.tokenizer.decode(generated[0, ids["input_ids"].shape[1] :], skip_special_tokens=True))
         return out

@@ -27,7 +27,9 @@ def current_champion(client, name: str):
         raise
 
 
-def promote(client, name: str, version: str, challenger_loss: float, eval_key: str, evaluate_champion: Callable[[object], float]) -> dict:
+def promote(
+    client, name: str, version: str, challenger_loss: float, eval_key: str, evaluate_champion: Callable[[object], float]
+) -> dict:
     """Moves `champion` to `version` if it beats the champion on `eval_key`'s split; returns the evidence."""
     champion = current_champion(client, name)
     evidence = {"hive.gate.split": eval_key, "hive.gate.challenger_loss": repr(challenger_loss)}
@@ -42,10 +44,14 @@ def promote(client, name: str, version: str, challenger_loss: float, eval_key: s
         evidence["hive.gate.champion_loss"] = repr(champion_loss)
         if challenger_loss < champion_loss:
             evidence["hive.gate.decision"] = "promoted"
-            evidence["hive.gate.reason"] = f"held-out loss {challenger_loss:.6f} < champion v{champion.version}'s {champion_loss:.6f}"
+            evidence["hive.gate.reason"] = (
+                f"held-out loss {challenger_loss:.6f} < champion v{champion.version}'s {champion_loss:.6f}"
+            )
         else:
             evidence["hive.gate.decision"] = "kept_champion"
-            evidence["hive.gate.reason"] = f"held-out loss {challenger_loss:.6f} >= champion v{champion.version}'s {champion_loss:.6f}"
+            evidence["hive.gate.reason"] = (
+                f"held-out loss {challenger_loss:.6f} >= champion v{champion.version}'s {champion_loss:.6f}"
+            )
     for key, value in evidence.items():
         client.set_model_version_tag(name, version, key, value)
     if evidence["hive.gate.decision"] == "promoted":

@@ -27,15 +27,40 @@ import time
 from pathlib import Path
 
 from . import dataset as ds
-from .trainjob import GROUP, PLURAL, VERSION, SettingsError, TrainSettings, job_name, render, settings_from, trainer_args
+from .trainjob import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    SettingsError,
+    TrainSettings,
+    job_name,
+    render,
+    settings_from,
+    trainer_args,
+)
 
 EXIT_OK, EXIT_DATA, EXIT_BAD_INPUT, EXIT_RUNTIME, EXIT_NOTHING = 0, 1, 2, 3, 99
 
 #: Settings flags: `--base-model` sets `base_model`; each also reads HIVE_TRAIN_<NAME>.
 SETTING_FLAGS = (
-    "base_model", "lora_rank", "epochs", "learning_rate", "max_length", "batch_size", "max_steps", "dpo",
-    "eval_split", "nodes", "gpus_per_node", "namespace", "image", "runtime", "data_pvc", "mlflow_secret",
-    "registered_model", "experiment",
+    "base_model",
+    "lora_rank",
+    "epochs",
+    "learning_rate",
+    "max_length",
+    "batch_size",
+    "max_steps",
+    "dpo",
+    "eval_split",
+    "nodes",
+    "gpus_per_node",
+    "namespace",
+    "image",
+    "runtime",
+    "data_pvc",
+    "mlflow_secret",
+    "registered_model",
+    "experiment",
 )
 
 
@@ -52,9 +77,18 @@ def _fail(code: int, message: str, **fields) -> int:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="train-generator", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", default=os.environ.get("HIVE_DATA_ROOT"), help="the lake (HIVE_DATA_ROOT)")
-    p.add_argument("--date", default=os.environ.get("HIVE_DATE"), help="the dataset's date D: finetune/dt=D (HIVE_DATE)")
-    p.add_argument("--mode", choices=("kubernetes", "local", "render"), default=os.environ.get("HIVE_TRAIN_MODE", "kubernetes"))
-    p.add_argument("--timeout", type=float, default=float(os.environ.get("HIVE_TRAIN_TIMEOUT", 6 * 3600)), help="seconds to wait for the job")
+    p.add_argument(
+        "--date", default=os.environ.get("HIVE_DATE"), help="the dataset's date D: finetune/dt=D (HIVE_DATE)"
+    )
+    p.add_argument(
+        "--mode", choices=("kubernetes", "local", "render"), default=os.environ.get("HIVE_TRAIN_MODE", "kubernetes")
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("HIVE_TRAIN_TIMEOUT", 6 * 3600)),
+        help="seconds to wait for the job",
+    )
     p.add_argument("--poll", type=float, default=30.0, help="seconds between status checks (kubernetes mode)")
     p.add_argument("--mlflow-tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
     p.add_argument("--output", help="render mode: write the TrainJob YAML here instead of stdout")
@@ -91,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     name = job_name(data.digest, settings)
     base["trainjob"] = name
     manifest = render(
-        dataset_dir=dataset_dir, data_root=args.data_root, digest=data.digest, date=args.date,
-        settings=settings, mlflow_tracking_uri=args.mlflow_tracking_uri,
+        dataset_dir=dataset_dir,
+        data_root=args.data_root,
+        digest=data.digest,
+        date=args.date,
+        settings=settings,
+        mlflow_tracking_uri=args.mlflow_tracking_uri,
     )
     if args.mode == "render":
         import yaml
@@ -114,7 +152,9 @@ def run_local(args, settings: TrainSettings, dataset_dir: str, base: dict) -> in
     """The TrainJob's command under torchrun on this machine (one node)."""
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
     if torchrun is None:
-        return _fail(EXIT_BAD_INPUT, "`torchrun` not found: local mode needs the trainer's environment (.venv/trainer)", **base)
+        return _fail(
+            EXIT_BAD_INPUT, "`torchrun` not found: local mode needs the trainer's environment (.venv/trainer)", **base
+        )
     cmd = [torchrun, "--standalone", f"--nproc-per-node={args.nproc_per_node}", "-m", "hive_trainer.train"]
     cmd += trainer_args(dataset_dir, settings)
     env = dict(os.environ)
@@ -128,7 +168,13 @@ def run_local(args, settings: TrainSettings, dataset_dir: str, base: dict) -> in
         return _fail(EXIT_RUNTIME, f"local training did not finish within {args.timeout:.0f} s", **base)
     seconds = round(time.monotonic() - started, 1)
     if done.returncode in (EXIT_OK, EXIT_NOTHING):
-        _summary(status="succeeded" if done.returncode == 0 else "nothing_to_train", exit_code=done.returncode, mode="local", seconds=seconds, **base)
+        _summary(
+            status="succeeded" if done.returncode == 0 else "nothing_to_train",
+            exit_code=done.returncode,
+            mode="local",
+            seconds=seconds,
+            **base,
+        )
         return done.returncode
     # The trainer exits 2 for a bad dataset or arguments; anything else (3, a crash, a
     # signal, torchrun's own 1) is a runtime failure.
@@ -167,10 +213,18 @@ def run_kubernetes(args, manifest: dict, settings: TrainSettings, base: dict) ->
     except ApiException as err:
         if err.status == 409:
             submitted = False
-            print(f"TrainJob `{ns}/{name}` exists (same dataset and recipe): waiting for it, not submitting again", file=sys.stderr, flush=True)
+            print(
+                f"TrainJob `{ns}/{name}` exists (same dataset and recipe): waiting for it, not submitting again",
+                file=sys.stderr,
+                flush=True,
+            )
         elif err.status in (400, 403, 404, 422):
-            return _fail(EXIT_BAD_INPUT, f"the API server refused TrainJob `{ns}/{name}` ({err.status} {err.reason}): {str(err.body)[:500]} "
-                         "(is Kubeflow Trainer installed and may this service account create trainjobs?)", **base)
+            return _fail(
+                EXIT_BAD_INPUT,
+                f"the API server refused TrainJob `{ns}/{name}` ({err.status} {err.reason}): {str(err.body)[:500]} "
+                "(is Kubeflow Trainer installed and may this service account create trainjobs?)",
+                **base,
+            )
         else:
             return _fail(EXIT_RUNTIME, f"creating TrainJob `{ns}/{name}` failed ({err.status} {err.reason})", **base)
     except Exception as err:  # connection refused, DNS, TLS: the cluster may be back later
@@ -189,10 +243,20 @@ def run_kubernetes(args, manifest: dict, settings: TrainSettings, base: dict) ->
             _summary(status="succeeded", exit_code=EXIT_OK, state=state, **base)
             return EXIT_OK
         if state == "Failed":
-            return _fail(EXIT_RUNTIME, f"TrainJob `{ns}/{name}` failed: {message} (delete it to train this dataset again)", state=state, **base)
+            return _fail(
+                EXIT_RUNTIME,
+                f"TrainJob `{ns}/{name}` failed: {message} (delete it to train this dataset again)",
+                state=state,
+                **base,
+            )
         if time.monotonic() >= deadline:
             why = f"; last status error: {last_error}" if last_error else ""
-            return _fail(EXIT_RUNTIME, f"TrainJob `{ns}/{name}` not finished after {args.timeout:.0f} s (it keeps running; a retry waits for it){why}", state="Running", **base)
+            return _fail(
+                EXIT_RUNTIME,
+                f"TrainJob `{ns}/{name}` not finished after {args.timeout:.0f} s (it keeps running; a retry waits for it){why}",
+                state="Running",
+                **base,
+            )
         time.sleep(min(args.poll, max(0.0, deadline - time.monotonic())))
 
 

@@ -45,7 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dpo", action="store_true", help="run the DPO stage on the preference split after SFT")
     p.add_argument("--eval-split", choices=("validation", "test"), default="validation")
     p.add_argument("--experiment", default="hive/generator-training")
-    p.add_argument("--finetune-experiment", default=FINETUNE_EXPERIMENT, help="where mlflow-sync logs the dataset's run")
+    p.add_argument(
+        "--finetune-experiment", default=FINETUNE_EXPERIMENT, help="where mlflow-sync logs the dataset's run"
+    )
     p.add_argument("--registered-model", default="hive.generator")
     p.add_argument("--output-dir", default=None, help="checkpoints and the adapter (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=42)
@@ -54,9 +56,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def settings_of(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings(
-        base_model=args.base_model, lora_rank=args.lora_rank, epochs=args.epochs, learning_rate=args.learning_rate,
-        max_length=args.max_length, batch_size=args.batch_size, max_steps=args.max_steps, dpo=args.dpo,
-        eval_split=args.eval_split, experiment=args.experiment, registered_model=args.registered_model,
+        base_model=args.base_model,
+        lora_rank=args.lora_rank,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        dpo=args.dpo,
+        eval_split=args.eval_split,
+        experiment=args.experiment,
+        registered_model=args.registered_model,
     ).check()
 
 
@@ -83,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"error: {err}")
         return EXIT_BAD_INPUT
     if not eval_records:
-        log(f"error: `{args.dataset_dir}`: the `{args.eval_split}` split is empty: the model could not be evaluated or gated")
+        log(
+            f"error: `{args.dataset_dir}`: the `{args.eval_split}` split is empty: the model could not be evaluated or gated"
+        )
         return EXIT_BAD_INPUT
     rank = int(os.environ.get("RANK", "0"))
     key = training_key(data.digest, settings)
@@ -98,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if done is not None:
         log(f"`{settings.registered_model}` version {done.version} already holds training `{key}`: nothing to do")
         if rank == 0:
-            print(json.dumps({"job": "train", "status": "already_trained", "key": key, "model_version": done.version}), flush=True)
+            print(
+                json.dumps({"job": "train", "status": "already_trained", "key": key, "model_version": done.version}),
+                flush=True,
+            )
         return EXIT_OK
     try:
         return _train(args, settings, data, key, train_records, eval_records, pref_records, client, rank)
@@ -126,10 +141,19 @@ def _conversational(records: list[dict]) -> list[dict]:
     return [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records]
 
 
-def _train(args, settings: TrainSettings, data: ds.FinetuneDataset, key: str, train_records, eval_records, pref_records, client, rank: int) -> int:
+def _train(
+    args,
+    settings: TrainSettings,
+    data: ds.FinetuneDataset,
+    key: str,
+    train_records,
+    eval_records,
+    pref_records,
+    client,
+    rank: int,
+) -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
-
 
     set_seed(args.seed)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -148,14 +172,46 @@ def _train(args, settings: TrainSettings, data: ds.FinetuneDataset, key: str, tr
     if rank == 0:
         run_id = _start_run(client, settings, data, key, args, world)
     try:
-        return _fit(args, settings, data, key, train_records, eval_records, pref_records, client, rank, run_id, model, tokenizer, dtype, cuda, output_dir)
+        return _fit(
+            args,
+            settings,
+            data,
+            key,
+            train_records,
+            eval_records,
+            pref_records,
+            client,
+            rank,
+            run_id,
+            model,
+            tokenizer,
+            dtype,
+            cuda,
+            output_dir,
+        )
     except BaseException:
         if run_id is not None:
             client.set_terminated(run_id, "FAILED")
         raise
 
 
-def _fit(args, settings, data, key, train_records, eval_records, pref_records, client, rank, run_id, model, tokenizer, dtype, cuda, output_dir) -> int:
+def _fit(
+    args,
+    settings,
+    data,
+    key,
+    train_records,
+    eval_records,
+    pref_records,
+    client,
+    rank,
+    run_id,
+    model,
+    tokenizer,
+    dtype,
+    cuda,
+    output_dir,
+) -> int:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -204,7 +260,13 @@ def _fit(args, settings, data, key, train_records, eval_records, pref_records, c
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
     )
-    lora = LoraConfig(r=settings.lora_rank, lora_alpha=2 * settings.lora_rank, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=settings.lora_rank,
+        lora_alpha=2 * settings.lora_rank,
+        lora_dropout=0.05,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
     sft = SFTTrainer(
         model=model,
         args=SFTConfig(output_dir=str(output_dir / "sft"), max_length=settings.max_length, **common),
@@ -249,8 +311,22 @@ def _fit(args, settings, data, key, train_records, eval_records, pref_records, c
 
     evidence = promote(client, settings.registered_model, version, after.loss, eval_key, evaluate_champion)
     client.set_terminated(run_id, "FINISHED")
-    print(json.dumps({"job": "train", "status": "trained", "key": key, "run_id": run_id, "model_version": version,
-                      "eval_loss": after.loss, "eval_loss_before": before.loss, "steps": steps, "gate": evidence}), flush=True)
+    print(
+        json.dumps(
+            {
+                "job": "train",
+                "status": "trained",
+                "key": key,
+                "run_id": run_id,
+                "model_version": version,
+                "eval_loss": after.loss,
+                "eval_loss_before": before.loss,
+                "steps": steps,
+                "gate": evidence,
+            }
+        ),
+        flush=True,
+    )
     return EXIT_OK
 
 
@@ -262,21 +338,36 @@ def _start_run(client, settings: TrainSettings, data: ds.FinetuneDataset, key: s
     exp = client.get_experiment_by_name(settings.experiment)
     exp_id = exp.experiment_id if exp else client.create_experiment(settings.experiment)
     tags = {"hive.key": key, "hive.dt": data.date, "hive.table": "generator", "hive.dataset_digest": data.digest}
-    build = client.search_runs(
-        [e.experiment_id for e in [client.get_experiment_by_name(args.finetune_experiment)] if e],
-        filter_string=f"tags.`hive.key` = 'finetune/{data.date}'",
-        max_results=1,
-    ) if client.get_experiment_by_name(args.finetune_experiment) else []
+    build = (
+        client.search_runs(
+            [e.experiment_id for e in [client.get_experiment_by_name(args.finetune_experiment)] if e],
+            filter_string=f"tags.`hive.key` = 'finetune/{data.date}'",
+            max_results=1,
+        )
+        if client.get_experiment_by_name(args.finetune_experiment)
+        else []
+    )
     if build:
         tags["hive.finetune_run_id"] = build[0].info.run_id
     else:
-        log(f"no run tagged `hive.key = finetune/{data.date}` in `{args.finetune_experiment}` (mlflow-sync has not published the dataset): lineage holds the digest only")
+        log(
+            f"no run tagged `hive.key = finetune/{data.date}` in `{args.finetune_experiment}` (mlflow-sync has not published the dataset): lineage holds the digest only"
+        )
     run = client.create_run(exp_id, run_name=job_name(data.digest, settings), tags=tags)
-    params = {**settings.recipe(), "world_size": world, "dataset_date": data.date, "dataset_days": data.manifest.get("days"),
-              "sft_train_examples": data.examples("sft", "train"), "preference_train_pairs": data.examples("preference", "train"),
-              f"{settings.eval_split}_examples": data.examples("sft", settings.eval_split)}
-    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())],
-                     tags=[RunTag("mlflow.source.name", "hive_trainer.train")])
+    params = {
+        **settings.recipe(),
+        "world_size": world,
+        "dataset_date": data.date,
+        "dataset_days": data.manifest.get("days"),
+        "sft_train_examples": data.examples("sft", "train"),
+        "preference_train_pairs": data.examples("preference", "train"),
+        f"{settings.eval_split}_examples": data.examples("sft", settings.eval_split),
+    }
+    client.log_batch(
+        run.info.run_id,
+        params=[Param(k, str(v)) for k, v in sorted(params.items())],
+        tags=[RunTag("mlflow.source.name", "hive_trainer.train")],
+    )
     source = f"{data.root.resolve()}"
     # MLflow stores at most 36 characters of a dataset digest; the full one is a tag.
     meta = MetaDataset(source=_source(source), name=f"finetune/{data.date}", digest=data.digest[:36])
@@ -294,7 +385,9 @@ def _source(path: str):
     return resolve_dataset_source(path)
 
 
-def _log_and_register(client, run_id: str, settings: TrainSettings, data, key: str, adapter_dir: Path, result, eval_key: str) -> str:
+def _log_and_register(
+    client, run_id: str, settings: TrainSettings, data, key: str, adapter_dir: Path, result, eval_key: str
+) -> str:
     import mlflow
 
     from .model import GeneratorAdapter
@@ -322,7 +415,9 @@ def _log_and_register(client, run_id: str, settings: TrainSettings, data, key: s
     except Exception as err:
         if "RESOURCE_ALREADY_EXISTS" not in str(err):
             raise
-    mv = client.create_model_version(settings.registered_model, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id)
+    mv = client.create_model_version(
+        settings.registered_model, info.model_uri, run_id=run_id, tags=tags, model_id=info.model_id
+    )
     return str(mv.version)
 
 

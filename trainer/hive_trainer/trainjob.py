@@ -71,14 +71,26 @@ class TrainSettings:
             raise SettingsError(f"`eval_split` must be `validation` or `test`, got `{self.eval_split}`")
         for name in ("namespace", "runtime"):
             if not _DNS_LABEL.match(getattr(self, name)) or len(getattr(self, name)) > 63:
-                raise SettingsError(f"`{name}` must be a DNS label (lowercase letters, digits, `-`), got `{getattr(self, name)}`")
+                raise SettingsError(
+                    f"`{name}` must be a DNS label (lowercase letters, digits, `-`), got `{getattr(self, name)}`"
+                )
         if not self.image.strip():
             raise SettingsError("`image` is empty")
         return self
 
     def recipe(self) -> dict:
         """The settings that change the trained model (not where it runs)."""
-        keep = ("base_model", "lora_rank", "epochs", "learning_rate", "max_length", "batch_size", "max_steps", "dpo", "eval_split")
+        keep = (
+            "base_model",
+            "lora_rank",
+            "epochs",
+            "learning_rate",
+            "max_length",
+            "batch_size",
+            "max_steps",
+            "dpo",
+            "eval_split",
+        )
         return {k: getattr(self, k) for k in keep}
 
     def recipe_hash(self) -> str:
@@ -98,24 +110,37 @@ def training_key(digest: str, settings: TrainSettings) -> str:
 def trainer_args(dataset_dir: str, settings: TrainSettings) -> list[str]:
     """The trainer's arguments after `python -m hive_trainer.train` (the same locally)."""
     args = [
-        "--dataset-dir", dataset_dir,
-        "--base-model", settings.base_model,
-        "--lora-rank", str(settings.lora_rank),
-        "--epochs", repr(float(settings.epochs)),
-        "--learning-rate", repr(float(settings.learning_rate)),
-        "--max-length", str(settings.max_length),
-        "--batch-size", str(settings.batch_size),
-        "--max-steps", str(settings.max_steps),
-        "--eval-split", settings.eval_split,
-        "--experiment", settings.experiment,
-        "--registered-model", settings.registered_model,
+        "--dataset-dir",
+        dataset_dir,
+        "--base-model",
+        settings.base_model,
+        "--lora-rank",
+        str(settings.lora_rank),
+        "--epochs",
+        repr(float(settings.epochs)),
+        "--learning-rate",
+        repr(float(settings.learning_rate)),
+        "--max-length",
+        str(settings.max_length),
+        "--batch-size",
+        str(settings.batch_size),
+        "--max-steps",
+        str(settings.max_steps),
+        "--eval-split",
+        settings.eval_split,
+        "--experiment",
+        settings.experiment,
+        "--registered-model",
+        settings.registered_model,
     ]
     if settings.dpo:
         args.append("--dpo")
     return args
 
 
-def render(*, dataset_dir: str, data_root: str, digest: str, date: str, settings: TrainSettings, mlflow_tracking_uri: str) -> dict:
+def render(
+    *, dataset_dir: str, data_root: str, digest: str, date: str, settings: TrainSettings, mlflow_tracking_uri: str
+) -> dict:
     """The TrainJob manifest for one dataset, as a plain dict (apply it as JSON or YAML)."""
     settings.check()
     name = job_name(digest, settings)
@@ -142,18 +167,27 @@ def render(*, dataset_dir: str, data_root: str, digest: str, date: str, settings
         }
     else:
         trainer["numProcPerNode"] = 1
-    spec: dict = {"runtimeRef": {"apiGroup": GROUP, "kind": "ClusterTrainingRuntime", "name": settings.runtime}, "trainer": trainer}
+    spec: dict = {
+        "runtimeRef": {"apiGroup": GROUP, "kind": "ClusterTrainingRuntime", "name": settings.runtime},
+        "trainer": trainer,
+    }
     if settings.data_pvc:
         # The lake is mounted at the same path as in the DAG's pods, so `dataset_dir` resolves.
         pod_spec = {
             "volumes": [{"name": "lake", "persistentVolumeClaim": {"claimName": settings.data_pvc, "readOnly": True}}],
-            "containers": [{"name": "node", "volumeMounts": [{"name": "lake", "mountPath": data_root, "readOnly": True}]}],
+            "containers": [
+                {"name": "node", "volumeMounts": [{"name": "lake", "mountPath": data_root, "readOnly": True}]}
+            ],
         }
         spec["runtimePatches"] = [
             {
                 "manager": "template-evolution/train-generator",
                 "trainingRuntimeSpec": {
-                    "template": {"spec": {"replicatedJobs": [{"name": "node", "template": {"spec": {"template": {"spec": pod_spec}}}}]}}
+                    "template": {
+                        "spec": {
+                            "replicatedJobs": [{"name": "node", "template": {"spec": {"template": {"spec": pod_spec}}}}]
+                        }
+                    }
                 },
             }
         ]

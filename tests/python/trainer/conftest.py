@@ -54,10 +54,24 @@ def sample_lake(work: Path) -> Path:
     dates = sorted(d for d, o in planted["counts"]["outcomes_by_run_date"].items() if "edits" in o)
     for date in dates:
         for job in ("extract-edits", "score-diffs"):
-            subprocess.run([binary(job), "--data-root", str(lake), "--date", date, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [binary(job), "--data-root", str(lake), "--date", date, "--quiet"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
     subprocess.run(
-        [binary("build-finetune"), "--data-root", str(lake), "--date", SAMPLE_DATE, "--days", str(SAMPLE_DAYS), "--quiet"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            binary("build-finetune"),
+            "--data-root",
+            str(lake),
+            "--date",
+            SAMPLE_DATE,
+            "--days",
+            str(SAMPLE_DAYS),
+            "--quiet",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return lake
 
@@ -85,9 +99,23 @@ class MlflowServer:
         self.uri = f"http://127.0.0.1:{self.port}"
         self.log = root / "server.log"
         self.proc = subprocess.Popen(
-            [str(exe), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")],
-            stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(exe),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+            ],
+            stdout=open(self.log, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

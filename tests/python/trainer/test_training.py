@@ -24,7 +24,18 @@ from conftest import SAMPLE_DATE, TRAINER, binary
 
 STEPS = 12
 # A few steps of a tiny model; a learning rate high enough that 12 steps move it.
-TRAIN_FLAGS = ["--max-steps", str(STEPS), "--max-length", "256", "--learning-rate", "3e-3", "--lora-rank", "8", "--batch-size", "2"]
+TRAIN_FLAGS = [
+    "--max-steps",
+    str(STEPS),
+    "--max-length",
+    "256",
+    "--learning-rate",
+    "3e-3",
+    "--lora-rank",
+    "8",
+    "--batch-size",
+    "2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +46,37 @@ def tiny_model(sample_dataset, work):
 
 
 def train_generator(lake, uri, base_model, *extra) -> tuple[int, dict, str]:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(TRAINER), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PYTHONPATH": str(TRAINER),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "2",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "hive_trainer.submit", "--mode", "local", "--data-root", str(lake), "--date", SAMPLE_DATE,
-         "--mlflow-tracking-uri", uri, "--base-model", str(base_model), "--timeout", "900", *TRAIN_FLAGS, *extra],
-        env=env, capture_output=True, text=True, timeout=1000,
+        [
+            sys.executable,
+            "-m",
+            "hive_trainer.submit",
+            "--mode",
+            "local",
+            "--data-root",
+            str(lake),
+            "--date",
+            SAMPLE_DATE,
+            "--mlflow-tracking-uri",
+            uri,
+            "--base-model",
+            str(base_model),
+            "--timeout",
+            "900",
+            *TRAIN_FLAGS,
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1000,
     )
     lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
     summary = json.loads(lines[-1]) if lines else {}
@@ -55,22 +92,43 @@ def state(client):
     model = client.get_registered_model("hive.generator")
     versions = client.search_model_versions("name = 'hive.generator'")
     return {
-        "runs": sorted((r.info.run_id, r.info.status, tuple(sorted(r.data.params.items())), tuple(sorted(r.data.metrics.items()))) for r in runs),
+        "runs": sorted(
+            (r.info.run_id, r.info.status, tuple(sorted(r.data.params.items())), tuple(sorted(r.data.metrics.items())))
+            for r in runs
+        ),
         "versions": sorted((v.version, tuple(sorted(v.tags.items()))) for v in versions),
         "aliases": dict(model.aliases),
     }
 
 
-def test_local_training_logs_lineage_lowers_the_loss_and_promotes_through_the_gate(sample_lake, sample_dataset, tiny_model, mlflow_server):
+def test_local_training_logs_lineage_lowers_the_loss_and_promotes_through_the_gate(
+    sample_lake, sample_dataset, tiny_model, mlflow_server
+):
     from mlflow import MlflowClient
 
     client = MlflowClient(mlflow_server.uri)
     manifest = json.loads((sample_dataset / "manifest.json").read_text())
     # mlflow-sync publishes the dataset's run, as the DAG does before training finishes.
-    subprocess.run([binary("mlflow-sync"), "--data-root", str(sample_lake), "--date", SAMPLE_DATE, "--tables", "finetune",
-                    "--tracking-uri", mlflow_server.uri, "--quiet"], check=True, stdout=subprocess.DEVNULL)
-    (build_run,) = client.search_runs([client.get_experiment_by_name("hive/finetune-datasets").experiment_id],
-                                      filter_string=f"tags.`hive.key` = 'finetune/{SAMPLE_DATE}'")
+    subprocess.run(
+        [
+            binary("mlflow-sync"),
+            "--data-root",
+            str(sample_lake),
+            "--date",
+            SAMPLE_DATE,
+            "--tables",
+            "finetune",
+            "--tracking-uri",
+            mlflow_server.uri,
+            "--quiet",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (build_run,) = client.search_runs(
+        [client.get_experiment_by_name("hive/finetune-datasets").experiment_id],
+        filter_string=f"tags.`hive.key` = 'finetune/{SAMPLE_DATE}'",
+    )
 
     code, summary, log = train_generator(sample_lake, mlflow_server.uri, tiny_model, "--dpo", "true")
     assert code == 0, log

@@ -22,15 +22,30 @@ import jsonschema
 import pytest
 import yaml
 from conftest import REPO, SAMPLE_DATE, TRAINER, binary
-
 from hive_trainer import submit
 from hive_trainer.trainjob import TrainSettings, job_name, render
 
 CRD = TRAINER / "crds" / "trainer.kubeflow.org_trainjobs.yaml"
 SAMPLE_DOC = REPO / "docs" / "examples" / "trainjob-sample.yaml"
 #: The flags the sample rendering uses (documented in docs/training.md).
-SAMPLE_FLAGS = ["--mode", "render", "--data-root", "/lake", "--mlflow-tracking-uri", "http://mlflow.mlflow:5000",
-                "--nodes", "2", "--gpus-per-node", "4", "--data-pvc", "hive-lake", "--mlflow-secret", "hive-mlflow", "--dpo", "true"]
+SAMPLE_FLAGS = [
+    "--mode",
+    "render",
+    "--data-root",
+    "/lake",
+    "--mlflow-tracking-uri",
+    "http://mlflow.mlflow:5000",
+    "--nodes",
+    "2",
+    "--gpus-per-node",
+    "4",
+    "--data-pvc",
+    "hive-lake",
+    "--mlflow-secret",
+    "hive-mlflow",
+    "--dpo",
+    "true",
+]
 
 
 def crd_schema() -> dict:
@@ -67,8 +82,16 @@ def test_sample_trainjob_is_valid_and_matches_the_documented_example(sample_lake
     assert manifest["metadata"]["name"].startswith(f"hive-gen-{digest[:12]}-")
     assert manifest["metadata"]["annotations"]["template-evolution/dataset-digest"] == digest
     trainer = manifest["spec"]["trainer"]
-    assert manifest["spec"]["runtimeRef"] == {"apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime", "name": "torch-distributed"}
-    assert (trainer["numNodes"], trainer["numProcPerNode"], trainer["resourcesPerNode"]["limits"]["nvidia.com/gpu"]) == (2, 4, "4")
+    assert manifest["spec"]["runtimeRef"] == {
+        "apiGroup": "trainer.kubeflow.org",
+        "kind": "ClusterTrainingRuntime",
+        "name": "torch-distributed",
+    }
+    assert (
+        trainer["numNodes"],
+        trainer["numProcPerNode"],
+        trainer["resourcesPerNode"]["limits"]["nvidia.com/gpu"],
+    ) == (2, 4, "4")
     assert trainer["args"][:2] == ["--dataset-dir", f"/lake/finetune/dt={SAMPLE_DATE}"] and "--dpo" in trainer["args"]
     if os.environ.get("HIVE_REGENERATE_EXAMPLES") == "1":
         SAMPLE_DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -82,21 +105,36 @@ def test_sample_trainjob_is_valid_and_matches_the_documented_example(sample_lake
     "settings",
     [
         TrainSettings(),
-        TrainSettings(nodes=8, gpus_per_node=8, lora_rank=64, epochs=3.0, dpo=True, data_pvc="lake", mlflow_secret="creds"),
+        TrainSettings(
+            nodes=8, gpus_per_node=8, lora_rank=64, epochs=3.0, dpo=True, data_pvc="lake", mlflow_secret="creds"
+        ),
         TrainSettings(gpus_per_node=0, namespace="a" * 63),
     ],
 )
 def test_every_rendering_is_valid_against_the_crd(settings):
     digest = "ab" * 32
-    manifest = render(dataset_dir="/lake/finetune/dt=2026-10-17", data_root="/lake", digest=digest, date="2026-10-17",
-                      settings=settings, mlflow_tracking_uri="http://mlflow:5000")
+    manifest = render(
+        dataset_dir="/lake/finetune/dt=2026-10-17",
+        data_root="/lake",
+        digest=digest,
+        date="2026-10-17",
+        settings=settings,
+        mlflow_tracking_uri="http://mlflow:5000",
+    )
     assert_valid(manifest)
     # Round trip through YAML (what `--mode render` prints) changes nothing.
     assert yaml.safe_load(yaml.safe_dump(manifest)) == manifest
 
 
 def test_the_schema_check_catches_what_the_api_server_would_refuse():
-    manifest = render(dataset_dir="/d", data_root="/", digest="cd" * 32, date="2026-10-17", settings=TrainSettings(), mlflow_tracking_uri="")
+    manifest = render(
+        dataset_dir="/d",
+        data_root="/",
+        digest="cd" * 32,
+        date="2026-10-17",
+        settings=TrainSettings(),
+        mlflow_tracking_uri="",
+    )
     broken = json.loads(json.dumps(manifest))
     broken["spec"]["trainer"]["numNodes"] = "2"
     with pytest.raises(jsonschema.ValidationError):
@@ -141,8 +179,17 @@ class FakeTrainJobApi:
                 fake.posts.append(body)
                 name = body["metadata"]["name"]
                 if name in fake.jobs:
-                    return self._send(409, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409,
-                                            "message": f'trainjobs.trainer.kubeflow.org "{name}" already exists'})
+                    return self._send(
+                        409,
+                        {
+                            "kind": "Status",
+                            "apiVersion": "v1",
+                            "status": "Failure",
+                            "reason": "AlreadyExists",
+                            "code": 409,
+                            "message": f'trainjobs.trainer.kubeflow.org "{name}" already exists',
+                        },
+                    )
                 fake.jobs[name] = {**body, "status": {"conditions": []}, "_polls": 0}
                 self._send(201, body)
 
@@ -154,19 +201,32 @@ class FakeTrainJobApi:
                     return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
                 job["_polls"] += 1
                 if outcome and job["_polls"] > polls_before_done:
-                    job["status"] = {"conditions": [{"type": "Created", "status": "True"}, {"type": outcome, "status": "True", "reason": outcome, "message": f"job {outcome.lower()}"}]}
+                    job["status"] = {
+                        "conditions": [
+                            {"type": "Created", "status": "True"},
+                            {"type": outcome, "status": "True", "reason": outcome, "message": f"job {outcome.lower()}"},
+                        ]
+                    }
                 self._send(200, {k: v for k, v in job.items() if k != "_polls"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.server.server_port}"}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-            "users": [{"name": "fake", "user": {"token": "test"}}],
-        }))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [
+                        {"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.server.server_port}"}}
+                    ],
+                    "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+                    "users": [{"name": "fake", "user": {"token": "test"}}],
+                }
+            )
+        )
         return path
 
     def close(self):
@@ -192,7 +252,12 @@ def test_kubernetes_mode_submits_once_and_a_rerun_waits_for_the_same_job(sample_
         again = summary(capsys)
     finally:
         api.close()
-    assert (first["status"], first["submitted"], again["status"], again["submitted"]) == ("succeeded", True, "succeeded", False)
+    assert (first["status"], first["submitted"], again["status"], again["submitted"]) == (
+        "succeeded",
+        True,
+        "succeeded",
+        False,
+    )
     assert first["trainjob"] == again["trainjob"] and list(api.jobs) == [first["trainjob"]]
     assert len(api.posts) == 2  # the rerun's create was refused with 409, nothing else was created
     assert_valid(api.posts[0])
@@ -200,7 +265,9 @@ def test_kubernetes_mode_submits_once_and_a_rerun_waits_for_the_same_job(sample_
 
 
 @pytest.mark.parametrize("outcome,timeout,code", [("Failed", "30", 3), (None, "0.5", 3)])
-def test_kubernetes_mode_reports_a_failed_or_unfinished_job_as_a_runtime_failure(sample_lake, tmp_path, monkeypatch, capsys, outcome, timeout, code):
+def test_kubernetes_mode_reports_a_failed_or_unfinished_job_as_a_runtime_failure(
+    sample_lake, tmp_path, monkeypatch, capsys, outcome, timeout, code
+):
     api = FakeTrainJobApi(outcome)
     monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -232,8 +299,21 @@ def test_a_dataset_with_an_empty_train_split_is_skipped_with_99(sample_lake, tmp
         subprocess.run(["cp", "-r", str(sample_lake / table), str(lake / table)], check=True)
     config = tmp_path / "finetune.yaml"
     config.write_text("split:\n  train: 0.0\n  validation: 1.0\n  test: 0.0\n")
-    built = subprocess.run([binary("build-finetune"), "--data-root", str(lake), "--date", SAMPLE_DATE, "--days", "12", "--config", str(config), "--quiet"],
-                           stdout=subprocess.DEVNULL)
+    built = subprocess.run(
+        [
+            binary("build-finetune"),
+            "--data-root",
+            str(lake),
+            "--date",
+            SAMPLE_DATE,
+            "--days",
+            "12",
+            "--config",
+            str(config),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     assert built.returncode == 99  # build-finetune's own verdict: nothing reached the train split
     assert submit.main(kube_args(lake)) == 99
     out = summary(capsys)
