@@ -48,7 +48,7 @@ class Step:
     #: Mapped over `--shard k/n` (dynamic task mapping in the DAG).
     sharded: bool = False
     trigger_rule: str = ALL_SUCCESS
-    #: Exits 99 unless configured (no heavy work, just a submission).
+    #: Exits 99 unless `train_mode` is set (the generator's training, docs/training.md).
     optional: bool = False
     doc: str = ""
 
@@ -95,18 +95,21 @@ EVOLUTION: tuple[Step, ...] = (
     Step(
         "build_finetune",
         "build-finetune",
-        _COMMON,
+        _COMMON + ("--days", "$HIVE_FINETUNE_DAYS"),
         upstream=("score_diffs",),
-        doc="SFT and preference datasets from the day's edits: `finetune/dt=D/` (recipe: `HIVE_FINETUNE_CONFIG`).",
+        doc="SFT and preference datasets from the `finetune_days` days ending on the partition: "
+        "`finetune/dt=D/` (recipe: `HIVE_FINETUNE_CONFIG`).",
     ),
     Step(
-        "submit_finetune",
-        "",
-        (),
+        "train_generator",
+        "train-generator",
+        _COMMON + ("--mode", "$HIVE_TRAIN_MODE"),
         upstream=("build_finetune",),
         optional=True,
-        doc="Runs the configured `finetune_submit_command` (for example the training "
-        "operator's CLI) with `HIVE_FINETUNE_DIR` set; skipped when none is configured.",
+        doc="Fine-tunes the generator on the night's dataset: a Kubeflow Trainer TrainJob named from the "
+        "dataset digest (`train_mode` kubernetes; a rerun waits for the same job) or torchrun on the worker "
+        "(`local`), then the gated promotion in MLflow (docs/training.md). Skipped when `train_mode` is "
+        "unset or the train split is empty (99).",
     ),
     Step(
         "mlflow_sync",
@@ -214,13 +217,24 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", ""),
     "experiments_config": ("HIVE_EXPERIMENTS_CONFIG", ""),
     "finetune_config": ("HIVE_FINETUNE_CONFIG", ""),
-    "finetune_submit_command": ("HIVE_FINETUNE_SUBMIT_COMMAND", ""),
+    "finetune_days": ("HIVE_FINETUNE_DAYS", "1"),
+    # The generator's training (train-generator, docs/training.md): off unless `train_mode`
+    # is `kubernetes` or `local`; the others are empty for train-generator's own defaults.
+    "train_mode": ("HIVE_TRAIN_MODE", ""),
+    "train_base_model": ("HIVE_TRAIN_BASE_MODEL", ""),
+    "train_lora_rank": ("HIVE_TRAIN_LORA_RANK", ""),
+    "train_epochs": ("HIVE_TRAIN_EPOCHS", ""),
+    "train_nodes": ("HIVE_TRAIN_NODES", ""),
+    "train_gpus_per_node": ("HIVE_TRAIN_GPUS_PER_NODE", ""),
+    "train_namespace": ("HIVE_TRAIN_NAMESPACE", ""),
+    "train_image": ("HIVE_TRAIN_IMAGE", ""),
     "gates_config": ("HIVE_GATES_CONFIG", ""),
     "gate_results": ("HIVE_GATE_RESULTS", "false"),
     "shards": ("HIVE_SHARDS", "1"),
     "window_days": ("HIVE_WINDOW_DAYS", ""),
 }
 MAX_SHARDS = 64
+MAX_FINETUNE_DAYS = 366
 
 
 class SettingsError(ValueError):
@@ -266,6 +280,15 @@ def resolve_settings(
     if flag not in ("true", "false"):
         raise SettingsError(f"`gate_results` must be `true` or `false`, got `{out['gate_results']}`")
     out["gate_results"] = flag
+    try:
+        days = int(out["finetune_days"])
+    except ValueError:
+        raise SettingsError(f"`finetune_days` must be an integer, got `{out['finetune_days']}`") from None
+    if not 1 <= days <= MAX_FINETUNE_DAYS:
+        raise SettingsError(f"`finetune_days` must be in 1..={MAX_FINETUNE_DAYS}, got {days}")
+    out["finetune_days"] = str(days)
+    if out["train_mode"] not in ("", "kubernetes", "local"):
+        raise SettingsError(f"`train_mode` must be empty (off), `kubernetes` or `local`, got `{out['train_mode']}`")
     return out
 
 
@@ -274,6 +297,9 @@ def partition_for(logical_date: _dt.date | str) -> str:
     if isinstance(logical_date, str):
         logical_date = _dt.date.fromisoformat(logical_date[:10])
     return (logical_date - _dt.timedelta(days=1)).isoformat()
+
+
+_TRAIN_SETTINGS = tuple(name for name in SETTINGS if name.startswith("train_"))
 
 
 def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[str, str]:
@@ -290,10 +316,11 @@ def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[
         "HIVE_GATE_RESULTS": settings["gate_results"],
         "HIVE_FINETUNE_CONFIG": settings["finetune_config"],
         "HIVE_FINETUNE_DIR": f"{root}/finetune/dt={date}",
-        "HIVE_FINETUNE_SUBMIT_COMMAND": settings["finetune_submit_command"],
+        "HIVE_FINETUNE_DAYS": settings["finetune_days"],
         "HIVE_WINDOW_DAYS": settings["window_days"],
         "MLFLOW_TRACKING_URI": settings["mlflow_tracking_uri"],
     }
+    env.update({f"HIVE_{name.upper()}": settings[name] for name in _TRAIN_SETTINGS})
     return env
 
 
@@ -312,7 +339,7 @@ def shard_envs(settings: Mapping[str, str], date: str) -> list[dict[str, str]]:
 _UNSET_WHEN_EMPTY = (
     "HIVE_BIN_DIR",
     "HIVE_FINETUNE_CONFIG",
-    "HIVE_FINETUNE_SUBMIT_COMMAND",
+    *(f"HIVE_{name.upper()}" for name in _TRAIN_SETTINGS),
     "HIVE_WINDOW_DAYS",
     "MLFLOW_TRACKING_URI",
 )
@@ -324,15 +351,12 @@ def shell_script(step: Step, *, xcom_file: str | None = None) -> str:
     lines += [f'[ -n "${{{v}:-}}" ] || unset {v}' for v in _UNSET_WHEN_EMPTY]
     if step.optional:
         lines.append(
-            'if [ -z "${HIVE_FINETUNE_SUBMIT_COMMAND:-}" ]; then '
-            'echo "no finetune_submit_command configured: skipping" >&2; '
+            'if [ -z "${HIVE_TRAIN_MODE:-}" ]; then echo "no train_mode configured: skipping" >&2; '
             f"exit {hive_exit_codes.EXIT_NOTHING_TO_PROCESS}; fi"
         )
-        run = 'sh -c "$HIVE_FINETUNE_SUBMIT_COMMAND"'
-    else:
-        words = ['"${HIVE_BIN_DIR:+$HIVE_BIN_DIR/}' + step.binary + '"']
-        words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
-        run = " ".join(words)
+    words = ['"${HIVE_BIN_DIR:+$HIVE_BIN_DIR/}' + step.binary + '"']
+    words += [f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in step.args]
+    run = " ".join(words)
     lines += [
         f"out=$(mktemp) || exit {hive_exit_codes.EXIT_RUNTIME_FAILURE}",  # retried
         f'{run} > "$out"',

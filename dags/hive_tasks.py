@@ -72,7 +72,15 @@ def params() -> dict[str, Param]:
         "mlflow_tracking_uri": "MLflow tracking URI for mlflow-sync. Empty: Variable, else env MLFLOW_TRACKING_URI; unset = skip.",
         "experiments_config": "Experiments YAML. Empty: Variable/env, else <data_root>/experiments.yaml.",
         "finetune_config": "build-finetune recipe YAML. Empty: Variable/env, else the documented defaults.",
-        "finetune_submit_command": "Command that submits a fine-tuning job (HIVE_FINETUNE_DIR is set). Empty: disabled.",
+        "finetune_days": "Days of edits each fine-tuning dataset covers (build-finetune --days). Empty: Variable/env, else 1.",
+        "train_mode": "train_generator: kubernetes (a Kubeflow TrainJob) or local (torchrun). Empty: Variable/env, else off.",
+        "train_base_model": "Base model to fine-tune (Hugging Face id or path). Empty: Variable/env, else train-generator's.",
+        "train_lora_rank": "LoRA rank. Empty: Variable/env, else train-generator's default (16).",
+        "train_epochs": "Epochs per training stage. Empty: Variable/env, else 1.",
+        "train_nodes": "TrainJob nodes. Empty: Variable/env, else 1.",
+        "train_gpus_per_node": "GPUs (processes) per TrainJob node. Empty: Variable/env, else 1.",
+        "train_namespace": "Namespace of the TrainJob. Empty: Variable/env, else hive.",
+        "train_image": "Trainer image of the TrainJob. Empty: Variable/env, else train-generator's default.",
         "gates_config": "quality-fabric-config.yaml. Empty: Variable/env, else <data_root>/config/quality-fabric-config.yaml.",
         "gate_results": "`true`: ab-significance reads `gate_results` (needed by a gate_pass_rate guardrail). Empty: Variable/env, else false.",
         "window_days": "extract-edits observation window in days. Empty: Variable/env, else the job's default (7).",
@@ -222,7 +230,8 @@ def _job_task(step: hive_pipeline.Step, shard_list):
         "doc_md": step.doc,
     }
     if step.optional:
-        # A submission is a quick call: no retries that could submit twice.
+        # Training waits for hours; a retry would only wait for the same TrainJob again
+        # (its name comes from the dataset), so a failure is looked at, then cleared.
         kwargs["retries"] = 0
     if mode() == "kubernetes":
         operator_class, env_field = pod_operator_class(), "env_vars"

@@ -6,7 +6,7 @@ Nightly evolution of the code templates, one day's partition per run:
 ```
 plan -> shards -> extract_edits[k/n] -> score_diffs[k/n] -> ab_significance -> promote_templates --> mlflow_sync
                                                             ab_significance -> srm_alarm
-                                                score_diffs -> build_finetune -> submit_finetune (optional)
+                                                score_diffs -> build_finetune -> train_generator (optional)
                                                                build_finetune ------------------------> mlflow_sync
 ```
 
@@ -30,9 +30,11 @@ is marked failed.
 
 **Settings** (run params, else Variables `hive_<name>`, else the workers' environment):
 `data_root`, `bin_dir` (bash mode), `image` (kubernetes mode, `HIVE_AIRFLOW_MODE`),
-`mlflow_tracking_uri`, `experiments_config`, `finetune_config`, `finetune_submit_command`,
+`mlflow_tracking_uri`, `experiments_config`, `finetune_config`, `finetune_days`,
 `gate_results` (`true` when an experiment has a `gate_pass_rate` guardrail), `shards`,
-`window_days`.
+`window_days`, and the generator's training (`train_mode`: empty = off, `kubernetes` or
+`local`; `train_base_model`, `train_lora_rank`, `train_epochs`, `train_nodes`,
+`train_gpus_per_node`, `train_namespace`, `train_image`; docs/training.md).
 
 Runbook: docs/operations.md. Reruns and backfills are idempotent: every job rewrites its
 partition atomically with byte-identical output.

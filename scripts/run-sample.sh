@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: runs the template_evolution DAG's tasks (extract-edits,
 # score-diffs, ab-significance, promote-templates, build-finetune, then the optional
-# fine-tuning submit and mlflow-sync) on the bundled sample lake, one partition per day
+# generator training and mlflow-sync) on the bundled sample lake, one partition per day
 # whose observation window closes in it, and prints a readable summary.
 #
 # It needs no Airflow: dags/hive_local_runner.py runs the steps, commands and trigger
@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 
 cargo build --quiet -p hive-jobs --bins
 bin=target/debug
+# train-generator (trainer/) beside the job binaries, as in a deployment; it runs only
+# when HIVE_TRAIN_MODE is set (docs/training.md), else train_generator is skipped.
+ln -sf "$PWD/trainer/train-generator" "$bin/train-generator"
 work=target/sample-run
 rm -rf "$work"
 mkdir -p "$work"

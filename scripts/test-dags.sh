@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet -p hive-jobs --bins
+# train-generator (trainer/) lives beside the job binaries, as in a deployment.
+ln -sf "$PWD/trainer/train-generator" target/debug/train-generator
 bash scripts/setup-venvs.sh airflow
 # The JUnit report is this project's integration-test report for its own quality gates
 # (scripts/dogfood-gates.sh).

@@ -29,7 +29,7 @@ def expected_evolution_states(shards: int) -> dict:
         "srm_alarm": ["success"],
         "promote_templates": ["success"],
         "build_finetune": ["success"],
-        "submit_finetune": ["skipped"],
+        "train_generator": ["skipped"],
         "mlflow_sync": ["skipped"],  # no tracking URI: exit 99
     }
 
@@ -193,7 +193,7 @@ def test_bad_input_fails_extract_edits_and_nothing_downstream_runs(tmp_path, bin
         "srm_alarm": ["upstream_failed"],
         "promote_templates": ["upstream_failed"],
         "build_finetune": ["upstream_failed"],
-        "submit_finetune": ["upstream_failed"],
+        "train_generator": ["upstream_failed"],
         "mlflow_sync": ["upstream_failed"],
     }
     for table in EVOLUTION_TABLES:
@@ -290,7 +290,7 @@ def test_a_night_with_nothing_to_process_is_skipped(tmp_path, bin_dir):
         "srm_alarm",
         "promote_templates",
         "build_finetune",
-        "submit_finetune",
+        "train_generator",
         "mlflow_sync",
     ):
         assert states[task] == ["skipped"], task
@@ -335,17 +335,94 @@ def test_a_sample_ratio_mismatch_raises_the_alarm_and_the_night_still_decides(tm
     assert (lake / "promotions" / "dt=2026-10-14" / "_SUCCESS").is_file()
 
 
-def test_a_configured_finetune_submit_runs_after_build_finetune(tmp_path, bin_dir):
+class _TrainJobApi:
+    """The TrainJob endpoints of a Kubernetes API server, in memory: created jobs complete."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.posts: list[dict] = []
+        jobs: dict[str, dict] = {}
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_):
+                pass
+
+            def _send(self, code, body):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                posts.append(body)
+                name = body["metadata"]["name"]
+                if name in jobs:
+                    return self._send(409, {"kind": "Status", "code": 409, "reason": "AlreadyExists"})
+                jobs[name] = {**body, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+                self._send(201, body)
+
+            def do_GET(self):
+                job = jobs.get(self.path.rstrip("/").split("/")[-1])
+                self._send(200, job) if job else self._send(404, {"kind": "Status", "code": 404})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubeconfig(self, path):
+        server = f"http://127.0.0.1:{self.server.server_port}"
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "t",
+                    "clusters": [{"name": "t", "cluster": {"server": server}}],
+                    "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
+                    "users": [{"name": "t", "user": {"token": "t"}}],
+                }
+            )
+        )
+        return path
+
+
+def test_train_generator_submits_one_trainjob_for_the_nights_dataset(tmp_path, bin_dir, monkeypatch):
+    """train_mode=kubernetes: the real train-generator (trainer/, linked into the bin dir by
+    scripts/test-dags.sh) creates the TrainJob for the dataset build_finetune wrote with
+    `finetune_days` days; a rerun of the night submits nothing new."""
+    if not (bin_dir / "train-generator").exists():
+        pytest.fail(f"{bin_dir}/train-generator is missing: scripts/test-dags.sh links trainer/train-generator there")
+    api = _TrainJobApi()
+    monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
+    # Submission needs only the Kubernetes client and PyYAML, which Airflow's env has.
+    monkeypatch.setenv("HIVE_TRAINER_PYTHON", sys.executable)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     lake = copy_sample(tmp_path / "lake")
-    marker = tmp_path / "submitted"
-    conf = {
-        "data_root": str(lake),
-        "bin_dir": str(bin_dir),
-        "finetune_submit_command": f'test -f "$HIVE_FINETUNE_DIR/manifest.json" && echo "$HIVE_FINETUNE_DIR" > {marker}',
-    }
-    _dr, states = run_dag("template_evolution", "2026-10-14", conf)
-    assert states["submit_finetune"] == ["success"]
-    assert marker.read_text().strip() == str(lake / "finetune" / "dt=2026-10-13")
+    conf = {"data_root": str(lake), "bin_dir": str(bin_dir), "train_mode": "kubernetes", "finetune_days": "3"}
+    try:
+        dr, states = run_dag("template_evolution", "2026-10-14", conf)
+        assert states["build_finetune"] == ["success"] and states["train_generator"] == ["success"], states
+        summary = xcom(dr, "train_generator")
+        _dr, again = run_dag("template_evolution", "2026-10-14", conf)
+        assert again["train_generator"] == ["success"], again
+    finally:
+        api.server.shutdown()
+    dataset = lake / "finetune" / "dt=2026-10-13"
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    assert manifest["days"] == 3
+    assert (summary["status"], summary["submitted"], summary["dataset_digest"]) == (
+        "succeeded",
+        True,
+        manifest["digest"],
+    )
+    assert [p["metadata"]["name"] for p in api.posts] == [summary["trainjob"]] * 2  # the rerun got 409
+    annotations = api.posts[0]["metadata"]["annotations"]
+    assert annotations["template-evolution/dataset-dir"] == str(dataset)
 
 
 QUALITY_CONFIG = """\

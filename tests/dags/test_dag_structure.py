@@ -18,7 +18,7 @@ EVOLUTION_UPSTREAM = {
     "promote_templates": {"ab_significance"},
     "srm_alarm": {"ab_significance"},
     "build_finetune": {"score_diffs"},
-    "submit_finetune": {"build_finetune"},
+    "train_generator": {"build_finetune"},
     "mlflow_sync": {"promote_templates", "build_finetune"},
 }
 QUALITY_UPSTREAM = {
@@ -71,7 +71,7 @@ def test_dag_settings_and_default_args(dag_id):
     assert dag.default_args["depends_on_past"] is False
     for task in dag.tasks:
         # A submission must not run twice; an alarm's verdict does not change on a retry.
-        assert task.retries == (0 if task.task_id in ("submit_finetune", "srm_alarm", "gates_alarm") else 2), (
+        assert task.retries == (0 if task.task_id in ("train_generator", "srm_alarm", "gates_alarm") else 2), (
             task.task_id
         )
         assert task.retry_delay == dt.timedelta(minutes=5)

@@ -89,6 +89,6 @@ def test_main_command_runs_the_sample_and_prints_a_summary():
     for date, tasks in states.items():
         assert tasks["extract_edits"] == tasks["score_diffs"] == tasks["promote_templates"] == "success", date
         assert tasks["build_finetune"] == "success", date
-        assert tasks["submit_finetune"] == "skipped", date
+        assert tasks["train_generator"] == "skipped", date
         # No MLFLOW_TRACKING_URI on a fresh machine: mlflow-sync exits 99.
         assert tasks["mlflow_sync"] == "skipped", date

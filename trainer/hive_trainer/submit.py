@@ -86,8 +86,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--timeout",
         type=float,
-        default=float(os.environ.get("HIVE_TRAIN_TIMEOUT", 6 * 3600)),
-        help="seconds to wait for the job",
+        default=float(os.environ.get("HIVE_TRAIN_TIMEOUT") or 10000),
+        help="seconds to wait for the job (HIVE_TRAIN_TIMEOUT); under the DAG tasks' 3 h execution timeout",
     )
     p.add_argument("--poll", type=float, default=30.0, help="seconds between status checks (kubernetes mode)")
     p.add_argument("--mlflow-tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
