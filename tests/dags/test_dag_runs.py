@@ -412,6 +412,7 @@ def test_train_generator_submits_one_trainjob_for_the_nights_dataset(tmp_path, b
         assert again["train_generator"] == ["success"], again
     finally:
         api.server.shutdown()
+        api.server.server_close()
     dataset = lake / "finetune" / "dt=2026-10-13"
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert manifest["days"] == 3

@@ -200,7 +200,8 @@ def run_kubernetes(args, manifest: dict, settings: TrainSettings, base: dict) ->
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config()
         else:
-            config.load_kube_config()
+            # The client reads KUBECONFIG once, when imported; read it now.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
     except (ConfigException, OSError) as err:
         return _fail(EXIT_BAD_INPUT, f"no Kubernetes credentials (in-cluster or kubeconfig): {err}", **base)
     api = client.CustomObjectsApi()

@@ -69,7 +69,7 @@ def assert_valid(manifest: dict) -> None:
 
 def sample_yaml(sample_lake: Path, capsys) -> str:
     # The dataset folder path is the lake's, made independent of where the test lake is.
-    code = submit.main(SAMPLE_FLAGS[:4] + [str(sample_lake)] + SAMPLE_FLAGS[5:] + ["--date", SAMPLE_DATE])
+    code = submit.main(SAMPLE_FLAGS[:3] + [str(sample_lake)] + SAMPLE_FLAGS[4:] + ["--date", SAMPLE_DATE])
     assert code == 0
     return capsys.readouterr().out.replace(str(sample_lake), "/lake")
 
@@ -231,6 +231,7 @@ class FakeTrainJobApi:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 def summary(capsys) -> dict:
