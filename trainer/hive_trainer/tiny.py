@@ -61,6 +61,10 @@ def make(
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
         tie_word_embeddings=True,
+        # Wider than Llama's 0.02: with width 64 and tied embeddings, 0.02 caps the logits
+        # near 1, so a LoRA adapter (which does not touch the embeddings) could barely move
+        # the output distribution away from uniform.
+        initializer_range=0.1,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
