@@ -284,6 +284,9 @@ def _fit(
     if settings.dpo and pref_records:
         from trl import DPOConfig, DPOTrainer
 
+        # The held-out numbers between the stages show what DPO changed.
+        log_metrics(evaluate(model, tokenizer, eval_records, settings.max_length).metrics("eval"), steps)
+
         # The adapter trained by SFT goes on learning; the reference is the model with the
         # adapter disabled (TRL's default for a peft model without ref_model).
         dpo = DPOTrainer(
