@@ -201,3 +201,17 @@ def test_local_training_logs_lineage_lowers_the_loss_and_promotes_through_the_ga
     # registered with: the registered adapter is the one that was trained and evaluated.
     assert float(v2.tags["hive.gate.champion_loss"]) == pytest.approx(float(v1.tags["hive.eval_loss"]), rel=1e-5)
     assert client.get_model_version_by_alias("hive.generator", "champion").version == "1"
+
+    # Two processes (torch.distributed over gloo, as torchrun starts them on a GPU node):
+    # each rank evaluates every other example and the sums are reduced, so the base
+    # model's held-out loss must equal the one-process run's (the same model and split).
+    code, summary, log = train_generator(
+        sample_lake, mlflow_server.uri, tiny_model, "--max-steps", "2", "--nproc-per-node", "2"
+    )
+    assert code == 0, log
+    ddp = client.get_run(json.loads([l for l in log.splitlines() if l.startswith('{"job": "train"')][-1])["run_id"])
+    assert ddp.data.params["world_size"] == "2"
+    ddp_eval = sorted((m.step, m.value) for m in client.get_metric_history(ddp.info.run_id, "eval/loss"))
+    assert [s for s, _ in ddp_eval] == [0, 2]
+    assert ddp_eval[0][1] == pytest.approx(eval_loss[0][1], rel=1e-9)
+    assert [m.step for m in client.get_metric_history(ddp.info.run_id, "sft/loss")] == [1, 2]
