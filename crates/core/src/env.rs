@@ -209,7 +209,15 @@ mod tests {
         "HIVE_SHARDS",
         "HIVE_K8S_NAMESPACE",
         "HIVE_K8S_POD_TEMPLATE",
-        "HIVE_FINETUNE_SUBMIT_COMMAND",
+        // train-generator (trainer/, Python) reads these, not a Rust job.
+        "HIVE_TRAIN_MODE",
+        "HIVE_TRAIN_BASE_MODEL",
+        "HIVE_TRAIN_LORA_RANK",
+        "HIVE_TRAIN_EPOCHS",
+        "HIVE_TRAIN_NODES",
+        "HIVE_TRAIN_GPUS_PER_NODE",
+        "HIVE_TRAIN_NAMESPACE",
+        "HIVE_TRAIN_IMAGE",
         "HIVE_FINETUNE_DIR",
     ];
 
