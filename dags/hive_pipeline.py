@@ -315,7 +315,6 @@ def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[
         "HIVE_GATES_CONFIG": settings["gates_config"],
         "HIVE_GATE_RESULTS": settings["gate_results"],
         "HIVE_FINETUNE_CONFIG": settings["finetune_config"],
-        "HIVE_FINETUNE_DIR": f"{root}/finetune/dt={date}",
         "HIVE_FINETUNE_DAYS": settings["finetune_days"],
         "HIVE_WINDOW_DAYS": settings["window_days"],
         "MLFLOW_TRACKING_URI": settings["mlflow_tracking_uri"],

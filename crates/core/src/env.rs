@@ -218,7 +218,6 @@ mod tests {
         "HIVE_TRAIN_GPUS_PER_NODE",
         "HIVE_TRAIN_NAMESPACE",
         "HIVE_TRAIN_IMAGE",
-        "HIVE_FINETUNE_DIR",
     ];
 
     /// One name per setting: every `HIVE_*` variable the DAGs set or read is one the jobs
