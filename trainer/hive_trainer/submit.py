@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 
 from . import dataset as ds
+from . import exit_codes
 from .trainjob import (
     GROUP,
+    RECIPE_KEYS,
     PLURAL,
     VERSION,
     SettingsError,
@@ -39,19 +41,12 @@ from .trainjob import (
     trainer_args,
 )
 
-EXIT_OK, EXIT_DATA, EXIT_BAD_INPUT, EXIT_RUNTIME, EXIT_NOTHING = 0, 1, 2, 3, 99
+# The jobs' exit codes, generated from hive_core::exit::ExitStatus (as dags/hive_exit_codes.py).
+EXIT_OK, EXIT_BAD_INPUT = exit_codes.EXIT_SUCCESS, exit_codes.EXIT_BAD_INPUT
+EXIT_RUNTIME, EXIT_NOTHING = exit_codes.EXIT_RUNTIME_FAILURE, exit_codes.EXIT_NOTHING_TO_PROCESS
 
 #: Settings flags: `--base-model` sets `base_model`; each also reads HIVE_TRAIN_<NAME>.
-SETTING_FLAGS = (
-    "base_model",
-    "lora_rank",
-    "epochs",
-    "learning_rate",
-    "max_length",
-    "batch_size",
-    "max_steps",
-    "dpo",
-    "eval_split",
+SETTING_FLAGS = RECIPE_KEYS + (
     "nodes",
     "gpus_per_node",
     "namespace",

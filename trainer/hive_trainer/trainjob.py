@@ -27,6 +27,21 @@ APP = "template-evolution"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
+#: The settings that change the trained model (and so the TrainJob's name); the others
+#: only say where it runs.
+RECIPE_KEYS = (
+    "base_model",
+    "lora_rank",
+    "epochs",
+    "learning_rate",
+    "max_length",
+    "batch_size",
+    "max_steps",
+    "dpo",
+    "eval_split",
+)
+
+
 class SettingsError(ValueError):
     """A training setting is invalid; the message names it."""
 
@@ -80,18 +95,7 @@ class TrainSettings:
 
     def recipe(self) -> dict:
         """The settings that change the trained model (not where it runs)."""
-        keep = (
-            "base_model",
-            "lora_rank",
-            "epochs",
-            "learning_rate",
-            "max_length",
-            "batch_size",
-            "max_steps",
-            "dpo",
-            "eval_split",
-        )
-        return {k: getattr(self, k) for k in keep}
+        return {k: getattr(self, k) for k in RECIPE_KEYS}
 
     def recipe_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.recipe(), sort_keys=True).encode()).hexdigest()

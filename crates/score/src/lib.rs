@@ -527,21 +527,8 @@ fn diff_scores_batch(
 ) -> Result<RecordBatch, CoreError> {
     let indices = arrow::array::UInt32Array::from(rows.iter().map(|(i, _)| *i as u32).collect::<Vec<_>>());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    let carried = [
-        "event_id",
-        "project_id",
-        "template_id",
-        "template_version",
-        "experiment_id",
-        "variant",
-        "generated_at",
-        "snapshot_id",
-        "path",
-        "language",
-        "change",
-        hive_core::schema::IS_BINARY,
-    ];
-    for name in carried {
+    let carried = hive_core::schema::GENERATION_KEYS.iter().chain(&hive_core::schema::FILE_KEYS);
+    for &name in carried {
         let found = if name == hive_core::schema::IS_BINARY {
             hive_core::schema::binary_column(batch)
         } else {

@@ -163,20 +163,25 @@ pub fn edits_spec() -> TableSpec {
 }
 
 /// The columns `diff_scores` and `generation_scores` carry over from `edits`.
+pub const GENERATION_KEYS: [&str; 7] = [
+    "event_id",
+    "project_id",
+    "template_id",
+    "template_version",
+    "experiment_id",
+    "variant",
+    "generated_at",
+];
+
+/// The further columns `diff_scores` carries over from `edits`, one file each.
+pub const FILE_KEYS: [&str; 5] = ["snapshot_id", "path", "language", "change", IS_BINARY];
+
 fn generation_key_columns() -> Vec<Field> {
     let edits = edits_spec();
-    [
-        "event_id",
-        "project_id",
-        "template_id",
-        "template_version",
-        "experiment_id",
-        "variant",
-        "generated_at",
-    ]
-    .iter()
-    .filter_map(|name| edits.schema.field_with_name(name).ok().cloned())
-    .collect()
+    GENERATION_KEYS
+        .iter()
+        .filter_map(|name| edits.schema.field_with_name(name).ok().cloned())
+        .collect()
 }
 
 /// `diff_scores`: one row per generated file, with line and character metrics.
@@ -188,7 +193,7 @@ pub const DIFF_SCORES_VERSION: u32 = 2;
 pub fn diff_scores_spec() -> TableSpec {
     let edits = edits_spec();
     let mut fields = generation_key_columns();
-    for name in ["snapshot_id", "path", "language", "change", IS_BINARY] {
+    for name in FILE_KEYS {
         if let Ok(f) = edits.schema.field_with_name(name) {
             fields.push(f.clone());
         }
