@@ -104,12 +104,22 @@ pub struct FailureSummary<'a> {
     pub error: String,
 }
 
-/// Prints `error: ...` with one `Caused by:` line per source on stderr and returns the
-/// error's kind.
+/// The error's messages, outermost first, each scrubbed of secrets and personal data
+/// ([`hive_secrets::scrub_message`]: quoted input text, a server's answer, a URL with
+/// credentials) while the files they name stay readable.
+fn scrubbed_chain(error: &anyhow::Error) -> Vec<String> {
+    error.chain().map(|cause| hive_secrets::scrub_message(&cause.to_string())).collect()
+}
+
+/// Prints `error: ...` with one `Caused by:` line per source on stderr, scrubbed of
+/// secrets, and returns the error's kind.
 pub fn print_error(error: &anyhow::Error) -> ErrorKind {
-    eprintln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  Caused by: {cause}");
+    let chain = scrubbed_chain(error);
+    if let Some((first, causes)) = chain.split_first() {
+        eprintln!("error: {first}");
+        for cause in causes {
+            eprintln!("  Caused by: {cause}");
+        }
     }
     error_kind(error)
 }
@@ -128,7 +138,7 @@ pub fn finish(job: &str, date: Option<String>, result: anyhow::Result<ExitStatus
                 status: status.name(),
                 exit_code: status.code(),
                 error_kind: kind,
-                error: error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "),
+                error: scrubbed_chain(&error).join(": "),
             };
             // A closed stdout cannot take the summary; the exit code still says it all.
             let _ = hive_core::summary::emit(&summary);
@@ -157,7 +167,10 @@ pub fn parse_args<P: clap::Parser>(job: &str) -> P {
                 e.kind(),
                 Clap::DisplayHelp | Clap::DisplayVersion | Clap::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
-                let rendered = e.render().to_string();
+                // clap quotes the offending value, which may be a credential
+                // (`--tracking-uri https://user:pass@host`): print it scrubbed.
+                let rendered = hive_secrets::scrub_message(&e.render().to_string());
+                eprint!("{rendered}");
                 let first = rendered.lines().next().unwrap_or_default();
                 let summary = FailureSummary {
                     job,
@@ -168,6 +181,7 @@ pub fn parse_args<P: clap::Parser>(job: &str) -> P {
                     error: first.trim_start_matches("error: ").to_owned(),
                 };
                 let _ = hive_core::summary::emit(&summary);
+                std::process::exit(i32::from(ExitStatus::BadInput.code()));
             }
             e.exit()
         }

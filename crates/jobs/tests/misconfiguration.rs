@@ -120,3 +120,63 @@ fn an_invalid_flag_value_prints_a_usage_summary() {
     });
     assert_bad_input(&out, "score-diffs", "usage", "2026-13-45");
 }
+
+/// Error messages quote what they could not use (serde names the value of a field of
+/// the wrong type, clap the value of a flag). When that value is a credential, stderr
+/// and the failure summary show it redacted, and still name the file and field.
+#[test]
+fn a_secret_quoted_by_an_error_reaches_neither_stderr_nor_the_summary() {
+    let dir = Workdir::new("secret-in-error");
+    let root = dir.join("lake");
+    for table in ["generation_scores", "ab_results", "edits", "raw/generations", "raw/snapshots"] {
+        fs_err::create_dir_all(root.join(table)).unwrap();
+    }
+    // Built at run time so that no secret scanner flags this file.
+    let github = format!("ghp_{}", "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xY3z5C");
+    let slack = format!("xoxb-{}-{}-{}", "1234567890123", "1234567890123", "AbCdEfGhIjKlMnOpQrStUvWx");
+    let experiments = dir.write("experiments.yaml", format!("experiments: \"{github}\"\n"));
+    let finetune = dir.write("finetune.yaml", format!("max_rewrite_rate: \"{slack}\"\n"));
+    let gates = dir.write("gates.yaml", format!("version: \"{github}\"\n"));
+    let url = format!("https://svc:{}@mlflow.internal", "Zx9Qw8Er7Ty6Ui5Op4");
+    let cases: [(&str, Vec<&str>, &str, &str); 6] = [
+        (
+            "ab-significance",
+            vec!["--config", experiments.to_str().unwrap()],
+            "experiments.yaml",
+            &github,
+        ),
+        (
+            "promote-templates",
+            vec!["--config", experiments.to_str().unwrap()],
+            "experiments.yaml",
+            &github,
+        ),
+        (
+            "build-finetune",
+            vec!["--config", finetune.to_str().unwrap()],
+            "finetune.yaml",
+            &slack,
+        ),
+        ("evaluate-gates", vec!["--config", gates.to_str().unwrap()], "gates.yaml", &github),
+        ("extract-edits", vec!["--window-days", &slack], "--window-days", &slack),
+        (
+            "mlflow-sync",
+            vec!["--tracking-uri", &url, "--concurrency", &github],
+            "--concurrency",
+            &github,
+        ),
+    ];
+    for (name, extra, names, secret) in cases {
+        let out = job(name, &root, &extra);
+        if out.code() != Some(2) {
+            out.fail("expected exit 2");
+        }
+        let summary = out.summary().to_string();
+        for (what, text) in [("stderr", out.stderr()), ("summary", summary)] {
+            assert!(!text.contains(&secret[8..]), "{name}: the secret reached {what}: {text}");
+            assert!(!text.contains("Zx9Qw8Er7Ty6Ui5Op4"), "{name}: the password reached {what}: {text}");
+            assert!(text.contains(names), "{name}: {what} does not name `{names}`: {text}");
+            assert!(text.contains("REDACTED"), "{name}: {what} does not say what it redacted: {text}");
+        }
+    }
+}

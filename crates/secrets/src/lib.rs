@@ -306,7 +306,24 @@ impl Scanner {
     /// left), labelled and counted once, by the most specific rule: a gitleaks rule
     /// before the project's own, `generic-api-key` and `high-entropy-string` last.
     pub fn redact(&self, text: &str, path: Option<&str>) -> Redacted {
-        let mut findings = self.scan(text, path);
+        Self::redact_findings(text, self.scan(text, path))
+    }
+
+    /// [`Scanner::redact`] for a message that names files: a `high-entropy-string`
+    /// finding inside a file path (a temporary directory's random name, a content
+    /// hash in a file name) is not redacted, so the message still names its file.
+    /// Every labelled rule (gitleaks', passwords, URL credentials, personal data)
+    /// still applies inside paths.
+    pub fn redact_message(&self, text: &str) -> Redacted {
+        let findings = self
+            .scan(text, None)
+            .into_iter()
+            .filter(|f| !(f.rule == "high-entropy-string" && within_path(text, &f.range)))
+            .collect();
+        Self::redact_findings(text, findings)
+    }
+
+    fn redact_findings(text: &str, mut findings: Vec<Finding<'_>>) -> Redacted {
         if findings.is_empty() {
             return Redacted {
                 text: text.to_owned(),
@@ -351,6 +368,47 @@ fn rank(rule: &str) -> u8 {
         r if PII_RULES.contains(&r) => 2,
         r if BUILTIN_RULES.contains(&r) => 1,
         _ => 0,
+    }
+}
+
+/// Whether `range` lies in a file path of `text`: a token (delimited by white space,
+/// quotes or backticks) that has a `/` and is not a URL, whose every character is one
+/// a file name usually has (`dt=2026-11-30` partition names included).
+fn within_path(text: &str, range: &Range<usize>) -> bool {
+    let is_delimiter = |c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | '(' | ')' | ',' | ';');
+    let start = text[..range.start.min(text.len())]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| is_delimiter(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text[range.end.min(text.len())..]
+        .char_indices()
+        .find(|&(_, c)| is_delimiter(c))
+        .map_or(text.len(), |(i, _)| range.end + i);
+    let token = text[start..end].trim_end_matches([':', '.']);
+    token.contains('/')
+        && !token.contains("://")
+        && token
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '~' | '=' | '@'))
+}
+
+/// An error message or log line made safe to print: secrets and personal data
+/// redacted as by [`scrub_for_log`], but file paths keep their random-looking parts
+/// ([`Scanner::redact_message`]) and nothing is cut (the message is the program's
+/// own, with input text already cut where it was quoted). Control characters other
+/// than new lines and tabs are replaced, so a message cannot rewrite the log.
+pub fn scrub_message(text: &str) -> String {
+    let head = &text[..floor_boundary(text, 64 * 1024)];
+    let redacted = Scanner::shared().redact_message(head).text;
+    let clean: String = redacted
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c })
+        .collect();
+    if head.len() == text.len() {
+        clean
+    } else {
+        format!("{clean}… ({} bytes in all)", text.len())
     }
 }
 
@@ -481,5 +539,28 @@ mod tests {
         assert!(q.ends_with(&format!("… ({} bytes in all)", body.len())), "{q}");
         assert!(q.chars().count() < 160, "{q}");
         assert_eq!(scrub_for_log("a\u{1b}[2Jb", 10), "a\u{fffd}[2Jb");
+    }
+
+    #[test]
+    fn messages_keep_their_paths_and_lose_their_secrets() {
+        let path = "/tmp/.tmpXq3Zr8Kp2Lw9/raw/generations/dt=2026-11-30/part-7f3a9c1b2e4d5f60a7b8c9d0e1f2a3b4.ndjson";
+        let message = format!("reading `{path}`: line 3: field `token`: got \"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\"");
+        let scrubbed = scrub_message(&message);
+        assert!(scrubbed.contains(path), "{scrubbed}");
+        assert!(!scrubbed.contains("ghp_aBcDeF"), "{scrubbed}");
+        // The same random-looking part outside a path is still redacted.
+        let bare = "value Xq3Zr8Kp2Lw9aT5vB7nM1cD4fG6hJ8kL0zQ2wE4rT6yU8iO";
+        assert!(scrub_for_log(bare, 200).contains("<REDACTED:high-entropy-string>"));
+        assert!(
+            scrub_message(bare).contains("<REDACTED:high-entropy-string>"),
+            "{}",
+            scrub_message(bare)
+        );
+        // Labelled rules apply inside paths and URLs, and credentials in a URL are not a path.
+        let url = "connecting to https://svc:S3cr3tPassw0rd!x@mlflow.internal/api failed";
+        assert!(!scrub_message(url).contains("S3cr3tPassw0rd"), "{}", scrub_message(url));
+        let mail = "cannot read `/home/jane.doe@acme-corp.io/raw.ndjson`";
+        assert!(!scrub_message(mail).contains("jane.doe@acme-corp.io"), "{}", scrub_message(mail));
+        assert_eq!(scrub_message("a\u{1b}[2Jb\nc"), "a\u{fffd}[2Jb\nc");
     }
 }
