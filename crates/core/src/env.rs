@@ -20,6 +20,9 @@ pub const LOG_FILTER: &str = "HIVE_LOG";
 pub const WINDOW_DAYS: &str = "HIVE_WINDOW_DAYS";
 /// Largest file content accepted, in bytes (`extract-edits --max-file-bytes`).
 pub const MAX_FILE_BYTES: &str = "HIVE_MAX_FILE_BYTES";
+/// Most bytes one read of a raw input may decode: an NDJSON line, a Parquet column
+/// chunk of a row group (`extract-edits --max-read-bytes`).
+pub const MAX_READ_BYTES: &str = "HIVE_MAX_READ_BYTES";
 /// Snapshot file content kept in memory before the rest spills to disk, in bytes
 /// (`extract-edits --snapshot-memory-bytes`).
 pub const SNAPSHOT_MEMORY_BYTES: &str = "HIVE_SNAPSHOT_MEMORY_BYTES";
@@ -101,6 +104,10 @@ pub const ALL: &[(&str, &str)] = &[
     (LOG_FILTER, "tracing filter directives, e.g. `info,hive_extract=debug`"),
     (WINDOW_DAYS, "observation window in days (extract-edits)"),
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
+    (
+        MAX_READ_BYTES,
+        "most bytes one read of a raw input may decode: an NDJSON line, a Parquet column chunk (extract-edits)",
+    ),
     (
         SNAPSHOT_MEMORY_BYTES,
         "snapshot file content held in memory before the rest spills to disk, in bytes (extract-edits)",

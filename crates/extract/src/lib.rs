@@ -46,6 +46,8 @@ pub struct ExtractOptions {
     pub window_days: u32,
     /// Largest file content accepted (either side), in bytes.
     pub max_file_bytes: u64,
+    /// How much one read of a raw input may decode ([`records::ReadLimits`]).
+    pub read_limits: records::ReadLimits,
     /// Largest share of this run's rows that may be quarantined before the run counts
     /// as a data failure.
     pub max_quarantine_ratio: f64,
@@ -277,7 +279,7 @@ fn plan_rows(options: &ExtractOptions, generation_files: &[InputFile], summary: 
     let mut first_delivery: HashMap<String, (usize, u64)> = HashMap::new();
     let mut progress = Progress::new("generation rows scanned", None, options.quiet);
     for (fi, file) in generation_files.iter().enumerate() {
-        let rows = read_light(file, RawTable::Generations)?;
+        let rows = read_light(file, RawTable::Generations, options.read_limits)?;
         progress.inc(rows.len() as u64);
         for LightRow { row, keys, paths } in rows {
             summary.rows_read += 1;
@@ -348,7 +350,7 @@ fn choose_snapshots(
     let mut snapshots_by_project: HashMap<String, Vec<(DateTime<Utc>, String, SnapshotLoc)>> = HashMap::new();
     let mut bad_rows: Vec<BTreeMap<u64, UnreadableRow>> = vec![BTreeMap::new(); snapshot_files.len()];
     for (fi, file) in snapshot_files.iter().enumerate() {
-        for LightRow { row, keys, .. } in read_light(file, RawTable::Snapshots)? {
+        for LightRow { row, keys, .. } in read_light(file, RawTable::Snapshots, options.read_limits)? {
             summary.snapshot_rows_read += 1;
             match keys {
                 Ok(snapshot) => {
@@ -420,7 +422,7 @@ fn load_snapshots(
         let mut wanted: BTreeSet<u64> = choice.paths_by_snapshot.keys().filter(|(f, _)| *f == fi).map(|(_, r)| *r).collect();
         wanted.extend(choice.bad_rows[fi].keys().copied());
         let source = relative(root, &file.path).to_string_lossy().into_owned();
-        records::read_full_snapshots(file, &wanted, |full| {
+        records::read_full_snapshots(file, &wanted, options.read_limits, |full| {
             if let Some((problem, id, project)) = choice.bad_rows[fi].get(&full.row) {
                 summary.snapshot_rows_quarantined += 1;
                 if let Some(q) = quarantine.as_deref_mut() {
@@ -476,7 +478,7 @@ fn compare_and_write(
         }
         let wanted: BTreeSet<u64> = file_actions.keys().copied().collect();
         let source = relative(root, &file.path).to_string_lossy().into_owned();
-        records::read_full_generations(file, &wanted, |full| {
+        records::read_full_generations(file, &wanted, options.read_limits, |full| {
             progress.inc(1);
             let Some(action) = file_actions.get(&full.row) else { return Ok(()) };
             let mut record = QuarantineRecord {

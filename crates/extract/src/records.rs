@@ -6,6 +6,13 @@
 //! selection). A row that cannot be decoded becomes a [`RowProblem`] carrying the raw
 //! record, never an error that aborts the batch; a file that cannot be read at all (not
 //! Parquet, a missing or mistyped column) is an error naming the file and column.
+//!
+//! Memory is bounded before anything is decoded ([`ReadLimits`]): an NDJSON line longer
+//! than the limit is read past, keeping only its head; a Parquet row group any of whose
+//! column chunks the pass reads would decode to more than the limit (its
+//! uncompressed size in the file's footer) is not decoded at all. Both become
+//! `oversized_record` rows for the quarantine, so a compression bomb costs a
+//! quarantine line, not the night.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -15,14 +22,14 @@ use arrow::record_batch::RecordBatch;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use serde::Deserialize;
 use serde_json::Value;
 
 use hive_core::CoreError;
 use hive_core::columns::{ColumnKind, FilesColumn, TextColumn, TimestampColumn, check_columns, parse_instant, typed};
 use hive_core::lake::{InputFile, InputFormat};
-use hive_core::ndjson::NdjsonLines;
+use hive_core::ndjson::{Line, NdjsonLines};
 
 /// Why a row could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,17 +149,86 @@ fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> CoreError 
     }
 }
 
-fn open_parquet(path: &Path, table: RawTable) -> Result<ParquetRecordBatchReaderBuilder<File>, CoreError> {
-    let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(path, e))?;
-    check_columns(path, builder.schema(), &table.required())?;
-    Ok(builder)
+/// How much one read may decode at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest NDJSON line, and largest decoded size of one column chunk of a Parquet
+    /// row group, in bytes.
+    pub max_read_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_read_bytes: DEFAULT_MAX_READ_BYTES,
+        }
+    }
+}
+
+/// Default [`ReadLimits::max_read_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_READ_BYTES: u64 = 256 << 20;
+
+/// A Parquet file opened once: its footer, checked for the table's columns.
+struct ParquetInput {
+    file: File,
+    metadata: ArrowReaderMetadata,
+}
+
+impl ParquetInput {
+    fn open(path: &Path, table: RawTable) -> Result<Self, CoreError> {
+        let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| parquet_err(path, e))?;
+        check_columns(path, metadata.schema(), &table.required())?;
+        Ok(Self { file, metadata })
+    }
+
+    /// A reader builder over the same file and footer (no second footer read).
+    fn builder(&self, path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, CoreError> {
+        let file = self.file.try_clone().map_err(|e| CoreError::io(path, e))?;
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone()))
+    }
+
+    /// Row groups as `(first 1-based row, rows)`.
+    fn row_groups(&self) -> Vec<(u64, u64)> {
+        let mut first = 1u64;
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| {
+                let rows = g.num_rows().max(0) as u64;
+                let group = (first, rows);
+                first += rows;
+                group
+            })
+            .collect()
+    }
+
+    /// Why row group `g` must not be decoded with `mask`: the first column chunk it
+    /// would decode whose uncompressed size is over the limit.
+    fn oversized(&self, g: usize, mask: &ProjectionMask, limits: ReadLimits) -> Option<RowProblem> {
+        let group = self.metadata.metadata().row_group(g);
+        group.columns().iter().enumerate().find_map(|(leaf, column)| {
+            let size = u64::try_from(column.uncompressed_size()).unwrap_or(u64::MAX);
+            (mask.leaf_included(leaf) && size > limits.max_read_bytes).then(|| {
+                RowProblem::new(
+                    "oversized_record",
+                    format!(
+                        "row group {g} ({} rows) was not decoded: its column `{}` decodes to {size} bytes, over the {} bytes one read may decode (--max-read-bytes; exporters: write smaller row groups)",
+                        group.num_rows(),
+                        column.column_path().string(),
+                        limits.max_read_bytes
+                    ),
+                )
+            })
+        })
+    }
 }
 
 /// Leaves of the top-level columns `names`, plus the `path` leaf of `files` when
 /// `with_paths`: the content leaves are never decoded.
-fn light_projection(builder: &ParquetRecordBatchReaderBuilder<File>, names: &[&str], with_paths: bool) -> ProjectionMask {
-    let schema = builder.parquet_schema();
+fn light_projection(input: &ParquetInput, names: &[&str], with_paths: bool) -> ProjectionMask {
+    let schema = input.metadata.metadata().file_metadata().schema_descr();
     let leaves: Vec<usize> = (0..schema.num_columns())
         .filter(|&i| {
             let parts = schema.column(i).path().parts().to_vec();
@@ -167,59 +243,82 @@ fn light_projection(builder: &ParquetRecordBatchReaderBuilder<File>, names: &[&s
 }
 
 /// The light pass over one file.
-pub fn read_light(input: &InputFile, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
+pub fn read_light(input: &InputFile, table: RawTable, limits: ReadLimits) -> Result<Vec<LightRow>, CoreError> {
     match input.format {
-        InputFormat::Parquet => read_light_parquet(&input.path, table),
-        InputFormat::Ndjson => read_light_ndjson(&input.path, table),
+        InputFormat::Parquet => read_light_parquet(&input.path, table, limits),
+        InputFormat::Ndjson => read_light_ndjson(&input.path, table, limits),
     }
 }
 
-fn read_light_parquet(path: &Path, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
-    let builder = open_parquet(path, table)?;
+fn read_light_parquet(path: &Path, table: RawTable, limits: ReadLimits) -> Result<Vec<LightRow>, CoreError> {
+    let input = ParquetInput::open(path, table)?;
     let mask = light_projection(
-        &builder,
+        &input,
         &[table.id_column(), "project_id", table.at_column()],
         table == RawTable::Generations,
     );
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(4096)
-        .build()
-        .map_err(|e| parquet_err(path, e))?;
     let mut rows = Vec::new();
-    let mut next_row = 1u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| CoreError::Arrow {
-            path: path.to_owned(),
-            source: e,
-        })?;
-        let ids = typed(&batch, path, table.id_column(), ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
-        let projects = typed(&batch, path, "project_id", ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
-        let ats = typed(&batch, path, table.at_column(), ColumnKind::Timestamp, |a| {
-            TimestampColumn::new(a.as_ref())
-        })?;
-        let files = match table {
-            RawTable::Generations => Some(typed(&batch, path, "files", ColumnKind::Files, FilesColumn::new)?),
-            RawTable::Snapshots => None,
-        };
-        for i in 0..batch.num_rows() {
-            let id = ids.get(i).map(str::to_owned);
-            let project = projects.get(i).map(str::to_owned);
-            let at = ats.get(i);
-            let paths = files
-                .as_ref()
-                .and_then(|f| f.paths(i))
-                .map(|ps| ps.into_iter().flatten().map(str::to_owned).collect())
-                .unwrap_or_default();
-            rows.push(LightRow {
-                row: next_row,
-                keys: light_keys(table, id, project, at),
-                paths,
-            });
-            next_row += 1;
+    for (g, (first_row, group_rows)) in input.row_groups().into_iter().enumerate() {
+        if let Some(problem) = input.oversized(g, &mask, limits) {
+            rows.extend((first_row..first_row + group_rows).map(|row| LightRow {
+                row,
+                keys: Err((problem.clone(), None, None)),
+                paths: Vec::new(),
+            }));
+            continue;
+        }
+        let reader = input
+            .builder(path)?
+            .with_projection(mask.clone())
+            .with_row_groups(vec![g])
+            .with_batch_size(4096)
+            .build()
+            .map_err(|e| parquet_err(path, e))?;
+        let mut next_row = first_row;
+        for batch in reader {
+            let batch = batch.map_err(|e| CoreError::Arrow {
+                path: path.to_owned(),
+                source: e,
+            })?;
+            light_rows_of_batch(&batch, path, table, &mut next_row, &mut rows)?;
         }
     }
     Ok(rows)
+}
+
+fn light_rows_of_batch(
+    batch: &RecordBatch,
+    path: &Path,
+    table: RawTable,
+    next_row: &mut u64,
+    rows: &mut Vec<LightRow>,
+) -> Result<(), CoreError> {
+    let ids = typed(batch, path, table.id_column(), ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
+    let projects = typed(batch, path, "project_id", ColumnKind::Text, |a| TextColumn::new(a.as_ref()))?;
+    let ats = typed(batch, path, table.at_column(), ColumnKind::Timestamp, |a| {
+        TimestampColumn::new(a.as_ref())
+    })?;
+    let files = match table {
+        RawTable::Generations => Some(typed(batch, path, "files", ColumnKind::Files, FilesColumn::new)?),
+        RawTable::Snapshots => None,
+    };
+    for i in 0..batch.num_rows() {
+        let id = ids.get(i).map(str::to_owned);
+        let project = projects.get(i).map(str::to_owned);
+        let at = ats.get(i);
+        let paths = files
+            .as_ref()
+            .and_then(|f| f.paths(i))
+            .map(|ps| ps.into_iter().flatten().map(str::to_owned).collect())
+            .unwrap_or_default();
+        rows.push(LightRow {
+            row: *next_row,
+            keys: light_keys(table, id, project, at),
+            paths,
+        });
+        *next_row += 1;
+    }
+    Ok(())
 }
 
 #[allow(clippy::type_complexity)]
@@ -281,10 +380,34 @@ fn json_problem(line: &[u8], error: &serde_json::Error) -> RowProblem {
     }
 }
 
-fn read_light_ndjson(path: &Path, table: RawTable) -> Result<Vec<LightRow>, CoreError> {
+/// Why an NDJSON line was not decoded: it is longer than a read may be.
+fn oversized_line(length: u64, limits: ReadLimits) -> RowProblem {
+    RowProblem::new(
+        "oversized_record",
+        format!(
+            "the line is {length} bytes, over the {} bytes one read may decode (--max-read-bytes); its first {} bytes are kept as the payload",
+            limits.max_read_bytes,
+            hive_core::ndjson::OVERSIZED_HEAD_BYTES
+        ),
+    )
+}
+
+fn read_light_ndjson(path: &Path, table: RawTable, limits: ReadLimits) -> Result<Vec<LightRow>, CoreError> {
     let mut rows = Vec::new();
-    for line in NdjsonLines::open(path)? {
-        let (row, bytes) = line?;
+    for line in NdjsonLines::open_capped(path, limits.max_read_bytes)? {
+        let Line {
+            number: row,
+            bytes,
+            oversized,
+        } = line?;
+        if let Some(length) = oversized {
+            rows.push(LightRow {
+                row,
+                keys: Err((oversized_line(length, limits), None, None)),
+                paths: Vec::new(),
+            });
+            continue;
+        }
         let keys = match serde_json::from_slice::<LightLine>(&bytes) {
             Err(e) => (Err((json_problem(&bytes, &e), None, None)), Vec::new()),
             Ok(l) => {
@@ -303,25 +426,19 @@ fn read_light_ndjson(path: &Path, table: RawTable) -> Result<Vec<LightRow>, Core
 pub fn read_full_generations(
     input: &InputFile,
     wanted: &BTreeSet<u64>,
+    limits: ReadLimits,
     mut each: impl FnMut(FullRow<GenerationRow>) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
     match input.format {
-        InputFormat::Ndjson => {
-            for line in NdjsonLines::open(&input.path)? {
-                let (row, bytes) = line?;
-                if wanted.contains(&row) {
-                    let decoded = decode_generation_line(&bytes);
-                    each(FullRow {
-                        row,
-                        payload: bytes,
-                        decoded,
-                    })?;
+        InputFormat::Ndjson => read_selected_ndjson(&input.path, wanted, limits, decode_generation_line, each),
+        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Generations, wanted, limits, |selected| {
+            let (row, payload, decoded) = match selected {
+                Selected::Row(batch, i, row) => {
+                    let (decoded, payload) = decode_generation_parquet(batch, &input.path, i)?;
+                    (row, payload, decoded)
                 }
-            }
-            Ok(())
-        }
-        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Generations, wanted, |batch, i, row| {
-            let (decoded, payload) = decode_generation_parquet(batch, &input.path, i)?;
+                Selected::Oversized(row, problem) => (row, Vec::new(), Err(problem)),
+            };
             each(FullRow { row, payload, decoded })
         }),
     }
@@ -331,25 +448,16 @@ pub fn read_full_generations(
 pub fn read_full_snapshots(
     input: &InputFile,
     wanted: &BTreeSet<u64>,
+    limits: ReadLimits,
     mut each: impl FnMut(FullRow<SnapshotRow>) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
     match input.format {
-        InputFormat::Ndjson => {
-            for line in NdjsonLines::open(&input.path)? {
-                let (row, bytes) = line?;
-                if wanted.contains(&row) {
-                    let decoded = decode_snapshot_line(&bytes);
-                    each(FullRow {
-                        row,
-                        payload: bytes,
-                        decoded,
-                    })?;
-                }
-            }
-            Ok(())
-        }
-        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Snapshots, wanted, |batch, i, row| {
-            let decoded = decode_snapshot_parquet(batch, &input.path, i)?;
+        InputFormat::Ndjson => read_selected_ndjson(&input.path, wanted, limits, decode_snapshot_line, each),
+        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Snapshots, wanted, limits, |selected| {
+            let (row, decoded) = match selected {
+                Selected::Row(batch, i, row) => (row, decode_snapshot_parquet(batch, &input.path, i)?),
+                Selected::Oversized(row, problem) => (row, Err(problem)),
+            };
             each(FullRow {
                 row,
                 payload: Vec::new(),
@@ -359,43 +467,98 @@ pub fn read_full_snapshots(
     }
 }
 
-/// Reads only the rows `wanted` (1-based) of a Parquet file with a row selection.
-fn read_selected_parquet(
+/// The lines `wanted` of an NDJSON file, decoded; an oversized line is a problem row
+/// whose payload is its head.
+fn read_selected_ndjson<T>(
     path: &Path,
-    table: RawTable,
     wanted: &BTreeSet<u64>,
-    mut each: impl FnMut(&RecordBatch, usize, u64) -> Result<(), CoreError>,
+    limits: ReadLimits,
+    decode: impl Fn(&[u8]) -> Result<T, RowProblem>,
+    mut each: impl FnMut(FullRow<T>) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let builder = open_parquet(path, table)?;
-    let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
-    let mut selectors = Vec::new();
-    let mut cursor = 1u64;
-    for &row in wanted.iter().filter(|&&r| r >= 1 && r <= total) {
-        if row > cursor {
-            selectors.push(RowSelector::skip((row - cursor) as usize));
+    for line in NdjsonLines::open_capped(path, limits.max_read_bytes)? {
+        let Line {
+            number: row,
+            bytes,
+            oversized,
+        } = line?;
+        if wanted.contains(&row) {
+            let decoded = match oversized {
+                Some(length) => Err(oversized_line(length, limits)),
+                None => decode(&bytes),
+            };
+            each(FullRow {
+                row,
+                payload: bytes,
+                decoded,
+            })?;
         }
-        selectors.push(RowSelector::select(1));
-        cursor = row + 1;
     }
-    let rows_in_order: Vec<u64> = wanted.iter().copied().filter(|&r| r >= 1 && r <= total).collect();
-    let reader = builder
-        .with_row_selection(RowSelection::from(selectors))
-        .with_batch_size(256)
-        .build()
-        .map_err(|e| parquet_err(path, e))?;
-    let mut position = 0usize;
-    for batch in reader {
-        let batch = batch.map_err(|e| CoreError::Arrow {
-            path: path.to_owned(),
-            source: e,
-        })?;
-        for i in 0..batch.num_rows() {
-            let row = rows_in_order.get(position).copied().unwrap_or(0);
-            position += 1;
-            each(&batch, i, row)?;
+    Ok(())
+}
+
+/// A row the Parquet full pass hands on: decoded in a batch, or left undecoded.
+enum Selected<'b> {
+    Row(&'b RecordBatch, usize, u64),
+    Oversized(u64, RowProblem),
+}
+
+/// Reads only the rows `wanted` (1-based) of a Parquet file, one row group at a time
+/// with a row selection, in row order; the rows of a row group too large to decode
+/// are handed on as [`Selected::Oversized`] without reading its pages.
+fn read_selected_parquet(
+    path: &Path,
+    table: RawTable,
+    wanted: &BTreeSet<u64>,
+    limits: ReadLimits,
+    mut each: impl FnMut(Selected<'_>) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let input = ParquetInput::open(path, table)?;
+    let everything = ProjectionMask::all();
+    for (g, (first_row, group_rows)) in input.row_groups().into_iter().enumerate() {
+        let rows: Vec<u64> = wanted.range(first_row..first_row + group_rows).copied().collect();
+        if rows.is_empty() {
+            continue;
+        }
+        if let Some(problem) = input.oversized(g, &everything, limits) {
+            for row in rows {
+                each(Selected::Oversized(row, problem.clone()))?;
+            }
+            continue;
+        }
+        let mut selectors = Vec::new();
+        let mut cursor = first_row;
+        for &row in &rows {
+            if row > cursor {
+                selectors.push(RowSelector::skip((row - cursor) as usize));
+            }
+            selectors.push(RowSelector::select(1));
+            cursor = row + 1;
+        }
+        let reader = input
+            .builder(path)?
+            .with_row_groups(vec![g])
+            .with_row_selection(RowSelection::from(selectors))
+            .with_batch_size(256)
+            .build()
+            .map_err(|e| parquet_err(path, e))?;
+        let mut position = 0usize;
+        for batch in reader {
+            let batch = batch.map_err(|e| CoreError::Arrow {
+                path: path.to_owned(),
+                source: e,
+            })?;
+            for i in 0..batch.num_rows() {
+                let row = rows.get(position).copied().unwrap_or(0);
+                position += 1;
+                each(Selected::Row(&batch, i, row))?;
+            }
         }
     }
     Ok(())

@@ -744,3 +744,141 @@ fn help_explains_and_gives_examples() {
     }
     let _ = run;
 }
+
+/// Writes raw generations as Parquet, one row group per slice of `rows`: each row is
+/// (event_id, generated_at, files as (path, content)).
+/// A raw generation for [`write_generation_groups`]: event id, time, files.
+type RawGeneration<'a> = (&'a str, &'a str, Vec<(&'a str, Vec<u8>)>);
+
+fn write_generation_groups(path: &Path, groups: &[Vec<RawGeneration<'_>>]) {
+    use arrow::array::{ArrayRef, BinaryBuilder, ListBuilder, StringArray, StringBuilder, StructBuilder, TimestampMicrosecondArray};
+    let schema = hive_core::schema::raw_generations_schema();
+    let file = std::fs::File::create(path).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(19).unwrap()))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+    for rows in groups {
+        let n = rows.len();
+        let text = |v: &dyn Fn(usize) -> String| -> ArrayRef { std::sync::Arc::new((0..n).map(|i| Some(v(i))).collect::<StringArray>()) };
+        let at: TimestampMicrosecondArray = rows
+            .iter()
+            .map(|r| Some(hive_core::columns::parse_instant(r.1).unwrap().timestamp_micros()))
+            .collect();
+        let entry = DataType::Struct(
+            vec![
+                Field::new("path", DataType::Utf8, true),
+                Field::new("content", DataType::Binary, true),
+            ]
+            .into(),
+        );
+        let DataType::Struct(fields) = entry else { unreachable!() };
+        let mut files = ListBuilder::new(StructBuilder::new(
+            fields,
+            vec![Box::new(StringBuilder::new()), Box::new(BinaryBuilder::new())],
+        ));
+        for (_, _, entries) in rows {
+            for (p, c) in entries {
+                let s = files.values();
+                s.field_builder::<StringBuilder>(0).unwrap().append_value(p);
+                s.field_builder::<BinaryBuilder>(1).unwrap().append_value(c);
+                s.append(true);
+            }
+            files.append(true);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            text(&|i| rows[i].0.to_owned()),
+            std::sync::Arc::new(at.with_timezone("UTC")),
+            text(&|_| "p1".to_owned()),
+            text(&|_| "py-fastapi-service".to_owned()),
+            text(&|_| "3.0.0".to_owned()),
+            text(&|_| "exp-1".to_owned()),
+            text(&|_| "treatment".to_owned()),
+            std::sync::Arc::new((0..n).map(|_| Some("{}")).collect::<arrow::array::LargeStringArray>()),
+            std::sync::Arc::new(files.finish()),
+        ];
+        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap();
+        writer.write(&batch).unwrap();
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// A compression bomb (a few KB of zstd that decode to 64 MiB) and an NDJSON line over
+/// the limit are quarantined as `oversized_record` without being decoded, while the
+/// honest rows beside them are paired as usual and every row is accounted for.
+#[test]
+fn oversized_rows_are_quarantined_unread_and_their_neighbours_processed() {
+    let dir = Workdir::new("oversized");
+    let kept = json!([{"path": "a.py", "content": "print('kept')\n"}]);
+    let at = "2026-03-01T10:00:00Z";
+    let small = || vec![("a.py", b"print('kept')\n".to_vec())];
+    let bomb = vec![("a.py", vec![b'a'; 64 << 20])];
+    std::fs::create_dir_all(dir.join("lake/raw/generations/dt=2026-03-01")).unwrap();
+    write_generation_groups(
+        &dir.join("lake/raw/generations/dt=2026-03-01/part-0.parquet"),
+        &[
+            vec![("ok1", at, small())],
+            vec![("bomb1", at, bomb.clone()), ("bomb2", at, small())],
+            vec![("ok2", at, small())],
+        ],
+    );
+    let compressed = std::fs::metadata(dir.join("lake/raw/generations/dt=2026-03-01/part-0.parquet"))
+        .unwrap()
+        .len();
+    assert!(compressed < 1 << 20, "the bomb should be small on disk: {compressed} bytes");
+    let long_line = generation("long", "p1", at, &json!([{"path": "a.py", "content": "x".repeat(40 << 20)}]));
+    let long_len = long_line.len();
+    dir.write(
+        "lake/raw/generations/dt=2026-03-01/part-1.ndjson",
+        [generation("ok3", "p1", at, &kept), long_line, generation("ok4", "p1", at, &kept)].join("\n") + "\n",
+    );
+    dir.write(
+        "lake/raw/snapshots/dt=2026-03-08/part-0.ndjson",
+        snapshot("s", "p1", "2026-03-08T00:00:00Z", &kept) + "\n",
+    );
+    let root = dir.join("lake");
+    let out = extract(
+        &root,
+        "2026-03-08",
+        &["--max-quarantine-ratio", "1", "--max-read-bytes", &(16u64 << 20).to_string()],
+    );
+    let summary = out.expect_code(0).summary();
+    assert_eq!(summary["reconciled"], json!(true), "{summary}");
+    assert_eq!(summary["generations_out"], json!(4), "{summary}");
+    let quarantined = quarantine_rows(&root, "2026-03-08");
+    let codes: Vec<(Option<String>, &str)> = quarantined.iter().map(|(k, c, _)| (k.clone(), c.as_str())).collect();
+    // A row group is quarantined whole, on the run that reads it (its keys were small
+    // enough to read in the light pass).
+    assert_eq!(
+        codes,
+        [
+            (Some("bomb1".to_owned()), "oversized_record"),
+            (Some("bomb2".to_owned()), "oversized_record")
+        ],
+        "{quarantined:?}"
+    );
+    let reason = &quarantined[0].2;
+    assert!(
+        reason.contains("row group 1") && reason.contains("content") && reason.contains("--max-read-bytes"),
+        "{reason}"
+    );
+    // The oversized NDJSON line has no readable keys: it is quarantined on its arrival
+    // day, with its head as the payload.
+    let arrival = extract(
+        &root,
+        "2026-03-01",
+        &["--max-quarantine-ratio", "1", "--max-read-bytes", &(16u64 << 20).to_string()],
+    )
+    .expect_code(0)
+    .summary();
+    assert_eq!(arrival["reconciled"], json!(true), "{arrival}");
+    let quarantined = quarantine_rows(&root, "2026-03-01");
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!((quarantined[0].0.as_deref(), quarantined[0].1.as_str()), (None, "oversized_record"));
+    assert!(
+        quarantined[0].2.contains(&format!("the line is {long_len} bytes")),
+        "{}",
+        quarantined[0].2
+    );
+}

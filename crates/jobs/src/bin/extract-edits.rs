@@ -43,6 +43,13 @@ struct Cli {
     #[arg(long, env = env::MAX_FILE_BYTES, default_value_t = 16 << 20)]
     max_file_bytes: u64,
 
+    /// Most bytes one read of a raw input may decode: an NDJSON line, or one column
+    /// chunk of a Parquet row group (its uncompressed size in the footer, checked before
+    /// decoding). Larger lines and row groups are quarantined as `oversized_record`
+    /// unread, so a compression bomb cannot exhaust memory.
+    #[arg(long, env = env::MAX_READ_BYTES, default_value_t = hive_extract::records::DEFAULT_MAX_READ_BYTES)]
+    max_read_bytes: u64,
+
     /// Largest share of this run's generations that may be quarantined before it exits 1.
     #[arg(long, env = env::MAX_QUARANTINE_RATIO, default_value_t = 0.10)]
     max_quarantine_ratio: f64,
@@ -70,6 +77,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         shard: cli.shard.shard,
         window_days: cli.window_days,
         max_file_bytes: cli.max_file_bytes,
+        read_limits: hive_extract::records::ReadLimits {
+            max_read_bytes: cli.max_read_bytes,
+        },
         max_quarantine_ratio: cli.max_quarantine_ratio,
         snapshot_memory_bytes: cli.snapshot_memory_bytes,
         spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
