@@ -42,6 +42,10 @@ impl ColumnKind {
 
     fn accepts(self, data_type: &DataType) -> bool {
         match self {
+            // A column of nulls only may be typed `null` by its writer (pyarrow infers
+            // that from an all-None column): every value is missing, which the rows'
+            // own checks quarantine; it is not a schema error.
+            _ if *data_type == DataType::Null => true,
             Self::Text => is_text(data_type),
             Self::Timestamp => matches!(data_type, DataType::Timestamp(_, _)) || is_text(data_type),
             Self::Files => files_entry_fields(data_type).is_some_and(|(path, content)| {
@@ -97,6 +101,8 @@ pub enum TextColumn<'a> {
     Utf8(&'a StringArray),
     Large(&'a LargeStringArray),
     View(&'a StringViewArray),
+    /// A column typed `null`: every value is missing.
+    Null,
 }
 
 impl<'a> TextColumn<'a> {
@@ -106,6 +112,7 @@ impl<'a> TextColumn<'a> {
             DataType::Utf8 => Some(Self::Utf8(array.as_string::<i32>())),
             DataType::LargeUtf8 => Some(Self::Large(array.as_string::<i64>())),
             DataType::Utf8View => Some(Self::View(array.as_string_view())),
+            DataType::Null => Some(Self::Null),
             _ => None,
         }
     }
@@ -116,6 +123,7 @@ impl<'a> TextColumn<'a> {
             Self::Utf8(a) => a.is_valid(row).then(|| a.value(row)),
             Self::Large(a) => a.is_valid(row).then(|| a.value(row)),
             Self::View(a) => a.is_valid(row).then(|| a.value(row)),
+            Self::Null => None,
         }
     }
 }
@@ -216,7 +224,10 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
 pub type FileEntry<'a> = (Option<&'a str>, Option<&'a [u8]>);
 
 /// The files lists of a checked files column.
-pub struct FilesColumn<'a> {
+pub struct FilesColumn<'a>(Option<FilesLists<'a>>);
+
+/// The lists of a files column that is not typed `null`.
+struct FilesLists<'a> {
     offsets: Vec<usize>,
     list_nulls: Option<&'a arrow::buffer::NullBuffer>,
     entries: &'a StructArray,
@@ -229,6 +240,9 @@ impl<'a> FilesColumn<'a> {
     /// Wraps a files array; `None` for another type. The `content` child may be absent
     /// (a projection of the paths only); entries then have no content.
     pub fn new(array: &'a ArrayRef) -> Option<Self> {
+        if *array.data_type() == DataType::Null {
+            return Some(Self(None));
+        }
         let (offsets, values, list_nulls): (Vec<usize>, &ArrayRef, _) = match array.data_type() {
             DataType::List(_) => {
                 let list: &GenericListArray<i32> = array.as_list();
@@ -254,29 +268,30 @@ impl<'a> FilesColumn<'a> {
             Some(c) => Some(BytesColumn::new(c.as_ref())?),
             None => None,
         };
-        Some(Self {
+        Some(Self(Some(FilesLists {
             offsets,
             list_nulls,
             entries,
             paths,
             contents,
-        })
+        })))
     }
 
     /// The entries of row `row`; `None` when the list itself is null. A null entry is
     /// returned as `(None, None)`.
     pub fn get(&self, row: usize) -> Option<Vec<FileEntry<'a>>> {
-        if self.list_nulls.is_some_and(|n| n.is_null(row)) {
+        let this = self.0.as_ref()?;
+        if this.list_nulls.is_some_and(|n| n.is_null(row)) {
             return None;
         }
-        let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+        let (start, end) = (this.offsets[row], this.offsets[row + 1]);
         Some(
             (start..end)
                 .map(|i| {
-                    if self.entries.is_null(i) {
+                    if this.entries.is_null(i) {
                         (None, None)
                     } else {
-                        (self.paths.get(i), self.contents.as_ref().and_then(|c| c.get(i)))
+                        (this.paths.get(i), this.contents.as_ref().and_then(|c| c.get(i)))
                     }
                 })
                 .collect(),
@@ -285,13 +300,14 @@ impl<'a> FilesColumn<'a> {
 
     /// Just the paths of row `row`.
     pub fn paths(&self, row: usize) -> Option<Vec<Option<&'a str>>> {
-        if self.list_nulls.is_some_and(|n| n.is_null(row)) {
+        let this = self.0.as_ref()?;
+        if this.list_nulls.is_some_and(|n| n.is_null(row)) {
             return None;
         }
-        let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+        let (start, end) = (this.offsets[row], this.offsets[row + 1]);
         Some(
             (start..end)
-                .map(|i| if self.entries.is_null(i) { None } else { self.paths.get(i) })
+                .map(|i| if this.entries.is_null(i) { None } else { this.paths.get(i) })
                 .collect(),
         )
     }

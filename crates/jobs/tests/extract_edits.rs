@@ -53,29 +53,7 @@ fn edits_by_key(root: &Path, date: &str) -> BTreeMap<(String, String), BTreeMap<
 
 /// Reads a quarantine partition as (record_key, reason_code) pairs.
 fn quarantine_rows(root: &Path, date: &str) -> Vec<(Option<String>, String, String)> {
-    let mut out = Vec::new();
-    for path in parts(root, "quarantine/extract-edits", date) {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let keys = batch.column_by_name("record_key").unwrap().as_string::<i32>();
-            let codes = batch.column_by_name("reason_code").unwrap().as_string::<i32>();
-            let reasons = batch.column_by_name("reason").unwrap().as_string::<i32>();
-            for i in 0..batch.num_rows() {
-                out.push((
-                    keys.is_valid(i).then(|| keys.value(i).to_owned()),
-                    codes.value(i).to_owned(),
-                    reasons.value(i).to_owned(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
+    support::quarantine_rows(root, "extract-edits", date)
 }
 
 fn generation(event_id: &str, project: &str, at: &str, files: &Value) -> String {

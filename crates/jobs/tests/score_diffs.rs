@@ -527,3 +527,76 @@ fn malformed_edits_are_quarantined_and_their_generations_held_back() {
         assert!(joined.contains(&needle), "{needle:?} not in {joined}");
     }
 }
+
+/// Rewrites the date's `edits` part as another writer might: `path` nullable with one
+/// null, `experiment_id` typed `null` (pyarrow's type for an all-None column), and one
+/// row without a `project_id`; committed with a valid `_SUCCESS`.
+fn rewrite_edits_with_nulls(root: &Path, date: &str) -> u64 {
+    use arrow::array::{ArrayRef, NullArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let part = &parts(root, "edits", date)[0];
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(part).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<arrow::record_batch::RecordBatch> = reader.map(Result::unwrap).collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let n = batch.num_rows();
+    for (i, field) in fields.iter_mut().enumerate() {
+        let null_at = match field.name().as_str() {
+            "path" => 0,
+            "project_id" => 1,
+            "experiment_id" => {
+                *field = Field::new("experiment_id", DataType::Null, true);
+                columns[i] = std::sync::Arc::new(NullArray::new(n));
+                continue;
+            }
+            _ => continue,
+        };
+        *field = field.clone().with_nullable(true);
+        let values = columns[i].as_string::<i32>();
+        columns[i] = std::sync::Arc::new((0..n).map(|r| (r != null_at).then(|| values.value(r))).collect::<StringArray>());
+    }
+    let schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let spec = hive_core::schema::TableSpec {
+        schema,
+        ..hive_core::schema::edits_spec()
+    };
+    let mut writer = hive_core::lake::PartWriter::create(root, spec, date.parse().unwrap(), hive_core::shard::Shard::ALL).unwrap();
+    writer.write(&batch).unwrap();
+    writer.commit().unwrap();
+    n as u64
+}
+
+/// One null where `diff_scores` needs a value, a row without a project and a column
+/// typed `null` cost a quarantine row each, not the run; every row is accounted for,
+/// across shards too.
+#[test]
+fn null_keys_and_null_typed_columns_are_quarantined_row_by_row() {
+    let (_dir, root, date) = scored_lake("nulls", 5);
+    let rows = rewrite_edits_with_nulls(&root, date);
+    let summary = score(&root, date, &["--max-quarantine-ratio", "1"]).expect_code(0).summary();
+    assert_eq!(summary["reconciled"], json!(true), "{summary}");
+    assert_eq!(summary["rows_quarantined"], json!(2), "{summary}");
+    assert_eq!(summary["diff_rows_out"], json!(rows - 2), "{summary}");
+    let reasons: Vec<String> = support::quarantine_rows(&root, "score-diffs", date)
+        .into_iter()
+        .map(|(_, _, r)| r)
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("`path` is null")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("`project_id` is null")), "{reasons:?}");
+    // Two shards: the row without a project is quarantined once, by the first shard.
+    let mut handled = 0;
+    for shard in ["0/2", "1/2"] {
+        let s = score(&root, date, &["--max-quarantine-ratio", "1", "--shard", shard])
+            .expect_code(0)
+            .summary();
+        assert_eq!(s["reconciled"], json!(true), "{s}");
+        handled += s["diff_rows_out"].as_u64().unwrap() + s["rows_quarantined"].as_u64().unwrap();
+    }
+    assert_eq!(handled, rows);
+}

@@ -172,12 +172,18 @@ struct EditColumns<'b> {
     generated_content: &'b TextColumn<'b>,
     final_content: &'b TextColumn<'b>,
     binary: Option<&'b arrow::array::BooleanArray>,
+    /// The nulls of every column `diff_scores` carries and requires (a null there
+    /// cannot be written): a row with one is quarantined, not the run failed.
+    required_nulls: &'b [(&'static str, arrow::buffer::NullBuffer)],
     char_budget: u64,
 }
 
 impl EditColumns<'_> {
     /// Scores row `i`, or says why it cannot be scored.
     fn score_row(&self, i: usize) -> Result<FileScore, String> {
+        if let Some((name, _)) = self.required_nulls.iter().find(|(_, nulls)| nulls.is_null(i)) {
+            return Err(format!("`{name}` is null"));
+        }
         for (name, column) in [
             ("event_id", self.event_id),
             ("project_id", self.project_id),
@@ -406,6 +412,22 @@ fn open_edits(path: &Path) -> Result<parquet::arrow::arrow_reader::ParquetRecord
     })
 }
 
+/// The nulls of the columns `diff_scores` carries from `edits` and requires: a column
+/// typed `null`, or nulls in a nullable input column, where the output needs values.
+fn required_nulls(batch: &RecordBatch, output: &arrow::datatypes::Schema) -> Vec<(&'static str, arrow::buffer::NullBuffer)> {
+    hive_core::schema::GENERATION_KEYS
+        .iter()
+        .chain(&hive_core::schema::FILE_KEYS)
+        .filter(|&&name| output.field_with_name(name).is_ok_and(|f| !f.is_nullable()))
+        .filter_map(|&name| {
+            batch
+                .column_by_name(name)
+                .and_then(arrow::array::Array::logical_nulls)
+                .map(|n| (name, n))
+        })
+        .collect()
+}
+
 /// Scores one `edits` part, batch by batch.
 #[allow(clippy::too_many_arguments)]
 fn score_part(
@@ -449,12 +471,16 @@ fn score_part(
         let n = batch.num_rows();
         summary.rows_read += n as u64;
         let owned: Vec<usize> = (0..n)
-            .filter(|&i| project_id.get(i).is_some_and(|p| options.shard.owns(p)))
+            // A row without a project belongs to no shard by hash: the first shard
+            // takes it (and quarantines it), so no row is dropped by every shard.
+            .filter(|&i| project_id.get(i).map_or(options.shard.index() == 0, |p| options.shard.owns(p)))
             .collect();
         summary.rows_for_other_shards += (n - owned.len()) as u64;
 
+        let required_nulls = required_nulls(&batch, &diff_part.schema());
         // Score in parallel; a row that cannot be scored says why.
         let columns = EditColumns {
+            required_nulls: &required_nulls,
             event_id: &event_id,
             project_id: &project_id,
             template_id: &template_id,

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use arrow::array::{Array, AsArray};
+
 /// A temporary directory that is removed at the end of the test (kept when
 /// `HIVE_KEEP_TEST_DIRS` is set, for debugging).
 pub struct Workdir {
@@ -222,4 +224,31 @@ pub fn sorted_rows(files: &[PathBuf]) -> Vec<String> {
 /// The committed parts of a partition, from its `_SUCCESS`.
 pub fn parts(root: &Path, table: &str, date: &str) -> Vec<PathBuf> {
     hive_core::lake::committed_parts(root, table, date.parse().unwrap()).unwrap()
+}
+
+/// The quarantine rows of `job` for `date`: (record key, reason code, reason), sorted.
+pub fn quarantine_rows(root: &Path, job: &str, date: &str) -> Vec<(Option<String>, String, String)> {
+    let mut out = Vec::new();
+    for path in parts(root, &format!("quarantine/{job}"), date) {
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let keys = batch.column_by_name("record_key").unwrap().as_string::<i32>();
+            let codes = batch.column_by_name("reason_code").unwrap().as_string::<i32>();
+            let reasons = batch.column_by_name("reason").unwrap().as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                out.push((
+                    keys.is_valid(i).then(|| keys.value(i).to_owned()),
+                    codes.value(i).to_owned(),
+                    reasons.value(i).to_owned(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
 }
