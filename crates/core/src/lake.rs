@@ -191,7 +191,7 @@ pub struct PartWriter {
 /// [`CoreError::Locked`] (exit 3: retried once the first has finished) instead of
 /// deleting the first run's temp files. The lock is the kernel's (`flock`), released
 /// when the process ends, however it ends.
-fn lock_part(dir: &Path, part: &str) -> Result<std::fs::File, CoreError> {
+pub fn lock_part(dir: &Path, part: &str) -> Result<std::fs::File, CoreError> {
     let (Some(table_dir), Some(partition)) = (dir.parent(), dir.file_name()) else {
         return Err(CoreError::MissingInput {
             what: "partition directory",

@@ -419,16 +419,64 @@ fn is_lineage_file(name: &str) -> bool {
     name.starts_with("sources-") || name == "excluded.parquet"
 }
 
-/// Removes staging and swap directories a killed earlier run of this partition left.
-fn remove_stale(table: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(table) else { return };
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with(&format!(".{name}.tmp-")) || file.starts_with(&format!(".{name}.old-")) {
-            tracing::info!(dir = %entry.path().display(), "removing what a killed earlier run left");
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
+/// Cleans up after a killed earlier run of this partition (the caller holds the
+/// partition's lock, so no other run is writing). When the dataset itself is missing
+/// because the fallback swap was killed between its two renames, the previous dataset
+/// moved aside (`.dt=D.old-PID`) is put back first; then staging and swap directories
+/// are removed.
+fn remove_stale(table: &Path, name: &str) -> Result<(), CoreError> {
+    let Ok(entries) = std::fs::read_dir(table) else { return Ok(()) };
+    let mut leftovers: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(file, _)| file.starts_with(&format!(".{name}.tmp-")) || file.starts_with(&format!(".{name}.old-")))
+        .collect();
+    leftovers.sort();
+    let dir = table.join(name);
+    if !dir.exists()
+        && let Some((_, old)) = leftovers.iter().find(|(file, _)| file.starts_with(&format!(".{name}.old-")))
+    {
+        tracing::warn!(dir = %old.display(), "restoring the dataset a killed run had moved aside");
+        std::fs::rename(old, &dir).map_err(|e| CoreError::io(old, e))?;
+        hive_core::lake::sync_dir(table)?;
     }
+    for (_, path) in leftovers.iter().filter(|(_, path)| path.exists()) {
+        tracing::info!(dir = %path.display(), "removing what a killed earlier run left");
+        std::fs::remove_dir_all(path).map_err(|e| CoreError::io(path, e))?;
+    }
+    Ok(())
+}
+
+/// Puts `staging` in `dir`'s place. With an existing dataset the two directories are
+/// exchanged in one `renameat2(RENAME_EXCHANGE)`, so the date always has a complete
+/// dataset, old or new, whenever the process dies; the old one, now under the staging
+/// name, is then removed. Where the file system cannot exchange, the old dataset is
+/// moved aside first and put back by the next run if this one dies in between
+/// ([`remove_stale`]).
+fn swap_in(table: &Path, name: &str, staging: &Path, dir: &Path) -> Result<(), CoreError> {
+    if dir.exists() {
+        match rustix::fs::renameat_with(rustix::fs::CWD, staging, rustix::fs::CWD, dir, rustix::fs::RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                hive_core::lake::sync_dir(table)?;
+                return std::fs::remove_dir_all(staging).map_err(|e| CoreError::io(staging, e));
+            }
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::NOTSUP => {
+                tracing::debug!(error = %e, "no RENAME_EXCHANGE here: swapping in two renames");
+            }
+            Err(e) => return Err(CoreError::io(dir, e.into())),
+        }
+        let old = table.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
+        if let Err(e) = std::fs::rename(staging, dir) {
+            // Put the previous dataset back rather than leave the partition empty.
+            let _ = std::fs::rename(&old, dir);
+            return Err(CoreError::io(dir, e));
+        }
+        hive_core::lake::sync_dir(table)?;
+        return std::fs::remove_dir_all(&old).map_err(|e| CoreError::io(&old, e));
+    }
+    std::fs::rename(staging, dir).map_err(|e| CoreError::io(dir, e))?;
+    hive_core::lake::sync_dir(table)
 }
 
 /// Every data file's name, rows and bytes, and token statistics per file.
@@ -493,7 +541,10 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     let name = options.date.dir_name();
     let dir = table.join(&name);
     let staging = table.join(format!(".{name}.tmp-{}", std::process::id()));
-    remove_stale(&table, &name);
+    // One writer per date: a second run exits 3 (retried) instead of removing this
+    // run's staging directory.
+    let _lock = hive_core::lake::lock_part(&dir, "dataset")?;
+    remove_stale(&table, &name)?;
     let (files, tokens) = render_files(dataset, counts)?;
     let sft_examples = dataset.sft_examples();
     let by_split = |f: &dyn Fn(&Split) -> usize| {
@@ -575,22 +626,7 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     json.push('\n');
     write_atomically(&staging.join("manifest.json"), json.as_bytes())?;
 
-    // Swap the staging directory in: the old dataset moves aside, the new one takes its
-    // name, the old one is removed.
-    let old = table.join(format!(".{name}.old-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(&dir, &old).map_err(|e| CoreError::io(&dir, e))?;
-    }
-    if let Err(e) = std::fs::rename(&staging, &dir) {
-        // Put the previous dataset back rather than leave the partition empty.
-        if old.exists() {
-            let _ = std::fs::rename(&old, &dir);
-        }
-        return Err(CoreError::io(&dir, e).into());
-    }
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| CoreError::io(&old, e))?;
-    }
+    swap_in(&table, &name, &staging, &dir)?;
     Ok(dir)
 }
 

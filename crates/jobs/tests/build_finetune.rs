@@ -641,6 +641,23 @@ fn reruns_are_byte_identical_and_leave_no_staging_behind() {
     for (name, bytes) in &first {
         assert!(bytes == &second[name], "{name} differs between two runs");
     }
+
+    // A run killed between the fallback swap's two renames leaves the dataset moved
+    // aside: the next run puts it back first (the date is never left without one),
+    // then replaces it as usual.
+    let dataset = table.join("dt=2026-10-10");
+    fs_err::rename(&dataset, table.join(".dt=2026-10-10.old-4242424")).unwrap();
+    finetune(&root, "2026-10-10", &["--days", "3", "--quiet"]).expect_code(0);
+    assert_eq!(tree(&table), second, "the restored and rebuilt dataset differs");
+
+    // A second run of the same date while one holds the partition's lock exits 3
+    // (retried later) and leaves the dataset alone.
+    let lock = hive_core::lake::lock_part(&dataset, "dataset").unwrap();
+    finetune(&root, "2026-10-10", &["--days", "3", "--quiet"])
+        .expect_code(3)
+        .expect_stderr("dt=2026-10-10.dataset.lock");
+    drop(lock);
+    assert_eq!(tree(&table), second);
 }
 
 #[test]
