@@ -379,7 +379,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     drop(file);
     fs::rename(&temp.0, path).map_err(|e| CoreError::io(path, e))?;
     std::mem::forget(temp);
+    remove_abandoned_temps(dir, &name);
     sync_dir(dir)
+}
+
+/// Removes `.{name}.tmp-PID` files whose process no longer runs: what a run killed in
+/// the middle of [`write_atomically`] left (a `_SUCCESS`, a tally, a manifest). A temp
+/// file of a live process (another shard writing the same marker right now) is left
+/// alone; where `/proc` cannot tell (not Linux), nothing is removed.
+fn remove_abandoned_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::info!(file = %entry.path().display(), "removing a temp file a killed run left");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes the entries of `dir` (a rename, a removal) durable.
@@ -541,6 +564,22 @@ pub fn raw_input_files(root: &Path, table: &str, first: PartitionDate, last: Par
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn write_atomically_removes_temps_of_dead_processes_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dead = dir.path().join("._SUCCESS.tmp-4000000000");
+        let live = dir.path().join("._SUCCESS.tmp-1");
+        let other = dir.path().join(".tally.json.tmp-4000000000");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, "x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        super::write_atomically(&dir.path().join("_SUCCESS"), b"{}").unwrap_or_else(|e| panic!("{e}"));
+        // PID 4000000000 cannot exist; PID 1 always does; another name is not touched.
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(other.exists());
+    }
+
     use super::*;
     use crate::schema::quarantine_spec;
 
