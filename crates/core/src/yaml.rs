@@ -8,7 +8,61 @@ use serde::de::DeserializeOwned;
 /// Deserializes `text`; an error names the field's path, line and column (see
 /// [`describe_error`]). Unknown keys are errors when `T` denies them.
 pub fn from_str_strict<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    check_nesting(text)?;
     serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| describe_error(text, &e))
+}
+
+/// Deepest flow nesting (`[`, `{`) a YAML document read here may have.
+pub const MAX_FLOW_DEPTH: usize = 128;
+/// Furthest column a block (indentation and compact `- ` entries) may start at.
+pub const MAX_BLOCK_COLUMN: usize = 1024;
+
+/// Refuses a document nested deeper than any config is, before parsing it: the YAML
+/// parser's cost grows with the square of the depth (100,000 levels took a minute), and
+/// serde's recursion limit applies only after the whole document was parsed. A linear
+/// scan bounds flow nesting (brackets outside quotes and comments) and how far right a
+/// block entry starts (indentation plus compact `- ` entries), naming the line.
+pub fn check_nesting(text: &str) -> Result<(), String> {
+    let mut flow = 0usize;
+    for (number, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let mut rest = &line[indent..];
+        let mut column = indent;
+        while let Some(after) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("? ")) {
+            let trimmed = after.trim_start_matches(' ');
+            column += rest.len() - trimmed.len();
+            rest = trimmed;
+        }
+        if column > MAX_BLOCK_COLUMN {
+            return Err(format!(
+                "line {}: nested deeper than {MAX_BLOCK_COLUMN} columns: not a document this project reads",
+                number + 1
+            ));
+        }
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for c in rest.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (None, '"' | '\'') if matches!(previous, ' ' | '[' | '{' | ',' | ':') => quote = Some(c),
+                (None, '#') if previous == ' ' => break,
+                (None, '[' | '{') => {
+                    flow += 1;
+                    if flow > MAX_FLOW_DEPTH {
+                        return Err(format!(
+                            "line {}: brackets nested deeper than {MAX_FLOW_DEPTH} levels: not a document this project reads",
+                            number + 1
+                        ));
+                    }
+                }
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                // Inside quotes, or an ordinary character.
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    Ok(())
 }
 
 /// "`gates[0].operator` (line 12, column 15): unknown variant ...": the field's path,
@@ -75,6 +129,20 @@ mod tests {
     #[allow(dead_code, reason = "only deserialized")]
     struct Inner {
         ratio: f64,
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing_in_linear_time() {
+        let flow = format!("a: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let err = from_str_strict::<serde_yaml::Value>(&flow).unwrap_err();
+        assert!(err.contains("line 1") && err.contains("128"), "{err}");
+        let block = format!("{}1\n", "- ".repeat(100_000));
+        let err = from_str_strict::<serde_yaml::Value>(&block).unwrap_err();
+        assert!(err.contains("line 1") && err.contains("columns"), "{err}");
+        // Brackets inside quotes and comments do not count; ordinary configs pass.
+        let quoted = format!("a: \"{}\"  # {}\nb: [1, [2, {{c: 3}}]]\n", "[".repeat(500), "{".repeat(500));
+        assert!(check_nesting(&quoted).is_ok());
+        assert!(from_str_strict::<serde_yaml::Value>(&quoted).is_ok());
     }
 
     #[test]

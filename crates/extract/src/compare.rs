@@ -35,16 +35,31 @@ pub fn normalize_path(path: &str) -> &str {
     p
 }
 
-/// Why a path cannot be used, if it cannot.
+/// Why a path cannot be used, if it cannot. A usable path is relative, `/`-separated,
+/// with no empty, `.` or `..` segment, and no character that would make it read
+/// differently than it is stored: control characters (a newline forges a second line in
+/// a log or a listing), bidirectional overrides (U+202E shows `gpj.exe` as `exe.jpg`),
+/// backslashes and drive letters (a Windows path names another file on every system).
 fn path_problem(path: &str) -> Option<&'static str> {
+    let is_bidi_control = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if path.is_empty() {
         Some("is empty")
-    } else if path.starts_with('/') {
-        Some("is absolute")
-    } else if path.split('/').any(|seg| seg == "..") {
-        Some("leaves the project (`..`)")
     } else if path.contains('\0') {
         Some("contains a NUL byte")
+    } else if path.chars().any(char::is_control) {
+        Some("contains a control character (a newline, a tab, an escape)")
+    } else if path.chars().any(is_bidi_control) {
+        Some("contains a bidirectional text control (U+202E and the like)")
+    } else if path.contains('\\') {
+        Some("contains a backslash (a Windows path? write `/`)")
+    } else if path.starts_with('/') {
+        Some("is absolute")
+    } else if path.as_bytes().get(1) == Some(&b':') && path.as_bytes()[0].is_ascii_alphabetic() {
+        Some("starts with a drive letter")
+    } else if path.split('/').any(|seg| seg == "..") {
+        Some("leaves the project (`..`)")
+    } else if path.split('/').any(|seg| seg.is_empty() || seg == ".") {
+        Some("has an empty or `.` segment")
     } else {
         None
     }
@@ -227,7 +242,8 @@ impl EditsWriter {
             if let Some(why) = path_problem(path) {
                 return Err(RowProblem::new(
                     "malformed_file_entry",
-                    format!("`files[{entry}].path` `{raw_path}` {why}"),
+                    // Quoted escaped: the path may hold a newline or a U+202E.
+                    format!("`files[{entry}].path` {raw_path:?} {why}"),
                 ));
             }
             let Some(content) = f.content.as_deref() else {
@@ -447,5 +463,31 @@ mod tests {
         assert!(path_problem("/etc/passwd").is_some());
         assert!(path_problem("src/../../x").is_some());
         assert!(path_problem("src/a..b.rs").is_none());
+        for bad in [
+            "src\\main.py",
+            "C:/Users/x/a.py",
+            "c:a.py",
+            ".",
+            "src/./a.py",
+            "src//a.py",
+            "src/",
+            "a\nb.py",
+            "a\u{1b}[2Jb.py",
+            "invoice\u{202e}gpj.exe",
+            "x\u{2067}y.py",
+        ] {
+            assert!(path_problem(bad).is_some(), "{bad:?} accepted");
+        }
+        for good in [
+            "a.py",
+            "src/main.rs",
+            "docs/.well-known/x",
+            "caf\u{e9}/\u{65e5}\u{672c}.md",
+            ".env",
+            "a b/c d.txt",
+        ] {
+            assert_eq!(path_problem(good), None, "{good:?} refused");
+        }
+        assert_eq!(format!("{:?}", "invoice\u{202e}gpj.exe"), "\"invoice\\u{202e}gpj.exe\"");
     }
 }

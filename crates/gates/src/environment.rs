@@ -103,6 +103,9 @@ pub fn check(environment: &Environment, reports_dir: &Path, max_bytes: u64) -> E
         Err(e) => return outcome(EnvironmentStatus::Invalid, None, Some(format!("`{}`: {e}", path.display()))),
     };
     let sha256 = Some(format!("{:x}", Sha256::digest(&bytes)));
+    if let Err(e) = hive_core::yaml::check_nesting(&String::from_utf8_lossy(&bytes)) {
+        return outcome(EnvironmentStatus::Invalid, sha256, Some(format!("`{}`: {e}", path.display())));
+    }
     let document: serde_yaml::Value = match serde_yaml::from_slice(&bytes) {
         Ok(document) => document,
         Err(e) => {
