@@ -50,7 +50,22 @@ impl Workdir {
 
 /// One of this package's binaries.
 pub fn bin(name: &str) -> Command {
-    let path = match name {
+    let mut cmd = Command::new(bin_path(name));
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// Clears an operator's settings from `cmd`'s environment: a test must not pick them up.
+pub fn clean_env(cmd: &mut Command) {
+    for (var, _) in hive_core::env::ALL {
+        cmd.env_remove(var);
+    }
+    cmd.env("HIVE_LOG", "warn");
+}
+
+/// The path of one of this package's binaries.
+pub fn bin_path(name: &str) -> &'static str {
+    match name {
         "extract-edits" => env!("CARGO_BIN_EXE_extract-edits"),
         "synth-events" => env!("CARGO_BIN_EXE_synth-events"),
         "score-diffs" => env!("CARGO_BIN_EXE_score-diffs"),
@@ -61,14 +76,7 @@ pub fn bin(name: &str) -> Command {
         "evaluate-gates" => env!("CARGO_BIN_EXE_evaluate-gates"),
         "mlflow-sync" => env!("CARGO_BIN_EXE_mlflow-sync"),
         other => panic!("unknown binary {other}"),
-    };
-    let mut cmd = Command::new(path);
-    // A test must not pick up an operator's settings.
-    for (var, _) in hive_core::env::ALL {
-        cmd.env_remove(var);
     }
-    cmd.env("HIVE_LOG", "warn");
-    cmd
 }
 
 /// A finished command with everything needed to explain a failure.
