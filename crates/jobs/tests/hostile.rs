@@ -11,16 +11,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use arrow::datatypes::{DataType, Field};
 use serde_json::{Value, json};
-use support::{Workdir, bin, extract, parts, run, synth};
-
-/// Where the cases' outcomes are recorded for the summary.
-fn record(case: &str, outcome: &str, rows_accounted: u64) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hostile-input");
-    fs_err::create_dir_all(&dir).unwrap();
-    let line = json!({"case": case, "outcome": outcome, "rows_accounted": rows_accounted});
-    fs_err::write(dir.join(format!("{case}.json")), line.to_string()).unwrap();
-}
+use support::{Workdir, bin, extract, parts, record_hostile as record, run, synth};
 
 /// A run that must fail clearly: exit `code`, the error naming `names`, and none of
 /// `secret` (content of a file it must not have read) on stdout or stderr.
@@ -248,4 +241,229 @@ fn a_full_disk_is_a_retryable_failure() {
     full_disk_case("full-disk-extract-edits", on_full_disk(&root, "edits", "extract-edits"));
     extract(&root, DATE, &["--max-quarantine-ratio", "1"]).expect_code(0);
     full_disk_case("full-disk-score-diffs", on_full_disk(&root, "diff_scores", "score-diffs"));
+}
+
+/// Writes raw generations as Parquet, one row group per slice of `rows`: each row is
+/// (event_id, generated_at, files as (path, content)).
+/// A raw generation for [`write_generation_groups`]: event id, time, files.
+type RawGeneration<'a> = (&'a str, &'a str, Vec<(&'a str, Vec<u8>)>);
+
+fn write_generation_groups(path: &Path, groups: &[Vec<RawGeneration<'_>>]) {
+    use arrow::array::{ArrayRef, BinaryBuilder, ListBuilder, StringArray, StringBuilder, StructBuilder, TimestampMicrosecondArray};
+    let schema = hive_core::schema::raw_generations_schema();
+    let file = std::fs::File::create(path).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap()))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+    for rows in groups {
+        let n = rows.len();
+        let text = |v: &dyn Fn(usize) -> String| -> ArrayRef { std::sync::Arc::new((0..n).map(|i| Some(v(i))).collect::<StringArray>()) };
+        let at: TimestampMicrosecondArray = rows
+            .iter()
+            .map(|r| Some(hive_core::columns::parse_instant(r.1).unwrap().timestamp_micros()))
+            .collect();
+        let entry = DataType::Struct(
+            vec![
+                Field::new("path", DataType::Utf8, true),
+                Field::new("content", DataType::Binary, true),
+            ]
+            .into(),
+        );
+        let DataType::Struct(fields) = entry else { unreachable!() };
+        let mut files = ListBuilder::new(StructBuilder::new(
+            fields,
+            vec![Box::new(StringBuilder::new()), Box::new(BinaryBuilder::new())],
+        ));
+        for (_, _, entries) in rows {
+            for (p, c) in entries {
+                let s = files.values();
+                s.field_builder::<StringBuilder>(0).unwrap().append_value(p);
+                s.field_builder::<BinaryBuilder>(1).unwrap().append_value(c);
+                s.append(true);
+            }
+            files.append(true);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            text(&|i| rows[i].0.to_owned()),
+            std::sync::Arc::new(at.with_timezone("UTC")),
+            text(&|_| "p1".to_owned()),
+            text(&|_| "py-fastapi-service".to_owned()),
+            text(&|_| "3.0.0".to_owned()),
+            text(&|_| "exp-1".to_owned()),
+            text(&|_| "treatment".to_owned()),
+            std::sync::Arc::new((0..n).map(|_| Some("{}")).collect::<arrow::array::LargeStringArray>()),
+            std::sync::Arc::new(files.finish()),
+        ];
+        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap();
+        writer.write(&batch).unwrap();
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Runs extract-edits for `date` under an address-space limit of `limit_mib` MiB.
+fn extract_within(root: &Path, date: &str, limit_mib: u64, extra: &[&str]) -> support::Run {
+    let mut cmd = std::process::Command::new("sh");
+    support::clean_env(&mut cmd);
+    cmd.args(["-c", "ulimit -v \"$1\" && shift && exec \"$@\"", "sh"]);
+    cmd.arg((limit_mib * 1024).to_string()).arg(support::bin_path("extract-edits"));
+    cmd.args([
+        "--data-root",
+        root.to_str().unwrap(),
+        "--date",
+        date,
+        "--quiet",
+        "--max-quarantine-ratio",
+        "1",
+    ]);
+    cmd.args(extra);
+    run(cmd)
+}
+
+/// A compression bomb (a few KB of zstd that decode to 256 MiB) and an NDJSON line of
+/// 100 MiB, beside honest rows, under a 640 MiB address-space limit with reads capped at
+/// 64 MiB: the honest rows are paired, the others quarantined as `oversized_record`
+/// unread, every row accounted. The same bomb read without the cap exceeds the limit,
+/// so the limit is one the old code did not meet.
+#[test]
+fn compression_bombs_and_huge_lines_are_quarantined_within_a_memory_limit() {
+    let dir = Workdir::new("hostile-bombs");
+    let kept = json!([{"path": "a.py", "content": "print('kept')\n"}]);
+    let at = "2026-03-01T10:00:00Z";
+    let small = || vec![("a.py", b"print('kept')\n".to_vec())];
+    let raw = dir.join("lake/raw/generations/dt=2026-03-01");
+    fs_err::create_dir_all(&raw).unwrap();
+    write_generation_groups(
+        &raw.join("part-0.parquet"),
+        &[
+            vec![("ok1", at, small())],
+            vec![("bomb1", at, vec![("a.py", vec![b'a'; 256 << 20])]), ("bomb2", at, small())],
+            vec![("ok2", at, small())],
+        ],
+    );
+    let compressed = fs_err::metadata(raw.join("part-0.parquet")).unwrap().len();
+    assert!(compressed < 1 << 20, "the bomb should be small on disk: {compressed} bytes");
+    let generation = |id: &str, files: &Value| {
+        json!({"event_id": id, "generated_at": at, "project_id": "p1", "template_id": "t", "template_version": "1",
+               "files": files})
+        .to_string()
+    };
+    let long_line = generation("long", &json!([{"path": "a.py", "content": "x".repeat(100 << 20)}]));
+    let long_len = long_line.len();
+    fs_err::write(
+        raw.join("part-1.ndjson"),
+        [generation("ok3", &kept), long_line, generation("ok4", &kept)].join("\n") + "\n",
+    )
+    .unwrap();
+    dir.write(
+        "lake/raw/snapshots/dt=2026-03-08/part-0.ndjson",
+        json!({"snapshot_id": "s", "project_id": "p1", "captured_at": "2026-03-08T00:00:00Z", "files": kept}).to_string() + "\n",
+    );
+    let root = dir.join("lake");
+    let cap = (64u64 << 20).to_string();
+
+    // The control: without the cap, the bomb is decoded and the limit is exceeded.
+    let uncapped = extract_within(&root, "2026-03-08", 640, &["--max-read-bytes", &(1u64 << 30).to_string()]);
+    assert_ne!(
+        uncapped.code(),
+        Some(0),
+        "the bomb was decoded within 640 MiB: the limit proves nothing"
+    );
+
+    let window = extract_within(&root, "2026-03-08", 640, &["--max-read-bytes", &cap])
+        .expect_code(0)
+        .summary();
+    assert_eq!(window["generations_out"], json!(4), "{window}");
+    let quarantined = support::quarantine_rows(&root, "extract-edits", "2026-03-08");
+    let codes: Vec<(Option<String>, &str)> = quarantined.iter().map(|(k, c, _)| (k.clone(), c.as_str())).collect();
+    // A row group is quarantined whole, on the run that reads it (its keys were small
+    // enough to read in the light pass).
+    assert_eq!(
+        codes,
+        [
+            (Some("bomb1".to_owned()), "oversized_record"),
+            (Some("bomb2".to_owned()), "oversized_record")
+        ],
+        "{quarantined:?}"
+    );
+    let reason = &quarantined[0].2;
+    assert!(
+        reason.contains("row group 1") && reason.contains("content") && reason.contains("--max-read-bytes"),
+        "{reason}"
+    );
+    accounted("parquet-compression-bomb", &window, 6);
+
+    // The oversized NDJSON line has no readable keys: it is quarantined on its arrival
+    // day, with its head as the payload.
+    let arrival = extract_within(&root, "2026-03-01", 640, &["--max-read-bytes", &cap])
+        .expect_code(0)
+        .summary();
+    let quarantined = support::quarantine_rows(&root, "extract-edits", "2026-03-01");
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!((quarantined[0].0.as_deref(), quarantined[0].1.as_str()), (None, "oversized_record"));
+    assert!(
+        quarantined[0].2.contains(&format!("the line is {long_len} bytes")),
+        "{}",
+        quarantined[0].2
+    );
+    accounted("ndjson-line-over-the-read-limit", &arrival, 1);
+}
+
+/// Rows whose fields are hostile each cost one quarantine row with a reason, or are
+/// read as intended: a UTF-8 byte-order mark before the first record, file paths that
+/// read differently than they are stored, and an event from the end of the calendar.
+#[test]
+fn rows_with_hostile_fields_are_each_accounted_for() {
+    let dir = Workdir::new("hostile-rows");
+    let at = "2026-03-01T10:00:00Z";
+    let file = |path: &str| json!([{"path": path, "content": "a\n"}]);
+    let generation = |id: &str, at: &str, files: &Value| {
+        json!({"event_id": id, "generated_at": at, "project_id": "p1", "template_id": "t", "template_version": "1",
+               "files": files})
+        .to_string()
+    };
+    let rows = [
+        generation("bom", at, &file("a.py")),
+        generation("windows", at, &file("src\\main.py")),
+        generation("bidi", at, &file("invoice\u{202e}gpj.exe")),
+        generation("newline", at, &file("a\nb.py")),
+        generation("dot", at, &file("./src/./a.py")),
+        generation("far-future", "9999-12-31T23:59:59Z", &file("a.py")),
+    ];
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    text.extend((rows.join("\n") + "\n").into_bytes());
+    dir.write("lake/raw/generations/dt=2026-03-01/part-0.ndjson", text);
+    dir.write(
+        "lake/raw/snapshots/dt=2026-03-08/part-0.ndjson",
+        json!({"snapshot_id": "s", "project_id": "p1", "captured_at": "2026-03-08T00:00:00Z", "files": file("a.py")}).to_string() + "\n",
+    );
+    let root = dir.join("lake");
+    let arrival = extract(&root, "2026-03-01", &["--max-quarantine-ratio", "1"])
+        .expect_code(0)
+        .summary();
+    let window = extract(&root, "2026-03-08", &["--max-quarantine-ratio", "1"])
+        .expect_code(0)
+        .summary();
+    let mut codes: Vec<(Option<String>, String)> = ["2026-03-01", "2026-03-08"]
+        .iter()
+        .flat_map(|d| support::quarantine_rows(&root, "extract-edits", d))
+        .map(|(k, c, _)| (k, c))
+        .collect();
+    codes.sort();
+    let expected: Vec<(Option<String>, String)> = [
+        ("bidi", "malformed_file_entry"),
+        ("dot", "malformed_file_entry"),
+        ("far-future", "future_event"),
+        ("newline", "malformed_file_entry"),
+        ("windows", "malformed_file_entry"),
+    ]
+    .iter()
+    .map(|(k, c)| (Some((*k).to_owned()), (*c).to_owned()))
+    .collect();
+    assert_eq!(codes, expected);
+    // The record after the byte-order mark is read and paired.
+    assert_eq!(window["generations_out"], json!(1), "{window}");
+    accounted("hostile-fields-arrival-day", &arrival, 1);
+    accounted("hostile-fields-window-day", &window, 5);
 }

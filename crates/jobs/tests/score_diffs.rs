@@ -599,4 +599,5 @@ fn null_keys_and_null_typed_columns_are_quarantined_row_by_row() {
         handled += s["diff_rows_out"].as_u64().unwrap() + s["rows_quarantined"].as_u64().unwrap();
     }
     assert_eq!(handled, rows);
+    support::record_hostile("null-keys-and-null-typed-columns", "accounted", rows);
 }

@@ -260,3 +260,12 @@ pub fn quarantine_rows(root: &Path, job: &str, date: &str) -> Vec<(Option<String
     out.sort();
     out
 }
+
+/// Records the outcome of one hostile-input case (`tests/hostile.rs` and the like) under
+/// `target/hostile-input/`, for the totals `scripts/test.sh` prints.
+pub fn record_hostile(case: &str, outcome: &str, rows_accounted: u64) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hostile-input");
+    fs_err::create_dir_all(&dir).unwrap();
+    let line = serde_json::json!({"case": case, "outcome": outcome, "rows_accounted": rows_accounted});
+    fs_err::write(dir.join(format!("{case}.json")), line.to_string()).unwrap();
+}
