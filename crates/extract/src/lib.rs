@@ -13,6 +13,7 @@
 //! backfills give byte-identical files.
 
 pub mod compare;
+pub mod contract;
 pub mod language;
 pub mod records;
 pub mod spill;
