@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = REPO / "contracts"
 TABLES = {"generations": "raw-generation", "snapshots": "raw-snapshot"}
 PARQUET = {"generations": "raw-generations", "snapshots": "raw-snapshots"}
-SUPPORTED_VERSIONS = None  # filled from the schema's x-hive-schema-version
 
 _validators: dict[str, Draft202012Validator] = {}
 
@@ -172,7 +171,8 @@ def _parquet_rows(path: Path, kind: str):
         if not _parquet_kind(schema.field(name).type, column["kind"]):
             yield None, None, (name, f"column `{name}` has type {schema.field(name).type}, expected {column['accepted_types']}")
             return
-    version = (pf.schema_arrow.metadata or {}).get(contract["schema_version_metadata_key"].encode())
+    # The file's key-value metadata (where arrow-rs, pyarrow and Spark put custom keys).
+    version = (pf.metadata.metadata or {}).get(contract["schema_version_metadata_key"].encode())
     version_problem = None
     if version is not None and version.decode(errors="replace").strip() not in {str(v) for v in range(1, contract["schema_version"] + 1)}:
         version_problem = ("schema_version", f"key-value metadata schema_version is {version.decode(errors='replace')}: unsupported")
