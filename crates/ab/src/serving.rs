@@ -123,12 +123,11 @@ pub fn champions(date: &str, promotions: &[Promotion]) -> Champions {
                 .iter()
                 .rev()
                 .find(|p| p.decision == Decision::Promote && p.winner_version.is_some());
-            let (p, basis, version) = match promoted {
-                Some(p) => (*p, ChampionBasis::Promoted, p.winner_version.clone()?),
-                None => {
-                    let p = *rows.last()?;
-                    (p, ChampionBasis::Control, p.control_version.clone())
-                }
+            let (p, basis, version) = if let Some(p) = promoted {
+                (*p, ChampionBasis::Promoted, p.winner_version.clone()?)
+            } else {
+                let p = *rows.last()?;
+                (p, ChampionBasis::Control, p.control_version.clone())
             };
             Some(Champion {
                 template_id: template.to_owned(),

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use hive_core::CoreError;
 use hive_core::lake::{InputFile, raw_input_files};
 use hive_core::schema::{
-    DESCRIPTION_KEY, RAW_EXPORT_VERSION, RAW_GENERATIONS, RAW_SNAPSHOTS, RAW_VERSION_FIELD, SCHEMA_VERSION_KEY,
-    raw_generations_schema, raw_snapshots_schema,
+    DESCRIPTION_KEY, RAW_EXPORT_VERSION, RAW_GENERATIONS, RAW_SNAPSHOTS, RAW_VERSION_FIELD, SCHEMA_VERSION_KEY, raw_generations_schema,
+    raw_snapshots_schema,
 };
 use hive_core::{ExitStatus, PartitionDate};
 

@@ -28,10 +28,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use hive_core::CoreError;
-use hive_core::schema::{RAW_EXPORT_VERSION, RAW_VERSION_FIELD, SCHEMA_VERSION_KEY};
 use hive_core::columns::{ColumnKind, FilesColumn, TextColumn, TimestampColumn, check_columns, parse_instant, typed};
 use hive_core::lake::{InputFile, InputFormat};
 use hive_core::ndjson::{Line, NdjsonLines};
+use hive_core::schema::{RAW_EXPORT_VERSION, RAW_VERSION_FIELD, SCHEMA_VERSION_KEY};
 
 /// Why a row could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

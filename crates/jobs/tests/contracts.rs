@@ -108,11 +108,27 @@ fn generation_corpus() -> Vec<(Vec<u8>, bool, &'static str)> {
     let g = |o: Value| line(generation(&o));
     vec![
         (g(json!({})), true, "complete"),
-        (g(json!({"schema_version": 1, "experiment_id": null, "variant": "<absent>", "request": "<absent>"})), true, "version 1, optional fields absent"),
-        (g(json!({"request": {"stack": "fastapi", "db": ["postgres"]}})), true, "request as JSON"),
-        (g(json!({"files": [{"path": "logo.png", "content_base64": "iVBORw0KGgoAAAA="}]})), true, "binary file"),
+        (
+            g(json!({"schema_version": 1, "experiment_id": null, "variant": "<absent>", "request": "<absent>"})),
+            true,
+            "version 1, optional fields absent",
+        ),
+        (
+            g(json!({"request": {"stack": "fastapi", "db": ["postgres"]}})),
+            true,
+            "request as JSON",
+        ),
+        (
+            g(json!({"files": [{"path": "logo.png", "content_base64": "iVBORw0KGgoAAAA="}]})),
+            true,
+            "binary file",
+        ),
         (g(json!({"platform_region": "eu-west-1"})), true, "an unknown field (additive)"),
-        (g(json!({"files": [{"path": "./a.py", "content": "x"}, {"path": "b.py", "content": ""}]})), true, "two files"),
+        (
+            g(json!({"files": [{"path": "./a.py", "content": "x"}, {"path": "b.py", "content": ""}]})),
+            true,
+            "two files",
+        ),
         (g(json!({"event_id": "<absent>"})), false, "no event_id"),
         (g(json!({"project_id": ""})), false, "empty project_id"),
         (g(json!({"generated_at": "yesterday"})), false, "not a timestamp"),
@@ -120,14 +136,38 @@ fn generation_corpus() -> Vec<(Vec<u8>, bool, &'static str)> {
         (g(json!({"template_version": null})), false, "null template_version"),
         (g(json!({"files": "<absent>"})), false, "no files"),
         (g(json!({"files": []})), false, "empty files"),
-        (g(json!({"files": [{"path": "/etc/passwd", "content": "x"}]})), false, "absolute path"),
-        (g(json!({"files": [{"path": "src/../../x", "content": "x"}]})), false, "path leaving the project"),
-        (g(json!({"files": [{"path": "a.py", "content": "x", "content_base64": "eA=="}]})), false, "both contents"),
-        (g(json!({"files": [{"path": "a.py", "content_base64": "!!!"}]})), false, "bad base64"),
+        (
+            g(json!({"files": [{"path": "/etc/passwd", "content": "x"}]})),
+            false,
+            "absolute path",
+        ),
+        (
+            g(json!({"files": [{"path": "src/../../x", "content": "x"}]})),
+            false,
+            "path leaving the project",
+        ),
+        (
+            g(json!({"files": [{"path": "a.py", "content": "x", "content_base64": "eA=="}]})),
+            false,
+            "both contents",
+        ),
+        (
+            g(json!({"files": [{"path": "a.py", "content_base64": "!!!"}]})),
+            false,
+            "bad base64",
+        ),
         (g(json!({"files": [{"path": "a.py"}]})), false, "no content"),
         (g(json!({"files": [{"path": null, "content": "x"}]})), false, "null path"),
-        (g(json!({"files": [{"path": "./a.py", "content": "x"}, {"path": "a.py", "content": "y"}]})), false, "a path twice"),
-        (g(json!({"files": [{"path": "a.txt", "content_base64": "/w=="}]})), false, "not UTF-8, not binary"),
+        (
+            g(json!({"files": [{"path": "./a.py", "content": "x"}, {"path": "a.py", "content": "y"}]})),
+            false,
+            "a path twice",
+        ),
+        (
+            g(json!({"files": [{"path": "a.txt", "content_base64": "/w=="}]})),
+            false,
+            "not UTF-8, not binary",
+        ),
         (g(json!({"schema_version": 2})), false, "a newer version"),
         (g(json!({"schema_version": 0})), false, "version 0"),
         (g(json!({"schema_version": "1"})), false, "version as text"),
@@ -202,7 +242,12 @@ fn rust_and_python_flag_the_same_rows() {
         format!("{file} row {row} ({})", corpus[*row as usize - 1].2)
     };
     let diff = |a: &BTreeSet<(String, u64)>, b: &BTreeSet<(String, u64)>| a.difference(b).map(label).collect::<Vec<_>>();
-    assert!(got == want, "validate-raw: missed {:?}, flagged valid {:?}", diff(&want, &got), diff(&got, &want));
+    assert!(
+        got == want,
+        "validate-raw: missed {:?}, flagged valid {:?}",
+        diff(&want, &got),
+        diff(&got, &want)
+    );
     for v in summary["violations"].as_array().unwrap() {
         assert!(!v["reason"].as_str().unwrap().is_empty(), "{v}");
         assert!(!v["code"].as_str().unwrap().is_empty(), "{v}");
@@ -224,11 +269,19 @@ fn rust_and_python_flag_the_same_rows() {
     assert!(newer["reason"].as_str().unwrap().contains("is 2"), "{newer}");
     assert_eq!(summary["violating_rows"], json!(want.len()));
     assert!(rust.stderr().contains("contract violation"), "{}", rust.stderr());
-    assert!(!root.join("edits").exists() && !root.join("quarantine").exists(), "validate-raw wrote the lake");
+    assert!(
+        !root.join("edits").exists() && !root.join("quarantine").exists(),
+        "validate-raw wrote the lake"
+    );
 
     let python = python_validate(&root, DATE).expect_code(1);
     let got = python_rows(&python);
-    assert!(got == want, "check_contracts.py: missed {:?}, flagged valid {:?}", diff(&want, &got), diff(&got, &want));
+    assert!(
+        got == want,
+        "check_contracts.py: missed {:?}, flagged valid {:?}",
+        diff(&want, &got),
+        diff(&got, &want)
+    );
 
     // A clean export passes both.
     let clean = Workdir::new("contract-clean");
@@ -253,7 +306,11 @@ fn validate_raw_reports_what_extract_edits_quarantines() {
         .enumerate()
         .map(|(i, (line, valid, why))| {
             let text = String::from_utf8_lossy(line).replace("\"ev-1\"", &format!("\"ev-{i}\""));
-            let bytes = if text.contains('\u{fffd}') { line.clone() } else { text.into_bytes() };
+            let bytes = if text.contains('\u{fffd}') {
+                line.clone()
+            } else {
+                text.into_bytes()
+            };
             (bytes, *valid, *why)
         })
         .collect();
@@ -270,14 +327,30 @@ fn validate_raw_reports_what_extract_edits_quarantines() {
         .map(|v| (v["row"].as_u64().unwrap(), v["code"].as_str().unwrap().to_owned()))
         .collect();
     let mut cmd = bin("extract-edits");
-    cmd.args(["--data-root", root.to_str().unwrap(), "--date", DATE, "--window-days", "1", "--quiet"]);
+    cmd.args([
+        "--data-root",
+        root.to_str().unwrap(),
+        "--date",
+        DATE,
+        "--window-days",
+        "1",
+        "--quiet",
+    ]);
     cmd.args(["--max-quarantine-ratio", "1"]);
     let out = run(cmd);
     assert!(matches!(out.code(), Some(0 | 1 | 99)), "{}", out.stderr());
     // The quarantine of the rows this run owns (generated_at on DATE with a 1-day window
     // are owned by the run of DATE + 1).
     let mut cmd = bin("extract-edits");
-    cmd.args(["--data-root", root.to_str().unwrap(), "--date", "2026-10-13", "--window-days", "1", "--quiet"]);
+    cmd.args([
+        "--data-root",
+        root.to_str().unwrap(),
+        "--date",
+        "2026-10-13",
+        "--window-days",
+        "1",
+        "--quiet",
+    ]);
     cmd.args(["--max-quarantine-ratio", "1"]);
     let out = run(cmd);
     assert!(matches!(out.code(), Some(0 | 1)), "{}", out.stderr());
@@ -326,7 +399,12 @@ fn validate_raw_reports_what_extract_edits_quarantines() {
 fn the_sample_lake_follows_the_contract_but_for_its_planted_breaks() {
     let root = repo().join("data/sample");
     let planted: Value = serde_json::from_str(&fs_err::read_to_string(root.join("planted.json")).unwrap()).unwrap();
-    let broken: u64 = planted["counts"]["broken_events"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let broken: u64 = planted["counts"]["broken_events"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert!(broken > 0, "{planted}");
     let mut days: Vec<String> = std::fs::read_dir(root.join("raw/generations"))
         .unwrap()
@@ -340,7 +418,7 @@ fn the_sample_lake_follows_the_contract_but_for_its_planted_breaks() {
         let summary = out.summary();
         assert!(summary["generation_rows"].as_u64().unwrap() > 0, "{summary}");
         let rows = rust_rows(&summary);
-        assert_eq!(out.code(), Some(if rows.is_empty() { 0 } else { 1 }), "{summary}");
+        assert_eq!(out.code(), Some(i32::from(!rows.is_empty())), "{summary}");
         if !rows.is_empty() {
             // The Python check reads Parquet with pyarrow: run it where there is something
             // to agree on, and on the first day.
@@ -403,7 +481,9 @@ fn an_unknown_parquet_version_is_quarantined_naming_it() {
     let snapshots = |version: &str| {
         use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
         // One row whose tree is empty.
-        let arrow::datatypes::DataType::List(item) = hive_core::schema::raw_files_type() else { unreachable!() };
+        let arrow::datatypes::DataType::List(item) = hive_core::schema::raw_files_type() else {
+            unreachable!()
+        };
         let entries = arrow::array::new_empty_array(item.data_type());
         let offsets = arrow::buffer::OffsetBuffer::new(vec![0_i32, 0].into());
         let files: ArrayRef = Arc::new(arrow::array::ListArray::new(item, offsets, entries, None));
@@ -472,14 +552,25 @@ fn the_growthbook_export_routes_as_route_project() {
     }
     assert_eq!(spec.len(), 10_000 * parsed["features"].as_object().unwrap().len());
     let mut cmd = check_contracts();
-    cmd.args(["route", "--features", features_path.to_str().unwrap(), "--ids", ids_path.to_str().unwrap()]);
+    cmd.args([
+        "route",
+        "--features",
+        features_path.to_str().unwrap(),
+        "--ids",
+        ids_path.to_str().unwrap(),
+    ]);
     let sdk = ok(cmd).stdout();
     let mut compared = 0;
     let mut variants_seen = BTreeSet::new();
     for line in sdk.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
-        let key = (v["feature"].as_str().unwrap().to_owned(), v["project_id"].as_str().unwrap().to_owned());
-        let (variant, version) = spec.get(&key).unwrap_or_else(|| panic!("the SDK routed {key:?}, route-project did not"));
+        let key = (
+            v["feature"].as_str().unwrap().to_owned(),
+            v["project_id"].as_str().unwrap().to_owned(),
+        );
+        let (variant, version) = spec
+            .get(&key)
+            .unwrap_or_else(|| panic!("the SDK routed {key:?}, route-project did not"));
         assert_eq!(v["variant"].as_str(), Some(variant.as_str()), "{key:?}: SDK {v}");
         assert_eq!(v["value"].as_str(), Some(version.as_str()), "{key:?}: SDK {v}");
         variants_seen.insert((key.0, variant.clone()));
@@ -515,7 +606,10 @@ fn champions_follow_their_published_schema() {
     );
     let dir = Workdir::new("contract-champions");
     let path = dir.write("champions.json", serde_json::to_string_pretty(&champions).unwrap());
-    let broken = dir.write("broken.json", r#"{"schema_version": 1, "date": "2026-10-12", "champions": [{"template_id": "t1"}]}"#);
+    let broken = dir.write(
+        "broken.json",
+        r#"{"schema_version": 1, "date": "2026-10-12", "champions": [{"template_id": "t1"}]}"#,
+    );
     let script = r#"
 import json, sys
 from jsonschema import Draft202012Validator

@@ -334,7 +334,10 @@ fn usage_errors_exit_2() {
         (&["prj-1"], "required arguments were not provided"),
         (&["--growthbook-features"], "--growthbook-features needs --config"),
         (&["--config", config, "--growthbook-features", "prj-1"], "cannot be used with"),
-        (&["--config", config, "prj-1"], "<--experiment <ID>|--salt <SALT>|--growthbook-features>"),
+        (
+            &["--config", config, "prj-1"],
+            "<--experiment <ID>|--salt <SALT>|--growthbook-features>",
+        ),
         (
             &["--experiment", "exp-axum-2", "prj-1"],
             "--experiment needs --config (or `HIVE_EXPERIMENTS_CONFIG`)",

@@ -8,14 +8,12 @@
 //! message names the table and the column and says whether the change is breaking (a
 //! new schema version, docs/contracts.md) or additive.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use arrow::datatypes::Schema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    TableSpec, ab_results_spec, diff_scores_spec, edits_spec, gates, generation_scores_spec, promotions_spec, quarantine_spec,
-};
+use super::{TableSpec, ab_results_spec, diff_scores_spec, edits_spec, gates, generation_scores_spec, promotions_spec, quarantine_spec};
 
 /// Every analyst-facing table, as its contract file is named (`contracts/tables/<file>.json`).
 pub fn analyst_tables() -> Vec<(&'static str, TableSpec)> {
@@ -85,7 +83,10 @@ impl TableContract {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnChange {
     Removed,
-    TypeChanged { from: String, to: String },
+    TypeChanged {
+        from: String,
+        to: String,
+    },
     /// Was never null, now may be.
     BecameNullable,
     /// May have been null, now never is.
@@ -171,19 +172,21 @@ pub fn verdict(committed: &TableContract, current: &TableContract) -> Option<Str
     let breaking = found.iter().any(|c| c.change.is_breaking());
     let mut message = String::new();
     if breaking && current.schema_version <= committed.schema_version {
-        message.push_str(&format!(
-            "breaking change to `{}` without a schema version bump (still {}): bump its version, note it in docs/data-dictionary.md, then regenerate the contract.\n",
+        let _ = writeln!(
+            message,
+            "breaking change to `{}` without a schema version bump (still {}): bump its version, note it in docs/data-dictionary.md, then regenerate the contract.",
             current.table, current.schema_version
-        ));
+        );
     }
     for c in &found {
-        message.push_str(&format!("  {c}\n"));
+        let _ = writeln!(message, "  {c}");
     }
     if found.is_empty() {
-        message.push_str(&format!(
-            "  `{}`: column order or schema version differs from the committed contract\n",
+        let _ = writeln!(
+            message,
+            "  `{}`: column order or schema version differs from the committed contract",
             current.table
-        ));
+        );
     }
     Some(message)
 }
@@ -208,15 +211,13 @@ mod tests {
                 std::fs::create_dir_all(&dir).expect("contracts/tables");
                 std::fs::write(&path, current.to_json()).expect("write the contract");
             }
-            let committed: TableContract = match std::fs::read_to_string(&path) {
-                Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-                Err(_) => {
-                    problems.push_str(&format!("contracts/tables/{file}.json is missing\n"));
-                    continue;
-                }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                let _ = writeln!(problems, "contracts/tables/{file}.json is missing");
+                continue;
             };
+            let committed: TableContract = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             if let Some(message) = verdict(&committed, &current) {
-                problems.push_str(&format!("contracts/tables/{file}.json:\n{message}"));
+                let _ = write!(problems, "contracts/tables/{file}.json:\n{message}");
             }
         }
         assert!(
@@ -252,7 +253,10 @@ mod tests {
         );
         let message = verdict(&committed, &current).expect("changed");
         assert!(message.contains("without a schema version bump"), "{message}");
-        assert!(message.contains("column `b` of `t` changed type from Int64 to Float64 (breaking)"), "{message}");
+        assert!(
+            message.contains("column `b` of `t` changed type from Int64 to Float64 (breaking)"),
+            "{message}"
+        );
         assert!(message.contains("column `c` of `t` became nullable (breaking)"), "{message}");
         assert!(message.contains("column `d` of `t` became non-nullable (additive)"), "{message}");
         assert!(message.contains("column `e` of `t` was added (additive)"), "{message}");
