@@ -53,7 +53,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
             max_read_bytes: cli.max_read_bytes,
         },
     )
-        .job_context(|| format!("validating the raw export of {}", cli.common.date))?;
+    .job_context(|| format!("validating the raw export of {}", cli.common.date))?;
     for violation in &summary.violations {
         tracing::warn!("contract violation: {violation}");
     }
