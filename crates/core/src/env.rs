@@ -106,7 +106,7 @@ pub const ALL: &[(&str, &str)] = &[
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
     (
         MAX_READ_BYTES,
-        "most bytes one read of a raw input may decode: an NDJSON line, a Parquet column chunk (extract-edits)",
+        "most bytes one read of a raw input may decode: an NDJSON line, a Parquet column chunk (extract-edits, validate-raw)",
     ),
     (
         SNAPSHOT_MEMORY_BYTES,
