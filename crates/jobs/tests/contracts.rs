@@ -354,6 +354,10 @@ fn validate_raw_reports_what_extract_edits_quarantines() {
     cmd.args(["--max-quarantine-ratio", "1"]);
     let out = run(cmd);
     assert!(matches!(out.code(), Some(0 | 1)), "{}", out.stderr());
+    // Every record the contract accepts is read and compared, those without
+    // `schema_version` (version 1, as every export so far) included.
+    let valid = corpus.iter().filter(|(_, v, _)| *v).count();
+    assert_eq!(out.summary()["generations_out"], json!(valid), "{}", out.stdout());
     let mut quarantined: BTreeMap<u64, String> = BTreeMap::new();
     for day in [DATE, "2026-10-13"] {
         for part in support::parts(&root, "quarantine/extract-edits", day) {
