@@ -75,7 +75,7 @@ pub fn parquet_contract(table: RawTable) -> Value {
         "table": name,
         "schema_version": RAW_EXPORT_VERSION,
         "schema_version_metadata_key": SCHEMA_VERSION_KEY,
-        "notes": "A file lacking a required column, or with a column of a type not accepted, is refused whole (validate-raw and extract-edits exit 2). A null in a column whose `null_allowed` is false quarantines the row. Other columns are ignored. The values follow the NDJSON record's rules (raw-*.schema.json); `content` holds the bytes, so there is no `content_base64`.",
+        "notes": "A file lacking a required column, or with a column of a type not accepted, is refused whole (validate-raw reports it as `unreadable_file`; extract-edits exits 2). A null in a column whose `null_allowed` is false quarantines the row. Other columns are ignored. The values follow the NDJSON record's rules (raw-*.schema.json); `content` holds the bytes, so there is no `content_base64`.",
         "columns": columns,
     })
 }

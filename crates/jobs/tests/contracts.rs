@@ -514,6 +514,30 @@ fn an_unknown_parquet_version_is_quarantined_naming_it() {
     snapshots("1");
     validate_raw(&root, DATE).expect_code(0);
     python_validate(&root, DATE).expect_code(0);
+    // A generations file without the `files` column is refused whole, naming the column.
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+        "event_id",
+        arrow::datatypes::DataType::Utf8,
+        true,
+    )]));
+    fs_err::remove_dir_all(root.join("raw/generations")).unwrap();
+    let path = root.join(format!("raw/generations/dt={DATE}/part-0.parquet"));
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    let batch =
+        arrow::record_batch::RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(arrow::array::StringArray::from(vec!["ev-1"]))])
+            .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let summary = validate_raw(&root, DATE).expect_code(1).summary();
+    let v = &summary["violations"][0];
+    assert_eq!((&v["code"], &v["row"]), (&json!("unreadable_file"), &Value::Null), "{summary}");
+    assert!(
+        ["generated_at", "project_id", "files", "template_id", "template_version"].contains(&v["field"].as_str().unwrap()),
+        "{summary}"
+    );
+    let python = python_validate(&root, DATE).expect_code(1);
+    assert!(python.stdout().contains("no column"), "{}", python.stdout());
 }
 
 /// The GrowthBook features file, evaluated by the official GrowthBook Python SDK, serves
