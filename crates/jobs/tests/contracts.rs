@@ -283,6 +283,8 @@ fn rust_and_python_flag_the_same_rows() {
         diff(&got, &want)
     );
 
+    // A day the export does not have is a misconfiguration, not a clean export.
+    validate_raw(&root, "2026-10-13").expect_code(2).expect_stderr("dt=2026-10-13");
     // A clean export passes both.
     let clean = Workdir::new("contract-clean");
     let keep = |c: &[(Vec<u8>, bool, &'static str)]| c.iter().filter(|(_, v, _)| *v).cloned().collect::<Vec<_>>();

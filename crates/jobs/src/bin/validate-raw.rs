@@ -23,8 +23,9 @@ const JOB: &str = "validate-raw";
 /// contract: contracts/ and docs/contracts.md; the same check in Python:
 /// tests/python/check_contracts.py.
 ///
-/// Exit codes: 0 every row follows the contract; 1 at least one violation; 2 bad usage or
-/// a missing data root or partition; 3 runtime failure (I/O); 99 both partitions empty.
+/// Exit codes: 0 every row follows the contract; 1 at least one violation; 2 bad usage, a
+/// missing data root or raw table, or no `raw/generations/dt=D` partition; 3 runtime
+/// failure (I/O); 99 the partitions hold no rows.
 ///
 /// Example:
 ///   validate-raw --data-root /tmp/platform-export --date 2026-10-12
@@ -46,6 +47,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     for table in [hive_core::schema::RAW_GENERATIONS, hive_core::schema::RAW_SNAPSHOTS] {
         target.require_table(table).classified()?;
     }
+    // Checking a day the export does not have must not look like a clean export.
+    let partition = hive_core::lake::partition_dir(target.root(), hive_core::schema::RAW_GENERATIONS, cli.common.date);
+    hive_core::CoreError::require_dir("raw/generations partition", &partition).classified()?;
     let summary = hive_extract::contract::validate_partition(
         target.root(),
         cli.common.date,
