@@ -513,6 +513,15 @@ fn an_unknown_parquet_version_is_quarantined_naming_it() {
     assert!(v["reason"].as_str().unwrap().contains("is 7"), "{summary}");
     let python = python_validate(&root, DATE).expect_code(1);
     assert!(python.stdout().contains("is 7"), "{}", python.stdout());
+    // extract-edits quarantines the row (the capture day's run) with the same reason.
+    let out = support::extract(&root, DATE, &["--window-days", "1", "--max-quarantine-ratio", "1"]);
+    assert!(matches!(out.code(), Some(0 | 1 | 99)), "{}", out.stderr());
+    let quarantined = support::sorted_rows(&support::parts(&root, "quarantine/extract-edits", DATE)).join("\n");
+    assert!(
+        quarantined.contains("unsupported_schema_version") && quarantined.contains("is 7"),
+        "{quarantined}"
+    );
+    fs_err::remove_dir_all(root.join("quarantine")).unwrap();
     snapshots("1");
     validate_raw(&root, DATE).expect_code(0);
     python_validate(&root, DATE).expect_code(0);
