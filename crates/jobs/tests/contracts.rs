@@ -159,6 +159,27 @@ fn generation_corpus() -> Vec<(Vec<u8>, bool, &'static str)> {
         (g(json!({"files": [{"path": "a.py"}]})), false, "no content"),
         (g(json!({"files": [{"path": null, "content": "x"}]})), false, "null path"),
         (
+            g(json!({"files": [{"path": "src\\main.rs", "content": "x"}]})),
+            false,
+            "a backslash",
+        ),
+        (
+            g(json!({"files": [{"path": "a\nb.py", "content": "x"}]})),
+            false,
+            "a newline in the path",
+        ),
+        (
+            g(json!({"files": [{"path": "a/\u{202e}b.py", "content": "x"}]})),
+            false,
+            "a bidi override",
+        ),
+        (g(json!({"files": [{"path": "C:/x.py", "content": "x"}]})), false, "a drive letter"),
+        (
+            g(json!({"files": [{"path": "a//b.py", "content": "x"}]})),
+            false,
+            "an empty segment",
+        ),
+        (
             g(json!({"files": [{"path": "./a.py", "content": "x"}, {"path": "a.py", "content": "y"}]})),
             false,
             "a path twice",
@@ -264,7 +285,7 @@ fn rust_and_python_flag_the_same_rows() {
     };
     assert_eq!(find(7)["field"], json!("event_id"));
     assert_eq!(find(14)["field"], json!("files[1].path"));
-    let newer = find(22);
+    let newer = find(27);
     assert_eq!(newer["code"], json!("unsupported_schema_version"));
     assert!(newer["reason"].as_str().unwrap().contains("is 2"), "{newer}");
     assert_eq!(summary["violating_rows"], json!(want.len()));
