@@ -14,6 +14,7 @@ pub mod input;
 pub mod output;
 pub mod promote;
 pub mod report;
+pub mod serving;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -453,6 +453,11 @@ fn decide_night(experiment: &Experiment, date: PartitionDate, window_days: u32, 
     decided(promotion, Decision::Continue, reason)
 }
 
+/// Directory of the per-night champions file (`champions/dt=D/champions.json`).
+pub const CHAMPIONS: &str = "champions";
+/// The champions file in its partition directory.
+pub const CHAMPIONS_FILE: &str = "champions.json";
+
 /// Summary line of `promote-templates`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromoteSummary {
@@ -530,6 +535,16 @@ pub fn run(root: &Path, date: PartitionDate, window_days: u32, config: &Experime
     })?;
     part.write(&batch)?;
     summary.outputs.insert("promotions", part.commit()?.path);
+    // The serving contract: tonight's champion per template, for readers without MLflow.
+    let champions = crate::serving::champions(&date.to_string(), &promotions);
+    let path = partition_dir(root, CHAMPIONS, date).join(CHAMPIONS_FILE);
+    let mut text = serde_json::to_string_pretty(&champions).unwrap_or_default();
+    text.push('\n');
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+    }
+    hive_core::lake::write_atomically(&path, text.as_bytes())?;
+    summary.outputs.insert("champions", path);
     summary.status = crate::RunStatus::Success;
     Ok(summary)
 }

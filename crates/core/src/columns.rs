@@ -32,7 +32,7 @@ pub enum ColumnKind {
 }
 
 impl ColumnKind {
-    fn expected(self) -> &'static str {
+    pub fn expected(self) -> &'static str {
         match self {
             Self::Text => "utf8, large_utf8 or utf8_view",
             Self::Timestamp => "timestamp (any unit) or RFC 3339 text",

@@ -21,7 +21,7 @@ pub const WINDOW_DAYS: &str = "HIVE_WINDOW_DAYS";
 /// Largest file content accepted, in bytes (`extract-edits --max-file-bytes`).
 pub const MAX_FILE_BYTES: &str = "HIVE_MAX_FILE_BYTES";
 /// Most bytes one read of a raw input may decode: an NDJSON line, a Parquet column
-/// chunk of a row group (`extract-edits --max-read-bytes`).
+/// chunk of a row group (`extract-edits --max-read-bytes`, `validate-raw --max-read-bytes`).
 pub const MAX_READ_BYTES: &str = "HIVE_MAX_READ_BYTES";
 /// Snapshot file content kept in memory before the rest spills to disk, in bytes
 /// (`extract-edits --snapshot-memory-bytes`).
@@ -106,7 +106,7 @@ pub const ALL: &[(&str, &str)] = &[
     (MAX_FILE_BYTES, "largest file content accepted, in bytes (extract-edits)"),
     (
         MAX_READ_BYTES,
-        "most bytes one read of a raw input may decode: an NDJSON line, a Parquet column chunk (extract-edits)",
+        "most bytes one read of a raw input may decode: an NDJSON line, a Parquet column chunk (extract-edits, validate-raw)",
     ),
     (
         SNAPSHOT_MEMORY_BYTES,

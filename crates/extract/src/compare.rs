@@ -16,7 +16,7 @@ use hive_core::schema::edits_spec;
 use hive_core::{CoreError, PartitionDate, Shard};
 
 use crate::language::language_of;
-use crate::records::{GenerationRow, RowProblem, SnapshotRow};
+use crate::records::{GenerationRow, RawFile, RowProblem, SnapshotRow};
 
 /// Bytes git inspects for a NUL to call a file binary.
 pub const BINARY_SNIFF_BYTES: usize = 8000;
@@ -65,6 +65,65 @@ fn path_problem(path: &str) -> Option<&'static str> {
     }
 }
 
+/// Checks one entry of a `files` list (1-based `entry`): decodable, a usable path, a
+/// content. Returns the normalised path and the content.
+pub fn check_file_entry(entry: usize, f: &RawFile) -> Result<(&str, &[u8]), RowProblem> {
+    if let Some(problem) = &f.problem {
+        return Err(RowProblem::new("malformed_file_entry", format!("`files[{entry}]`: {problem}")));
+    }
+    let Some(raw_path) = f.path.as_deref() else {
+        return Err(RowProblem::new(
+            "malformed_file_entry",
+            format!("`files[{entry}].path` is missing or null"),
+        ));
+    };
+    let path = normalize_path(raw_path);
+    if let Some(why) = path_problem(path) {
+        return Err(RowProblem::new(
+            "malformed_file_entry",
+            // Quoted escaped: the path may hold a newline or a U+202E.
+            format!("`files[{entry}].path` {raw_path:?} {why}"),
+        ));
+    }
+    let Some(content) = f.content.as_deref() else {
+        return Err(RowProblem::new(
+            "malformed_file_entry",
+            format!("`files[{entry}].content` of `{path}` is missing or null"),
+        ));
+    };
+    Ok((path, content))
+}
+
+/// The checks every generation's `files` must pass, whatever the run's options: at least
+/// one entry, each usable ([`check_file_entry`]), each path once, text that is UTF-8
+/// unless binary by git's rule. Returns (normalised path, content, binary) per entry.
+pub fn check_generated_entries(files: &[RawFile]) -> Result<Vec<CheckedFile<'_>>, RowProblem> {
+    if files.is_empty() {
+        return Err(RowProblem::new("malformed_record", "field `files` is an empty list"));
+    }
+    let mut seen = BTreeSet::new();
+    let mut generated: Vec<CheckedFile<'_>> = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let entry = i + 1;
+        let (path, content) = check_file_entry(entry, f)?;
+        if !seen.insert(path) {
+            return Err(RowProblem::new(
+                "malformed_file_entry",
+                format!("`files[{entry}].path` `{path}` appears twice"),
+            ));
+        }
+        let binary = is_binary(content);
+        if !binary && std::str::from_utf8(content).is_err() {
+            return Err(RowProblem::new(
+                "invalid_utf8",
+                format!("`files[{entry}].content`: generated `{path}` is not valid UTF-8 and has no NUL byte (not binary by git's rule)"),
+            ));
+        }
+        generated.push((path, content, binary));
+    }
+    Ok(generated)
+}
+
 /// The files of a chosen snapshot that some generation needs.
 #[derive(Debug)]
 pub enum SnapshotFiles {
@@ -109,7 +168,7 @@ impl SnapshotFiles {
 }
 
 /// A validated generated file: normalised path, content, binary.
-type CheckedFile<'g> = (&'g str, &'g [u8], bool);
+pub type CheckedFile<'g> = (&'g str, &'g [u8], bool);
 
 /// One `edits` row.
 struct EditRow {
@@ -220,44 +279,11 @@ impl EditsWriter {
         Ok((columns, rows))
     }
 
-    /// Validates the generation's file entries: (normalised path, content, binary).
+    /// Validates the generation's file entries (normalised path, content, binary) and
+    /// their sizes against `--max-file-bytes`.
     fn check_generated_files<'g>(&self, g: &'g GenerationRow) -> Result<Vec<CheckedFile<'g>>, RowProblem> {
-        if g.files.is_empty() {
-            return Err(RowProblem::new("malformed_record", "field `files` is an empty list"));
-        }
-        let mut seen = BTreeSet::new();
-        let mut generated: Vec<CheckedFile<'_>> = Vec::with_capacity(g.files.len());
-        for (i, f) in g.files.iter().enumerate() {
-            let entry = i + 1;
-            if let Some(problem) = &f.problem {
-                return Err(RowProblem::new("malformed_file_entry", format!("`files[{entry}]`: {problem}")));
-            }
-            let Some(raw_path) = f.path.as_deref() else {
-                return Err(RowProblem::new(
-                    "malformed_file_entry",
-                    format!("`files[{entry}].path` is missing or null"),
-                ));
-            };
-            let path = normalize_path(raw_path);
-            if let Some(why) = path_problem(path) {
-                return Err(RowProblem::new(
-                    "malformed_file_entry",
-                    // Quoted escaped: the path may hold a newline or a U+202E.
-                    format!("`files[{entry}].path` {raw_path:?} {why}"),
-                ));
-            }
-            let Some(content) = f.content.as_deref() else {
-                return Err(RowProblem::new(
-                    "malformed_file_entry",
-                    format!("`files[{entry}].content` of `{path}` is missing or null"),
-                ));
-            };
-            if !seen.insert(path) {
-                return Err(RowProblem::new(
-                    "malformed_file_entry",
-                    format!("`files[{entry}].path` `{path}` appears twice"),
-                ));
-            }
+        let generated = check_generated_entries(&g.files)?;
+        for &(path, content, _) in &generated {
             if content.len() as u64 > self.max_file_bytes {
                 return Err(RowProblem::new(
                     "oversized_content",
@@ -268,14 +294,6 @@ impl EditsWriter {
                     ),
                 ));
             }
-            let binary = is_binary(content);
-            if !binary && std::str::from_utf8(content).is_err() {
-                return Err(RowProblem::new(
-                    "invalid_utf8",
-                    format!("generated `{path}` is not valid UTF-8 and has no NUL byte (not binary by git's rule)"),
-                ));
-            }
-            generated.push((path, content, binary));
         }
         Ok(generated)
     }

@@ -13,6 +13,7 @@
 //! backfills give byte-identical files.
 
 pub mod compare;
+pub mod contract;
 pub mod language;
 pub mod records;
 pub mod spill;
@@ -364,7 +365,13 @@ fn choose_snapshots(
                 Err((problem, id, project_id)) => {
                     let is_ours = project_id.as_deref().map_or(options.shard.index() == 0, |p| options.shard.owns(p));
                     if file.partition == ds && is_ours {
-                        let problem = RowProblem::new("malformed_snapshot", problem.message);
+                        // A version this reader does not know keeps its own code (docs/contracts.md).
+                        let code = if problem.code == "unsupported_schema_version" {
+                            problem.code
+                        } else {
+                            "malformed_snapshot"
+                        };
+                        let problem = RowProblem::new(code, problem.message);
                         bad_rows[fi].insert(row, (problem, id, project_id));
                     }
                 }

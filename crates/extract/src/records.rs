@@ -23,6 +23,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -30,6 +31,7 @@ use hive_core::CoreError;
 use hive_core::columns::{ColumnKind, FilesColumn, TextColumn, TimestampColumn, check_columns, parse_instant, typed};
 use hive_core::lake::{InputFile, InputFormat};
 use hive_core::ndjson::{Line, NdjsonLines};
+use hive_core::schema::{RAW_EXPORT_VERSION, RAW_VERSION_FIELD, SCHEMA_VERSION_KEY};
 
 /// Why a row could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,32 @@ impl RowProblem {
             message: message.into(),
         }
     }
+}
+
+/// Why a record's contract version (`schema_version`, docs/contracts.md) cannot be read,
+/// if it cannot: `None` for versions `1..=RAW_EXPORT_VERSION`, and for a record without
+/// one (version 1, from before the field existed).
+pub fn version_problem(version: Option<&Value>) -> Option<RowProblem> {
+    match version? {
+        Value::Null => None,
+        Value::Number(n) => match n.as_u64() {
+            Some(v) if (1..=u64::from(RAW_EXPORT_VERSION)).contains(&v) => None,
+            _ => Some(unsupported_version(&n.to_string())),
+        },
+        other => Some(RowProblem::new(
+            "malformed_record",
+            format!("field `{RAW_VERSION_FIELD}` is not an integer: `{other}`"),
+        )),
+    }
+}
+
+fn unsupported_version(version: &str) -> RowProblem {
+    RowProblem::new(
+        "unsupported_schema_version",
+        format!(
+            "field `{RAW_VERSION_FIELD}` is {version}: this reader reads raw export contract versions 1 to {RAW_EXPORT_VERSION} (docs/contracts.md)"
+        ),
+    )
 }
 
 /// Keys of a row, from the light pass.
@@ -128,7 +156,7 @@ impl RawTable {
         }
     }
 
-    fn required(self) -> Vec<(&'static str, ColumnKind)> {
+    pub fn required(self) -> Vec<(&'static str, ColumnKind)> {
         let mut cols = vec![
             (self.id_column(), ColumnKind::Text),
             ("project_id", ColumnKind::Text),
@@ -186,6 +214,25 @@ impl ParquetInput {
     fn builder(&self, path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, CoreError> {
         let file = self.file.try_clone().map_err(|e| CoreError::io(path, e))?;
         Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone()))
+    }
+
+    /// Why the file's contract version (key-value metadata `hive.schema_version`) cannot
+    /// be read, if it cannot; every row of the file is then quarantined with it.
+    fn version_problem(&self) -> Option<RowProblem> {
+        let text = self
+            .metadata
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()?
+            .iter()
+            .find(|kv| kv.key == SCHEMA_VERSION_KEY)?
+            .value
+            .clone()?;
+        match text.trim().parse::<u64>() {
+            Ok(v) if (1..=u64::from(RAW_EXPORT_VERSION)).contains(&v) => None,
+            Ok(v) => Some(unsupported_version(&v.to_string())),
+            Err(_) => Some(unsupported_version(&format!("`{text}`"))),
+        }
     }
 
     /// Row groups as `(first 1-based row, rows)`.
@@ -252,6 +299,7 @@ pub fn read_light(input: &InputFile, table: RawTable, limits: ReadLimits) -> Res
 
 fn read_light_parquet(path: &Path, table: RawTable, limits: ReadLimits) -> Result<Vec<LightRow>, CoreError> {
     let input = ParquetInput::open(path, table)?;
+    let version = input.version_problem();
     let mask = light_projection(
         &input,
         &[table.id_column(), "project_id", table.at_column()],
@@ -280,7 +328,7 @@ fn read_light_parquet(path: &Path, table: RawTable, limits: ReadLimits) -> Resul
                 path: path.to_owned(),
                 source: e,
             })?;
-            light_rows_of_batch(&batch, path, table, &mut next_row, &mut rows)?;
+            light_rows_of_batch(&batch, path, table, version.as_ref(), &mut next_row, &mut rows)?;
         }
     }
     Ok(rows)
@@ -290,6 +338,7 @@ fn light_rows_of_batch(
     batch: &RecordBatch,
     path: &Path,
     table: RawTable,
+    version: Option<&RowProblem>,
     next_row: &mut u64,
     rows: &mut Vec<LightRow>,
 ) -> Result<(), CoreError> {
@@ -311,9 +360,13 @@ fn light_rows_of_batch(
             .and_then(|f| f.paths(i))
             .map(|ps| ps.into_iter().flatten().map(str::to_owned).collect())
             .unwrap_or_default();
+        let keys = match version {
+            Some(problem) => Err((problem.clone(), id, project)),
+            None => light_keys(table, id, project, at),
+        };
         rows.push(LightRow {
             row: *next_row,
-            keys: light_keys(table, id, project, at),
+            keys,
             paths,
         });
         *next_row += 1;
@@ -363,6 +416,7 @@ struct LightLine {
     #[serde(alias = "captured_at")]
     generated_at: Option<String>,
     files: Option<Vec<PathOnly>>,
+    schema_version: Option<Value>,
 }
 
 /// A file entry of the light pass: the content is skipped, not decoded into memory.
@@ -411,9 +465,13 @@ fn read_light_ndjson(path: &Path, table: RawTable, limits: ReadLimits) -> Result
         let keys = match serde_json::from_slice::<LightLine>(&bytes) {
             Err(e) => (Err((json_problem(&bytes, &e), None, None)), Vec::new()),
             Ok(l) => {
+                let version = version_problem(l.schema_version.as_ref());
                 let at = l.generated_at.map(|t| parse_instant(&t).ok_or(t));
                 let paths = l.files.unwrap_or_default().into_iter().filter_map(|f| f.path).collect();
-                (light_keys(table, l.event_id, l.project_id, at), paths)
+                match version {
+                    Some(problem) => (Err((problem, l.event_id, l.project_id)), paths),
+                    None => (light_keys(table, l.event_id, l.project_id, at), paths),
+                }
             }
         };
         let (keys, paths) = keys;
@@ -691,10 +749,29 @@ fn decode_snapshot_parquet(batch: &RecordBatch, path: &Path, i: usize) -> Result
     })())
 }
 
-#[derive(Deserialize)]
-struct FileLine {
+/// An RFC 3339 instant with a zone offset, as the contract asks producers to write it
+/// (the reader also tolerates a zone-less instant, taken as UTC).
+pub const INSTANT_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$";
+/// A usable file path (compare.rs `path_problem`, after leading `./` are removed): not
+/// empty, relative, no drive letter, no backslash, no control or bidirectional-text
+/// character, no empty, `.` or `..` segment.
+pub const PATH_PATTERN: &str = r"^(\./)*(?![A-Za-z]:)(?!\.\.?(/|$))[^/\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+(/(?!\.\.?(/|$))[^/\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+)*$";
+/// Padded standard base64 (RFC 4648 section 4).
+pub const BASE64_PATTERN: &str = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
+
+/// One `{path, content}` entry of `files`. Text goes in `content`; bytes that are not
+/// UTF-8 (binary files) go in `content_base64`; exactly one of the two.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(extend("oneOf" = [{"required": ["content"]}, {"required": ["content_base64"]}]))]
+pub(crate) struct FileLine {
+    /// Path of the file inside the project, relative (a leading `./` is removed).
+    #[schemars(required, regex(pattern = PATH_PATTERN))]
     path: Option<String>,
+    /// The file's text.
+    #[schemars(extend("type" = "string"))]
     content: Option<String>,
+    /// The file's bytes, base64 (standard alphabet, padded), for content that is not UTF-8.
+    #[schemars(regex(pattern = BASE64_PATTERN), extend("type" = "string", "contentEncoding" = "base64"))]
     content_base64: Option<String>,
 }
 
@@ -717,21 +794,64 @@ impl FileLine {
     }
 }
 
-#[derive(Deserialize)]
-struct GenerationLine {
+/// One generation as maestro-hive exports it to `raw/generations` in NDJSON: one JSON
+/// object per line. Fields not listed here are ignored (docs/contracts.md).
+#[derive(Deserialize, JsonSchema)]
+#[schemars(title = "raw/generations record", extend("x-hive-schema-version" = RAW_EXPORT_VERSION))]
+pub(crate) struct GenerationLine {
+    /// Contract version the record follows; absent means 1. Readers quarantine a record
+    /// of a version they do not know (`unsupported_schema_version`).
+    #[schemars(with = "Option<u32>", range(min = 1, max = RAW_EXPORT_VERSION), extend("type" = "integer"))]
+    schema_version: Option<Value>,
+    /// Unique id of the generation event; a second delivery of the same id is a duplicate.
+    #[schemars(required, length(min = 1))]
     event_id: Option<String>,
+    /// When the files were generated: RFC 3339 with a zone offset.
+    #[schemars(required, regex(pattern = INSTANT_PATTERN), extend("format" = "date-time"))]
     generated_at: Option<String>,
+    /// Project the generation belongs to: the unit of randomisation, hashed exactly as given.
+    #[schemars(required, length(min = 1))]
     project_id: Option<String>,
+    /// Template that generated the files.
+    #[schemars(required, length(min = 1))]
     template_id: Option<String>,
+    /// Version of the template served.
+    #[schemars(required, length(min = 1))]
     template_version: Option<String>,
+    /// A/B experiment that routed the project, if any.
     experiment_id: Option<String>,
+    /// Variant the project was routed to, if any.
     variant: Option<String>,
+    /// What the generator was asked: free text, or any JSON (kept as its JSON text).
     request: Option<Value>,
+    /// The generated files, at least one, each path once.
+    #[schemars(required, length(min = 1))]
     files: Option<Vec<FileLine>>,
+}
+
+/// The JSON Schema of one raw generation record (NDJSON form), generated from the
+/// reader's own type: `contracts/raw-generation.schema.json`.
+pub fn generation_json_schema() -> String {
+    pretty(&schemars::schema_for!(GenerationLine))
+}
+
+/// The JSON Schema of one raw snapshot record (NDJSON form):
+/// `contracts/raw-snapshot.schema.json`.
+pub fn snapshot_json_schema() -> String {
+    pretty(&schemars::schema_for!(SnapshotLine))
+}
+
+fn pretty(schema: &schemars::Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn decode_generation_line(bytes: &[u8]) -> Result<GenerationRow, RowProblem> {
     let line: GenerationLine = serde_json::from_slice(bytes).map_err(|e| json_problem(bytes, &e))?;
+    if let Some(problem) = version_problem(line.schema_version.as_ref()) {
+        return Err(problem);
+    }
     let at_text = required(line.generated_at, "generated_at")?;
     let generated_at = parse_instant(&at_text)
         .ok_or_else(|| RowProblem::new("malformed_record", format!("field `generated_at` is not a timestamp: `{at_text}`")))?;
@@ -758,11 +878,26 @@ fn decode_generation_line(bytes: &[u8]) -> Result<GenerationRow, RowProblem> {
     })
 }
 
-#[derive(Deserialize)]
-struct SnapshotLine {
+/// One snapshot as maestro-hive exports it to `raw/snapshots` in NDJSON: the full tree of
+/// a project at one moment. Fields not listed here are ignored (docs/contracts.md).
+#[derive(Deserialize, JsonSchema)]
+#[schemars(title = "raw/snapshots record", extend("x-hive-schema-version" = RAW_EXPORT_VERSION))]
+pub(crate) struct SnapshotLine {
+    /// Contract version the record follows; absent means 1. Readers quarantine a record
+    /// of a version they do not know (`unsupported_schema_version`).
+    #[schemars(with = "Option<u32>", range(min = 1, max = RAW_EXPORT_VERSION), extend("type" = "integer"))]
+    schema_version: Option<Value>,
+    /// Unique id of the snapshot.
+    #[schemars(required, length(min = 1))]
     snapshot_id: Option<String>,
+    /// Project captured, exactly as in its generations.
+    #[schemars(required, length(min = 1))]
     project_id: Option<String>,
+    /// When the tree was captured: RFC 3339 with a zone offset.
+    #[schemars(required, regex(pattern = INSTANT_PATTERN), extend("format" = "date-time"))]
     captured_at: Option<String>,
+    /// Every file of the project (an empty list: the project is empty).
+    #[schemars(required)]
     files: Option<Vec<FileLine>>,
 }
 
@@ -771,6 +906,9 @@ fn decode_snapshot_line(bytes: &[u8]) -> Result<SnapshotRow, RowProblem> {
         let p = json_problem(bytes, &e);
         RowProblem::new("malformed_snapshot", p.message)
     })?;
+    if let Some(problem) = version_problem(line.schema_version.as_ref()) {
+        return Err(problem);
+    }
     let at_text = required(line.captured_at, "captured_at").map_err(|p| RowProblem::new("malformed_snapshot", p.message))?;
     let captured_at = parse_instant(&at_text)
         .ok_or_else(|| RowProblem::new("malformed_snapshot", format!("field `captured_at` is not a timestamp: `{at_text}`")))?;

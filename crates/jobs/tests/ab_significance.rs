@@ -363,6 +363,26 @@ fn a_clear_winner_is_promoted_unless_a_guardrail_fails() {
     assert_eq!(summary["decisions"]["exp-1"], json!("promote"), "{summary}");
     let decision = promotions(&root, FINAL).join("\n");
     assert!(decision.contains("2.0.0") && decision.contains("guardrails pass"), "{decision}");
+    // The serving contract: the champion per night, without MLflow (docs/contracts.md).
+    let champion = |night: &str| -> Value {
+        let path = root.join(format!("champions/dt={night}/champions.json"));
+        serde_json::from_str::<Value>(&fs_err::read_to_string(path).unwrap()).unwrap()["champions"][0].clone()
+    };
+    let (before, after) = (champion("2026-06-10"), champion(FINAL));
+    assert_eq!(
+        (&before["version"], &before["basis"]),
+        (&json!("1.0.0"), &json!("control")),
+        "{before}"
+    );
+    assert_eq!(
+        (&after["version"], &after["basis"]),
+        (&json!("2.0.0"), &json!("promoted")),
+        "{after}"
+    );
+    assert_eq!(
+        summary["outputs"]["champions"],
+        json!(root.join(format!("champions/dt={FINAL}/champions.json")))
+    );
 
     // The same win on the primary metric, but users' diffs grow: the guardrail fails.
     let dir = Workdir::new("ab-guardrail");

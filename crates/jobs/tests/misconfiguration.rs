@@ -42,8 +42,9 @@ fn a_data_root_that_does_not_exist_is_exit_2_in_every_job() {
     let missing = dir.join("no/such/lake");
     let config = dir.write("experiments.yaml", "experiments: []\n");
     let gates = dir.write("q.yaml", "version: 1\n");
-    let cases: [(&str, Vec<&str>); 7] = [
+    let cases: [(&str, Vec<&str>); 8] = [
         ("extract-edits", vec![]),
+        ("validate-raw", vec![]),
         ("score-diffs", vec![]),
         ("ab-significance", vec!["--config", config.to_str().unwrap()]),
         ("promote-templates", vec!["--config", config.to_str().unwrap()]),

@@ -330,9 +330,14 @@ fn bad_config_exits_2_naming_file_and_line() {
 fn usage_errors_exit_2() {
     let config = sample_config();
     let config = config.to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["prj-1"], "required arguments were not provided"),
-        (&["--config", config, "prj-1"], "<--experiment <ID>|--salt <SALT>>"),
+        (&["--growthbook-features"], "--growthbook-features needs --config"),
+        (&["--config", config, "--growthbook-features", "prj-1"], "cannot be used with"),
+        (
+            &["--config", config, "prj-1"],
+            "<--experiment <ID>|--salt <SALT>|--growthbook-features>",
+        ),
         (
             &["--experiment", "exp-axum-2", "prj-1"],
             "--experiment needs --config (or `HIVE_EXPERIMENTS_CONFIG`)",

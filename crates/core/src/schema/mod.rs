@@ -5,6 +5,7 @@
 //! against the code. A schema's version is written into every file's key-value metadata
 //! (`hive.schema_version`); bump it on any change a reader could notice.
 
+pub mod contract;
 pub mod gates;
 
 use std::collections::HashMap;
@@ -484,6 +485,15 @@ pub fn quarantine_spec(job: &str) -> TableSpec {
 
 /// `raw/generations`: what maestro-hive exports per generation.
 pub const RAW_GENERATIONS: &str = "raw/generations";
+
+/// Version of the raw export contract (`contracts/`, docs/contracts.md) that this
+/// workspace reads. An NDJSON record carries it in the field [`RAW_VERSION_FIELD`], a
+/// Parquet export in its key-value metadata under [`SCHEMA_VERSION_KEY`]; a record or
+/// file without it is version 1 (exports from before the field existed). Readers accept
+/// versions `1..=RAW_EXPORT_VERSION` and quarantine any other, naming the version.
+pub const RAW_EXPORT_VERSION: u32 = 1;
+/// The NDJSON field holding a raw record's contract version.
+pub const RAW_VERSION_FIELD: &str = "schema_version";
 
 /// build-finetune's dataset directory (JSONL, Parquet, manifest, card; not a Parquet table).
 pub const FINETUNE: &str = "finetune";

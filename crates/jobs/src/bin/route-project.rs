@@ -36,6 +36,11 @@ use hive_jobs::JobResultExt;
 /// a line's `\n` or `\r\n` removed and nothing else, so an empty line is the empty id.
 /// Output lines follow input order.
 ///
+/// With --growthbook-features (and --config), no project is routed: the whole config is
+/// printed as a GrowthBook features payload (one feature per experiment, keyed by its id,
+/// valued by template version, hashVersion 2, seed = salt, hashAttribute `id`) that a
+/// GrowthBook SDK routes exactly as this spec does (docs/contracts.md).
+///
 /// Exit codes: 0 done; 2 bad usage, an unreadable or invalid config (the message names the
 /// file and line), an unknown experiment, weights that are not a distribution, or stdin
 /// that is not UTF-8.
@@ -45,9 +50,10 @@ use hive_jobs::JobResultExt;
 ///   route-project --salt exp-fastapi-3 --weights 0.5,0.5 prj-00000a1b2c3d prj-0000ffee0011
 ///   cut -f1 projects.tsv | route-project --config exp.yaml --experiment exp-1 > routes.ndjson
 ///   route-project --salt s --weights 0.2,0.8 -- -id-starting-with-a-dash
+///   route-project --config data/sample/experiments.yaml --growthbook-features > features.json
 #[derive(Debug, Parser)]
 #[command(name = "route-project", version, verbatim_doc_comment)]
-#[command(group(ArgGroup::new("routing").required(true).args(["experiment", "salt"])))]
+#[command(group(ArgGroup::new("routing").required(true).args(["experiment", "salt", "growthbook_features"])))]
 struct Cli {
     /// Experiments config (docs/experiments.md) holding --experiment.
     #[arg(long, env = env::EXPERIMENTS_CONFIG, value_name = "FILE")]
@@ -64,6 +70,10 @@ struct Cli {
     /// Variant weights in variant order, comma-separated, summing to 1 (with --salt).
     #[arg(long, value_name = "W,W,..", value_delimiter = ',', requires = "salt")]
     weights: Option<Vec<f64>>,
+
+    /// Print --config as a GrowthBook features payload instead of routing projects.
+    #[arg(long, conflicts_with = "project_ids")]
+    growthbook_features: bool,
 
     /// Project ids to route; read from stdin, one per line, when none are given.
     #[arg(value_name = "PROJECT_ID")]
@@ -151,7 +161,25 @@ impl Router {
     }
 }
 
+/// Prints the config as a GrowthBook features payload.
+fn print_growthbook_features(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let Some(path) = &cli.config else {
+        return Err(hive_jobs::usage_error(format!(
+            "--growthbook-features needs --config (or `{}`)",
+            env::EXPERIMENTS_CONFIG
+        )));
+    };
+    let config = ExperimentsConfig::load(path).classified()?;
+    let text = serde_json::to_string_pretty(&hive_ab::serving::growthbook_features(&config)).context("rendering the features")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|()| out.flush()).context("writing to stdout")?;
+    Ok(ExitStatus::Success)
+}
+
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    if cli.growthbook_features {
+        return print_growthbook_features(cli);
+    }
     let router = Router::from_cli(cli)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -75,6 +75,7 @@ pub fn bin_path(name: &str) -> &'static str {
         "build-finetune" => env!("CARGO_BIN_EXE_build-finetune"),
         "evaluate-gates" => env!("CARGO_BIN_EXE_evaluate-gates"),
         "mlflow-sync" => env!("CARGO_BIN_EXE_mlflow-sync"),
+        "validate-raw" => env!("CARGO_BIN_EXE_validate-raw"),
         other => panic!("unknown binary {other}"),
     }
 }
