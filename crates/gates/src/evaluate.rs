@@ -8,63 +8,9 @@
 //! missing-report policy says whether that fails the run.
 
 use crate::config::{EffectiveGate, Level, Metric, MissingPolicy, TestType};
-use crate::reports::{CaseStatus, CoverageReport, Parsed, PerfReport, SecuritySeverity};
+use crate::reports::{CoverageReport, Measured, Parsed, PerfReport};
 
-/// Test counts of one or more JUnit reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TestTotals {
-    pub tests: u64,
-    pub passed: u64,
-    pub failed: u64,
-    pub errors: u64,
-    pub skipped: u64,
-    pub flaky: u64,
-    pub duration_seconds: f64,
-}
-
-impl TestTotals {
-    fn add(&mut self, other: &Self) {
-        self.tests += other.tests;
-        self.passed += other.passed;
-        self.failed += other.failed;
-        self.errors += other.errors;
-        self.skipped += other.skipped;
-        self.flaky += other.flaky;
-        self.duration_seconds += other.duration_seconds;
-    }
-
-    /// (passed + flaky) / (tests - skipped); None when nothing ran.
-    pub fn pass_rate(&self) -> Option<f64> {
-        let executed = self.tests - self.skipped;
-        (executed > 0).then(|| (self.passed + self.flaky) as f64 / executed as f64)
-    }
-}
-
-/// Finding counts of one or more SARIF reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FindingTotals {
-    pub total: u64,
-    pub critical: u64,
-    pub high: u64,
-    pub medium: u64,
-    pub low: u64,
-    pub error: u64,
-    pub warning: u64,
-    pub note: u64,
-}
-
-impl FindingTotals {
-    fn add(&mut self, o: &Self) {
-        self.total += o.total;
-        self.critical += o.critical;
-        self.high += o.high;
-        self.medium += o.medium;
-        self.low += o.low;
-        self.error += o.error;
-        self.warning += o.warning;
-        self.note += o.note;
-    }
-}
+pub use crate::reports::{FindingTotals, TestTotals};
 
 /// What the reports of one scope (a test type, or all of them) measured. A `None`
 /// family means no report of that kind was found.
@@ -85,40 +31,29 @@ impl Measurements {
                     duration_seconds: r.duration_seconds,
                     ..TestTotals::default()
                 };
-                for c in &r.cases {
-                    t.tests += 1;
-                    match c.status {
-                        CaseStatus::Passed => t.passed += 1,
-                        CaseStatus::Failed => t.failed += 1,
-                        CaseStatus::Error => t.errors += 1,
-                        CaseStatus::Skipped => t.skipped += 1,
-                        CaseStatus::Flaky => t.flaky += 1,
-                    }
-                }
-                self.tests.get_or_insert_default().add(&t);
+                r.cases.iter().for_each(|c| t.count(c));
+                self.add_measured(&Measured::Tests(t));
             }
-            Parsed::Coverage(r) => self.coverage.get_or_insert_default().merge(r),
             Parsed::Findings(r) => {
-                let mut t = FindingTotals::default();
-                for f in &r.findings {
-                    t.total += 1;
-                    match f.security_severity {
-                        Some(SecuritySeverity::Critical) => t.critical += 1,
-                        Some(SecuritySeverity::High) => t.high += 1,
-                        Some(SecuritySeverity::Medium) => t.medium += 1,
-                        Some(SecuritySeverity::Low) => t.low += 1,
-                        None => {}
-                    }
-                    match f.level.as_str() {
-                        "error" => t.error += 1,
-                        "warning" => t.warning += 1,
-                        "note" => t.note += 1,
-                        _ => {}
-                    }
-                }
-                self.findings.get_or_insert_default().add(&t);
+                let mut t = FindingTotals {
+                    suppressed: r.suppressed,
+                    ..FindingTotals::default()
+                };
+                r.findings.iter().for_each(|f| t.count(f));
+                self.add_measured(&Measured::Findings(t));
             }
-            Parsed::Performance(r) => match self.perf.as_mut() {
+            Parsed::Coverage(r) => self.add_measured(&Measured::Coverage(r.clone())),
+            Parsed::Performance(r) => self.add_measured(&Measured::Performance(r.clone())),
+        }
+    }
+
+    /// Adds what one streamed report measured.
+    pub fn add_measured(&mut self, measured: &Measured) {
+        match measured {
+            Measured::Tests(t) => self.tests.get_or_insert_default().add(t),
+            Measured::Coverage(r) => self.coverage.get_or_insert_default().merge(r),
+            Measured::Findings(t) => self.findings.get_or_insert_default().add(t),
+            Measured::Performance(r) => match self.perf.as_mut() {
                 Some(p) => p.combine(r),
                 None => self.perf = Some(r.clone()),
             },
@@ -292,7 +227,7 @@ pub fn fmt_value(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::config::Operator;
-    use crate::reports::{TestCase, TestReport};
+    use crate::reports::{CaseStatus, TestCase, TestReport};
 
     fn gate(metric: Metric, operator: Operator, threshold: f64, level: Level, on_missing: MissingPolicy) -> EffectiveGate {
         EffectiveGate {

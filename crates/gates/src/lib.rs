@@ -10,6 +10,11 @@
 //!
 //! A malformed report is an input error naming the file (exit 2): a gate must never
 //! pass on a report we could not read.
+//!
+//! Memory: test cases and findings are streamed from the parsers straight into the
+//! `test_cases` and `findings` parts, at most one row group ([`ROW_GROUP_ROWS`] rows)
+//! of each held at a time; only counts, per-file coverage and the gate verdicts stay
+//! in memory for the whole run (docs/quality-gates.md, "Resources").
 #![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect))]
 
 pub mod config;
@@ -25,14 +30,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use hive_core::lake::PartWriter;
+use hive_core::lake::{PartWriter, ROW_GROUP_ROWS};
 use hive_core::schema::TableSpec;
 use hive_core::{CoreError, PartitionDate, Shard};
 
 use config::{ConfigError, QualityConfig, TestType};
 use evaluate::{GateResult, GateStatus, Measurements};
 use hive_core::schema::gates as gate_tables;
-use reports::{Parsed, ReportError};
+use reports::{Finding, Measured, ReportError, RowSink, TestCase};
 use tables::{CoverageRow, FindingRow, TestCaseRow};
 
 /// The job's name (summary field).
@@ -202,14 +207,125 @@ fn find_reports(dir: &Path, patterns: &[String]) -> Vec<PathBuf> {
     found.into_iter().collect()
 }
 
-/// Everything measured and decided for the projects of one run.
+/// Everything measured and decided for the projects of one run, except the test cases
+/// and findings, which went to their [`RowStreams`].
 #[derive(Debug, Default)]
 pub struct Evaluation {
     pub results: Vec<GateResult>,
-    pub test_cases: Vec<TestCaseRow>,
     pub coverage: Vec<CoverageRow>,
-    pub findings: Vec<FindingRow>,
     pub reports_read: u64,
+}
+
+type ToBatch<T> = fn(&TableSpec, &[T]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError>;
+
+/// The rows of one table on their way to its part: held until there are a row
+/// group's worth ([`ROW_GROUP_ROWS`]), then written, so that memory holds at most one
+/// row group of them however many the reports have.
+pub struct TableStream<T> {
+    spec: TableSpec,
+    writer: PartWriter,
+    held: Vec<T>,
+    to_batch: ToBatch<T>,
+    /// The first write error; rows pushed after it are dropped, and the run fails.
+    error: Option<GatesError>,
+}
+
+impl<T> TableStream<T> {
+    fn create(options: &GatesOptions, spec: TableSpec, to_batch: ToBatch<T>) -> Result<Self, GatesError> {
+        let writer = PartWriter::create(&options.data_root, spec.clone(), options.date, options.shard)?;
+        Ok(Self {
+            spec,
+            writer,
+            held: Vec::new(),
+            to_batch,
+            error: None,
+        })
+    }
+
+    fn push(&mut self, row: T) {
+        if self.error.is_some() {
+            return;
+        }
+        self.held.push(row);
+        if self.held.len() >= ROW_GROUP_ROWS
+            && let Err(e) = self.flush()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), GatesError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let batch = (self.to_batch)(&self.spec, &self.held).map_err(|source| GatesError::Arrow {
+            table: self.spec.name.clone(),
+            source,
+        })?;
+        self.writer.write(&batch)?;
+        self.held.clear();
+        Ok(())
+    }
+
+    /// The first write error since the last check.
+    fn check(&mut self) -> Result<(), GatesError> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.writer.rows() + self.held.len() as u64
+    }
+
+    fn commit(mut self) -> Result<PathBuf, GatesError> {
+        self.check()?;
+        self.flush()?;
+        Ok(self.writer.commit()?.path)
+    }
+}
+
+/// The `test_cases` and `findings` rows of a run, streamed to their parts.
+pub struct RowStreams {
+    pub test_cases: TableStream<TestCaseRow>,
+    pub findings: TableStream<FindingRow>,
+}
+
+impl RowStreams {
+    fn check(&mut self) -> Result<(), GatesError> {
+        self.test_cases.check()?;
+        self.findings.check()
+    }
+}
+
+/// The rows of one report: each case or finding with the report it came from.
+struct ReportRows<'a> {
+    streams: &'a mut RowStreams,
+    run_id: &'a str,
+    project_id: &'a str,
+    test_type: TestType,
+    report_path: &'a str,
+}
+
+impl RowSink for ReportRows<'_> {
+    fn test_case(&mut self, case: TestCase) {
+        self.streams.test_cases.push(TestCaseRow {
+            run_id: self.run_id.to_owned(),
+            project_id: self.project_id.to_owned(),
+            test_type: self.test_type.to_string(),
+            report_path: self.report_path.to_owned(),
+            case,
+        });
+    }
+
+    fn finding(&mut self, finding: Finding) {
+        self.streams.findings.push(FindingRow {
+            run_id: self.run_id.to_owned(),
+            project_id: self.project_id.to_owned(),
+            test_type: self.test_type.to_string(),
+            report_path: self.report_path.to_owned(),
+            finding,
+        });
+    }
 }
 
 /// Reads the reports of `project` and evaluates its gates.
@@ -219,6 +335,7 @@ pub fn evaluate_project(
     run_id: &str,
     max_report_bytes: u64,
     out: &mut Evaluation,
+    rows: &mut RowStreams,
 ) -> Result<(), GatesError> {
     if !project.dir.is_dir() {
         return Err(GatesError::NoReportsDir {
@@ -235,33 +352,24 @@ pub fn evaluate_project(
                 tracing::info!(project = %project.project_id, %test_type, format = source.format.as_str(), "no report found");
             }
             for file in files {
-                let parsed = reports::parse(source.format, &file, max_report_bytes)?;
-                out.reports_read += 1;
                 let rel = file.strip_prefix(&project.dir).unwrap_or(&file).to_string_lossy().into_owned();
+                let mut sink = ReportRows {
+                    streams: rows,
+                    run_id,
+                    project_id: &project.project_id,
+                    test_type: *test_type,
+                    report_path: &rel,
+                };
+                let measured = reports::parse_streaming(source.format, &file, max_report_bytes, &mut sink)?;
+                rows.check()?;
+                out.reports_read += 1;
                 tracing::debug!(project = %project.project_id, report = %rel, "parsed");
-                match &parsed {
-                    Parsed::Tests(r) => out.test_cases.extend(r.cases.iter().map(|c| TestCaseRow {
-                        run_id: run_id.to_owned(),
-                        project_id: project.project_id.clone(),
-                        test_type: test_type.to_string(),
-                        report_path: rel.clone(),
-                        case: c.clone(),
-                    })),
-                    Parsed::Findings(r) => {
-                        if r.suppressed > 0 {
-                            tracing::info!(project = %project.project_id, report = %rel, suppressed = r.suppressed, "suppressed SARIF results left out");
-                        }
-                        out.findings.extend(r.findings.iter().map(|f| FindingRow {
-                            run_id: run_id.to_owned(),
-                            project_id: project.project_id.clone(),
-                            test_type: test_type.to_string(),
-                            report_path: rel.clone(),
-                            finding: f.clone(),
-                        }));
-                    }
-                    Parsed::Coverage(_) | Parsed::Performance(_) => {}
+                if let Measured::Findings(f) = &measured
+                    && f.suppressed > 0
+                {
+                    tracing::info!(project = %project.project_id, report = %rel, suppressed = f.suppressed, "suppressed SARIF results left out");
                 }
-                scope.add(&parsed);
+                scope.add_measured(&measured);
             }
         }
         if let Some(cov) = &scope.coverage {
@@ -368,29 +476,29 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
     // A shard that owns none of the projects still commits (empty) parts, so that the
     // partition completes once every shard has run.
     let mut eval = Evaluation::default();
+    let mut rows = RowStreams {
+        test_cases: TableStream::create(options, gate_tables::test_cases_spec(), tables::test_cases_batch)?,
+        findings: TableStream::create(options, gate_tables::findings_spec(), tables::findings_batch)?,
+    };
     for project in &projects {
         let run_id = options
             .run_id
             .clone()
             .unwrap_or_else(|| format!("{}@{}", project.project_id, options.date));
-        evaluate_project(&config, project, &run_id, max_report_bytes, &mut eval)?;
+        evaluate_project(&config, project, &run_id, max_report_bytes, &mut eval, &mut rows)?;
     }
+    summary.test_cases = rows.test_cases.rows();
+    summary.findings = rows.findings.rows();
     summary.outputs.insert(
         gate_tables::GATE_RESULTS,
         write_table(options, gate_tables::gate_results_spec(), &eval.results, tables::gate_results_batch)?,
     );
-    summary.outputs.insert(
-        gate_tables::TEST_CASES,
-        write_table(options, gate_tables::test_cases_spec(), &eval.test_cases, tables::test_cases_batch)?,
-    );
+    summary.outputs.insert(gate_tables::TEST_CASES, rows.test_cases.commit()?);
     summary.outputs.insert(
         gate_tables::COVERAGE,
         write_table(options, gate_tables::coverage_spec(), &eval.coverage, tables::coverage_batch)?,
     );
-    summary.outputs.insert(
-        gate_tables::FINDINGS,
-        write_table(options, gate_tables::findings_spec(), &eval.findings, tables::findings_batch)?,
-    );
+    summary.outputs.insert(gate_tables::FINDINGS, rows.findings.commit()?);
     summary.markdown = output::markdown(&eval.results);
     if let Some(path) = options.summary_md.as_ref().filter(|p| p.as_os_str() != "-") {
         hive_core::lake::write_atomically(path, summary.markdown.as_bytes())?;
@@ -413,9 +521,7 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
         }
     }
     summary.reports_read = eval.reports_read;
-    summary.test_cases = eval.test_cases.len() as u64;
     summary.coverage_files = eval.coverage.len() as u64;
-    summary.findings = eval.findings.len() as u64;
     summary.status = if summary.blocking_failures.is_empty() {
         RunStatus::Passed
     } else {

@@ -19,11 +19,15 @@
 //!
 //! Counts come from the test cases, never from the suites' `tests`/`failures`
 //! attributes, which some tools leave out or get wrong.
+//!
+//! The document is read as a stream of XML events and each case is handed on as soon
+//! as it closes (one case is held back, to fold jest-junit's second report into it):
+//! memory is one case and the stack of open suites, whatever the number of cases.
 
 use std::path::Path;
 
 use super::xml::{Node, XmlStream, attr};
-use super::{CappedReader, CaseStatus, MAX_MESSAGE_BYTES, ReportError, TestCase, TestReport, parse_number, truncate_message};
+use super::{CappedReader, CaseStatus, MAX_MESSAGE_BYTES, ReportError, TestCase, TestTotals, parse_number, truncate_message};
 use crate::config::ReportFormat;
 
 /// The classname jest-junit gives the cases of a test file that failed to run
@@ -69,44 +73,73 @@ impl CaseBuilder {
     }
 }
 
-/// Appends `case`, folding jest-junit's second report of a test file that failed to
-/// run into the first (the worse status and the first message win).
-fn push_case(cases: &mut Vec<TestCase>, case: TestCase) {
-    if case.classname == JEST_SUITE_FAILED_TO_RUN
-        && let Some(last) = cases.last_mut()
-        && last.classname == case.classname
-        && last.suite == case.suite
-        && last.name == case.name
-    {
-        if case.status == CaseStatus::Error {
-            last.status = CaseStatus::Error;
-        } else if last.status != CaseStatus::Error && case.status == CaseStatus::Failed {
-            last.status = CaseStatus::Failed;
-        }
-        if last.message.is_none() {
-            last.message = case.message;
-        }
-        return;
-    }
-    cases.push(case);
+/// Hands on each case, holding the last one back to fold jest-junit's second report of
+/// a test file that failed to run into the first (the worse status and the first
+/// message win), and counts what it hands on.
+struct Cases<'e> {
+    held: Option<TestCase>,
+    emit: &'e mut dyn FnMut(TestCase),
+    totals: TestTotals,
+    /// Sum of the cases' times (the duration when no suite gives one).
+    case_seconds: f64,
 }
 
-/// Parses one JUnit XML file.
+impl Cases<'_> {
+    fn push(&mut self, case: TestCase) {
+        if case.classname == JEST_SUITE_FAILED_TO_RUN
+            && let Some(last) = self.held.as_mut()
+            && last.classname == case.classname
+            && last.suite == case.suite
+            && last.name == case.name
+        {
+            if case.status == CaseStatus::Error {
+                last.status = CaseStatus::Error;
+            } else if last.status != CaseStatus::Error && case.status == CaseStatus::Failed {
+                last.status = CaseStatus::Failed;
+            }
+            if last.message.is_none() {
+                last.message = case.message;
+            }
+            return;
+        }
+        self.flush();
+        self.held = Some(case);
+    }
+
+    fn flush(&mut self) {
+        if let Some(case) = self.held.take() {
+            self.totals.count(&case);
+            self.case_seconds += case.duration_seconds;
+            (self.emit)(case);
+        }
+    }
+}
+
+/// Parses one JUnit XML file, handing each case to `emit` as it is read; returns the
+/// counts and the report's duration.
 #[allow(
     clippy::too_many_lines,
     reason = "one state machine over the JUnit dialects; split, it would thread the same state through helpers"
 )]
-pub fn parse(path: &Path, input: CappedReader) -> Result<TestReport, ReportError> {
+pub fn parse(path: &Path, input: CappedReader, emit: &mut dyn FnMut(TestCase)) -> Result<TestTotals, ReportError> {
     let mut x = XmlStream::new(path, ReportFormat::Junit, input);
     let mut depth = 0usize;
     let mut root_is_suites = false;
     let mut root_time = None;
-    let mut top_times: Vec<Option<f64>> = Vec::new();
+    // Sum of the top-level suites' times, while every one of them has a time.
+    let mut top_seconds = 0.0;
+    let mut top_suites = 0u64;
+    let mut top_all_timed = true;
     let mut suites: Vec<String> = Vec::new();
     let mut case: Option<CaseBuilder> = None;
     // Text of the outcome element being read, when it has no `message` attribute.
     let mut capture: Option<String> = None;
-    let mut cases = Vec::new();
+    let mut cases = Cases {
+        held: None,
+        emit,
+        totals: TestTotals::default(),
+        case_seconds: 0.0,
+    };
     loop {
         match x.next()? {
             Node::Start { name, attrs } => {
@@ -121,7 +154,11 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<TestReport, ReportError
                 match name.as_str() {
                     "testsuite" => {
                         if depth == 1 || (root_is_suites && depth == 2) {
-                            top_times.push(attr(&attrs, "time").and_then(parse_number));
+                            top_suites += 1;
+                            match attr(&attrs, "time").and_then(parse_number) {
+                                Some(t) => top_seconds += t,
+                                None => top_all_timed = false,
+                            }
                         }
                         suites.push(attr(&attrs, "name").unwrap_or_default().to_owned());
                     }
@@ -169,7 +206,7 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<TestReport, ReportError
                     }
                     "testcase" => {
                         if let Some(c) = case.take() {
-                            push_case(&mut cases, c.finish());
+                            cases.push(c.finish());
                         }
                     }
                     "failure" | "error" | "skipped" => {
@@ -193,14 +230,15 @@ pub fn parse(path: &Path, input: CappedReader) -> Result<TestReport, ReportError
             Node::Eof => break,
         }
     }
-    let duration_seconds = root_time.unwrap_or_else(|| {
-        if !top_times.is_empty() && top_times.iter().all(Option::is_some) {
-            top_times.iter().flatten().sum()
-        } else {
-            cases.iter().map(|c: &TestCase| c.duration_seconds).sum()
-        }
+    cases.flush();
+    let case_seconds = cases.case_seconds;
+    let mut totals = cases.totals;
+    totals.duration_seconds = root_time.unwrap_or(if top_suites > 0 && top_all_timed {
+        top_seconds
+    } else {
+        case_seconds
     });
-    Ok(TestReport { cases, duration_seconds })
+    Ok(totals)
 }
 
 #[cfg(test)]
@@ -209,11 +247,19 @@ mod tests {
     use super::*;
     use crate::reports::open_capped;
 
+    use crate::reports::TestReport;
+
     pub(crate) fn parse_text(text: &str) -> Result<TestReport, ReportError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("junit.xml");
         std::fs::write(&path, text).unwrap();
-        parse(&path, open_capped(&path, 1 << 20).unwrap())
+        let mut cases = Vec::new();
+        let totals = parse(&path, open_capped(&path, 1 << 20).unwrap(), &mut |c| cases.push(c))?;
+        assert_eq!(totals.tests, cases.len() as u64, "every case handed on is counted");
+        Ok(TestReport {
+            cases,
+            duration_seconds: totals.duration_seconds,
+        })
     }
 
     fn statuses(r: &TestReport) -> Vec<&'static str> {

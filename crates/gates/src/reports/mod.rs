@@ -1,7 +1,11 @@
 //! Parsers of the reports real tools write, and what they have in common.
 //!
-//! Each parser reads one file and returns a [`Parsed`] report: test cases, per-file
-//! coverage, findings or load-test statistics. They are tolerant of the variants real
+//! Each parser reads one file. JUnit and SARIF parsers stream: they hand each test case
+//! or finding to a [`RowSink`] as soon as it is read and keep only its counts
+//! ([`Measured`]), so memory does not grow with the number of cases or results
+//! ([`parse_streaming`]); [`parse`] collects them into a [`Parsed`] report for callers
+//! that want them all. Coverage and load-test parsers return per-file coverage and
+//! statistics. They are tolerant of the variants real
 //! tools emit (documented per module) and strict about what is not a report: malformed
 //! or truncated input is a [`ReportError::Malformed`] naming the file and, for XML, the
 //! byte offset.
@@ -235,6 +239,96 @@ pub struct Finding {
     pub line: Option<u32>,
 }
 
+/// Test counts of one or more JUnit reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TestTotals {
+    pub tests: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub flaky: u64,
+    pub duration_seconds: f64,
+}
+
+impl TestTotals {
+    /// Counts one case (its duration is not added: a report's duration is its own).
+    pub fn count(&mut self, case: &TestCase) {
+        self.tests += 1;
+        match case.status {
+            CaseStatus::Passed => self.passed += 1,
+            CaseStatus::Failed => self.failed += 1,
+            CaseStatus::Error => self.errors += 1,
+            CaseStatus::Skipped => self.skipped += 1,
+            CaseStatus::Flaky => self.flaky += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.tests += other.tests;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.flaky += other.flaky;
+        self.duration_seconds += other.duration_seconds;
+    }
+
+    /// (passed + flaky) / (tests - skipped); None when nothing ran.
+    pub fn pass_rate(&self) -> Option<f64> {
+        let executed = self.tests - self.skipped;
+        (executed > 0).then(|| (self.passed + self.flaky) as f64 / executed as f64)
+    }
+}
+
+/// Finding counts of one or more SARIF reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FindingTotals {
+    pub total: u64,
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub error: u64,
+    pub warning: u64,
+    pub note: u64,
+    /// Results left out because they are suppressed or absent from the baseline (not
+    /// in `total`).
+    pub suppressed: u64,
+}
+
+impl FindingTotals {
+    /// Counts one (unsuppressed) finding.
+    pub fn count(&mut self, finding: &Finding) {
+        self.total += 1;
+        match finding.security_severity {
+            Some(SecuritySeverity::Critical) => self.critical += 1,
+            Some(SecuritySeverity::High) => self.high += 1,
+            Some(SecuritySeverity::Medium) => self.medium += 1,
+            Some(SecuritySeverity::Low) => self.low += 1,
+            None => {}
+        }
+        match finding.level.as_str() {
+            "error" => self.error += 1,
+            "warning" => self.warning += 1,
+            "note" => self.note += 1,
+            _ => {}
+        }
+    }
+
+    pub fn add(&mut self, o: &Self) {
+        self.total += o.total;
+        self.critical += o.critical;
+        self.high += o.high;
+        self.medium += o.medium;
+        self.low += o.low;
+        self.error += o.error;
+        self.warning += o.warning;
+        self.note += o.note;
+        self.suppressed += o.suppressed;
+    }
+}
+
 /// The unsuppressed results of one SARIF file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FindingsReport {
@@ -301,34 +395,113 @@ pub enum Parsed {
     Performance(PerfReport),
 }
 
-/// Parses `path` as `format`, reading at most `max_bytes`.
+/// What one report measured, without the test cases and findings themselves (those
+/// went, one at a time, to the [`RowSink`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measured {
+    Tests(TestTotals),
+    Coverage(CoverageReport),
+    Findings(FindingTotals),
+    Performance(PerfReport),
+}
+
+/// Where a streaming parse sends each test case and finding as soon as it is read.
+pub trait RowSink {
+    fn test_case(&mut self, case: TestCase);
+    fn finding(&mut self, finding: Finding);
+}
+
+/// A [`RowSink`] that keeps every row: memory grows with the report (for tests, the
+/// fuzz target and small inputs; the job streams instead).
+#[derive(Debug, Default)]
+struct Collect {
+    cases: Vec<TestCase>,
+    findings: Vec<Finding>,
+}
+
+impl RowSink for Collect {
+    fn test_case(&mut self, case: TestCase) {
+        self.cases.push(case);
+    }
+
+    fn finding(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+}
+
+/// Where a report's bytes come from; SARIF may read them twice (see [`sarif`]).
+pub(crate) enum Source<'a> {
+    File { path: &'a Path, limit: u64 },
+    Bytes { path: &'a Path, bytes: &'a [u8] },
+}
+
+impl Source<'_> {
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Self::File { path, .. } | Self::Bytes { path, .. } => path,
+        }
+    }
+
+    /// A new reader from the start of the report.
+    pub(crate) fn open(&self) -> Result<CappedReader, ReportError> {
+        match self {
+            Self::File { path, limit } => open_capped(path, *limit),
+            Self::Bytes { path, bytes } => Ok(CappedReader {
+                inner: Box::new(std::io::Cursor::new(bytes.to_vec())),
+                left: bytes.len() as u64,
+                path: (*path).to_owned(),
+                limit: bytes.len() as u64,
+            }),
+        }
+    }
+}
+
+/// Parses `path` as `format`, reading at most `max_bytes`, and keeps every test case
+/// and finding (memory grows with them: the job uses [`parse_streaming`]).
 pub fn parse(format: ReportFormat, path: &Path, max_bytes: u64) -> Result<Parsed, ReportError> {
-    let input = open_capped(path, max_bytes)?;
-    parse_reader(format, path, input)
+    parse_collecting(format, &Source::File { path, limit: max_bytes })
+}
+
+/// Parses `path` as `format`, reading at most `max_bytes`: each test case and finding
+/// goes to `sink` as it is read, and only their counts are kept.
+pub fn parse_streaming(format: ReportFormat, path: &Path, max_bytes: u64, sink: &mut dyn RowSink) -> Result<Measured, ReportError> {
+    parse_source(format, &Source::File { path, limit: max_bytes }, sink)
 }
 
 /// Parses in-memory `bytes` as `format`; `path` only names the input in errors. The
 /// entry point of the fuzz target and the no-panic tests: the same parsers, without a
 /// file.
 pub fn parse_bytes(format: ReportFormat, path: &Path, bytes: &[u8]) -> Result<Parsed, ReportError> {
-    let input = CappedReader {
-        inner: Box::new(std::io::Cursor::new(bytes.to_vec())),
-        left: bytes.len() as u64,
-        path: path.to_owned(),
-        limit: bytes.len() as u64,
-    };
-    parse_reader(format, path, input)
+    parse_collecting(format, &Source::Bytes { path, bytes })
 }
 
-fn parse_reader(format: ReportFormat, path: &Path, input: CappedReader) -> Result<Parsed, ReportError> {
+fn parse_collecting(format: ReportFormat, source: &Source<'_>) -> Result<Parsed, ReportError> {
+    let mut rows = Collect::default();
+    Ok(match parse_source(format, source, &mut rows)? {
+        Measured::Tests(t) => Parsed::Tests(TestReport {
+            cases: rows.cases,
+            duration_seconds: t.duration_seconds,
+        }),
+        Measured::Findings(t) => Parsed::Findings(FindingsReport {
+            findings: rows.findings,
+            suppressed: t.suppressed,
+        }),
+        Measured::Coverage(c) => Parsed::Coverage(c),
+        Measured::Performance(p) => Parsed::Performance(p),
+    })
+}
+
+fn parse_source(format: ReportFormat, source: &Source<'_>, sink: &mut dyn RowSink) -> Result<Measured, ReportError> {
+    let path = source.path();
+    let open = || source.open();
     Ok(match format {
-        ReportFormat::Junit => Parsed::Tests(junit::parse(path, input)?),
-        ReportFormat::Cobertura => Parsed::Coverage(cobertura::parse(path, input)?),
-        ReportFormat::Jacoco => Parsed::Coverage(jacoco::parse(path, input)?),
-        ReportFormat::Lcov => Parsed::Coverage(lcov::parse(path, input)?),
-        ReportFormat::Sarif => Parsed::Findings(sarif::parse(path, input)?),
-        ReportFormat::LocustCsv => Parsed::Performance(locust::parse(path, input)?),
-        ReportFormat::K6Summary => Parsed::Performance(k6::parse(path, input)?),
+        ReportFormat::Junit => Measured::Tests(junit::parse(path, open()?, &mut |c| sink.test_case(c))?),
+        ReportFormat::Sarif => Measured::Findings(sarif::parse(source, &mut |f| sink.finding(f))?),
+        ReportFormat::Cobertura => Measured::Coverage(cobertura::parse(path, open()?)?),
+        ReportFormat::Jacoco => Measured::Coverage(jacoco::parse(path, open()?)?),
+        ReportFormat::Lcov => Measured::Coverage(lcov::parse(path, open()?)?),
+        ReportFormat::LocustCsv => Measured::Performance(locust::parse(path, open()?)?),
+        ReportFormat::K6Summary => Measured::Performance(k6::parse(path, open()?)?),
     })
 }
 
