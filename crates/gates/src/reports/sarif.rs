@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{Finding, FindingTotals, ReportError, SecuritySeverity, Source, truncate_message};
@@ -225,11 +225,7 @@ impl<'de> Visitor<'de> for &mut Reading<'_> {
                 }
             }
         }
-        if saw_runs {
-            Ok(())
-        } else {
-            Err(de::Error::missing_field("runs"))
-        }
+        if saw_runs { Ok(()) } else { Err(de::Error::missing_field("runs")) }
     }
 }
 
@@ -465,25 +461,20 @@ fn read(source: &Source<'_>, reading: &mut Reading<'_>) -> Result<(), ReportErro
     let bad = |m: String| ReportError::malformed(path, ReportFormat::Sarif, m);
     let input = std::io::BufReader::new(source.open()?);
     let mut de = serde_json::Deserializer::from_reader(input);
-    reading
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| {
-            if e.is_data() {
-                bad(format!("not a SARIF log: {e}"))
-            } else {
-                bad(format!("not JSON: {e}"))
-            }
-        })
+    reading.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| {
+        if e.is_data() {
+            bad(format!("not a SARIF log: {e}"))
+        } else {
+            bad(format!("not JSON: {e}"))
+        }
+    })
 }
 
 /// Parses one SARIF file, handing each unsuppressed result to `emit` as it is read;
 /// returns the counts.
 pub(crate) fn parse(source: &Source<'_>, emit: &mut dyn FnMut(Finding)) -> Result<FindingTotals, ReportError> {
     let mut reading = Reading {
-        pass: Pass::First {
-            deferred: BTreeMap::new(),
-        },
+        pass: Pass::First { deferred: BTreeMap::new() },
         emit,
         totals: FindingTotals::default(),
         version: None,
@@ -498,10 +489,8 @@ pub(crate) fn parse(source: &Source<'_>, emit: &mut dyn FnMut(Finding)) -> Resul
             format!("SARIF version `{v}` is not 2.1.x"),
         ));
     }
-    if let Pass::First { deferred } = std::mem::replace(
-        &mut reading.pass,
-        Pass::Second { tools: BTreeMap::new() },
-    ) && !deferred.is_empty()
+    if let Pass::First { deferred } = std::mem::replace(&mut reading.pass, Pass::Second { tools: BTreeMap::new() })
+        && !deferred.is_empty()
     {
         reading.pass = Pass::Second { tools: deferred };
         read(source, &mut reading)?;
