@@ -291,6 +291,14 @@ pub struct RowStreams {
 }
 
 impl RowStreams {
+    /// Opens the `test_cases` and `findings` parts of the run's partition.
+    pub fn create(options: &GatesOptions) -> Result<Self, GatesError> {
+        Ok(Self {
+            test_cases: TableStream::create(options, gate_tables::test_cases_spec(), tables::test_cases_batch)?,
+            findings: TableStream::create(options, gate_tables::findings_spec(), tables::findings_batch)?,
+        })
+    }
+
     fn check(&mut self) -> Result<(), GatesError> {
         self.test_cases.check()?;
         self.findings.check()
@@ -476,10 +484,7 @@ pub fn run(options: &GatesOptions) -> Result<GatesSummary, GatesError> {
     // A shard that owns none of the projects still commits (empty) parts, so that the
     // partition completes once every shard has run.
     let mut eval = Evaluation::default();
-    let mut rows = RowStreams {
-        test_cases: TableStream::create(options, gate_tables::test_cases_spec(), tables::test_cases_batch)?,
-        findings: TableStream::create(options, gate_tables::findings_spec(), tables::findings_batch)?,
-    };
+    let mut rows = RowStreams::create(options)?;
     for project in &projects {
         let run_id = options
             .run_id
