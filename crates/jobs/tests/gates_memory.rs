@@ -63,7 +63,7 @@ fn count_values(root: &Path, table: &str, column: &str) -> BTreeMap<String, u64>
         for batch in reader {
             let batch = batch.unwrap();
             let values = batch.column_by_name(column).unwrap().as_string::<i32>();
-            for v in values.iter() {
+            for v in values {
                 *counts.entry(v.unwrap_or("<null>").to_owned()).or_default() += 1;
             }
         }

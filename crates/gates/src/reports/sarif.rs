@@ -56,9 +56,18 @@ struct KeptResult {
 struct Rule {
     id: Option<String>,
     default_level: Option<String>,
-    /// `properties.security-severity`: outer `None` when absent, inner `None` when it
-    /// is not a finite number (then the result's own is not consulted, as before).
-    security_severity: Option<Option<f64>>,
+    security_severity: RuleSeverity,
+}
+
+/// A rule's `properties.security-severity`.
+#[derive(Debug, Clone, Copy, Default)]
+enum RuleSeverity {
+    /// None given: the result's own `properties.security-severity` is used.
+    #[default]
+    Absent,
+    /// Given, but not a finite number: no severity (the result's is not consulted).
+    Unreadable,
+    Score(f64),
 }
 
 #[derive(Deserialize)]
@@ -91,7 +100,10 @@ impl From<RawRule> for Rule {
                 .and_then(|c| c.get("level"))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            security_severity: r.properties.and_then(|p| p.security_severity).map(|v| severity_score(&v)),
+            security_severity: match r.properties.and_then(|p| p.security_severity) {
+                None => RuleSeverity::Absent,
+                Some(v) => severity_score(&v).map_or(RuleSeverity::Unreadable, RuleSeverity::Score),
+            },
         }
     }
 }
@@ -307,16 +319,15 @@ impl<'de> Visitor<'de> for Run<'_, '_> {
                     if std::mem::replace(&mut saw_results, true) {
                         return Err(de::Error::duplicate_field("results"));
                     }
-                    match &tool {
-                        Some(t) => map.next_value_seed(Results {
+                    if let Some(t) = &tool {
+                        map.next_value_seed(Results {
                             reading: &mut *self.reading,
                             tool: t,
                             run: ri,
-                        })?,
-                        None => {
-                            results_unread = first;
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        })?;
+                    } else {
+                        results_unread = first;
+                        map.next_value::<IgnoredAny>()?;
                     }
                 }
                 _ => {
@@ -425,9 +436,10 @@ fn finding(tool: &Tool, result: &Value) -> Result<Finding, String> {
     if !matches!(level, "error" | "warning" | "note" | "none") {
         return Err(format!(".level `{level}` is not error/warning/note/none"));
     }
-    let score = match rule.and_then(|r| r.security_severity) {
-        Some(score) => score,
-        None => result.pointer("/properties/security-severity").and_then(severity_score),
+    let score = match rule.map_or(RuleSeverity::Absent, |r| r.security_severity) {
+        RuleSeverity::Score(score) => Some(score),
+        RuleSeverity::Unreadable => None,
+        RuleSeverity::Absent => result.pointer("/properties/security-severity").and_then(severity_score),
     };
     let location = result.pointer("/locations/0/physicalLocation");
     Ok(Finding {
