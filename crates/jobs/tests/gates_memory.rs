@@ -7,7 +7,7 @@
 //! and `findings` tables.
 //!
 //! The files are a fifteenth (SARIF) and a sixth (JUnit) of issue 14's 1.5M results and
-//! 80 MB, so that a debug build runs the test in about 20 s; the limit is scaled to
+//! 80 MB, so that a debug build runs the test in 3 to 10 s; the limit is scaled to
 //! them: 96 MiB, which the streaming code meets with room (about 40 MB resident, the
 //! same at full size) and the old code exceeded on either file alone. The full-size
 //! files are measured by `scripts/bench-gates-memory.sh` (docs/quality-gates.md,
