@@ -185,7 +185,7 @@ def parse_env_connection(conn_id: str, value: str) -> ConnectionFields:
     parts = urlsplit(rest)
     host = unquote(parts.hostname or "")
     if "/" in host:  # a host that is itself a URL path, as Airflow keeps it
-        host = parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        host = unquote(parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0])
     if with_protocol and host:
         host = f"{parts.scheme}://{host}"
     try:
@@ -253,7 +253,7 @@ def shown(url: str) -> str:
 def _split_userinfo(conn_id: str, url: str) -> tuple[str, str, str]:
     """(url without user-info, login, password) from a host URL."""
     parts = urlsplit(url)
-    bad = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k.lower() in CREDENTIAL_PARAMS]
+    bad = [f"`{k}`" for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k.lower() in CREDENTIAL_PARAMS]
     if bad:
         raise CredentialsError(
             f"connection `{conn_id}`: `host` carries the credential query parameter(s) {', '.join(bad)}; "
