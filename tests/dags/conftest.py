@@ -47,7 +47,8 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # INFO: the task logs carry the jobs' output, which the credential checks search.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
 )
 # Settings and credentials the DAGs would otherwise take from the developer's environment.

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -399,6 +400,7 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
             }
         )
         monkeypatch.setenv("HIVE_TRAINER_PYTHON", sys.executable)
+        monkeypatch.setenv("HIVE_MLFLOW_MODE", "aggregated")  # a few runs, not one per generation
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
         monkeypatch.delenv("KUBECONFIG", raising=False)
         lake = copy_sample(tmp_path / "lake")
@@ -416,6 +418,8 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("hive-kubeconfig-*")), "kubeconfig left behind"
 
     out, err = capfd.readouterr()
+    # The task logs were captured, with the jobs' output in them: they are searched.
+    assert '"job":"mlflow-sync"' in (out + err).replace(" ", "") or "mlflow-sync" in out + err
     scan = check_credentials.Scan(PLANTED)
     scan.tree(DAGS)
     scan.text("captured task output (stdout)", out)
@@ -426,6 +430,38 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
     print(f"credential compliance: {scan.checked} places checked")
     assert scan.leaks == [], scan.leaks
     assert scan.checked > 100 and gates_root.exists()
+
+
+def test_every_credential_handed_to_a_job_is_registered_with_the_secrets_masker(tmp_path):
+    """The task registers each credential it hands its job, the password from the host's
+    user-info included (Airflow itself knows only the connection's `password` and
+    `extra`), with Airflow's secrets masker: `mask_logs` is the processor a worker's task
+    log goes through, so a job that printed them would show `***`. (The quality_gates
+    DAG's mlflow_sync task runs an `echo` of its variables instead of the job. `dag.test`
+    in this process logs without that processor, so the run's console output itself is
+    not masked: the compliance check searches it unmasked, which is stricter.)"""
+    import datetime as dt
+
+    from airflow.sdk.log import mask_logs
+
+    planted = "planted-echo/" + secrets.token_hex(8)
+    dag = load_dag("quality_gates")
+    for task in dag.tasks:
+        task.retries = 0
+    dag.get_task("mlflow_sync").bash_command = 'echo "password=$MLFLOW_TRACKING_PASSWORD"'
+    assert mask_logs(None, "info", {"event": f"password={planted}"})["event"] == f"password={planted}"
+    host = f"http://bot:{urllib.parse.quote(planted, safe='')}@127.0.0.1:9"
+    set_connections({"hive_mlflow": {"conn_type": "http", "host": host}})
+    try:
+        when = dt.datetime(2026, 10, 14, tzinfo=dt.timezone.utc)
+        dr = dag.test(logical_date=when, run_conf=_gates_lake(tmp_path / "lake"))
+    finally:
+        set_connections({})
+    # The job got the decoded password...
+    assert xcom(dr, "mlflow_sync") == {"unparsed_output": f"password={planted}"}
+    # ...and a task log line holding it, plain or percent-encoded, is masked.
+    for shown in (planted, urllib.parse.quote(planted, safe="")):
+        assert mask_logs(None, "info", {"event": f"password={shown} end"})["event"] == "password=*** end"
 
 
 def test_the_scan_finds_a_planted_leak_in_each_kind_of_place(tmp_path):
