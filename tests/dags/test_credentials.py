@@ -271,12 +271,12 @@ def test_kubernetes_pods_get_credentials_only_from_a_secret(monkeypatch):
     monkeypatch.setenv("HIVE_AIRFLOW_MODE", "kubernetes")
     monkeypatch.setenv("HIVE_K8S_NAMESPACE", "hive-jobs")
     monkeypatch.setenv("HIVE_K8S_MLFLOW_SECRET", "hive-mlflow")
-    for case in ("password", "url", "token"):
+    monkeypatch.setenv("AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"in_cluster": True}}))
+    dag = load_dag("template_evolution")
+    for case in ("password", "url", "token"):  # connections are read when the pod is built
         planted = {"password": ADMIN_PASSWORD, "url": URL_PASSWORD, "token": TOKEN}[case]
         conn = check_credentials.planted_connection(case, "https://mlflow.conductor.svc", "bot", planted)
         monkeypatch.setenv("AIRFLOW_CONN_HIVE_MLFLOW", json.dumps(conn))
-        monkeypatch.setenv("AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"in_cluster": True}}))
-        dag = load_dag("template_evolution")
         for step in hive_pipeline.EVOLUTION:
             task = dag.get_task(step.task_id)
             if step.sharded:  # mapped: no connection, no Secret
@@ -298,9 +298,8 @@ def test_kubernetes_pods_get_credentials_only_from_a_secret(monkeypatch):
     with pytest.raises(AirflowFailException, match="HIVE_K8S_MLFLOW_SECRET"):
         _render_pod(task)
     monkeypatch.setenv("AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": "x"}}))
-    monkeypatch.setenv("HIVE_K8S_MLFLOW_SECRET", "hive-mlflow")
     with pytest.raises(AirflowFailException, match="service account"):
-        _render_pod(load_dag("template_evolution").get_task("train_generator"))
+        _render_pod(dag.get_task("train_generator"))
 
 
 # --- compliance: real runs, every trace searched -----------------------------------------------
@@ -373,8 +372,8 @@ def _gates_lake(root: Path) -> dict:
 
 def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, mlflow_server, bin_dir, monkeypatch, capfd):
     """Both DAGs with `hive_mlflow` from the secrets backend (LocalFilesystemBackend): the
-    password and the URL credentials are accepted by the real server (mlflow_sync
-    succeeds), the token is refused (the failure path is searched too), and
+    URL credentials are accepted by the real server (mlflow_sync succeeds), the token is
+    refused (the failure path is searched too), and
     train_generator's kubeconfig token reaches the cluster's API. Then every DAG file,
     Variable, XCom, rendered field, the metadata database, the captured task output and
     every lake file is searched for the planted values."""
@@ -383,7 +382,8 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
     gates = _gates_lake(tmp_path / "gates")
     outcomes = {}
     try:
-        for case, planted, login in (("password", ADMIN_PASSWORD, "admin"), ("url", URL_PASSWORD, URL_USER), ("token", TOKEN, "")):
+        # (The planted password's success case is test_the_compliance_script_runs_airflow_dags_test.)
+        for case, planted, login in (("url", URL_PASSWORD, URL_USER), ("token", TOKEN, "")):
             set_connections({"hive_mlflow": check_credentials.planted_connection(case, mlflow_server.url, login, planted)})
             dr, states = run_dag("quality_gates", "2026-10-14", gates)
             outcomes[case] = states["mlflow_sync"]
@@ -412,7 +412,7 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
             api.server.server_close()
     finally:
         set_connections({})
-    assert outcomes == {"password": ["success"], "url": ["success"], "token": ["failed"]}
+    assert outcomes == {"url": ["success"], "token": ["failed"]}
     assert states["mlflow_sync"] == ["success"] and states["train_generator"] == ["success"], states
     assert [h for h in api.auth_headers] == [f"Bearer {KUBE_TOKEN}"] * len(api.posts) and api.posts
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("hive-kubeconfig-*")), "kubeconfig left behind"
