@@ -28,7 +28,6 @@ from pathlib import Path
 
 import hive_credentials
 import hive_pipeline
-import hive_tasks
 import pytest
 from conftest import DAGS, REPO, copy_sample, load_dag, run_dag, set_connections, xcom
 
@@ -86,7 +85,9 @@ def test_the_mlflow_connection_becomes_mlflows_own_variables():
     assert (creds.env["MLFLOW_TRACKING_USERNAME"], creds.env["MLFLOW_TRACKING_PASSWORD"]) == ("u@x", "p/w")
     assert {"p/w", "p%2Fw"} <= set(creds.secrets)
     # A bare host as Airflow's HTTP hook reads it; a token from extra.
-    creds = hive_credentials.mlflow_credentials(_conn(host="m.example", schema="https", port=8443, extra={"token": "t"}), "")
+    creds = hive_credentials.mlflow_credentials(
+        _conn(host="m.example", schema="https", port=8443, extra={"token": "t"}), ""
+    )
     assert creds.env == {"MLFLOW_TRACKING_URI": "https://m.example:8443", "MLFLOW_TRACKING_TOKEN": "t"}
     # No host: the credentials are for the `mlflow_tracking_uri` setting's server.
     creds = hive_credentials.mlflow_credentials(_conn(login="bot", password="pw"), "http://set.example")
@@ -103,7 +104,11 @@ def test_the_mlflow_connection_becomes_mlflows_own_variables():
 @pytest.mark.parametrize(
     "fields, tracking_uri, message",
     [
-        ({"host": "https://m.example", "login": "u", "password": "SECRETPW", "extra": {"token": "SECRETTOK"}}, "", "both"),
+        (
+            {"host": "https://m.example", "login": "u", "password": "SECRETPW", "extra": {"token": "SECRETTOK"}},
+            "",
+            "both",
+        ),
         ({"host": "https://m.example", "password": "SECRETPW"}, "", "no `login`"),
         ({"host": "https://m.example?access_token=SECRETTOK"}, "", "`access_token`"),
         ({"host": "https://u:SECRETPW@a.example"}, "https://b.example", "unset one of them"),
@@ -125,7 +130,9 @@ def test_settings_refuse_credentials_and_never_echo_them():
     with pytest.raises(hive_pipeline.SettingsError, match="absolute") as caught:
         hive_pipeline.resolve_settings({"data_root": "s3://AKEY:SECRETKEY@bucket/lake"}, lambda _n: None, {})
     assert "SECRETKEY" not in str(caught.value) and "s3://bucket/lake" in str(caught.value)
-    ok = hive_pipeline.resolve_settings({"data_root": "/l", "mlflow_tracking_uri": "file:///tmp/mlruns"}, lambda _n: None, {})
+    ok = hive_pipeline.resolve_settings(
+        {"data_root": "/l", "mlflow_tracking_uri": "file:///tmp/mlruns"}, lambda _n: None, {}
+    )
     assert ok["mlflow_tracking_uri"] == "file:///tmp/mlruns"
 
 
@@ -149,7 +156,12 @@ def test_a_kubeconfig_connection_becomes_a_private_file_deleted_after_the_job(tm
 
 
 def test_only_the_steps_that_need_a_credential_name_a_connection():
-    named = {(dag, s.task_id): s.connections for dag, steps in hive_pipeline.PIPELINES.items() for s in steps if s.connections}
+    named = {
+        (dag, s.task_id): s.connections
+        for dag, steps in hive_pipeline.PIPELINES.items()
+        for s in steps
+        if s.connections
+    }
     assert named == {
         ("template_evolution", "train_generator"): ("hive_mlflow", "hive_training_cluster"),
         ("template_evolution", "mlflow_sync"): ("hive_mlflow",),
@@ -204,7 +216,12 @@ class _FakeVault:
                     return self._send(200, {"data": {"id": vault.token}})
                 path = self.path.split("?")[0].removeprefix("/v1/")
                 if path in secrets_by_path:
-                    meta = {"created_time": "2026-10-01T00:00:00Z", "deletion_time": "", "destroyed": False, "version": 1}
+                    meta = {
+                        "created_time": "2026-10-01T00:00:00Z",
+                        "deletion_time": "",
+                        "destroyed": False,
+                        "version": 1,
+                    }
                     return self._send(200, {"data": {"data": secrets_by_path[path], "metadata": meta}})
                 self._send(404, {"errors": []})
 
@@ -233,7 +250,10 @@ def test_the_documented_vault_backend_settings_construct_the_backend_and_read_th
             assert backend == "airflow.providers.hashicorp.secrets.vault.VaultBackend"
             assert kwargs["auth_type"] == auth
             assert (kwargs["mount_point"], kwargs["kv_engine_version"]) == ("secret", 2)
-            assert (kwargs["connections_path"], kwargs["variables_path"]) == ("airflow/connections", "airflow/variables")
+            assert (kwargs["connections_path"], kwargs["variables_path"]) == (
+                "airflow/connections",
+                "airflow/variables",
+            )
             local = dict(kwargs, url=vault.url)
             if auth == "kubernetes":
                 local["kubernetes_jwt_path"] = str(jwt)
@@ -271,7 +291,9 @@ def test_kubernetes_pods_get_credentials_only_from_a_secret(monkeypatch):
     monkeypatch.setenv("HIVE_AIRFLOW_MODE", "kubernetes")
     monkeypatch.setenv("HIVE_K8S_NAMESPACE", "hive-jobs")
     monkeypatch.setenv("HIVE_K8S_MLFLOW_SECRET", "hive-mlflow")
-    monkeypatch.setenv("AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"in_cluster": True}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"in_cluster": True}})
+    )
     dag = load_dag("template_evolution")
     for case in ("password", "url", "token"):  # connections are read when the pod is built
         planted = {"password": ADMIN_PASSWORD, "url": URL_PASSWORD, "token": TOKEN}[case]
@@ -297,7 +319,9 @@ def test_kubernetes_pods_get_credentials_only_from_a_secret(monkeypatch):
     task = load_dag("quality_gates").get_task("mlflow_sync")
     with pytest.raises(AirflowFailException, match="HIVE_K8S_MLFLOW_SECRET"):
         _render_pod(task)
-    monkeypatch.setenv("AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": "x"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HIVE_TRAINING_CLUSTER", json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": "x"}})
+    )
     with pytest.raises(AirflowFailException, match="service account"):
         _render_pod(dag.get_task("train_generator"))
 
@@ -370,7 +394,9 @@ def _gates_lake(root: Path) -> dict:
     return make(root, failures=0)
 
 
-def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, mlflow_server, bin_dir, monkeypatch, capfd):
+def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(
+    tmp_path, mlflow_server, bin_dir, monkeypatch, capfd
+):
     """Both DAGs with `hive_mlflow` from the secrets backend (LocalFilesystemBackend): the
     URL credentials are accepted by the real server (mlflow_sync succeeds), the token is
     refused (the failure path is searched too), and
@@ -384,7 +410,9 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(tmp_path, ml
     try:
         # (The planted password's success case is test_the_compliance_script_runs_airflow_dags_test.)
         for case, planted, login in (("url", URL_PASSWORD, URL_USER), ("token", TOKEN, "")):
-            set_connections({"hive_mlflow": check_credentials.planted_connection(case, mlflow_server.url, login, planted)})
+            set_connections(
+                {"hive_mlflow": check_credentials.planted_connection(case, mlflow_server.url, login, planted)}
+            )
             dr, states = run_dag("quality_gates", "2026-10-14", gates)
             outcomes[case] = states["mlflow_sync"]
             if case != "token":
@@ -511,7 +539,8 @@ def test_the_local_runner_takes_the_same_connection(tmp_path, mlflow_server, bin
     env = dict(os.environ, AIRFLOW_CONN_HIVE_MLFLOW=conn_uri)
     summaries, log = tmp_path / "summaries.ndjson", tmp_path / "jobs.log"
     args = [sys.executable, str(DAGS / "hive_local_runner.py"), "--dag", "quality_gates", "--data-root",
-            gates["data_root"], "--bin-dir", str(bin_dir), "--summaries", str(summaries), "--log", str(log), "2026-10-13"]  # fmt: skip
+            gates["data_root"], "--bin-dir", str(bin_dir), "--summaries", str(summaries), "--log", str(log),
+            "2026-10-13"]  # fmt: skip
     out = subprocess.run(args, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"2026-10-13\s+success\s+success\s+success", out.stdout), out.stdout
