@@ -7,8 +7,9 @@ planted credential (`--case token`, `password` or `url`: a password in the host'
 user-info), runs `airflow dags test`, then searches for the planted values in the DAG
 files, the Airflow Variables, every XCom, every rendered task field, the metadata
 database file, what `airflow dags test` printed (the task logs with the jobs' stdout
-and stderr), any log file under AIRFLOW_HOME, and every file under the lake (Parquet
-decoded too, since compressed pages hide bytes). It prints how many places it checked
+and stderr), any log file under AIRFLOW_HOME, and every file the jobs wrote under the lake
+(Parquet decoded too, since compressed pages hide bytes; the raw exports, which no job
+writes, are left out). It prints how many places it checked
 and exits 1 naming each leak (0: none; 2: bad usage).
 
 Run with Airflow's Python (`.venv/airflow/bin/python`), where `airflow` is on the same
@@ -72,10 +73,17 @@ class Scan:
             self.text(f"{path} (decoded)", decoded)
         self.data(str(path), data)
 
-    def tree(self, root: Path) -> None:
+    def tree(self, root: Path, skip: tuple[str, ...] = ()) -> None:
+        """Every file under `root`, but the top-level directories in `skip`."""
         for path in sorted(Path(root).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(root).parts
+            if path.is_file() and "__pycache__" not in rel and rel[0] not in skip:
                 self.file(path)
+
+    def lake(self, root: Path) -> None:
+        """Every file the jobs wrote under the lake `root`: all but the raw exports under
+        `raw/`, the jobs' inputs, which no job writes."""
+        self.tree(root, skip=("raw",))
 
     def airflow_state(self) -> None:
         """Variables, XComs, rendered fields and the metadata database of this AIRFLOW_HOME."""
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     scan.text("airflow dags test stderr (task logs, job stderr)", run.stderr)
     scan.airflow_state()
     if conf.get("data_root"):
-        scan.tree(Path(conf["data_root"]))
+        scan.lake(Path(conf["data_root"]))
     return scan.report()
 
 

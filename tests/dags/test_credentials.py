@@ -399,7 +399,7 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(
 ):
     """Both DAGs with `hive_mlflow` from the secrets backend (LocalFilesystemBackend): the
     URL credentials are accepted by the real server (mlflow_sync succeeds), the token is
-    refused (the failure path is searched too), and
+    refused (quality_gates and template_evolution) (the failure path is searched too), and
     train_generator's kubeconfig token reaches the cluster's API. Then every DAG file,
     Variable, XCom, rendered field, the metadata database, the captured task output and
     every lake file is searched for the planted values."""
@@ -417,18 +417,18 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(
             outcomes[case] = states["mlflow_sync"]
             if case != "token":
                 assert xcom(dr, "mlflow_sync")["job"] == "mlflow-sync"
-        # template_evolution: URL credentials for MLflow, a kubeconfig for the TrainJob.
+        # template_evolution: a kubeconfig for the TrainJob, and the token for MLflow (a
+        # quick refusal: the success path is the quality_gates run above, the same code).
         api = _TrainJobApi()
         kubeconfig = json.loads(api.kubeconfig(tmp_path / "kubeconfig").read_text())
         kubeconfig["users"][0]["user"]["token"] = KUBE_TOKEN
         set_connections(
             {
-                "hive_mlflow": check_credentials.planted_connection("url", mlflow_server.url, URL_USER, URL_PASSWORD),
+                "hive_mlflow": check_credentials.planted_connection("token", mlflow_server.url, "", TOKEN),
                 "hive_training_cluster": {"conn_type": "kubernetes", "extra": {"kube_config": json.dumps(kubeconfig)}},
             }
         )
         monkeypatch.setenv("HIVE_TRAINER_PYTHON", sys.executable)
-        monkeypatch.setenv("HIVE_MLFLOW_MODE", "aggregated")  # a few runs, not one per generation
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
         monkeypatch.delenv("KUBECONFIG", raising=False)
         lake = copy_sample(tmp_path / "lake")
@@ -441,20 +441,21 @@ def test_planted_credentials_reach_the_jobs_and_appear_nowhere_else(
     finally:
         set_connections({})
     assert outcomes == {"url": ["success"], "token": ["failed"]}
-    assert states["mlflow_sync"] == ["success"] and states["train_generator"] == ["success"], states
+    assert states["mlflow_sync"] == ["failed"] and states["train_generator"] == ["success"], states
     assert [h for h in api.auth_headers] == [f"Bearer {KUBE_TOKEN}"] * len(api.posts) and api.posts
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("hive-kubeconfig-*")), "kubeconfig left behind"
 
     out, err = capfd.readouterr()
     # The task logs were captured, with the jobs' output in them: they are searched.
     assert '"job":"mlflow-sync"' in (out + err).replace(" ", "") or "mlflow-sync" in out + err
+    assert "refused the credentials (HTTP 401)" in out + err  # the token's failure path, logged
     scan = check_credentials.Scan(PLANTED)
     scan.tree(DAGS)
     scan.text("captured task output (stdout)", out)
     scan.text("captured task output (stderr)", err)
     scan.airflow_state()
-    scan.tree(gates_root := Path(gates["data_root"]))
-    scan.tree(lake)
+    scan.lake(gates_root := Path(gates["data_root"]))
+    scan.lake(lake)
     print(f"credential compliance: {scan.checked} places checked")
     assert scan.leaks == [], scan.leaks
     assert scan.checked > 100 and gates_root.exists()
