@@ -13,6 +13,12 @@ task runs when its trigger rule allows (`all_success`: every upstream succeeded;
 an alarm (`hive_pipeline.ALARMS`) reads its step's summary line after the step succeeded.
 No retries. Runs only with the standard library (no Airflow needed).
 
+Credentials take the DAG's path (`hive_credentials`): a step's connections are read when
+the step runs, from Airflow's own `AIRFLOW_CONN_<ID>` environment variables (JSON or URI,
+docs/secrets.md), and go into that job's environment only; `--print-plan` never shows
+them. No connection defined: no credentials, and MLflow is whatever
+`MLFLOW_TRACKING_URI` says (unset: mlflow-sync is skipped).
+
     python3 dags/hive_local_runner.py --data-root /abs/lake --bin-dir /abs/bin 2026-10-12 2026-10-13
 """
 
@@ -26,6 +32,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import hive_credentials  # noqa: E402
 import hive_exit_codes  # noqa: E402
 import hive_pipeline  # noqa: E402
 
@@ -101,13 +108,24 @@ def run_date(dag_id: str, settings: dict[str, str], date: str, summaries, log=No
             continue
         shard_states = []
         for env in item["envs"]:
-            proc = subprocess.run(
-                ["bash", "-c", item["script"]],
-                env={**os.environ, **env, "HIVE_QUIET": "true"},
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
+            try:
+                creds = hive_credentials.credentials_for(
+                    step.connections, hive_credentials.env_connection_lookup(os.environ), settings
+                )
+            except hive_credentials.CredentialsError as err:
+                print(f"{date} {step.task_id}: {err}", file=sys.stderr)
+                shard_states.append("failed")
+                continue
+            try:
+                proc = subprocess.run(
+                    ["bash", "-c", item["script"]],
+                    env=creds.apply({**os.environ, **env, "HIVE_QUIET": "true"}),
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            finally:
+                creds.cleanup()
             if proc.returncode == 0:
                 shard_states.append("success")
                 lines = proc.stdout.strip().splitlines()
@@ -148,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         "shards": args.shards,
         "experiments_config": os.path.abspath(args.experiments_config) if args.experiments_config else "",
     }
-    settings = hive_pipeline.resolve_settings(params)
+    try:
+        settings = hive_pipeline.resolve_settings(params)
+    except hive_pipeline.SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return hive_exit_codes.EXIT_BAD_INPUT
     if args.print_plan:
         print(json.dumps({d: plan(args.dag, settings, d) for d in args.dates}, indent=1))
         return 0

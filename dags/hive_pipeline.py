@@ -25,6 +25,7 @@ import datetime as _dt
 import json
 import os
 
+import hive_credentials
 import hive_exit_codes
 import shlex
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class Step:
     trigger_rule: str = ALL_SUCCESS
     #: Exits 99 unless `train_mode` is set (the generator's training, docs/training.md).
     optional: bool = False
+    #: Airflow Connections whose credentials this job gets, resolved when the task runs
+    #: (`hive_credentials`, docs/secrets.md). Only the steps that need one get it.
+    connections: tuple[str, ...] = ()
     doc: str = ""
 
 
@@ -106,6 +110,7 @@ EVOLUTION: tuple[Step, ...] = (
         _COMMON + ("--mode", "$HIVE_TRAIN_MODE"),
         upstream=("build_finetune",),
         optional=True,
+        connections=(hive_credentials.MLFLOW, hive_credentials.TRAINING_CLUSTER),
         doc="Fine-tunes the generator on the night's dataset: a Kubeflow Trainer TrainJob named from the "
         "dataset digest (`train_mode` kubernetes; a rerun waits for the same job) or torchrun on the worker "
         "(`local`), then the gated promotion in MLflow (docs/training.md). Skipped when `train_mode` is "
@@ -117,8 +122,10 @@ EVOLUTION: tuple[Step, ...] = (
         _COMMON + ("--tables", "generation_scores,ab_results,promotions,finetune"),
         upstream=("promote_templates", "build_finetune"),
         trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
-        doc="Logs the night's tables to MLflow (idempotent); skipped (99) when "
-        "`MLFLOW_TRACKING_URI` is unset. Runs when its upstreams succeeded or were skipped.",
+        connections=(hive_credentials.MLFLOW,),
+        doc="Logs the night's tables to MLflow (idempotent); skipped (99) when no tracking server is "
+        "configured (connection `hive_mlflow` or setting `mlflow_tracking_uri`). Runs when its upstreams "
+        "succeeded or were skipped.",
     ),
 )
 
@@ -150,7 +157,8 @@ QUALITY: tuple[Step, ...] = (
         _COMMON + ("--tables", "gate_results"),
         upstream=("evaluate_gates",),
         trigger_rule=NONE_FAILED_MIN_ONE_SUCCESS,
-        doc="Logs the gate results to MLflow; skipped when `MLFLOW_TRACKING_URI` is unset.",
+        connections=(hive_credentials.MLFLOW,),
+        doc="Logs the gate results to MLflow; skipped when no tracking server is configured.",
     ),
 )
 
@@ -264,7 +272,15 @@ def resolve_settings(
         )
     for name in ("data_root", "bin_dir", "experiments_config", "finetune_config", "gates_config"):
         if out[name] and not os.path.isabs(out[name]):
-            raise SettingsError(f"`{name}` must be an absolute path, got `{out[name]}`")
+            # Shown without user-info: `s3://key:secret@bucket` must not reach the log.
+            raise SettingsError(f"`{name}` must be an absolute path, got `{hive_credentials.shown(out[name])}`")
+    found = hive_credentials.url_credentials(out["mlflow_tracking_uri"]) if out["mlflow_tracking_uri"] else []
+    if found:
+        # Settings are in the plan's XCom and in Variables: no credential may be one.
+        raise SettingsError(
+            f"`mlflow_tracking_uri` carries credentials ({', '.join(found)}): give the server's URL alone "
+            f"and put the credentials in the Airflow connection `{hive_credentials.MLFLOW}` (docs/secrets.md)"
+        )
     if not out["experiments_config"]:
         out["experiments_config"] = f"{out['data_root']}/experiments.yaml"
     if not out["gates_config"]:

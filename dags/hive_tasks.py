@@ -16,6 +16,14 @@ Run settings (data root, binaries, image, MLflow URI, configs, shard count) are 
 once per run by the `plan` task: run param, else Variable `hive_<name>`, else the
 worker's environment (see `hive_pipeline.SETTINGS`). Every job task takes its
 environment from the plan's XCom, so a run's tasks all see the same settings.
+
+Credentials are never settings: a task whose step names connections
+(`hive_pipeline.Step.connections`) looks them up when it runs, through
+`BaseHook.get_connection` (so through the configured secrets backend: Vault in
+production, docs/secrets.md), registers every secret value with Airflow's secrets
+masker, and adds them to its job's environment only (`hive_credentials`). In Kubernetes
+mode the secret values reach the pod only from a Kubernetes Secret (`env_from`,
+`HIVE_K8S_MLFLOW_SECRET`); the connection gives the pod only the tracking URI.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import datetime as dt
 import functools
 import os
 
+import hive_credentials
 import hive_exit_codes
 import hive_pipeline
 from airflow.providers.standard.operators.bash import BashOperator
@@ -143,9 +152,54 @@ def fail_at_once_on(code: int | None, task_id: str, err: BaseException) -> None:
         raise AirflowFailException(f"{task_id}: exit {code}: {NOT_RETRIED[code]}") from err
 
 
+def lookup_connection(conn_id: str) -> hive_credentials.ConnectionFields | None:
+    """A connection from Airflow (its secrets backends, then the metadata database), or
+    None when it is not defined. Called inside a running task, never at parse time."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    return hive_credentials.from_airflow(conn)
+
+
+def mask(secrets) -> None:
+    """Registers values with Airflow's secrets masker: task logs show `***` instead."""
+    from airflow.sdk.log import mask_secret
+
+    for value in secrets:
+        mask_secret(value)
+
+
+def resolve_credentials(connections, tracking_uri: str) -> hive_credentials.JobCredentials:
+    """The job's credentials from its step's connections, masked before anything is logged."""
+    try:
+        creds = hive_credentials.credentials_for(connections, lookup_connection, {"mlflow_tracking_uri": tracking_uri})
+    except hive_credentials.CredentialsError as err:
+        raise AirflowFailException(str(err)) from None
+    mask(creds.secrets)
+    return creds
+
+
 class HiveBashOperator(BashOperator):
     """BashOperator that fails without retrying when a job exits 1 (data failure) or 2
-    (bad input or usage): see `NOT_RETRIED`."""
+    (bad input or usage): see `NOT_RETRIED`. The credentials of `hive_connections` are
+    added to the job's environment when it runs (never to a templated field, so never to
+    the rendered fields either)."""
+
+    def __init__(self, *, hive_connections: tuple[str, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.hive_connections = tuple(hive_connections)
+        self._credentials: hive_credentials.JobCredentials | None = None
+
+    def get_env(self, context) -> dict:
+        env = super().get_env(context)
+        if not self.hive_connections:
+            return env
+        self._credentials = resolve_credentials(self.hive_connections, env.get("MLFLOW_TRACKING_URI", ""))
+        return self._credentials.apply(env)
 
     def execute(self, context):
         try:
@@ -156,6 +210,10 @@ class HiveBashOperator(BashOperator):
             process = getattr(self.subprocess_hook, "sub_process", None)
             fail_at_once_on(process.returncode if process is not None else None, self.task_id, err)
             raise
+        finally:
+            if self._credentials is not None:
+                self._credentials.cleanup()  # a kubeconfig written for the job
+                self._credentials = None
 
 
 def container_exit_code(remote_pod, container: str) -> int | None:
@@ -178,6 +236,24 @@ def pod_operator_class():
     class HivePodOperator(KubernetesPodOperator):
         __doc__ = pod_operator_class.__doc__
 
+        def __init__(self, *, hive_connections: tuple[str, ...] = (), **kwargs):
+            self.hive_connections = tuple(hive_connections)
+            mlflow_secret = os.environ.get("HIVE_K8S_MLFLOW_SECRET") or None
+            if hive_credentials.MLFLOW in self.hive_connections and mlflow_secret:
+                from airflow.providers.cncf.kubernetes.secret import Secret
+
+                # Every key of the Secret becomes a variable (env_from): its keys are
+                # MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN.
+                kwargs["secrets"] = [*(kwargs.get("secrets") or []), Secret("env", None, mlflow_secret)]
+            self.hive_mlflow_secret = mlflow_secret if hive_credentials.MLFLOW in self.hive_connections else None
+            super().__init__(**kwargs)
+
+        def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
+            pod = super().build_pod_request_obj(context, dry_run=dry_run)
+            if self.hive_connections:
+                pod_credentials(pod, self.base_container_name, self.hive_connections, self.hive_mlflow_secret)
+            return pod
+
         def cleanup(self, pod, remote_pod, *args, **kwargs):
             # The provider reads the exit code only for skip_on_exit_code; a failed pod
             # becomes a plain AirflowException, which Airflow retries.
@@ -190,6 +266,47 @@ def pod_operator_class():
                 raise
 
     return HivePodOperator
+
+
+def pod_credentials(pod, container: str, connections, mlflow_secret: str | None) -> None:
+    """Kubernetes mode: the connections of a step as the pod may carry them. A pod spec is
+    stored by the API server and shown by `kubectl describe`, so no secret value goes into
+    it: the job container gets the tracking URI from `hive_mlflow` as a plain variable
+    (checked free of credentials), and the secrets come from the Kubernetes Secret
+    `mlflow_secret` (`env_from`). A connection that holds a secret the pod cannot get
+    that way fails the task, naming what to set."""
+    from kubernetes.client import models as k8s
+
+    (job,) = [c for c in pod.spec.containers if c.name == container]
+    env = {e.name: e for e in job.env or []}
+    tracking_uri = env["MLFLOW_TRACKING_URI"].value if "MLFLOW_TRACKING_URI" in env else ""
+    for conn_id in connections:
+        try:
+            conn = lookup_connection(conn_id)
+            if conn_id == hive_credentials.MLFLOW:
+                creds = hive_credentials.mlflow_credentials(conn, tracking_uri or "")
+                mask(creds.secrets)
+                held = [name for name in hive_credentials.MLFLOW_SECRET_ENV if name in creds.env]
+                if held and not mlflow_secret:
+                    raise hive_credentials.CredentialsError(
+                        f"connection `{conn_id}` holds credentials, and pods get credentials only from a "
+                        "Kubernetes Secret: set HIVE_K8S_MLFLOW_SECRET on the DAG processor and workers "
+                        "(docs/secrets.md#kubernetes-mode)"
+                    )
+                if conn is not None:
+                    uri = creds.env["MLFLOW_TRACKING_URI"]
+                    env["MLFLOW_TRACKING_URI"] = k8s.V1EnvVar(name="MLFLOW_TRACKING_URI", value=uri)
+            elif conn_id == hive_credentials.TRAINING_CLUSTER:
+                if conn is not None and str(conn.extra.get("in_cluster", "")).lower() not in ("true", "1"):
+                    raise hive_credentials.CredentialsError(
+                        f"connection `{conn_id}`: in Kubernetes mode train-generator uses its pod's service "
+                        "account (the pod template's serviceAccountName); set extra `in_cluster` to true"
+                    )
+            else:
+                raise hive_credentials.CredentialsError(f"no credential handling for connection `{conn_id}`")
+        except hive_credentials.CredentialsError as err:
+            raise AirflowFailException(str(err)) from None
+    job.env = list(env.values())
 
 
 def job_tasks(steps: tuple[hive_pipeline.Step, ...], the_plan) -> dict:
@@ -229,6 +346,8 @@ def _job_task(step: hive_pipeline.Step, shard_list):
         "trigger_rule": step.trigger_rule,
         "doc_md": step.doc,
     }
+    if step.connections:
+        kwargs["hive_connections"] = step.connections
     if step.optional:
         # Training waits for hours; a retry would only wait for the same TrainJob again
         # (its name comes from the dataset), so a failure is looked at, then cleared.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -34,18 +35,28 @@ REQUIRED_BINARIES = (
 )
 
 _home = Path(tempfile.mkdtemp(prefix="hive-airflow-home-"))
+#: Connections of the session, read by Airflow's LocalFilesystemBackend on every lookup
+#: (as VaultBackend would be read in production): empty unless a test sets some.
+CONNECTIONS_FILE = _home / "connections.json"
+CONNECTIONS_FILE.write_text("{}")
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_home),
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(CONNECTIONS_FILE)}),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # INFO: the task logs carry the jobs' output, which the credential checks search.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
 )
-# Settings the DAGs would otherwise take from the developer's environment.
+# Settings and credentials the DAGs would otherwise take from the developer's environment.
 for _name in list(os.environ):
-    if _name.startswith("HIVE_") and _name != "HIVE_TEST_BIN_DIR" or _name == "MLFLOW_TRACKING_URI":
+    if (
+        _name.startswith(("HIVE_", "MLFLOW_TRACKING_", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+        and _name != "HIVE_TEST_BIN_DIR"
+    ):
         del os.environ[_name]
 os.environ["HIVE_AIRFLOW_MODE"] = "bash"
 sys.path.insert(0, str(DAGS))
@@ -57,6 +68,14 @@ _migrate = subprocess.run(
 )
 if _migrate.returncode != 0:
     raise RuntimeError(f"airflow db migrate failed:\n{_migrate.stdout}\n{_migrate.stderr}")
+
+
+def set_connections(connections: dict) -> None:
+    """Defines exactly these connections ({conn_id: Airflow's JSON form}) in the session's
+    secrets backend; `{}` removes them all."""
+    tmp = CONNECTIONS_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(connections))
+    tmp.replace(CONNECTIONS_FILE)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -345,8 +345,10 @@ class _TrainJobApi:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.posts: list[dict] = []
+        #: The Authorization header of every TrainJob creation: the credentials the job used.
+        self.auth_headers: list[str | None] = []
         jobs: dict[str, dict] = {}
-        posts = self.posts
+        posts, auth_headers = self.posts, self.auth_headers
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_):
@@ -363,6 +365,7 @@ class _TrainJobApi:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 posts.append(body)
+                auth_headers.append(self.headers.get("Authorization"))
                 name = body["metadata"]["name"]
                 if name in jobs:
                     return self._send(409, {"kind": "Status", "code": 409, "reason": "AlreadyExists"})
