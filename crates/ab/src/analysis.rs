@@ -83,6 +83,9 @@ pub struct ResultRow {
     pub guardrail_status: Option<&'static str>,
     pub guardrail_seq_p_value: Option<f64>,
     pub note: Option<String>,
+    /// The unit standard deviation of the primary's sequence (`s`: its standard error at
+    /// `N` projects is `s / sqrt(N)`), for [`sample_needed`]. Not written to `ab_results`.
+    pub seq_unit_sd: Option<f64>,
 }
 
 /// A project's sums over its generations in the experiment (and before it, for CUPED).
@@ -113,6 +116,12 @@ pub struct Units {
 }
 
 impl Units {
+    /// Each analysed project with the index of its arm (projects excluded by the routing
+    /// checks are not in it), in project order.
+    pub fn assignment(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.projects.iter().map(|(project, unit)| (project.as_str(), unit.variant))
+    }
+
     /// Projects per variant.
     pub fn counts(&self, variants: usize) -> Vec<u64> {
         let mut counts = vec![0; variants];
@@ -562,6 +571,7 @@ fn judge_guardrail(row: &mut ResultRow, experiment: &Experiment, metric: Metric,
 fn planned_power(row: &mut ResultRow, plan: &Plan<'_>, arms: &Arms, std_error: f64) {
     // s of the sequence: the standard error at N units is s / sqrt(N).
     let unit_sd = std_error * ((arms.control.n + arms.treatment.n) as f64).sqrt();
+    row.seq_unit_sd = Some(unit_sd);
     if let Some(design) = plan.design() {
         let experiment = plan.experiment;
         row.seq_mde = standardized_mde(&design, experiment.power).map(|m| m * unit_sd);
@@ -623,6 +633,11 @@ impl Plan<'_> {
     /// seen so far (projects per scored day). The level is `alpha / treatments`, Holm's
     /// first step.
     fn design(&self) -> Option<SequentialDesign> {
+        self.schedule().map(|(design, _)| design)
+    }
+
+    /// [`Plan::design`] and, for each of its looks, the number of scored days `k`.
+    fn schedule(&self) -> Option<(SequentialDesign, Vec<u32>)> {
         let e = self.experiment;
         let runtime = e.runtime_days();
         let traffic = if let Some(t) = e.expected_projects_per_day {
@@ -638,20 +653,23 @@ impl Plan<'_> {
         let weights = e.weights();
         let (wc, wt) = (weights[e.control], weights[self.treatment]);
         let floor = SEQUENTIAL_MIN_UNITS_PER_ARM.max(e.min_units_per_variant as i64) as f64;
-        let looks: Vec<f64> = (1..=runtime as u32)
+        let days: Vec<u32> = (1..=runtime as u32)
             .filter(|&k| {
                 let days_running = (f64::from(k) + f64::from(self.window_days)).min(runtime);
                 let projects = traffic * f64::from(k);
                 days_running >= f64::from(e.min_runtime_days) && projects * wc.min(wt) >= floor
             })
-            .map(|k| traffic * f64::from(k) * (wc + wt))
             .collect();
-        Some(SequentialDesign {
-            alpha: e.alpha / self.treatments as f64,
-            tuning: e.sequential_tuning,
-            tuning_alpha: e.alpha,
-            looks,
-        })
+        let looks = days.iter().map(|&k| traffic * f64::from(k) * (wc + wt)).collect();
+        Some((
+            SequentialDesign {
+                alpha: e.alpha / self.treatments as f64,
+                tuning: e.sequential_tuning,
+                tuning_alpha: e.alpha,
+                looks,
+            },
+            days,
+        ))
     }
 }
 
@@ -674,4 +692,170 @@ fn standardized_mde(design: &SequentialDesign, power: f64) -> Option<f64> {
         cache.insert(key, mde);
     }
     mde
+}
+
+/// When a comparison's planned sample is reached: the first night on which the
+/// sequential rule that decides (the design of `seq_power_at_target`) has `power` to
+/// detect the target effect, had it stopped there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleNeeded {
+    /// Days of generations that must be scored.
+    pub scored_days: u32,
+    /// The night they are (`start + scored_days - 1 + window_days`).
+    pub night: PartitionDate,
+    /// Projects in the comparison's two arms then, at the planned traffic.
+    pub projects: f64,
+    /// Power at the target of the rule run through that night.
+    pub power: f64,
+}
+
+/// The planned sample of the primary comparison `row` (needs the experiment's
+/// `target_relative_effect`), or `None` when the plan has no look or does not reach the
+/// experiment's `power` by `end + window_days` (`seq_power_at_target` then says how far
+/// it gets). `projects_so_far` are tonight's projects in every arm.
+///
+/// Power grows with every look added, so the first sufficient prefix of looks is found by
+/// bisection on the same `sequential_power` that gives `seq_power_at_target`.
+pub fn sample_needed(
+    experiment: &Experiment,
+    date: PartitionDate,
+    window_days: u32,
+    row: &ResultRow,
+    projects_so_far: f64,
+) -> Option<SampleNeeded> {
+    let treatment = experiment.variants.iter().position(|v| v.name == row.treatment_variant)?;
+    let plan = Plan {
+        experiment,
+        date,
+        window_days,
+        treatment,
+        treatments: experiment.variants.len() - 1,
+        projects_so_far,
+    };
+    let (design, days) = plan.schedule()?;
+    let effect = experiment.target_relative_effect? * row.control_mean?;
+    let unit_sd = row.seq_unit_sd?;
+    let power_through = |looks: usize| {
+        let prefix = SequentialDesign {
+            looks: design.looks[..looks].to_vec(),
+            ..design.clone()
+        };
+        sequential_power(effect, unit_sd, &prefix).ok()
+    };
+    if days.is_empty() || power_through(days.len())? < experiment.power {
+        return None;
+    }
+    // Smallest `looks` in 1..=len with enough power: power_through(hi) always has it.
+    let (mut lo, mut hi) = (0, days.len());
+    while hi - lo > 1 {
+        let mid = lo.midpoint(hi);
+        if power_through(mid)? >= experiment.power {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let scored_days = days[hi - 1];
+    Some(SampleNeeded {
+        scored_days,
+        night: experiment.start.plus_days(scored_days - 1 + window_days),
+        projects: design.looks[hi - 1],
+        power: power_through(hi)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::ExperimentsConfig;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn experiment(target: f64) -> Experiment {
+        let text = format!(
+            "experiments:\n  - id: e\n    template_id: t\n    start: 2026-01-01\n    end: 2026-01-28\n    control: a\n    variants:\n      - {{name: a, version: \"1\", weight: 0.5}}\n      - {{name: b, version: \"2\", weight: 0.5}}\n    primary_metric: rewrite_rate\n    expected_projects_per_day: 20\n    min_runtime_days: 7\n    min_units_per_variant: 50\n    target_relative_effect: {target}\n"
+        );
+        ExperimentsConfig::parse(std::path::Path::new("e.yaml"), &text)
+            .unwrap()
+            .experiments
+            .remove(0)
+    }
+
+    /// 200 projects over the first 10 days, a rewrite rate around 0.3 with project noise.
+    fn generations(experiment: &Experiment) -> Vec<Generation> {
+        let weights = experiment.weights();
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        (0..200_u32)
+            .map(|p| {
+                let project = format!("p{p:04}");
+                let arm = hive_core::routing::assign(&experiment.salt, &project, &weights).unwrap();
+                let generated = 100 + i64::from(p % 37) * 5;
+                Generation {
+                    event_id: Some(format!("g{p}")),
+                    project_id: project,
+                    template_id: "t".into(),
+                    template_version: experiment.variants[arm].version.clone(),
+                    experiment_id: Some("e".into()),
+                    variant: Some(experiment.variants[arm].name.clone()),
+                    generated_at: start + Duration::days(i64::from(p % 10)),
+                    lines_generated: generated,
+                    lines_removed: generated * i64::from(15 + p % 31) / 100,
+                    diff_score: Some(0.2),
+                    rewritten: Some(false),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_planned_sample_is_the_first_look_with_the_configured_power() {
+        let date = PartitionDate::new(chrono::NaiveDate::from_ymd_opt(2026, 1, 17).unwrap());
+        let mut needed_days = Vec::new();
+        for target in [0.1, 0.2] {
+            let e = experiment(target);
+            let all = generations(&e);
+            let refs: Vec<&Generation> = all.iter().collect();
+            let units = units(&e, &refs, &[], None);
+            let rows = analyse(&e, date, 7, &units);
+            let row = rows.iter().find(|r| r.metric_role == "primary").unwrap();
+            let so_far = units.projects.len() as f64;
+            let plan = Plan {
+                experiment: &e,
+                date,
+                window_days: 7,
+                treatment: 1,
+                treatments: 1,
+                projects_so_far: so_far,
+            };
+            let (design, days) = plan.schedule().unwrap();
+            let effect = target * row.control_mean.unwrap();
+            let sd = row.seq_unit_sd.unwrap();
+            let power = |looks: usize| {
+                let prefix = SequentialDesign {
+                    looks: design.looks[..looks].to_vec(),
+                    ..design.clone()
+                };
+                sequential_power(effect, sd, &prefix).unwrap()
+            };
+            // The whole plan is the design behind seq_power_at_target.
+            assert!((power(days.len()) - row.seq_power_at_target.unwrap()).abs() < 1e-12);
+            match sample_needed(&e, date, 7, row, so_far) {
+                Some(s) => {
+                    // A linear scan over the looks finds the same first one.
+                    let first = (1..=days.len()).find(|&k| power(k) >= e.power).unwrap();
+                    assert_eq!(s.scored_days, days[first - 1]);
+                    assert_eq!(s.projects, design.looks[first - 1]);
+                    assert!(s.power >= e.power && (first == 1 || power(first - 1) < e.power));
+                    assert_eq!(s.night, e.start.plus_days(s.scored_days - 1 + 7));
+                    needed_days.push(s.scored_days);
+                }
+                None => assert!(power(days.len()) < e.power, "{target}"),
+            }
+        }
+        // A larger target effect needs no more days.
+        if let [small, large] = needed_days[..] {
+            assert!(large <= small, "{needed_days:?}");
+        }
+        assert!(!needed_days.is_empty(), "neither target is reachable: the test plans nothing");
+    }
 }

@@ -189,6 +189,10 @@ struct RawExperiment {
     target_relative_effect: Option<UnitInterval>,
     #[serde(default = "default_cuped_lookback_days")]
     cuped_lookback_days: u32,
+    #[serde(default)]
+    hypothesis: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +234,10 @@ pub struct Experiment {
     pub target_relative_effect: Option<f64>,
     /// Days before `start` searched for each project's pre-experiment rewrite rate.
     pub cuped_lookback_days: u32,
+    /// What the treatment is expected to change, and why (shown in the report).
+    pub hypothesis: Option<String>,
+    /// Who decides on the experiment (shown in the report).
+    pub owner: Option<String>,
     /// Line of the file where the experiment starts (for messages).
     pub line: usize,
 }
@@ -400,6 +408,8 @@ impl ExperimentsConfig {
                 min_units_per_variant: e.min_units_per_variant,
                 target_relative_effect: e.target_relative_effect.map(|t| t.0),
                 cuped_lookback_days: e.cuped_lookback_days,
+                hypothesis: e.hypothesis,
+                owner: e.owner,
                 line,
             });
         }

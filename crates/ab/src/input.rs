@@ -24,6 +24,9 @@ use hive_core::{CoreError, PartitionDate};
 /// One generation, as the analysis sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
+    /// The generation's key (`None` in a lake written without it): joins the report's
+    /// breakdowns to `diff_scores`.
+    pub event_id: Option<String>,
     pub project_id: String,
     pub template_id: String,
     pub template_version: String,
@@ -202,6 +205,7 @@ fn read_batch(
             continue;
         }
         let generation = Generation {
+            event_id: event.as_ref().and_then(|e| e.get(row)).map(str::to_owned),
             project_id: project_id.to_owned(),
             template_id: template_id.to_owned(),
             template_version: template_version.to_owned(),

@@ -5,11 +5,15 @@
 //! - [`input`]: `generation_scores` reduced to what the statistics need.
 //! - [`analysis`]: projects as units, routing checks, every test per treatment and metric.
 //! - [`output`]: `ab_results` rows to Arrow and back.
-//! - [`report`]: the Markdown report with night-by-night charts.
+//! - [`report`]: the nightly report (Markdown), [`html`] (the same as one page),
+//!   [`charts`] (plotters SVG) and [`breakdown`] (exploratory breakdowns, polars).
 //! - [`promote`]: promotion decisions from `ab_results`.
 
 pub mod analysis;
+pub mod breakdown;
+pub mod charts;
 pub mod config;
+pub mod html;
 pub mod input;
 pub mod output;
 pub mod promote;
@@ -55,6 +59,10 @@ pub enum AbError {
     Core(#[from] CoreError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Breakdown(#[from] breakdown::BreakdownError),
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
 }
 
 impl hive_core::exit::Classify for AbError {
@@ -62,6 +70,8 @@ impl hive_core::exit::Classify for AbError {
         match self {
             Self::Core(e) => e.kind(),
             Self::Config(e) => e.kind(),
+            Self::Breakdown(breakdown::BreakdownError::Core(e)) => e.kind(),
+            Self::Breakdown(breakdown::BreakdownError::Query { .. }) | Self::Chart(_) => hive_core::exit::ErrorKind::Runtime,
         }
     }
 }
@@ -147,6 +157,10 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
         tracing::warn!(%date, "no `generation_scores` partition in range: nothing to analyse");
         return Ok(summary);
     }
+    let ids: std::collections::BTreeSet<&str> = started.iter().map(|e| e.id.as_str()).collect();
+    let earliest = started.iter().map(|e| e.start).min().unwrap_or(date);
+    let files = breakdown::load(root, earliest, date, &ids)?;
+    let mut extras: BTreeMap<String, report::ExperimentExtras> = BTreeMap::new();
     let mut rows = Vec::new();
     for experiment in &started {
         let last = if date < experiment.end { date } else { experiment.end };
@@ -182,6 +196,30 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
             routing_mismatches = units.routing_mismatches,
             "analysed"
         );
+        let projects_so_far = units.counts(experiment.variants.len()).iter().sum::<u64>() as f64;
+        let samples = experiment_rows
+            .iter()
+            .filter(|r| r.metric_role == "primary")
+            .map(|r| {
+                let needed = analysis::sample_needed(experiment, date, window_days, r, projects_so_far);
+                (r.treatment_variant.clone(), needed)
+            })
+            .collect();
+        let breakdowns = if files.partitions_read == 0 {
+            Err("no committed `diff_scores` partition in the experiment's days".to_owned())
+        } else if in_experiment.iter().any(|g| g.event_id.is_none()) {
+            Err("`generation_scores` rows without `event_id`: files cannot be joined to generations".to_owned())
+        } else {
+            Ok(breakdown::breakdowns(experiment, last, &files, &in_experiment, units.assignment())?)
+        };
+        extras.insert(
+            experiment.id.clone(),
+            report::ExperimentExtras {
+                decision: None,
+                samples,
+                breakdowns,
+            },
+        );
         rows.extend(experiment_rows);
         summary.experiments_analysed += 1;
     }
@@ -191,12 +229,29 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
     summary.outputs.insert("ab_results", part.commit()?.path);
 
     let report_dir = hive_core::lake::Target::unchecked(root, date, hive_core::Shard::ALL).report_dir(JOB);
-    let history = report::history(root, date)?;
-    for (name, text) in report::render(&config, date, &history) {
+    // Tonight's decisions for the report: promote-templates' own rule and ledger over
+    // the same `ab_results` (it runs next and writes the same decisions to `promotions`).
+    let nights = promote::ledger_nights(root, date, &config)?;
+    for experiment in &started {
+        if let Some(e) = extras.get_mut(&experiment.id) {
+            e.decision = promote::decide(experiment, date, window_days, &nights);
+        }
+    }
+    let input = report::ReportInput {
+        config: &config,
+        date,
+        nights: &nights,
+        extras,
+    };
+    for (name, text) in report::render(&input)? {
         let path = report_dir.join(name);
         write_atomically(&path, text.as_bytes())?;
     }
     summary.outputs.insert("report", report_dir.join("report.md"));
+    summary.outputs.insert("report_html", report_dir.join("report.html"));
+    if let Some(index) = write_index(root, &input)? {
+        summary.outputs.insert("report_index", index);
+    }
     summary.status = RunStatus::Success;
     Ok(summary)
 }
@@ -245,4 +300,53 @@ fn write_quarantine(
     }
     summary.outputs.insert("quarantine", quarantine.commit()?.path);
     Ok(())
+}
+
+/// Writes `reports/ab-significance/index.html` when `date` is the latest night with a
+/// report (a backfill of an earlier night leaves the index of the latest one). Returns
+/// its path when written.
+fn write_index(root: &std::path::Path, input: &report::ReportInput<'_>) -> Result<Option<PathBuf>, AbError> {
+    let date = input.date;
+    let reports = root.join(hive_core::lake::REPORTS).join(JOB);
+    let mut nights: Vec<PartitionDate> = Vec::new();
+    let listing = std::fs::read_dir(&reports).map_err(|e| CoreError::io(&reports, e))?;
+    for entry in listing {
+        let entry = entry.map_err(|e| CoreError::io(&reports, e))?;
+        let name = entry.file_name();
+        if let Some(night) = name.to_str().and_then(PartitionDate::from_dir_name)
+            && entry.path().join("report.html").exists()
+        {
+            nights.push(night);
+        }
+    }
+    nights.sort();
+    if nights.last().is_some_and(|latest| *latest > date) {
+        return Ok(None);
+    }
+    let lines: Vec<html::IndexLine> = input
+        .config
+        .experiments
+        .iter()
+        .map(|e| {
+            let today = input.today(e);
+            let decision = input.extras.get(&e.id).and_then(|x| x.decision.as_ref());
+            let (status, reason) = match decision {
+                Some(d) => (d.decision.as_str().to_owned(), d.reason.clone()),
+                None if e.start > date => ("not started".to_owned(), format!("starts {}", e.start)),
+                None => ("not analysed".to_owned(), String::new()),
+            };
+            html::IndexLine {
+                experiment: e.id.clone(),
+                template: e.template_id.clone(),
+                start: e.start,
+                end: e.end,
+                status,
+                reason,
+                days_running: today.first().map(|r| r.days_running),
+            }
+        })
+        .collect();
+    let path = reports.join("index.html");
+    write_atomically(&path, html::index(date, &lines, &nights).as_bytes())?;
+    Ok(Some(path))
 }

@@ -94,10 +94,21 @@ pub struct StoredRow {
     pub days_running: i64,
     pub units_control: i64,
     pub units_treatment: i64,
+    /// Generations of the projects in each arm.
+    pub generations_control: i64,
+    pub generations_treatment: i64,
+    /// Each arm's unadjusted metric (for a ratio, sum over sum).
+    pub control_mean: Option<f64>,
+    pub treatment_mean: Option<f64>,
     pub estimate: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
+    /// (treatment - control) / control; under CUPED the adjusted difference over the
+    /// unadjusted control mean.
     pub relative_lift: Option<f64>,
+    /// Fixed-horizon interval of `relative_lift`.
+    pub relative_ci_low: Option<f64>,
+    pub relative_ci_high: Option<f64>,
     pub p_value: Option<f64>,
     pub seq_ci_low: Option<f64>,
     pub seq_ci_high: Option<f64>,
@@ -211,11 +222,19 @@ pub fn rows_of_batch(path: &Path, batch: &RecordBatch) -> Result<Vec<StoredRow>,
             text("guardrail_status")?,
             text("note")?,
         );
-        let (days, uc, ut, mismatches) = (
+        let (days, uc, ut, mismatches, gc, gt) = (
             int("days_running")?,
             int("units_control")?,
             int("units_treatment")?,
             int("routing_mismatches")?,
+            int("generations_control")?,
+            int("generations_treatment")?,
+        );
+        let (control_mean, treatment_mean, rel_low, rel_high) = (
+            real("control_mean")?,
+            real("treatment_mean")?,
+            real("relative_ci_low")?,
+            real("relative_ci_high")?,
         );
         let (estimate, ci_low, ci_high, relative, p, seq_low, seq_high, seq_p, ctw, srm, margin) = (
             real("estimate")?,
@@ -242,10 +261,16 @@ pub fn rows_of_batch(path: &Path, batch: &RecordBatch) -> Result<Vec<StoredRow>,
                 days_running: days[i],
                 units_control: uc[i],
                 units_treatment: ut[i],
+                generations_control: gc[i],
+                generations_treatment: gt[i],
+                control_mean: control_mean[i],
+                treatment_mean: treatment_mean[i],
                 estimate: estimate[i],
                 ci_low: ci_low[i],
                 ci_high: ci_high[i],
                 relative_lift: relative[i],
+                relative_ci_low: rel_low[i],
+                relative_ci_high: rel_high[i],
                 p_value: p[i],
                 seq_ci_low: seq_low[i],
                 seq_ci_high: seq_high[i],

@@ -207,13 +207,18 @@ fn evidence(experiment: &Experiment, rows: &[&StoredRow], ledger: &Ledger) -> se
         "days_running": first.map(|r| r.days_running),
         "min_runtime_days": experiment.min_runtime_days,
         "units_control": first.map(|r| r.units_control),
-        "min_units_per_variant": experiment.min_units_per_variant.max(SEQUENTIAL_MIN_UNITS_PER_ARM as u64),
+        "min_units_per_variant": units_needed(experiment),
         "nights_in_ledger": ledger.nights_counted,
         "srm_p_value": first.and_then(|r| r.srm_p_value),
         "routing_mismatches": first.map(|r| r.routing_mismatches),
         "primary_metric": experiment.primary_metric.as_str(),
         "treatments": treatments,
     })
+}
+
+/// Projects every arm needs before a night enters the ledger (rule 2).
+pub fn units_needed(experiment: &Experiment) -> i64 {
+    (experiment.min_units_per_variant as i64).max(SEQUENTIAL_MIN_UNITS_PER_ARM)
 }
 
 /// Rules 1 and 2: a broken split stops; too early or too small continues.
@@ -234,7 +239,7 @@ fn not_ready(experiment: &Experiment, rows: &[&StoredRow]) -> Option<(Decision, 
             format!("day {} of a minimum {}", first.days_running, experiment.min_runtime_days),
         ));
     }
-    let needed = (experiment.min_units_per_variant as i64).max(SEQUENTIAL_MIN_UNITS_PER_ARM);
+    let needed = units_needed(experiment);
     let fewest = rows.iter().map(|r| r.units_control.min(r.units_treatment)).min().unwrap_or(0);
     if fewest < needed {
         return Some((
@@ -474,6 +479,29 @@ impl hive_core::summary::JobSummary for PromoteSummary {
     }
 }
 
+/// The `ab_results` nights the ledger of `date` folds: from the first experiment's start
+/// through `date`. A night whose ab-significance did not run (or failed) is not in it;
+/// tonight's partition must be complete (an error otherwise).
+pub fn ledger_nights(
+    root: &Path,
+    date: PartitionDate,
+    config: &ExperimentsConfig,
+) -> Result<Vec<(PartitionDate, Vec<StoredRow>)>, CoreError> {
+    let first = config.experiments.iter().map(|e| e.start).min().unwrap_or(date);
+    let mut nights = Vec::new();
+    for night in first.through(date) {
+        if night != date && !partition_dir(root, AB_RESULTS, night).join("_SUCCESS").exists() {
+            continue;
+        }
+        let mut rows = Vec::new();
+        for part in committed_parts(root, AB_RESULTS, night)? {
+            rows.extend(read_rows(&part)?);
+        }
+        nights.push((night, rows));
+    }
+    Ok(nights)
+}
+
 /// Decides every configured experiment for `date` from its `ab_results` nights and writes
 /// `promotions/dt=D/`. `window_days` is the scoring window (an experiment has ended once
 /// `end + window_days` has passed).
@@ -489,20 +517,7 @@ pub fn run(root: &Path, date: PartitionDate, window_days: u32, config: &Experime
         tracing::warn!(%date, "no `ab_results` partition: nothing to decide");
         return Ok(summary);
     }
-    let first = config.experiments.iter().map(|e| e.start).min().unwrap_or(date);
-    let mut nights = Vec::new();
-    for night in first.through(date) {
-        // A night whose ab-significance did not run (or failed) is not in the ledger;
-        // tonight's partition must be complete.
-        if night != date && !partition_dir(root, AB_RESULTS, night).join("_SUCCESS").exists() {
-            continue;
-        }
-        let mut rows = Vec::new();
-        for part in committed_parts(root, AB_RESULTS, night)? {
-            rows.extend(read_rows(&part)?);
-        }
-        nights.push((night, rows));
-    }
+    let nights = ledger_nights(root, date, config)?;
     let mut promotions = Vec::new();
     for experiment in &config.experiments {
         let analysed_tonight = nights

@@ -102,6 +102,7 @@ fn simulate(experiment: &Experiment, multipliers: &[f64], rng: &mut ChaCha8Rng) 
                 let generated = lines.sample(rng).round().max(1.0) as u64;
                 let removed = Binomial::new(generated, p).unwrap().sample(rng);
                 out.push(Generation {
+                    event_id: None,
                     project_id: project.clone(),
                     template_id: "tmpl".into(),
                     template_version: experiment.variants[arm].version.clone(),

@@ -51,6 +51,9 @@ struct Scenario {
     /// lines removed than generated, one with a NaN `diff_score`.
     bad_rows: bool,
     guardrail: Option<&'static str>,
+    /// Also write `diff_scores` (two text files and a binary one per generation), for
+    /// the report's breakdowns.
+    diff_scores: bool,
     seed: u64,
 }
 
@@ -67,6 +70,7 @@ impl Default for Scenario {
             pre_days: [-12, -10],
             bad_rows: false,
             guardrail: None,
+            diff_scores: false,
             seed: 1,
         }
     }
@@ -117,6 +121,64 @@ fn write_partition(root: &Path, date: PartitionDate, rows: &Rows) {
         Arc::new(rate.iter().map(|r| Some(*r > 0.5)).collect::<BooleanArray>()),
     ];
     part.write(&RecordBatch::try_new(part.schema(), columns).unwrap()).unwrap();
+    part.commit().unwrap();
+}
+
+/// The language and main file of a project's generations (every project writes one).
+fn project_language(project: &str) -> (&'static str, &'static str) {
+    let languages = [("rust", "src/main.rs"), ("python", "app/main.py"), ("typescript", "src/index.ts")];
+    let n: usize = project.bytes().map(usize::from).sum();
+    languages[n % languages.len()]
+}
+
+/// Writes the `diff_scores` partition of `rows`' generations: each generation's lines
+/// split between its project's main file and `README.md` (so they sum to the
+/// generation's), plus a binary `logo.png` without line counts.
+fn write_diff_scores(root: &Path, date: PartitionDate, rows: &Rows) {
+    use arrow::array::new_null_array;
+    use arrow::datatypes::DataType;
+    let mut part = PartWriter::create(root, hive_core::schema::diff_scores_spec(), date, Shard::ALL).unwrap();
+    let schema = part.schema();
+    let mut files: Vec<(usize, &str, &str, Option<(i64, i64)>)> = Vec::new();
+    for i in 0..rows.event.len() {
+        let (language, path) = project_language(&rows.project[i]);
+        let (generated, removed) = (rows.generated[i], rows.removed[i]);
+        let main = generated * 2 / 3;
+        let main_removed = (removed * main / generated.max(1)).min(main);
+        files.push((i, path, language, Some((main, main_removed))));
+        files.push((i, "README.md", "markdown", Some((generated - main, removed - main_removed))));
+        files.push((i, "logo.png", "binary", None));
+    }
+    let n = files.len();
+    let text = |f: &dyn Fn(&(usize, &str, &str, Option<(i64, i64)>)) -> String| -> ArrayRef {
+        Arc::new(files.iter().map(|x| Some(f(x))).collect::<StringArray>())
+    };
+    let lines = |f: &dyn Fn((i64, i64)) -> i64| -> ArrayRef { Arc::new(files.iter().map(|x| x.3.map(f)).collect::<Int64Array>()) };
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            "event_id" => text(&|x| rows.event[x.0].clone()),
+            "project_id" => text(&|x| rows.project[x.0].clone()),
+            "template_id" => text(&|_| "tmpl".to_owned()),
+            "template_version" => text(&|x| rows.version[x.0].clone()),
+            "experiment_id" => Arc::new(files.iter().map(|x| rows.experiment[x.0].clone()).collect::<StringArray>()) as ArrayRef,
+            "variant" => Arc::new(files.iter().map(|x| rows.variant[x.0].clone()).collect::<StringArray>()),
+            "generated_at" => Arc::new(TimestampMicrosecondArray::from(files.iter().map(|x| rows.at[x.0]).collect::<Vec<_>>()).with_timezone("UTC")),
+            "path" => text(&|x| x.1.to_owned()),
+            "language" => text(&|x| x.2.to_owned()),
+            "lines_generated" => lines(&|(g, _)| g),
+            "lines_removed" => lines(&|(_, r)| r),
+            "lines_kept" => lines(&|(g, r)| g - r),
+            hive_core::schema::IS_BINARY => Arc::new(files.iter().map(|x| Some(x.3.is_none())).collect::<BooleanArray>()),
+            _ if field.is_nullable() => new_null_array(field.data_type(), n),
+            _ => match field.data_type() {
+                DataType::Utf8 => text(&|x| format!("{}-{}", field.name(), x.0)),
+                other => panic!("diff_scores column `{}` ({other}) needs a value", field.name()),
+            },
+        })
+        .collect();
+    part.write(&RecordBatch::try_new(schema, columns).unwrap()).unwrap();
     part.commit().unwrap();
 }
 
@@ -188,6 +250,9 @@ fn build(dir: &Workdir, scenario: &Scenario) -> (PathBuf, PathBuf) {
     }
     for (date, rows) in &by_close {
         write_partition(&root, *date, rows);
+        if scenario.diff_scores {
+            write_diff_scores(&root, *date, rows);
+        }
     }
     let variants: String = scenario
         .variants
@@ -515,6 +580,8 @@ fn reruns_are_byte_identical_and_the_report_has_charts() {
             .iter()
             .map(|p| fs_err::read(p).unwrap())
             .collect::<Vec<_>>();
+        bytes.push(fs_err::read(root.join(format!("reports/ab-significance/dt={FINAL}/report.html"))).unwrap());
+        bytes.push(fs_err::read(root.join("reports/ab-significance/index.html")).unwrap());
         bytes.push(fs_err::read(root.join(format!("reports/ab-significance/dt={FINAL}/report.md"))).unwrap());
         bytes.push(fs_err::read(root.join(format!("reports/ab-significance/dt={FINAL}/exp-1-treatment.svg"))).unwrap());
         bytes
@@ -668,4 +735,227 @@ fn bad_configs_exit_2_naming_the_line() {
         },
     );
     analyse(&root, &config, "2026-05-01").expect_code(99);
+}
+
+/// The headless Chromium the report is checked in (`HIVE_CHROMIUM`, else `chromium` on
+/// the PATH). `None` outside CI when it is not installed: `.ci/run` installs Debian's
+/// package, and in CI (`CI` set) a missing browser fails the test.
+fn chromium() -> Option<PathBuf> {
+    let candidate = std::env::var_os("HIVE_CHROMIUM").map_or_else(|| PathBuf::from("chromium"), PathBuf::from);
+    let found = std::process::Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "`{}` is not installed: .ci/run installs Debian's `chromium` package",
+        candidate.display()
+    );
+    eprintln!("SKIPPED: no `chromium` to render the report in (apt-get install chromium)");
+    None
+}
+
+/// What headless Chromium made of a page: the DOM after loading, the console messages
+/// it logged at error level, and a full-width screenshot at `screenshot`.
+struct Rendered {
+    dom: String,
+    console_errors: Vec<String>,
+}
+
+fn render_in_chromium(browser: &Path, page: &Path, profile: &Path, screenshot: &Path) -> Rendered {
+    let url = format!("file://{}", page.display());
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ];
+    let user_data = |name: &str| format!("--user-data-dir={}", profile.join(name).display());
+    let chromium = |extra: &[String]| {
+        let mut cmd = std::process::Command::new("timeout");
+        cmd.arg("120").arg(browser).args(common).args(extra).arg(&url);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let dumped = chromium(&[user_data("dom"), "--dump-dom".to_owned()]);
+    let shot = chromium(&[
+        user_data("shot"),
+        format!("--screenshot={}", screenshot.display()),
+        "--window-size=1280,6000".to_owned(),
+    ]);
+    // Console messages are logged as `...:CONSOLE(line)] "message", source: url (line)`;
+    // a blocked load or a CSP violation is logged at error level with the same tag.
+    let console_errors = [&dumped.stderr, &shot.stderr]
+        .iter()
+        .flat_map(|e| String::from_utf8_lossy(e).lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.contains("CONSOLE") || l.contains("Refused to") || l.contains("ERR_"))
+        .collect();
+    Rendered {
+        dom: String::from_utf8_lossy(&dumped.stdout).into_owned(),
+        console_errors,
+    }
+}
+
+/// Parses the Markdown breakdown table rows of `dimension` (`| value | arm | projects |
+/// generations | files | generated | removed | rate | vs |`) into the oracle's shape.
+fn breakdown_rows(report: &str, heading: &str) -> Vec<Value> {
+    let section = report.split(&format!("#### Rewrite rate by {heading}\n")).nth(1).unwrap_or_else(|| panic!("no {heading} breakdown:\n{report}"));
+    let mut rows: Vec<Value> = section
+        .lines()
+        .skip(3)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let int = |i: usize| json!(cells[i].parse::<i64>().unwrap());
+            json!([cells[0], cells[1], int(2), int(3), int(4), int(5), int(6)])
+        })
+        .collect();
+    rows.sort_by_key(ToString::to_string);
+    rows
+}
+
+#[test]
+fn the_report_page_reads_well_in_headless_chromium() {
+    let scenario = Scenario {
+        rewrite_effect: vec![1.0, 0.8],
+        pre_period: true,
+        misrouted: 0.02,
+        bad_rows: true,
+        diff_scores: true,
+        ..Scenario::default()
+    };
+    let dir = Workdir::new("ab-report-page");
+    let (root, config) = build(&dir, &scenario);
+    let mut text = fs_err::read_to_string(&config).unwrap();
+    text.push_str("    owner: Ana <ana@example.com>\n    hypothesis: \"Shorter imports in the template mean fewer rewritten lines\"\n");
+    fs_err::write(&config, text).unwrap();
+    for date in ["2026-06-13", "2026-06-16", "2026-06-18", FINAL] {
+        analyse(&root, &config, date).expect_code(0);
+    }
+    let night = root.join(format!("reports/ab-significance/dt={FINAL}"));
+    let report = fs_err::read_to_string(night.join("report.md")).unwrap();
+    let rows = results(&root, FINAL);
+    let primary = rows.iter().find(|r| r.metric == "rewrite_rate").unwrap();
+    assert_eq!(primary.method, "delta_ratio+cuped", "{primary:?}");
+
+    // The decision in the report is promote-templates' own, run next on the same lake.
+    let decided = promote(&root, &config, FINAL)["decisions"]["exp-1"].as_str().unwrap().to_owned();
+    let reason = promotions(&root, FINAL).join("\n");
+    assert_eq!(decided, "promote", "{reason}");
+    assert!(
+        report.contains("**Decision: promote.** Promote `treatment` (v2.0.0): `treatment` (v2.0.0) beats the control"),
+        "{report}"
+    );
+
+    // The breakdowns agree with DuckDB over the same Parquet (joins and filters redone in SQL).
+    let logged = generation_variants(&root);
+    let excluded: Vec<String> = (0..scenario.projects)
+        .map(|p| format!("proj-{p:05}"))
+        .filter(|p| {
+            let spec = hive_core::routing::assign("exp-1", p, &[0.5, 0.5]).unwrap();
+            // A project is excluded when any generation logs another arm than the spec's.
+            let name = ["control", "treatment"][spec];
+            logged.get(p).is_some_and(|v| v.iter().any(|x| x != name))
+        })
+        .collect();
+    assert!(!excluded.is_empty(), "the scenario misroutes some projects");
+    let excluded_path = dir.write("excluded.json", serde_json::to_string(&excluded).unwrap());
+    let mut oracle = std::process::Command::new(support::oracle_python());
+    oracle.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_breakdown.py"));
+    oracle.args([root.to_str().unwrap(), FINAL, "exp-1", START, END, excluded_path.to_str().unwrap()]);
+    let duckdb: Value = serde_json::from_str(ok(oracle).stdout().trim()).unwrap();
+    let sorted = |v: &Value| {
+        let mut rows = v.as_array().unwrap().clone();
+        rows.sort_by_key(ToString::to_string);
+        rows
+    };
+    assert_eq!(breakdown_rows(&report, "language"), sorted(&duckdb["language"]), "{report}");
+    assert_eq!(breakdown_rows(&report, "template file"), sorted(&duckdb["path"]), "{report}");
+    // Per language the arms add up to the analysis' own generation counts.
+    let generations: i64 = breakdown_rows(&report, "language")
+        .iter()
+        .filter(|r| r[0] != json!("markdown"))
+        .map(|r| r[3].as_i64().unwrap())
+        .sum();
+    assert_eq!(generations, primary.generations_control + primary.generations_treatment);
+
+    let Some(browser) = chromium() else { return };
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-page");
+    fs_err::create_dir_all(&screenshots).unwrap();
+    // The console check sees errors: a page loading a script and an image from outside
+    // under the report's policy logs them.
+    let html = fs_err::read_to_string(night.join("report.html")).unwrap();
+    let policy = html.lines().find(|l| l.contains("Content-Security-Policy")).unwrap();
+    let control_page = dir.write(
+        "control.html",
+        format!("<!DOCTYPE html><html><head>{policy}</head><body><img src=\"https://example.invalid/x.png\"><script>console.error('boom')</script></body></html>"),
+    );
+    let control = render_in_chromium(&browser, &control_page, &dir.join("profile-control"), &screenshots.join("control.png"));
+    assert!(!control.console_errors.is_empty(), "the console check saw nothing on a page with errors");
+
+    let page = render_in_chromium(&browser, &night.join("report.html"), &dir.join("profile"), &screenshots.join("report.png"));
+    assert!(page.console_errors.is_empty(), "{:#?}", page.console_errors);
+    let dom = &page.dom;
+    assert!(dom.contains("data-verdict=\"promote\""), "{dom}");
+    assert!(dom.contains("Promote <code>treatment</code> (v2.0.0)"), "{dom}");
+    // Per-arm values as ab_results has them, in percent, with project and generation counts.
+    for (mean, units, generations) in [
+        (primary.control_mean, primary.units_control, primary.generations_control),
+        (primary.treatment_mean, primary.units_treatment, primary.generations_treatment),
+    ] {
+        let cells = format!("<td>{units}</td><td>{generations}</td><td>{:.1}%</td>", 100.0 * mean.unwrap());
+        assert!(dom.contains(&cells), "{cells} missing: {dom}");
+    }
+    assert!(dom.contains(&format!("{:+.1}%", 100.0 * primary.relative_lift.unwrap())), "{dom}");
+    assert!(dom.contains("data-check=\"routing\""), "misrouted projects are announced: {dom}");
+    assert!(dom.contains("Hypothesis:") && dom.contains("Ana &lt;ana@example.com&gt;"), "{dom}");
+    assert!(dom.contains("unadjusted control mean"), "{dom}");
+    assert!(dom.contains("EXPLORATORY") && dom.contains("not corrected for multiplicity"), "{dom}");
+    // The charts: the forest plot and the trend, with one point per analysed night.
+    assert_eq!(dom.matches("<svg").count(), 2, "{dom}");
+    let trend = dom.split("data-chart=\"trend\"").nth(1).unwrap();
+    assert_eq!(trend.split("</svg>").next().unwrap().matches("<circle").count(), 4, "{trend}");
+    let png = fs_err::read(screenshots.join("report.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{} bytes", png.len());
+    // The index lists the experiment with its status and links to the night.
+    let index = fs_err::read_to_string(root.join("reports/ab-significance/index.html")).unwrap();
+    assert!(index.contains(&format!("href=\"dt={FINAL}/report.html#exp-1\"")), "{index}");
+    assert!(index.contains(">promote<"), "{index}");
+    eprintln!("screenshot: {}", screenshots.join("report.png").display());
+}
+
+/// Each project's logged variants in the lake's `generation_scores` (experiment rows).
+fn generation_variants(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for dir in fs_err::read_dir(root.join("generation_scores")).unwrap() {
+        let dir = dir.unwrap().path();
+        for part in fs_err::read_dir(&dir).unwrap() {
+            let part = part.unwrap().path();
+            if !part.extension().is_some_and(|e| e == "parquet") {
+                continue;
+            }
+            let file = std::fs::File::open(&part).unwrap();
+            for batch in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap() {
+                let batch = batch.unwrap();
+                let column = |name: &str| batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+                let (project, variant) = (column("project_id"), column("variant"));
+                for i in 0..batch.num_rows() {
+                    if variant.is_valid(i) {
+                        out.entry(project.value(i).to_owned()).or_default().push(variant.value(i).to_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
 }

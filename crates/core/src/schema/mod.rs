@@ -311,7 +311,10 @@ pub fn ab_results_spec() -> TableSpec {
         ),
         real("ci_low", "Lower bound of the fixed-horizon (1 - alpha) interval of `estimate`."),
         real("ci_high", "Upper bound of that interval."),
-        real("relative_lift", "(treatment - control) / control."),
+        real(
+            "relative_lift",
+            "(treatment - control) / control. Under CUPED (`method` `delta_ratio+cuped`) the CUPED-adjusted difference over the unadjusted control mean (`control_mean`), gbstats' convention; the relative intervals use the same denominator.",
+        ),
         real(
             "relative_ci_low",
             "Lower bound of the fixed-horizon interval of `relative_lift` (delta method).",

@@ -1,0 +1,310 @@
+//! The report's exploratory breakdowns: each arm's rewrite rate by language and by
+//! template file, as GrowthBook's dimension analysis shows them. They are joins and
+//! group-bys across three inputs, run on polars' lazy engine:
+//!
+//! - `diff_scores` (one row per generated file, with its `language` and `path`),
+//! - the experiment's generations as the analysis kept them (`generation_scores` rows
+//!   that passed the input checks; quarantined ones drop out of the join on `event_id`),
+//! - the experiment assignment: each analysed project with its checked arm (projects
+//!   excluded by the routing checks drop out of the join on `project_id`).
+//!
+//! The Parquet is read with arrow-rs as everywhere else (only the columns needed, rows of
+//! other experiments dropped while reading), so polars needs none of its IO features.
+//!
+//! Breakdowns never decide: a dozen dimension values times the arms is a dozen more
+//! comparisons, none corrected for multiplicity; the report labels them exploratory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use arrow::array::{Array, Int64Array, RecordBatch};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use polars::prelude::*;
+
+use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, column, typed};
+use hive_core::lake::{committed_parts, partition_dir};
+use hive_core::schema::DIFF_SCORES;
+use hive_core::{CoreError, PartitionDate};
+
+use crate::config::Experiment;
+use crate::input::Generation;
+
+/// At most this many values of a dimension are shown (by generations, descending); the
+/// rest are counted.
+pub const MAX_VALUES: usize = 12;
+
+/// The dimensions broken down by, with their `diff_scores` column.
+pub const DIMENSIONS: [(&str, &str); 2] = [("language", "language"), ("template file", "path")];
+
+/// Errors of the breakdown query.
+#[derive(Debug, thiserror::Error)]
+pub enum BreakdownError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("breakdown query of experiment `{experiment}`: {source}")]
+    Query { experiment: String, source: PolarsError },
+}
+
+/// `diff_scores` text-file rows of the experiments being analysed, column by column.
+#[derive(Debug, Default)]
+pub struct Files {
+    event_id: Vec<Option<String>>,
+    project_id: Vec<Option<String>>,
+    experiment_id: Vec<String>,
+    /// `generated_at` as days since 1970-01-01 (UTC).
+    day: Vec<i32>,
+    path: Vec<Option<String>>,
+    language: Vec<Option<String>>,
+    lines_generated: Vec<i64>,
+    lines_removed: Vec<i64>,
+    /// Committed `diff_scores` partitions read.
+    pub partitions_read: u64,
+}
+
+impl Files {
+    pub fn len(&self) -> usize {
+        self.event_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.event_id.is_empty()
+    }
+}
+
+const COLUMNS: &[(&str, ColumnKind)] = &[
+    ("event_id", ColumnKind::Text),
+    ("project_id", ColumnKind::Text),
+    ("experiment_id", ColumnKind::Text),
+    ("generated_at", ColumnKind::Timestamp),
+    ("path", ColumnKind::Text),
+    ("language", ColumnKind::Text),
+];
+
+fn epoch_day(date: PartitionDate) -> i32 {
+    (date.date() - chrono::NaiveDate::default()).num_days() as i32
+}
+
+/// Reads the committed `diff_scores` partitions from `first` through `last`, keeping text
+/// files (binary files have no line counts) of the experiments in `experiments`.
+pub fn load(root: &Path, first: PartitionDate, last: PartitionDate, experiments: &BTreeSet<&str>) -> Result<Files, CoreError> {
+    let mut files = Files::default();
+    for date in first.through(last) {
+        if !partition_dir(root, DIFF_SCORES, date).exists() {
+            continue;
+        }
+        for part in committed_parts(root, DIFF_SCORES, date)? {
+            read_part(&part, experiments, &mut files)?;
+        }
+        files.partitions_read += 1;
+    }
+    Ok(files)
+}
+
+fn read_part(path: &Path, experiments: &BTreeSet<&str>, out: &mut Files) -> Result<(), CoreError> {
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let parquet = |source| CoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    check_columns(path, builder.schema(), COLUMNS)?;
+    let wanted = ["event_id", "project_id", "experiment_id", "generated_at", "path", "language", "lines_generated", "lines_removed"];
+    let indices: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    for batch in builder.with_projection(mask).build().map_err(parquet)? {
+        let batch = batch.map_err(|source| CoreError::Arrow {
+            path: path.to_owned(),
+            source,
+        })?;
+        read_batch(path, &batch, experiments, out)?;
+    }
+    Ok(())
+}
+
+fn read_batch(path: &Path, batch: &RecordBatch, experiments: &BTreeSet<&str>, out: &mut Files) -> Result<(), CoreError> {
+    let text = |name: &str| typed(batch, path, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
+    let (event, project, experiment, file_path, language) = (
+        text("event_id")?,
+        text("project_id")?,
+        text("experiment_id")?,
+        text("path")?,
+        text("language")?,
+    );
+    let at = typed(batch, path, "generated_at", ColumnKind::Timestamp, |a| {
+        TimestampColumn::new(a.as_ref())
+    })?;
+    let generated: &Int64Array = int_column(batch, path, "lines_generated")?;
+    let removed: &Int64Array = int_column(batch, path, "lines_removed")?;
+    for row in 0..batch.num_rows() {
+        let Some(experiment_id) = experiment.get(row).filter(|e| experiments.contains(e)) else {
+            continue;
+        };
+        // Binary files (null line counts) are outside the line metrics, as in
+        // generation_scores; a row without a readable time cannot be placed in the
+        // experiment's days (its generation is quarantined by the analysis too).
+        let (Some(Ok(generated_at)), true, true) = (at.get(row), generated.is_valid(row), removed.is_valid(row)) else {
+            continue;
+        };
+        out.event_id.push(event.get(row).map(str::to_owned));
+        out.project_id.push(project.get(row).map(str::to_owned));
+        out.experiment_id.push(experiment_id.to_owned());
+        out.day.push(epoch_day(PartitionDate::of_timestamp(generated_at)));
+        out.path.push(file_path.get(row).map(str::to_owned));
+        out.language.push(language.get(row).map(str::to_owned));
+        out.lines_generated.push(generated.value(row));
+        out.lines_removed.push(removed.value(row));
+    }
+    Ok(())
+}
+
+fn int_column<'a>(batch: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a Int64Array, CoreError> {
+    let array = column(batch, path, name)?;
+    array.as_any().downcast_ref::<Int64Array>().ok_or_else(|| CoreError::WrongColumnType {
+        path: path.to_owned(),
+        column: name.to_owned(),
+        expected: "int64".to_owned(),
+        found: array.data_type().to_string(),
+    })
+}
+
+/// One arm's figures for one value of a dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub projects: u64,
+    pub generations: u64,
+    pub files: u64,
+    pub lines_generated: i64,
+    pub lines_removed: i64,
+}
+
+impl Cell {
+    /// Line-weighted rewrite rate (`None` without generated lines).
+    pub fn rewrite_rate(&self) -> Option<f64> {
+        (self.lines_generated > 0).then(|| self.lines_removed as f64 / self.lines_generated as f64)
+    }
+}
+
+/// An experiment's breakdown by one dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    /// The dimension's name in the report (`language`, `template file`).
+    pub dimension: &'static str,
+    /// The values shown, most generations first, each with a cell per arm (variant order;
+    /// `None` when the arm has no file of that value).
+    pub values: Vec<(String, Vec<Option<Cell>>)>,
+    /// Values not shown (beyond [`MAX_VALUES`]).
+    pub values_left_out: usize,
+}
+
+/// The experiment's breakdowns over `files` (its days through `last`): the files of the
+/// generations the analysis kept (`kept`), of the projects of `assignment` (project and
+/// arm index), by each of [`DIMENSIONS`]. A null dimension value is shown as `(none)`.
+pub fn breakdowns<'a>(
+    experiment: &Experiment,
+    last: PartitionDate,
+    files: &Files,
+    kept: &[&Generation],
+    assignment: impl Iterator<Item = (&'a str, usize)>,
+) -> Result<Vec<Breakdown>, BreakdownError> {
+    let query = |source: PolarsError| BreakdownError::Query {
+        experiment: experiment.id.clone(),
+        source,
+    };
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("event_id".into(), &files.event_id),
+        Column::new("project_id".into(), &files.project_id),
+        Column::new("experiment_id".into(), &files.experiment_id),
+        Column::new("day".into(), &files.day),
+        Column::new("path".into(), &files.path),
+        Column::new("language".into(), &files.language),
+        Column::new("lines_generated".into(), &files.lines_generated),
+        Column::new("lines_removed".into(), &files.lines_removed),
+    ])
+    .map_err(query)?;
+    let kept_events: BTreeSet<&str> = kept.iter().filter_map(|g| g.event_id.as_deref()).collect();
+    let kept_events: Vec<&str> = kept_events.into_iter().collect();
+    let generations = DataFrame::new_infer_height(vec![Column::new("event_id".into(), kept_events)]).map_err(query)?;
+    let (projects, arms): (Vec<&str>, Vec<u32>) = assignment.map(|(p, arm)| (p, arm as u32)).unzip();
+    let assigned = DataFrame::new_infer_height(vec![
+        Column::new("project_id".into(), projects),
+        Column::new("arm".into(), arms),
+    ])
+    .map_err(query)?;
+    let in_experiment = frame
+        .lazy()
+        .filter(
+            col("experiment_id")
+                .eq(lit(experiment.id.as_str()))
+                .and(col("day").gt_eq(lit(epoch_day(experiment.start))))
+                .and(col("day").lt_eq(lit(epoch_day(last)))),
+        )
+        .inner_join(generations.lazy(), col("event_id"), col("event_id"))
+        .inner_join(assigned.lazy(), col("project_id"), col("project_id"));
+    let mut out = Vec::new();
+    for (dimension, column_name) in DIMENSIONS {
+        let grouped = in_experiment
+            .clone()
+            .with_column(col(column_name).fill_null(lit("(none)")).alias("value"))
+            .group_by([col("value"), col("arm")])
+            .agg([
+                col("project_id").n_unique().cast(DataType::Int64).alias("projects"),
+                col("event_id").n_unique().cast(DataType::Int64).alias("generations"),
+                len().cast(DataType::Int64).alias("files"),
+                col("lines_generated").sum().alias("lines_generated"),
+                col("lines_removed").sum().alias("lines_removed"),
+            ])
+            .sort(["value", "arm"], SortMultipleOptions::default())
+            .collect()
+            .map_err(query)?;
+        out.push(collect_breakdown(dimension, experiment.variants.len(), &grouped).map_err(query)?);
+    }
+    Ok(out)
+}
+
+fn collect_breakdown(dimension: &'static str, arms: usize, grouped: &DataFrame) -> PolarsResult<Breakdown> {
+    let values = grouped.column("value")?.str()?;
+    let arm = grouped.column("arm")?.u32()?;
+    let int = |name: &str| -> PolarsResult<Vec<i64>> {
+        Ok(grouped.column(name)?.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let (projects, generations, files, generated, removed) = (
+        int("projects")?,
+        int("generations")?,
+        int("files")?,
+        int("lines_generated")?,
+        int("lines_removed")?,
+    );
+    let mut by_value: BTreeMap<String, Vec<Option<Cell>>> = BTreeMap::new();
+    for (i, (value, arm)) in values.iter().zip(arm.iter()).enumerate() {
+        let (Some(value), Some(arm)) = (value, arm) else { continue };
+        let cells = by_value.entry(value.to_owned()).or_insert_with(|| vec![None; arms]);
+        if let Some(slot) = cells.get_mut(arm as usize) {
+            *slot = Some(Cell {
+                projects: projects[i] as u64,
+                generations: generations[i] as u64,
+                files: files[i] as u64,
+                lines_generated: generated[i],
+                lines_removed: removed[i],
+            });
+        }
+    }
+    let mut values: Vec<(String, Vec<Option<Cell>>)> = by_value.into_iter().collect();
+    let total = |cells: &[Option<Cell>]| cells.iter().flatten().map(|c| c.generations).sum::<u64>();
+    // Most generations first; ties by value (the map's order, kept by a stable sort).
+    values.sort_by_key(|(_, cells)| std::cmp::Reverse(total(cells)));
+    let values_left_out = values.len().saturating_sub(MAX_VALUES);
+    values.truncate(MAX_VALUES);
+    Ok(Breakdown {
+        dimension,
+        values,
+        values_left_out,
+    })
+}
