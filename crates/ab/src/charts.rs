@@ -137,10 +137,10 @@ pub fn lift_over_time(title: &str, nights: &[Night]) -> Result<String, ChartErro
             title.to_owned()
         };
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 20))
             .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
+            .x_label_area_size(44)
+            .y_label_area_size(80)
             .build_cartesian_2d(0..last_day, y_low..y_high)
             .map_err(|e| err(&e))?;
         let span = y_high - y_low;
@@ -152,6 +152,8 @@ pub fn lift_over_time(title: &str, nights: &[Night]) -> Result<String, ChartErro
             .y_labels(8)
             .y_label_formatter(&|v| percent_label(*v, span))
             .y_desc("relative lift vs control")
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .map_err(|e| err(&e))?;
@@ -238,10 +240,10 @@ pub fn forest(title: &str, rows: &[Interval]) -> Result<String, ChartError> {
             title.to_owned()
         };
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 20))
             .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(200)
+            .x_label_area_size(44)
+            .y_label_area_size(230)
             .build_cartesian_2d(x_low..x_high, -0.5_f64..(f64::from(count) - 0.5))
             .map_err(|e| err(&e))?;
         let span = x_high - x_low;
@@ -261,6 +263,8 @@ pub fn forest(title: &str, rows: &[Interval]) -> Result<String, ChartError> {
             .y_labels(rows.len() * 2 + 1)
             .y_label_formatter(&label)
             .x_desc("relative lift vs control (thick: always-valid, decides; thin: fixed-horizon)")
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .map_err(|e| err(&e))?;
@@ -375,7 +379,7 @@ mod tests {
             assert!(svg.to_uppercase().contains(&hex), "{name} {hex} missing: {svg}");
         }
         for label in ["better", "worse", "open"] {
-            assert!(svg.contains(&format!(">{label}<")), "{label}: {svg}");
+            assert!(svg.contains(&format!("\n{label}\n</text>")), "{label}: {svg}");
         }
         assert_eq!(verdict((-0.2, -0.1), false), Some(false));
         assert_eq!(verdict((0.1, 0.2), false), Some(true));
