@@ -29,7 +29,7 @@ for dimension in ["language", "path"]:
         f"""
         with kept as (
             select event_id from {scores}
-            where dt <= ? and experiment_id = ?
+            where dt <= cast(? as date) and experiment_id = ?
               and project_id is not null and template_id is not null and template_version is not null
               and lines_removed between 0 and lines_generated
               and (diff_score is null or isfinite(diff_score))
@@ -38,7 +38,7 @@ for dimension in ["language", "path"]:
                count(distinct project_id), count(distinct event_id), count(*),
                sum(lines_generated), sum(lines_removed)
         from {files}
-        where dt <= ? and experiment_id = ?
+        where dt <= cast(? as date) and experiment_id = ?
           and lines_generated is not null and lines_removed is not null
           and cast(generated_at at time zone 'UTC' as date) between cast(? as date) and cast(? as date)
           and event_id in (select event_id from kept)

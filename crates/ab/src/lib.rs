@@ -6,7 +6,7 @@
 //! - [`analysis`]: projects as units, routing checks, every test per treatment and metric.
 //! - [`output`]: `ab_results` rows to Arrow and back.
 //! - [`report`]: the nightly report (Markdown), [`html`] (the same as one page),
-//!   [`charts`] (plotters SVG) and [`breakdown`] (exploratory breakdowns, polars).
+//!   [`charts`] (plotters SVG) and [`breakdown`] (exploratory breakdowns).
 //! - [`promote`]: promotion decisions from `ab_results`.
 
 pub mod analysis;
@@ -60,8 +60,6 @@ pub enum AbError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Breakdown(#[from] breakdown::BreakdownError),
-    #[error(transparent)]
     Chart(#[from] charts::ChartError),
 }
 
@@ -70,8 +68,7 @@ impl hive_core::exit::Classify for AbError {
         match self {
             Self::Core(e) => e.kind(),
             Self::Config(e) => e.kind(),
-            Self::Breakdown(breakdown::BreakdownError::Core(e)) => e.kind(),
-            Self::Breakdown(breakdown::BreakdownError::Query { .. }) | Self::Chart(_) => hive_core::exit::ErrorKind::Runtime,
+            Self::Chart(_) => hive_core::exit::ErrorKind::Runtime,
         }
     }
 }
@@ -210,7 +207,7 @@ pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
         } else if in_experiment.iter().any(|g| g.event_id.is_none()) {
             Err("`generation_scores` rows without `event_id`: files cannot be joined to generations".to_owned())
         } else {
-            Ok(breakdown::breakdowns(experiment, last, &files, &in_experiment, units.assignment())?)
+            Ok(breakdown::breakdowns(experiment, last, &files, &in_experiment, units.assignment()))
         };
         extras.insert(
             experiment.id.clone(),

@@ -853,7 +853,7 @@ fn the_report_page_reads_well_in_headless_chromium() {
     let reason = promotions(&root, FINAL).join("\n");
     assert_eq!(decided, "promote", "{reason}");
     assert!(
-        report.contains("**Decision: promote.** Promote `treatment` (v2.0.0): `treatment` (v2.0.0) beats the control"),
+        report.contains("**Decision: promote.** Promote `treatment` (v2.0.0): ") && report.contains("`treatment` (v2.0.0) beats the control"),
         "{report}"
     );
 
@@ -936,6 +936,7 @@ fn the_report_page_reads_well_in_headless_chromium() {
 
 /// Each project's logged variants in the lake's `generation_scores` (experiment rows).
 fn generation_variants(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    use arrow::array::Array as _;
     let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
     for dir in fs_err::read_dir(root.join("generation_scores")).unwrap() {
         let dir = dir.unwrap().path();
