@@ -29,7 +29,7 @@ section.experiment{background:#fff;border:1px solid #dde1e7;border-radius:10px;p
 .verdict-promote{background:#e8f5ec;border-color:#1a9850}.verdict-continue{background:#eef3fb;border-color:#3b73c4}
 .verdict-stop{background:#fdecea;border-color:#d73027}
 .alarm{background:#fdecea;border-color:#d73027}.caution{background:#fff6e0;border-color:#e6a700}.ok{background:#f1f4f7;border-color:#9aa5b1;font-size:.92em}
-table{border-collapse:collapse;width:100%;font-size:.92em;margin:6px 0}
+table{border-collapse:collapse;width:100%;font-size:.92em;margin:6px 0;display:block;overflow-x:auto}
 th,td{padding:6px 8px;border-bottom:1px solid #e5e8ec;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f1f4f7;font-weight:600}
 td.note{white-space:normal;text-align:left;color:#5b6575;max-width:260px}
