@@ -103,7 +103,16 @@ fn read_part(path: &Path, experiments: &BTreeSet<&str>, out: &mut Files) -> Resu
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
     check_columns(path, builder.schema(), COLUMNS)?;
-    let wanted = ["event_id", "project_id", "experiment_id", "generated_at", "path", "language", "lines_generated", "lines_removed"];
+    let wanted = [
+        "event_id",
+        "project_id",
+        "experiment_id",
+        "generated_at",
+        "path",
+        "language",
+        "lines_generated",
+        "lines_removed",
+    ];
     let indices: Vec<usize> = builder
         .schema()
         .fields()
@@ -161,12 +170,15 @@ fn read_batch(path: &Path, batch: &RecordBatch, experiments: &BTreeSet<&str>, ou
 
 fn int_column<'a>(batch: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a Int64Array, CoreError> {
     let array = column(batch, path, name)?;
-    array.as_any().downcast_ref::<Int64Array>().ok_or_else(|| CoreError::WrongColumnType {
-        path: path.to_owned(),
-        column: name.to_owned(),
-        expected: "int64".to_owned(),
-        found: array.data_type().to_string(),
-    })
+    array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| CoreError::WrongColumnType {
+            path: path.to_owned(),
+            column: name.to_owned(),
+            expected: "int64".to_owned(),
+            found: array.data_type().to_string(),
+        })
 }
 
 /// One arm's figures for one value of a dimension.
@@ -233,7 +245,11 @@ pub fn breakdowns<'a>(
             continue;
         };
         for (d, (_, column)) in DIMENSIONS.iter().enumerate() {
-            let value = if *column == "language" { &files.language[i] } else { &files.path[i] };
+            let value = if *column == "language" {
+                &files.language[i]
+            } else {
+                &files.path[i]
+            };
             let group = groups[d].entry((value.as_deref().unwrap_or("(none)"), arm)).or_default();
             group.projects.insert(project);
             group.generations.insert(event);
@@ -248,7 +264,9 @@ pub fn breakdowns<'a>(
         .map(|((dimension, _), grouped)| {
             let mut by_value: BTreeMap<String, Vec<Option<Cell>>> = BTreeMap::new();
             for ((value, arm), g) in grouped {
-                let cells = by_value.entry(value.to_owned()).or_insert_with(|| vec![None; experiment.variants.len()]);
+                let cells = by_value
+                    .entry(value.to_owned())
+                    .or_insert_with(|| vec![None; experiment.variants.len()]);
                 if let Some(slot) = cells.get_mut(arm) {
                     *slot = Some(Cell {
                         projects: g.projects.len() as u64,

@@ -175,11 +175,7 @@ pub fn lift_over_time(title: &str, nights: &[Night]) -> Result<String, ChartErro
             }
         }
         for run in &runs {
-            let outline: Vec<(i32, f64)> = run
-                .iter()
-                .map(|p| (p.0, p.2))
-                .chain(run.iter().rev().map(|p| (p.0, p.1)))
-                .collect();
+            let outline: Vec<(i32, f64)> = run.iter().map(|p| (p.0, p.2)).chain(run.iter().rev().map(|p| (p.0, p.1))).collect();
             if run.len() == 1 {
                 let (x, low, high) = run[0];
                 chart
@@ -253,7 +249,9 @@ pub fn forest(title: &str, rows: &[Interval]) -> Result<String, ChartError> {
                 return String::new();
             }
             // Row 0 at the top.
-            rows.get((count - 1 - i as i32) as usize).map(|r| r.label.clone()).unwrap_or_default()
+            rows.get((count - 1 - i as i32) as usize)
+                .map(|r| r.label.clone())
+                .unwrap_or_default()
         };
         chart
             .configure_mesh()

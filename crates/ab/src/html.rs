@@ -180,7 +180,9 @@ fn experiment_section(out: &mut String, input: &ReportInput<'_>, experiment: &Ex
     }
     // Per-arm values.
     let metrics = metrics_of(&rows);
-    out.push_str("<h3>Arms</h3>\n<table class=\"arms\">\n<tr><th>arm</th><th>version</th><th>traffic</th><th>projects</th><th>generations</th>");
+    out.push_str(
+        "<h3>Arms</h3>\n<table class=\"arms\">\n<tr><th>arm</th><th>version</th><th>traffic</th><th>projects</th><th>generations</th>",
+    );
     for m in &metrics {
         let _ = write!(out, "<th>{}</th>", escape(&m.replace('_', " ")));
     }
@@ -236,7 +238,10 @@ fn experiment_section(out: &mut String, input: &ReportInput<'_>, experiment: &Ex
     let _ = writeln!(
         out,
         "<div class=\"chart\" data-chart=\"lifts\">{}</div>",
-        charts::forest("Relative lift tonight (green: shown better, red: shown worse, grey: not shown)", &intervals)?
+        charts::forest(
+            "Relative lift tonight (green: shown better, red: shown worse, grey: not shown)",
+            &intervals
+        )?
     );
     // Progress.
     out.push_str("<h3>Progress toward a decision</h3>\n<div class=\"progress\">\n");
@@ -293,7 +298,12 @@ fn breakdowns(out: &mut String, experiment: &Experiment, extras: &ExperimentExtr
             escape(b.dimension)
         );
         for (i, v) in experiment.variants.iter().enumerate() {
-            let _ = write!(out, "<th>{} projects</th><th>{} rewrite rate</th>", escape(&v.name), escape(&v.name));
+            let _ = write!(
+                out,
+                "<th>{} projects</th><th>{} rewrite rate</th>",
+                escape(&v.name),
+                escape(&v.name)
+            );
             if i != control {
                 let _ = write!(out, "<th>{} vs control</th>", escape(&v.name));
             }
@@ -319,7 +329,11 @@ fn breakdowns(out: &mut String, experiment: &Experiment, extras: &ExperimentExtr
         }
         out.push_str("</table>\n");
         if b.values_left_out > 0 {
-            let _ = writeln!(out, "<p class=\"meta\">{} more values with fewer generations are not shown.</p>", b.values_left_out);
+            let _ = writeln!(
+                out,
+                "<p class=\"meta\">{} more values with fewer generations are not shown.</p>",
+                b.values_left_out
+            );
         }
     }
     out.push_str("</div>\n");

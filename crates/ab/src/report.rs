@@ -72,7 +72,9 @@ impl ReportInput<'_> {
             .filter(|(d, _)| *d >= first && *d <= self.date)
             .filter_map(|(d, rows)| {
                 rows.iter()
-                    .find(|x| x.experiment_id == row.experiment_id && x.treatment_variant == row.treatment_variant && x.metric == row.metric)
+                    .find(|x| {
+                        x.experiment_id == row.experiment_id && x.treatment_variant == row.treatment_variant && x.metric == row.metric
+                    })
                     .map(|x| charts::Night {
                         date: *d,
                         lift: x.relative_lift,
@@ -102,9 +104,7 @@ pub fn escape(text: &str) -> String {
 
 /// Escapes text for a Markdown table cell or line.
 pub fn md(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    text.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// A metric's value as people read it: rates and shares in percent, scores as decimals.
@@ -230,7 +230,10 @@ pub fn progress(experiment: &Experiment, date: PartitionDate, rows: &[&StoredRow
     for r in rows.iter().filter(|r| r.metric_role == "primary") {
         let label = format!("planned sample, `{}`", r.treatment_variant);
         let so_far = (r.units_control + r.units_treatment) as f64;
-        let (needed, sentence) = match (experiment.target_relative_effect, extras.samples.get(&r.treatment_variant).copied().flatten()) {
+        let (needed, sentence) = match (
+            experiment.target_relative_effect,
+            extras.samples.get(&r.treatment_variant).copied().flatten(),
+        ) {
             (None, _) => (
                 0.0,
                 "no `target_relative_effect` in the config: the sample the experiment needs is not planned".to_owned(),
@@ -456,7 +459,12 @@ fn breakdown_markdown(out: &mut String, experiment: &Experiment, extras: &Experi
                 let versus = if i == control {
                     String::new()
                 } else {
-                    percent(cell.rewrite_rate().zip(control_rate).filter(|(_, c)| *c > 0.0).map(|(t, c)| (t - c) / c))
+                    percent(
+                        cell.rewrite_rate()
+                            .zip(control_rate)
+                            .filter(|(_, c)| *c > 0.0)
+                            .map(|(t, c)| (t - c) / c),
+                    )
                 };
                 let _ = writeln!(
                     out,

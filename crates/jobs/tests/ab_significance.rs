@@ -164,7 +164,9 @@ fn write_diff_scores(root: &Path, date: PartitionDate, rows: &Rows) {
             "template_version" => text(&|x| rows.version[x.0].clone()),
             "experiment_id" => Arc::new(files.iter().map(|x| rows.experiment[x.0].clone()).collect::<StringArray>()) as ArrayRef,
             "variant" => Arc::new(files.iter().map(|x| rows.variant[x.0].clone()).collect::<StringArray>()),
-            "generated_at" => Arc::new(TimestampMicrosecondArray::from(files.iter().map(|x| rows.at[x.0]).collect::<Vec<_>>()).with_timezone("UTC")),
+            "generated_at" => {
+                Arc::new(TimestampMicrosecondArray::from(files.iter().map(|x| rows.at[x.0]).collect::<Vec<_>>()).with_timezone("UTC"))
+            }
             "path" => text(&|x| x.1.to_owned()),
             "language" => text(&|x| x.2.to_owned()),
             "lines_generated" => lines(&|(g, _)| g),
@@ -784,7 +786,11 @@ fn render_in_chromium(browser: &Path, page: &Path, profile: &Path, screenshot: &
         let mut cmd = std::process::Command::new("timeout");
         cmd.arg("120").arg(browser).args(common).args(extra).arg(&url);
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "chromium failed on {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     let dumped = chromium(&[user_data("dom"), "--dump-dom".to_owned()]);
@@ -809,7 +815,10 @@ fn render_in_chromium(browser: &Path, page: &Path, profile: &Path, screenshot: &
 /// Parses the Markdown breakdown table rows of `dimension` (`| value | arm | projects |
 /// generations | files | generated | removed | rate | vs |`) into the oracle's shape.
 fn breakdown_rows(report: &str, heading: &str) -> Vec<Value> {
-    let section = report.split(&format!("#### Rewrite rate by {heading}\n")).nth(1).unwrap_or_else(|| panic!("no {heading} breakdown:\n{report}"));
+    let section = report
+        .split(&format!("#### Rewrite rate by {heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {heading} breakdown:\n{report}"));
     let mut rows: Vec<Value> = section
         .lines()
         .skip(3)
@@ -853,7 +862,8 @@ fn the_report_page_reads_well_in_headless_chromium() {
     let reason = promotions(&root, FINAL).join("\n");
     assert_eq!(decided, "promote", "{reason}");
     assert!(
-        report.contains("**Decision: promote.** Promote `treatment` (v2.0.0): ") && report.contains("`treatment` (v2.0.0) beats the control"),
+        report.contains("**Decision: promote.** Promote `treatment` (v2.0.0): ")
+            && report.contains("`treatment` (v2.0.0) beats the control"),
         "{report}"
     );
 
@@ -900,10 +910,23 @@ fn the_report_page_reads_well_in_headless_chromium() {
         "control.html",
         format!("<!DOCTYPE html><html><head>{policy}</head><body><img src=\"https://example.invalid/x.png\"><script>console.error('boom')</script></body></html>"),
     );
-    let control = render_in_chromium(&browser, &control_page, &dir.join("profile-control"), &screenshots.join("control.png"));
-    assert!(!control.console_errors.is_empty(), "the console check saw nothing on a page with errors");
+    let control = render_in_chromium(
+        &browser,
+        &control_page,
+        &dir.join("profile-control"),
+        &screenshots.join("control.png"),
+    );
+    assert!(
+        !control.console_errors.is_empty(),
+        "the console check saw nothing on a page with errors"
+    );
 
-    let page = render_in_chromium(&browser, &night.join("report.html"), &dir.join("profile"), &screenshots.join("report.png"));
+    let page = render_in_chromium(
+        &browser,
+        &night.join("report.html"),
+        &dir.join("profile"),
+        &screenshots.join("report.png"),
+    );
     assert!(page.console_errors.is_empty(), "{:#?}", page.console_errors);
     let dom = &page.dom;
     assert!(dom.contains("data-verdict=\"promote\""), "{dom}");
@@ -920,7 +943,10 @@ fn the_report_page_reads_well_in_headless_chromium() {
     assert!(dom.contains("data-check=\"routing\""), "misrouted projects are announced: {dom}");
     assert!(dom.contains("Hypothesis:") && dom.contains("Ana &lt;ana@example.com&gt;"), "{dom}");
     assert!(dom.contains("unadjusted control mean"), "{dom}");
-    assert!(dom.contains("EXPLORATORY") && dom.contains("not corrected for multiplicity"), "{dom}");
+    assert!(
+        dom.contains("EXPLORATORY") && dom.contains("not corrected for multiplicity"),
+        "{dom}"
+    );
     // The charts: the forest plot and the trend, with one point per analysed night.
     assert_eq!(dom.matches("<svg").count(), 2, "{dom}");
     let trend = dom.split("data-chart=\"trend\"").nth(1).unwrap();
@@ -946,13 +972,27 @@ fn generation_variants(root: &Path) -> std::collections::BTreeMap<String, Vec<St
                 continue;
             }
             let file = std::fs::File::open(&part).unwrap();
-            for batch in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap() {
+            for batch in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap()
+            {
                 let batch = batch.unwrap();
-                let column = |name: &str| batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+                let column = |name: &str| {
+                    batch
+                        .column_by_name(name)
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .unwrap()
+                        .clone()
+                };
                 let (project, variant) = (column("project_id"), column("variant"));
                 for i in 0..batch.num_rows() {
                     if variant.is_valid(i) {
-                        out.entry(project.value(i).to_owned()).or_default().push(variant.value(i).to_owned());
+                        out.entry(project.value(i).to_owned())
+                            .or_default()
+                            .push(variant.value(i).to_owned());
                     }
                 }
             }
