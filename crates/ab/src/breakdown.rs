@@ -210,6 +210,16 @@ pub struct Breakdown {
     pub values_left_out: usize,
 }
 
+/// Sums of one (value, arm) group of a breakdown, with its distinct projects and generations.
+#[derive(Default)]
+struct Group<'f> {
+    projects: BTreeSet<&'f str>,
+    generations: BTreeSet<&'f str>,
+    files: u64,
+    lines_generated: i64,
+    lines_removed: i64,
+}
+
 /// The experiment's breakdowns over `files` (its days through `last`): the files of the
 /// generations the analysis kept (`kept`), of the projects of `assignment` (project and
 /// arm index), by each of [`DIMENSIONS`]. A null dimension value is shown as `(none)`.
@@ -223,15 +233,6 @@ pub fn breakdowns<'a>(
     let kept_events: BTreeSet<&str> = kept.iter().filter_map(|g| g.event_id.as_deref()).collect();
     let arms: BTreeMap<&str, usize> = assignment.collect();
     let (first_day, last_day) = (epoch_day(experiment.start), epoch_day(last));
-    /// Sums of one (value, arm) group, with the distinct projects and generations.
-    #[derive(Default)]
-    struct Group<'f> {
-        projects: BTreeSet<&'f str>,
-        generations: BTreeSet<&'f str>,
-        files: u64,
-        lines_generated: i64,
-        lines_removed: i64,
-    }
     let mut groups: Vec<BTreeMap<(&str, usize), Group<'_>>> = DIMENSIONS.iter().map(|_| BTreeMap::new()).collect();
     for i in 0..files.len() {
         if files.experiment_id[i] != experiment.id || files.day[i] < first_day || files.day[i] > last_day {

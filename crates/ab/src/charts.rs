@@ -222,7 +222,7 @@ pub fn forest(title: &str, rows: &[Interval]) -> Result<String, ChartError> {
         .flat_map(|r| [r.lift, r.seq.map(|s| s.0), r.seq.map(|s| s.1)])
         .flatten()
         .collect();
-    let extra: Vec<f64> = rows.iter().flat_map(|r| r.fixed.map(|f| [f.0, f.1])).flatten().collect();
+    let extra: Vec<f64> = rows.iter().filter_map(|r| r.fixed).flat_map(|f| [f.0, f.1]).collect();
     let ((x_low, x_high), clipped) = axis(&core, &extra);
     let clamp = |v: f64| v.clamp(x_low, x_high);
     let count = rows.len() as i32;
@@ -315,6 +315,7 @@ fn empty(title: &str, width: u32, height: u32, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn night(day: u32, lift: f64, half: f64) -> Night {

@@ -282,7 +282,7 @@ fn breakdowns(out: &mut String, experiment: &Experiment, extras: &ExperimentExtr
         "<div class=\"exploratory\" data-section=\"breakdowns\"><h3><span class=\"tag\">EXPLORATORY</span>Breakdowns</h3>\n<p class=\"meta\">{}</p>",
         escape(EXPLORATORY)
     );
-    let list = match &extras.breakdowns {
+    let computed = match &extras.breakdowns {
         Ok(list) => list,
         Err(why) => {
             let _ = writeln!(out, "<p>No breakdown: {}.</p>\n</div>", escape(why));
@@ -290,7 +290,7 @@ fn breakdowns(out: &mut String, experiment: &Experiment, extras: &ExperimentExtr
         }
     };
     let control = experiment.control;
-    for b in list {
+    for b in computed {
         let _ = write!(
             out,
             "<h3>Rewrite rate by {}</h3>\n<table class=\"breakdown\">\n<tr><th>{}</th>",

@@ -115,6 +115,10 @@ impl hive_core::summary::JobSummary for AbSummary {
 
 /// Runs the analysis of every started experiment for `date`, writes `ab_results/dt=D/`
 /// and the report under `reports/ab-significance/dt=D/`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the run's steps in order: read, analyse each experiment, write, report"
+)]
 pub fn run(options: &AbOptions) -> Result<AbSummary, AbError> {
     let config = ExperimentsConfig::load(&options.config)?;
     let date = options.date;

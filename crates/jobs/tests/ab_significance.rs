@@ -134,12 +134,16 @@ fn project_language(project: &str) -> (&'static str, &'static str) {
 /// Writes the `diff_scores` partition of `rows`' generations: each generation's lines
 /// split between its project's main file and `README.md` (so they sum to the
 /// generation's), plus a binary `logo.png` without line counts.
+/// A fixture file: generation index, path, language, and (generated, removed) lines
+/// (`None` for a binary file).
+type FixtureFile<'a> = (usize, &'a str, &'a str, Option<(i64, i64)>);
+
 fn write_diff_scores(root: &Path, date: PartitionDate, rows: &Rows) {
     use arrow::array::new_null_array;
     use arrow::datatypes::DataType;
     let mut part = PartWriter::create(root, hive_core::schema::diff_scores_spec(), date, Shard::ALL).unwrap();
     let schema = part.schema();
-    let mut files: Vec<(usize, &str, &str, Option<(i64, i64)>)> = Vec::new();
+    let mut files: Vec<FixtureFile<'_>> = Vec::new();
     for i in 0..rows.event.len() {
         let (language, path) = project_language(&rows.project[i]);
         let (generated, removed) = (rows.generated[i], rows.removed[i]);
@@ -150,9 +154,7 @@ fn write_diff_scores(root: &Path, date: PartitionDate, rows: &Rows) {
         files.push((i, "logo.png", "binary", None));
     }
     let n = files.len();
-    let text = |f: &dyn Fn(&(usize, &str, &str, Option<(i64, i64)>)) -> String| -> ArrayRef {
-        Arc::new(files.iter().map(|x| Some(f(x))).collect::<StringArray>())
-    };
+    let text = |f: &dyn Fn(&FixtureFile<'_>) -> String| -> ArrayRef { Arc::new(files.iter().map(|x| Some(f(x))).collect::<StringArray>()) };
     let lines = |f: &dyn Fn((i64, i64)) -> i64| -> ArrayRef { Arc::new(files.iter().map(|x| x.3.map(f)).collect::<Int64Array>()) };
     let columns: Vec<ArrayRef> = schema
         .fields()
@@ -834,6 +836,7 @@ fn breakdown_rows(report: &str, heading: &str) -> Vec<Value> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one scenario checked from Markdown to the rendered page")]
 fn the_report_page_reads_well_in_headless_chromium() {
     let scenario = Scenario {
         rewrite_effect: vec![1.0, 0.8],
@@ -968,7 +971,7 @@ fn generation_variants(root: &Path) -> std::collections::BTreeMap<String, Vec<St
         let dir = dir.unwrap().path();
         for part in fs_err::read_dir(&dir).unwrap() {
             let part = part.unwrap().path();
-            if !part.extension().is_some_and(|e| e == "parquet") {
+            if part.extension().is_none_or(|e| e != "parquet") {
                 continue;
             }
             let file = std::fs::File::open(&part).unwrap();
