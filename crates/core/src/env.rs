@@ -76,6 +76,10 @@ pub const MLFLOW_TIMEOUT_SECS: &str = "HIVE_MLFLOW_TIMEOUT_SECS";
 pub const MLFLOW_NAME_PREFIX: &str = "HIVE_MLFLOW_NAME_PREFIX";
 /// Sources `mlflow-sync` publishes, comma-separated (default: all).
 pub const MLFLOW_TABLES: &str = "HIVE_MLFLOW_TABLES";
+/// The DAG id Airflow exports to every task; mlflow-sync tags its runs with it.
+pub const AIRFLOW_CTX_DAG_ID: &str = "AIRFLOW_CTX_DAG_ID";
+/// The DAG run id Airflow exports to every task; mlflow-sync tags its runs with it.
+pub const AIRFLOW_CTX_DAG_RUN_ID: &str = "AIRFLOW_CTX_DAG_RUN_ID";
 /// Quality config (`evaluate-gates --config`).
 pub const GATES_CONFIG: &str = "HIVE_GATES_CONFIG";
 /// Projects and their reports directories, `ID=DIR,ID=DIR` (`evaluate-gates --project`).
@@ -174,6 +178,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         MLFLOW_NAME_PREFIX,
         "prefix of MLflow experiment and registered-model names (mlflow-sync)",
+    ),
+    (
+        AIRFLOW_CTX_DAG_ID,
+        "set by Airflow for each task: the DAG id, tag `hive.dag_id` of every run (mlflow-sync)",
+    ),
+    (
+        AIRFLOW_CTX_DAG_RUN_ID,
+        "set by Airflow for each task: the DAG run id, tag `hive.dag_run_id` of every run (mlflow-sync)",
     ),
     (GATES_CONFIG, "quality config YAML (evaluate-gates)"),
     (

@@ -27,6 +27,8 @@ use support::{Workdir, bin, ok, run};
 
 const DATE: &str = "2026-10-15";
 const PROMOTION_DATE: &str = "2026-10-16";
+/// The fine-tune manifest's `digest` (sha256 hex, as build-finetune writes it).
+const FINETUNE_DIGEST: &str = "3f1c9a0e5b7d2468ace0135792468bdf0123456789abcdef0fedcba987654321";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -119,8 +121,12 @@ impl Server {
 
     /// The server's state as MLflow's Python client sees it.
     fn state(&self) -> Value {
+        self.state_with(&[])
+    }
+
+    fn state_with(&self, extra: &[&str]) -> Value {
         let mut cmd = Command::new(mlflow_python());
-        cmd.arg(repo().join("tests/python/mlflow_state.py")).arg(self.uri());
+        cmd.arg(repo().join("tests/python/mlflow_state.py")).arg(self.uri()).args(extra);
         if self.auth {
             cmd.env("MLFLOW_TRACKING_USERNAME", "admin")
                 .env("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD);
@@ -167,6 +173,8 @@ fn lake(work: &Workdir) -> PathBuf {
     write_gates(&root);
     let manifest = json!({
         "dataset": "template-edits", "format_version": 1, "date": DATE, "days": 7,
+        "digest": FINETUNE_DIGEST,
+        "config": {"dedup": {"bands": 16, "rows_per_band": 8, "threshold": 0.8}, "seed": 7},
         "input_rows": 120, "sft_examples": {"train": 90, "validation": 10, "test": 10},
         "reconciled": true, "secrets": {"action": "redact", "examples_with_secrets": 2},
         "files": {"sft/train.jsonl": {"rows": 90, "bytes": 12345, "sha256": "ab12"}}
@@ -324,6 +332,7 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     let generations = rows(&root, "generation_scores", DATE);
     assert!(generations > 20, "the sample day has generations: {generations}");
 
+    let before_sync = now_ms();
     // The quality_gates DAG publishes its own table only: nothing else is read or sent.
     let gates_only = ok(sync(&root, &server.uri(), DATE, &["--tables", "gate_results"])).summary();
     assert_eq!(
@@ -340,12 +349,16 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
         .collect();
     assert_eq!(names, ["hive/quality-gates"], "{state:#}");
 
-    let first = ok(sync(&root, &server.uri(), DATE, &["--concurrency", "4"])).summary();
+    let mut first = sync(&root, &server.uri(), DATE, &["--concurrency", "4"]);
+    first.env("AIRFLOW_CTX_DAG_ID", "template_evolution").env("AIRFLOW_CTX_DAG_RUN_ID", "scheduled__2026-10-15T02:00:00+00:00");
+    let first = ok(first).summary();
     assert_eq!(first["tables"]["generation_scores"]["created"], generations);
     assert_eq!(first["tables"]["gate_results"]["created"], 0, "published once already: {first}");
     ok(sync(&root, &server.uri(), PROMOTION_DATE, &[]));
+    let synced_by = now_ms();
     let state = server.state();
     assert_exactly_once(&state, expected_runs(&root));
+    assert_lineage_and_conventions(&root, &server, &state, before_sync, synced_by);
 
     // What a generation run carries, as MLflow's client reads it.
     let gens = experiment(&state, "/template-generations");
@@ -384,9 +397,17 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
         .unwrap();
     assert_eq!(a["tags"]["hive.gate_status"], "pass");
     assert_eq!(b["tags"]["gate/line-coverage/status"], "missing");
-    // Fine-tune manifest: numbers as metrics, the file as an artifact.
+    // Fine-tune manifest: counts as metrics, the recipe and identity as params, the file
+    // as an artifact.
     let ft = &experiment(&state, "/finetune-datasets")["runs"][0];
     assert_eq!(ft["metrics"]["sft_examples.train"][0][0], 90.0);
+    assert_eq!(ft["params"]["config.dedup.bands"], "16");
+    assert_eq!(ft["params"]["config.dedup.threshold"], "0.8");
+    assert_eq!(ft["params"]["digest"], FINETUNE_DIGEST);
+    assert_eq!(ft["params"]["days"], "7");
+    for key in ["config.dedup.bands", "config.seed", "days", "format_version"] {
+        assert!(ft["metrics"].get(key).is_none(), "configuration `{key}` logged as a metric: {ft:#}");
+    }
     assert_eq!(ft["artifacts"], json!(["manifest.json"]));
 
     // The promotion: a model version of the template, behind the `champion` alias.
@@ -428,6 +449,117 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     assert_eq!(total as usize, generations);
     for r in daily["runs"].as_array().unwrap() {
         assert_eq!(r["artifacts"], json!(["generation_scores.parquet"]), "{r:#}");
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The digest of a committed partition, computed here with `sha256sum` (coreutils) over
+/// what docs/mlflow-sync.md says it covers: `_SUCCESS\n`, the manifest's bytes, then per
+/// listed part its file name, `\n` and its bytes.
+fn partition_digest(root: &Path, table: &str, date: &str) -> String {
+    let dir = root.join(table).join(format!("dt={date}"));
+    let manifest = fs_err::read(dir.join("_SUCCESS")).unwrap();
+    let mut bytes = b"_SUCCESS\n".to_vec();
+    bytes.extend_from_slice(&manifest);
+    let listed: Value = serde_json::from_slice(&manifest).unwrap();
+    for part in listed["parts"].as_array().unwrap() {
+        let name = part["file"].as_str().unwrap();
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&fs_err::read(dir.join(name)).unwrap());
+    }
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils)");
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+/// The column names of a committed partition's first part, read with arrow.
+fn partition_columns(root: &Path, table: &str, date: &str) -> Vec<String> {
+    let part = &support::parts(root, table, date)[0];
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(part).unwrap()).unwrap();
+    reader.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+/// The one input of `run` named `name`.
+fn input<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("no input `{name}` in {run:#}"))
+}
+
+/// Every run names the partitions it was built from as MLflow datasets (digest checked
+/// against `sha256sum`, schema against the Parquet file), the promotion also the
+/// `ab_results` it was decided from; provenance tags; run times are the sync's.
+fn assert_lineage_and_conventions(root: &Path, server: &Server, state: &Value, before: i64, after: i64) {
+    let canonical = |p: PathBuf| fs_err::canonicalize(p).unwrap().to_str().unwrap().to_owned();
+    for (suffix, table) in [
+        ("/template-generations", "generation_scores"),
+        ("/ab-results", "ab_results"),
+        ("/quality-gates", "gate_results"),
+        ("/promotions", "promotions"),
+    ] {
+        for run in experiment(state, suffix)["runs"].as_array().unwrap() {
+            let date = run["tags"]["hive.dt"].as_str().unwrap();
+            let digest = partition_digest(root, table, date);
+            let i = input(run, &format!("{table}/dt={date}"));
+            assert_eq!(i["digest"], digest[..36], "{table}: {i:#}");
+            assert_eq!(i["tags"]["hive.dataset_digest"], digest, "{table}");
+            assert_eq!(i["tags"]["mlflow.data.context"], "source", "{table}");
+            assert_eq!(i["source_type"], "local");
+            assert_eq!(i["source"]["uri"], canonical(root.join(table).join(format!("dt={date}"))));
+            assert_eq!(i["profile"]["num_rows"], rows(root, table, date), "{table}");
+            let names: Vec<&str> = i["columns"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+            assert_eq!(names, partition_columns(root, table, date), "{table}");
+            // The data's date as a param and a tag; the job that wrote it as MLflow's tags.
+            assert_eq!(run["params"]["dt"], date, "{run:#}");
+            assert_eq!(run["source"]["mlflow.source.name"], "mlflow-sync");
+            assert_eq!(run["source"]["mlflow.source.type"], "JOB");
+            assert_eq!(run["tags"]["hive.job_version"], env!("CARGO_PKG_VERSION"));
+        }
+    }
+    // The promotion was decided from the experiment's ab_results nights through its date.
+    let promotion = experiment(state, "/promotions")["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tags"]["hive.dt"] == PROMOTION_DATE)
+        .unwrap();
+    let decided_from = input(promotion, &format!("ab_results/dt={DATE}"));
+    assert_eq!(decided_from["tags"]["mlflow.data.context"], "decision");
+    assert_eq!(decided_from["digest"], partition_digest(root, "ab_results", DATE)[..36]);
+    assert_eq!(promotion["inputs"].as_array().unwrap().len(), 2, "{promotion:#}");
+    // The fine-tuning dataset under the name and digest the trainer logs.
+    let ft = &experiment(state, "/finetune-datasets")["runs"][0];
+    let i = input(ft, &format!("finetune/dt={DATE}"));
+    assert_eq!(i["digest"], FINETUNE_DIGEST[..36]);
+    assert_eq!(i["tags"]["hive.dataset_digest"], FINETUNE_DIGEST);
+    assert_eq!(i["source"]["uri"], canonical(root.join("finetune").join(format!("dt={DATE}"))));
+    // The DAG run that ran the first sync; the second (the promotion date) ran outside Airflow.
+    let generation = &experiment(state, "/template-generations")["runs"][0];
+    assert_eq!(generation["tags"]["hive.dag_id"], "template_evolution");
+    assert_eq!(generation["tags"]["hive.dag_run_id"], "scheduled__2026-10-15T02:00:00+00:00");
+    assert!(promotion["tags"].get("hive.dag_run_id").is_none(), "{promotion:#}");
+    // Start and end describe the sync, not the data (which is from before the date).
+    let times = server.state_with(&["--times"]);
+    assert_eq!(times.as_object().unwrap().len(), expected_runs(root), "{times:#}");
+    for (run, t) in times.as_object().unwrap() {
+        let (start, end) = (t[0].as_i64().unwrap(), t[1].as_i64().unwrap());
+        assert!(before <= start && start <= end && end <= after, "{run}: {before} <= {start} <= {end} <= {after}");
     }
 }
 

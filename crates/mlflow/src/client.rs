@@ -139,6 +139,36 @@ impl ModelVersion {
     }
 }
 
+/// A dataset as MLflow stores it (`Dataset` of the REST API): the server keeps one per
+/// experiment, name and digest, and links it to every run that logs it as an input.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dataset {
+    pub name: String,
+    /// At most [`MAX_DATASET_DIGEST_LEN`] characters (the server's column).
+    pub digest: String,
+    /// How `source` is to be read: `local` for a path (MLflow's `LocalArtifactDatasetSource`).
+    pub source_type: String,
+    /// JSON, e.g. `{"uri": "/lake/generation_scores/dt=2026-10-15"}`.
+    pub source: String,
+    /// JSON `{"mlflow_colspec": [...]}`, as MLflow's own datasets write it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// JSON, e.g. `{"num_rows": 61}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// Longest digest MLflow stores (`datasets.digest` is `VARCHAR(36)`; PostgreSQL refuses
+/// longer, SQLite would keep it).
+pub const MAX_DATASET_DIGEST_LEN: usize = 36;
+
+/// A dataset logged as a run's input, with the input's tags (`mlflow.data.context`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatasetInput {
+    pub tags: Vec<Tag>,
+    pub dataset: Dataset,
+}
+
 /// The client. Cheap to share between threads (`&Client`).
 #[derive(Debug)]
 pub struct Client {
@@ -471,6 +501,33 @@ impl Client {
             )?;
         }
         Ok(())
+    }
+
+    /// `runs/log-inputs`: links `inputs` to the run. Idempotent on the server (a dataset is
+    /// found again by experiment, name and digest, an input by dataset and run), so retried.
+    pub fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<(), MlflowError> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        const EP: &str = "api/2.0/mlflow/runs/log-inputs";
+        let body = json!({"run_id": run_id, "datasets": inputs});
+        let mut attempt = 0;
+        loop {
+            match self.post(EP, &body, Retry::Idempotent) {
+                // Two runs logging a new dataset at once race to insert it: the loser gets
+                // the unique constraint as a 400 (SQLite and PostgreSQL word it
+                // differently). Once the winner committed, the dataset is found again.
+                Err(MlflowError::Api { status: 400, message, .. })
+                    if attempt + 1 < self.max_attempts
+                        && (message.contains("UNIQUE constraint") || message.contains("duplicate key")) =>
+                {
+                    tracing::debug!(run_id, "dataset inserted concurrently; logging the input again");
+                    self.backoff(attempt);
+                    attempt += 1;
+                }
+                other => return other.map(drop),
+            }
+        }
     }
 
     /// Uploads `bytes` as artifact `path` of `run` through the tracking server's artifact

@@ -11,6 +11,7 @@ pub mod artifact;
 pub mod batch;
 pub mod client;
 pub mod error;
+pub mod lineage;
 pub mod sync;
 pub mod tables;
 

@@ -87,6 +87,14 @@ struct Cli {
     )]
     tables: Vec<Source>,
 
+    /// The Airflow DAG id, tag `hive.dag_id` of every run (Airflow exports it to tasks).
+    #[arg(long, env = env::AIRFLOW_CTX_DAG_ID, value_name = "ID")]
+    dag_id: Option<String>,
+
+    /// The Airflow DAG run id, tag `hive.dag_run_id` of every run (Airflow exports it).
+    #[arg(long, env = env::AIRFLOW_CTX_DAG_RUN_ID, value_name = "ID")]
+    dag_run_id: Option<String>,
+
     /// Only move the `champion` alias of TEMPLATE_ID's registered model back to the model
     /// version of TEMPLATE_VERSION (a version promoted earlier), print the result, and exit.
     #[arg(long, value_name = "TEMPLATE_ID=TEMPLATE_VERSION", value_parser = parse_rollback)]
@@ -132,6 +140,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         mode: cli.mode,
         concurrency: cli.concurrency as usize,
         name_prefix: cli.name_prefix.clone(),
+        provenance: hive_mlflow::sync::Provenance {
+            user: None,
+            dag_id: cli.dag_id.clone(),
+            dag_run_id: cli.dag_run_id.clone(),
+        },
     };
     let sync = Sync::new(&client, options);
     let summary = sync

@@ -4,17 +4,20 @@
 //! sends nothing.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use hive_core::schema::gates::GateStatus;
 
-use super::{Builder, RunSpec, Sync, flatten, midnight_ms, stable_key};
+use super::{Builder, RunSpec, Sync, flatten, flatten_params, midnight_ms, stable_key};
+use crate::client::DatasetInput;
+use crate::lineage::LakeDataset;
 use crate::error::MlflowError;
 use crate::tables::{Cell, Row, Table, text};
 
 impl Sync<'_> {
-    pub(super) fn generation_runs(&self, table: &Table) -> Vec<RunSpec> {
+    pub(super) fn generation_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Vec<RunSpec> {
         let midnight = midnight_ms(self.options.date);
         table
             .rows
@@ -33,19 +36,22 @@ impl Sync<'_> {
                         b.param(column, v);
                     }
                 }
+                if matches!(row.get("generated_at"), Some(Cell::Instant(_))) {
+                    b.param("generated_at", &iso_millis(at));
+                }
                 b.numbers(row, "", &[]);
                 Some(RunSpec {
                     key: stable,
                     name: event.to_owned(),
-                    start_time: at,
                     batch: b.batch,
                     artifact: None,
+                    inputs: Arc::clone(inputs),
                 })
             })
             .collect()
     }
 
-    pub(super) fn aggregated_runs(&self, table: &Table) -> Result<Vec<RunSpec>, MlflowError> {
+    pub(super) fn aggregated_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Result<Vec<RunSpec>, MlflowError> {
         let midnight = midnight_ms(self.options.date);
         let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
         for row in &table.rows {
@@ -105,15 +111,15 @@ impl Sync<'_> {
             specs.push(RunSpec {
                 key: stable,
                 name: format!("{template}@{version} {}", self.dt),
-                start_time: midnight,
                 batch: b.batch,
                 artifact: Some(("generation_scores.parquet".to_owned(), parquet)),
+                inputs: Arc::clone(inputs),
             });
         }
         Ok(specs)
     }
 
-    pub(super) fn ab_runs(&self, table: &Table) -> Vec<RunSpec> {
+    pub(super) fn ab_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Vec<RunSpec> {
         let midnight = midnight_ms(self.options.date);
         let mut groups: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
         for row in &table.rows {
@@ -149,50 +155,64 @@ impl Sync<'_> {
                 RunSpec {
                     key: stable,
                     name: format!("{experiment} {}", self.dt),
-                    start_time: midnight,
                     batch: b.batch,
                     artifact: None,
+                    inputs: Arc::clone(inputs),
                 }
             })
             .collect()
     }
 
-    pub(super) fn promotion_runs(&self, table: &Table) -> Vec<RunSpec> {
+    /// One run per decision. Its inputs: the `promotions` partition it mirrors, and the
+    /// `ab_results` nights of its experiment through the date (the ledger promote-templates
+    /// folded into the decision).
+    pub(super) fn promotion_runs(&self, table: &Table) -> Result<Vec<RunSpec>, MlflowError> {
         let midnight = midnight_ms(self.options.date);
-        table
-            .rows
-            .iter()
-            .filter_map(|row| {
-                let experiment = text(row, "experiment_id")?;
-                let stable = stable_key(&["promotion", experiment, &self.dt]);
-                let mut b = Builder::new(midnight, &self.skipped);
-                self.base_tags(&mut b, "promotions", &stable);
-                for (column, cell) in row {
-                    if let Cell::Text(v) = cell {
-                        // The evidence JSON can be long: a tag (8000 characters), not a param.
-                        if column == "evidence" || column == "reason" {
-                            b.tag(column, v);
-                        } else {
-                            b.param(column, v);
-                        }
+        let root = &self.options.data_root;
+        let own = crate::lineage::partition_dataset(root, "promotions", self.options.date)?;
+        let mut ab_cache: BTreeMap<hive_core::PartitionDate, Option<LakeDataset>> = BTreeMap::new();
+        let mut specs = Vec::new();
+        for row in &table.rows {
+            let Some(experiment) = text(row, "experiment_id") else { continue };
+            let stable = stable_key(&["promotion", experiment, &self.dt]);
+            let mut b = Builder::new(midnight, &self.skipped);
+            self.base_tags(&mut b, "promotions", &stable);
+            for (column, cell) in row {
+                if let Cell::Text(v) = cell {
+                    // The evidence JSON can be long: a tag (8000 characters), not a param.
+                    if column == "evidence" || column == "reason" {
+                        b.tag(column, v);
+                    } else {
+                        b.param(column, v);
                     }
                 }
-                if let Some(evidence) = text(row, "evidence").and_then(|e| serde_json::from_str::<Value>(e).ok()) {
-                    flatten(&evidence, "evidence", &mut b);
+            }
+            if let Some(evidence) = text(row, "evidence").and_then(|e| serde_json::from_str::<Value>(e).ok()) {
+                flatten(&evidence, "evidence", &mut b);
+            }
+            let mut inputs: Vec<DatasetInput> = own.iter().map(|d| d.input(crate::lineage::CONTEXT_SOURCE)).collect();
+            for night in crate::lineage::ab_nights(root, experiment, self.options.date)? {
+                if !ab_cache.contains_key(&night) {
+                    let dataset = crate::lineage::partition_dataset(root, hive_core::schema::AB_RESULTS, night)?;
+                    ab_cache.insert(night, dataset);
                 }
-                let artifact = text(row, "evidence").map(|e| ("evidence.json".to_owned(), e.as_bytes().to_vec()));
-                Some(RunSpec {
-                    key: stable,
-                    name: format!("{experiment} {}", self.dt),
-                    start_time: midnight,
-                    batch: b.batch,
-                    artifact,
-                })
-            })
-            .collect()
+                if let Some(Some(d)) = ab_cache.get(&night) {
+                    inputs.push(d.input(crate::lineage::CONTEXT_DECISION));
+                }
+            }
+            let artifact = text(row, "evidence").map(|e| ("evidence.json".to_owned(), e.as_bytes().to_vec()));
+            specs.push(RunSpec {
+                key: stable,
+                name: format!("{experiment} {}", self.dt),
+                batch: b.batch,
+                artifact,
+                inputs: Arc::new(inputs),
+            });
+        }
+        Ok(specs)
     }
 
-    pub(super) fn gate_runs(&self, table: &Table) -> Vec<RunSpec> {
+    pub(super) fn gate_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Vec<RunSpec> {
         let midnight = midnight_ms(self.options.date);
         let mut groups: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
         for row in &table.rows {
@@ -221,16 +241,23 @@ impl Sync<'_> {
                     if matches!(row.get("blocks_run"), Some(Cell::Flag(true))) {
                         blocking_failures += 1;
                     }
-                    b.numbers(row, &format!("gate/{gate}/"), &[]);
-                    let passed = status == GateStatus::Pass.as_str();
-                    b.metric(&format!("gate/{gate}/passed"), if passed { 1.0 } else { 0.0 });
+                    // The gate's configuration is a param; what the build measured is a metric,
+                    // its outcome a tag.
                     for (column, cell) in *row {
-                        if let Cell::Text(v) = cell
-                            && !matches!(column.as_str(), "run_id" | "project_id" | "gate_id")
-                        {
-                            b.tag(&format!("gate/{gate}/{column}"), v);
+                        let name = format!("gate/{gate}/{column}");
+                        let config = GATE_CONFIG_COLUMNS.contains(&column.as_str());
+                        match cell {
+                            Cell::Text(v) if config => b.param(&name, v),
+                            Cell::Number(v) if config => b.param(&name, &v.to_string()),
+                            Cell::Flag(f) if config => b.param(&name, if *f { "true" } else { "false" }),
+                            Cell::Number(v) => b.metric(&name, *v),
+                            Cell::Flag(f) => b.metric(&name, f64::from(u8::from(*f))),
+                            Cell::Text(v) if !matches!(column.as_str(), "run_id" | "project_id" | "gate_id") => b.tag(&name, v),
+                            _ => {}
                         }
                     }
+                    let passed = status == GateStatus::Pass.as_str();
+                    b.metric(&format!("gate/{gate}/passed"), if passed { 1.0 } else { 0.0 });
                 }
                 b.metric("gates", rows.len() as f64);
                 for status in GateStatus::ALL.map(GateStatus::as_str) {
@@ -241,26 +268,51 @@ impl Sync<'_> {
                 RunSpec {
                     key: stable,
                     name: build.to_owned(),
-                    start_time: midnight,
                     batch: b.batch,
                     artifact: None,
+                    inputs: Arc::clone(inputs),
                 }
             })
             .collect()
     }
 
-    pub(super) fn finetune_run(&self, manifest: &Value, raw: Vec<u8>) -> RunSpec {
+    /// The fine-tuning dataset's run: its recipe (`config.*`) and identity (`dataset`,
+    /// `format_version`, `digest`, `date`, `days`) as params, its counts as metrics, other
+    /// strings as tags, the manifest as an artifact, and the dataset itself as the run's
+    /// input, under the name and digest the trainer logs.
+    pub(super) fn finetune_run(&self, manifest: &Value, raw: Vec<u8>, dataset: &LakeDataset) -> RunSpec {
         let midnight = midnight_ms(self.options.date);
         let stable = stable_key(&["finetune", &self.dt]);
         let mut b = Builder::new(midnight, &self.skipped);
         self.base_tags(&mut b, "finetune", &stable);
-        flatten(manifest, "", &mut b);
+        if let Value::Object(map) = manifest {
+            for (k, v) in map {
+                if k == "config" {
+                    flatten_params(v, "config", &mut b);
+                } else if FINETUNE_IDENTITY_KEYS.contains(&k.as_str()) {
+                    flatten_params(v, k, &mut b);
+                } else {
+                    flatten(v, k, &mut b);
+                }
+            }
+        }
         RunSpec {
             key: stable,
             name: format!("finetune {}", self.dt),
-            start_time: midnight,
             batch: b.batch,
             artifact: Some(("manifest.json".to_owned(), raw)),
+            inputs: Arc::new(vec![dataset.input(crate::lineage::CONTEXT_SOURCE)]),
         }
     }
+}
+
+/// Columns of `gate_results` that are the gate's configuration (params), not its outcome.
+const GATE_CONFIG_COLUMNS: [&str; 6] = ["test_type", "metric", "operator", "threshold", "blocking", "on_missing"];
+
+/// Top-level keys of the fine-tune manifest that identify the dataset (params).
+const FINETUNE_IDENTITY_KEYS: [&str; 5] = ["dataset", "format_version", "digest", "date", "days"];
+
+/// `ms` since the epoch as RFC 3339 with milliseconds, UTC.
+fn iso_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ use serde_json::Value;
 use hive_core::PartitionDate;
 
 use crate::batch::{Batch, MAX_PARAM_VALUE_LEN, MAX_TAG_VALUE_LEN, Metric, Param, Tag, key, truncate};
-use crate::client::Client;
+use crate::client::{Client, DatasetInput};
 use crate::error::MlflowError;
 use crate::tables::{self, Cell, Partition, Row, Table};
 
@@ -101,7 +102,34 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Prefix of experiment and registered-model names.
     pub name_prefix: String,
+    /// Who runs the sync, as run tags.
+    pub provenance: Provenance,
 }
+
+/// Who wrote a run: tags MLflow's UI and search understand (`mlflow.source.*`,
+/// `mlflow.user`), the job's version, and the Airflow DAG run that ran the task.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// `mlflow.user`; the OS user when unset.
+    pub user: Option<String>,
+    /// The Airflow DAG id (`AIRFLOW_CTX_DAG_ID`, exported by Airflow to every task).
+    pub dag_id: Option<String>,
+    /// The Airflow DAG run id (`AIRFLOW_CTX_DAG_RUN_ID`).
+    pub dag_run_id: Option<String>,
+}
+
+/// `mlflow.source.name` of every run: the job.
+pub const SOURCE_NAME: &str = "mlflow-sync";
+/// `mlflow.source.type` of every run (MLflow's `SourceType.JOB`).
+pub const SOURCE_TYPE: &str = "JOB";
+/// Tag holding the version of the job that wrote a run.
+pub const JOB_VERSION_TAG: &str = "hive.job_version";
+/// Tag holding the Airflow DAG id.
+pub const DAG_ID_TAG: &str = "hive.dag_id";
+/// Tag holding the Airflow DAG run id.
+pub const DAG_RUN_ID_TAG: &str = "hive.dag_run_id";
+/// Param holding the date of the data a run describes (also the tag [`DATE_TAG`]).
+pub const DATE_PARAM: &str = "dt";
 
 /// Per-table counts.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -140,14 +168,17 @@ impl hive_core::summary::JobSummary for SyncSummary {
     }
 }
 
-/// One run to publish.
+/// One run to publish. Its start and end times are those of the sync that creates and
+/// finishes it (MLflow shows them as the run's duration); the data's date is the param
+/// [`DATE_PARAM`] and the tag [`DATE_TAG`], and metrics are timestamped with the data's time.
 #[derive(Debug, Clone)]
 struct RunSpec {
     key: String,
     name: String,
-    start_time: i64,
     batch: Batch,
     artifact: Option<(String, Vec<u8>)>,
+    /// The datasets it was built from (`runs/log-inputs`); shared by the runs of a table.
+    inputs: Arc<Vec<DatasetInput>>,
 }
 
 /// Builds metrics, params and tags for one run, dropping non-finite values with a count.
@@ -249,6 +280,27 @@ impl<'c> Sync<'c> {
         b.tag(KEY_TAG, stable);
         b.tag(DATE_TAG, &self.dt);
         b.tag(TABLE_TAG, table);
+        b.param(DATE_PARAM, &self.dt);
+        b.tag("mlflow.source.name", SOURCE_NAME);
+        b.tag("mlflow.source.type", SOURCE_TYPE);
+        b.tag(JOB_VERSION_TAG, env!("CARGO_PKG_VERSION"));
+        let p = &self.options.provenance;
+        let user = p.user.clone().or_else(|| std::env::var("USER").ok()).filter(|u| !u.is_empty());
+        if let Some(user) = user {
+            b.tag("mlflow.user", &user);
+        }
+        if let Some(id) = p.dag_id.as_deref().filter(|v| !v.is_empty()) {
+            b.tag(DAG_ID_TAG, id);
+        }
+        if let Some(id) = p.dag_run_id.as_deref().filter(|v| !v.is_empty()) {
+            b.tag(DAG_RUN_ID_TAG, id);
+        }
+    }
+
+    /// The committed partition of `table` for the sync's date as a run input.
+    fn partition_input(&self, table: &str, context: &str) -> Result<Arc<Vec<DatasetInput>>, MlflowError> {
+        let dataset = crate::lineage::partition_dataset(&self.options.data_root, table, self.options.date)?;
+        Ok(Arc::new(dataset.map(|d| d.input(context)).into_iter().collect()))
     }
 
     /// Publishes everything present for the date. `Ok(None)`: nothing exists for it.
@@ -310,28 +362,32 @@ impl<'c> Sync<'c> {
         }
 
         if let Some(t) = &generations {
+            let inputs = self.partition_input(Source::GenerationScores.as_str(), crate::lineage::CONTEXT_SOURCE)?;
             let (name, specs) = match self.options.mode {
-                Mode::PerGeneration => (self.experiment_name("template-generations"), self.generation_runs(t)),
-                Mode::Aggregated => (self.experiment_name("template-versions-daily"), self.aggregated_runs(t)?),
+                Mode::PerGeneration => (self.experiment_name("template-generations"), self.generation_runs(t, &inputs)),
+                Mode::Aggregated => (self.experiment_name("template-versions-daily"), self.aggregated_runs(t, &inputs)?),
             };
             let (s, _) = self.publish(&name, t.rows.len(), specs)?;
             summary.tables.insert("generation_scores", s);
         }
         if let Some(t) = &ab {
-            let (s, _) = self.publish(&self.experiment_name("ab-results"), t.rows.len(), self.ab_runs(t))?;
+            let inputs = self.partition_input(Source::AbResults.as_str(), crate::lineage::CONTEXT_SOURCE)?;
+            let (s, _) = self.publish(&self.experiment_name("ab-results"), t.rows.len(), self.ab_runs(t, &inputs))?;
             summary.tables.insert("ab_results", s);
         }
         if let Some(t) = &promotions {
-            let (s, infos) = self.publish(&self.experiment_name("promotions"), t.rows.len(), self.promotion_runs(t))?;
+            let (s, infos) = self.publish(&self.experiment_name("promotions"), t.rows.len(), self.promotion_runs(t)?)?;
             summary.tables.insert("promotions", s);
             self.register(t, &infos, &mut summary)?;
         }
         if let Some(t) = &gates {
-            let (s, _) = self.publish(&self.experiment_name("quality-gates"), t.rows.len(), self.gate_runs(t))?;
+            let inputs = self.partition_input(Source::GateResults.as_str(), crate::lineage::CONTEXT_SOURCE)?;
+            let (s, _) = self.publish(&self.experiment_name("quality-gates"), t.rows.len(), self.gate_runs(t, &inputs))?;
             summary.tables.insert("gate_results", s);
         }
         if let Some((value, raw)) = manifest {
-            let spec = self.finetune_run(&value, raw.into_bytes());
+            let dataset = crate::lineage::finetune_dataset(&manifest_path, &value, date)?;
+            let spec = self.finetune_run(&value, raw.into_bytes(), &dataset);
             let (s, _) = self.publish(&self.experiment_name("finetune-datasets"), 1, vec![spec])?;
             summary.tables.insert("finetune", s);
         }
@@ -344,6 +400,23 @@ impl<'c> Sync<'c> {
         }
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(Some(summary))
+    }
+}
+
+/// Every value of a JSON document (configuration) as params under `prefix`: numbers,
+/// flags and strings as they print, arrays as JSON.
+fn flatten_params(value: &Value, prefix: &str, b: &mut Builder<'_>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten_params(v, &key, b);
+            }
+        }
+        Value::String(s) if !prefix.is_empty() => b.param(prefix, s),
+        Value::Null => {}
+        other if !prefix.is_empty() => b.param(prefix, &other.to_string()),
+        _ => {}
     }
 }
 

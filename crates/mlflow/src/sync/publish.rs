@@ -52,6 +52,21 @@ impl Sync<'_> {
                 None => todo.push((spec, None)),
             }
         }
+        // The first run to log each dataset goes alone, before the others: MLflow inserts a
+        // new dataset on the first `log-inputs` naming it, and runs racing to do so collide
+        // on its unique key (the client retries that too; this keeps it rare).
+        let mut seen = std::collections::HashSet::new();
+        let (mut first, mut rest) = (Vec::new(), Vec::new());
+        for item in todo {
+            let new = item
+                .0
+                .inputs
+                .iter()
+                .fold(false, |new, i| seen.insert((i.dataset.name.clone(), i.dataset.digest.clone())) || new);
+            if new { first.push(item) } else { rest.push(item) }
+        }
+        let serial = first.len();
+        let todo: Vec<(RunSpec, Option<RunInfo>)> = first.into_iter().chain(rest).collect();
         tracing::info!(experiment = name, runs = summary.runs, to_publish = todo.len(), "publishing");
         let next = AtomicUsize::new(0);
         let done = AtomicU64::new(0);
@@ -59,43 +74,50 @@ impl Sync<'_> {
         let failure: Mutex<Option<MlflowError>> = Mutex::new(None);
         let results: Mutex<Vec<(String, RunInfo, bool)>> = Mutex::new(Vec::new());
         let started = Instant::now();
-        let workers = self.options.concurrency.clamp(1, todo.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while !stop.load(Ordering::Relaxed) {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((spec, previous)) = todo.get(i) else { break };
-                        match self.publish_one(&id, spec, previous.as_ref()) {
-                            Ok(info) => {
-                                if let Ok(mut r) = results.lock() {
-                                    r.push((spec.key.clone(), info, previous.is_some()));
-                                }
-                                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                                if n.is_multiple_of(500) {
-                                    let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                                    tracing::info!(
-                                        experiment = name,
-                                        published = n,
-                                        of = todo.len(),
-                                        runs_per_second = format!("{rate:.1}"),
-                                        "progress"
-                                    );
-                                }
+        let work = |range: std::ops::Range<usize>, workers: usize| {
+            next.store(range.start, Ordering::Relaxed);
+            std::thread::scope(|scope| {
+                for _ in 0..workers.clamp(1, range.len().max(1)) {
+                    scope.spawn(|| {
+                        while !stop.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= range.end {
+                                break;
                             }
-                            Err(e) => {
-                                stop.store(true, Ordering::Relaxed);
-                                if let Ok(mut f) = failure.lock()
-                                    && f.is_none()
-                                {
-                                    *f = Some(e);
+                            let Some((spec, previous)) = todo.get(i) else { break };
+                            match self.publish_one(&id, spec, previous.as_ref()) {
+                                Ok(info) => {
+                                    if let Ok(mut r) = results.lock() {
+                                        r.push((spec.key.clone(), info, previous.is_some()));
+                                    }
+                                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                                    if n.is_multiple_of(500) {
+                                        let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                                        tracing::info!(
+                                            experiment = name,
+                                            published = n,
+                                            of = todo.len(),
+                                            runs_per_second = format!("{rate:.1}"),
+                                            "progress"
+                                        );
+                                    }
+                                }
+                                Err(e) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    if let Ok(mut f) = failure.lock()
+                                        && f.is_none()
+                                    {
+                                        *f = Some(e);
+                                    }
                                 }
                             }
                         }
-                    }
-                });
-            }
-        });
+                    });
+                }
+            });
+        };
+        work(0..serial, 1);
+        work(serial..todo.len(), self.options.concurrency);
         for (k, info, resumed) in results.into_inner().unwrap_or_default() {
             if resumed {
                 summary.resumed += 1;
@@ -132,6 +154,7 @@ impl Sync<'_> {
             self.create_exactly_once(experiment_id, spec, &key_tags)?
         };
         self.client.log_batch(&info.run_id, &spec.batch)?;
+        self.client.log_inputs(&info.run_id, &spec.inputs)?;
         if let Some((path, bytes)) = &spec.artifact {
             self.client.upload_artifact(&info, path, bytes)?;
         }
@@ -162,7 +185,7 @@ impl Sync<'_> {
             }
             match self
                 .client
-                .create_run(experiment_id, &spec.name, spec.start_time, tags, Retry::Once)
+                .create_run(experiment_id, &spec.name, now_ms(), tags, Retry::Once)
             {
                 Ok(info) => return Ok(info),
                 Err(e) if e.is_transient() => last = e.to_string(),
