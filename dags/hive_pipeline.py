@@ -223,6 +223,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "bin_dir": ("HIVE_BIN_DIR", ""),
     "image": ("HIVE_IMAGE", "ghcr.io/maestro-hive/template-evolution:latest"),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", ""),
+    "mlflow_mode": ("HIVE_MLFLOW_MODE", "per-generation"),
     "experiments_config": ("HIVE_EXPERIMENTS_CONFIG", ""),
     "finetune_config": ("HIVE_FINETUNE_CONFIG", ""),
     "finetune_days": ("HIVE_FINETUNE_DAYS", "1"),
@@ -334,6 +335,7 @@ def job_env(settings: Mapping[str, str], date: str, shard: str = "0/1") -> dict[
         "HIVE_FINETUNE_DAYS": settings["finetune_days"],
         "HIVE_WINDOW_DAYS": settings["window_days"],
         "MLFLOW_TRACKING_URI": settings["mlflow_tracking_uri"],
+        "HIVE_MLFLOW_MODE": settings["mlflow_mode"],
     }
     env.update({f"HIVE_{name.upper()}": settings[name] for name in _TRAIN_SETTINGS})
     return env

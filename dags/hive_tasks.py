@@ -79,6 +79,8 @@ def params() -> dict[str, Param]:
         "bin_dir": "Directory of the job binaries (bash mode). Empty: Variable hive_bin_dir, else env HIVE_BIN_DIR, else PATH.",
         "image": "Container image of the jobs (kubernetes mode). Empty: Variable hive_image, else env HIVE_IMAGE.",
         "mlflow_tracking_uri": "MLflow tracking URI for mlflow-sync. Empty: Variable, else env MLFLOW_TRACKING_URI; unset = skip.",
+        "mlflow_mode": "mlflow-sync --mode: per-generation (one run per generation) or aggregated (one per template version and day; "
+        "above ~20 000 generations a night, docs/mlflow-sync.md). Empty: Variable/env, else per-generation.",
         "experiments_config": "Experiments YAML. Empty: Variable/env, else <data_root>/experiments.yaml.",
         "finetune_config": "build-finetune recipe YAML. Empty: Variable/env, else the documented defaults.",
         "finetune_days": "Days of edits each fine-tuning dataset covers (build-finetune --days). Empty: Variable/env, else 1.",

@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# Benchmarks mlflow-sync against a local `mlflow server` (SQLite store, --workers 1, as in
-# the tests): runs per second in per-generation mode at several --concurrency values, and
-# in aggregated mode, for one date of N generations. The generation_scores partition is
-# written here with pyarrow (the shape score-diffs writes; 40 template versions). Each
-# mode starts from an empty server so every run is created. Results are recorded in
-# docs/benchmarks.md.
+# Benchmarks mlflow-sync against a local `mlflow server`: runs per second in
+# per-generation mode at several --concurrency values, and in aggregated mode, for one
+# date of N generations, with the job's peak memory. The server is production-like by
+# default: a PostgreSQL backend store (scripts/postgres-instance.sh, Debian's postgresql)
+# and WORKERS uvicorn workers (.venv/mlflow-prod); BACKEND=sqlite WORKERS=1 is the test
+# setup. The generation_scores partition is written here with pyarrow (the shape
+# score-diffs writes; 40 template versions). Each configuration starts from an empty
+# server (and database) so every run is created. Results are recorded in docs/benchmarks.md.
 #
-#   bash scripts/bench-mlflow-sync.sh                 # N=2000, release build
-#   N=500 PROFILE=debug bash scripts/bench-mlflow-sync.sh
+#   bash scripts/bench-mlflow-sync.sh                           # N=2000, PostgreSQL, 4 workers, release
+#   N=500 PROFILE=debug BACKEND=sqlite WORKERS=1 bash scripts/bench-mlflow-sync.sh
+#   CONFIGS="per-generation:16 aggregated:8" bash scripts/bench-mlflow-sync.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n=${N:-2000}
 profile=${PROFILE:-release}
+backend=${BACKEND:-postgres}
+workers=${WORKERS:-4}
+configs=${CONFIGS:-per-generation:4 per-generation:8 per-generation:16 per-generation:32 aggregated:8}
 work=$(realpath -m "${WORK:-target/bench-mlflow-sync}")
-bash scripts/setup-venvs.sh mlflow >/dev/null
+bash scripts/setup-venvs.sh mlflow-prod >/dev/null
 if [ "$profile" = release ]; then
   cargo build --quiet --release -p hive-jobs --bin mlflow-sync
 else
   cargo build --quiet -p hive-jobs --bin mlflow-sync
 fi
 bin=$PWD/target/$profile/mlflow-sync
-py=$PWD/.venv/mlflow/bin/python
-mlflow=$PWD/.venv/mlflow/bin/mlflow
+py=$PWD/.venv/mlflow-prod/bin/python
+mlflow=$PWD/.venv/mlflow-prod/bin/mlflow
 rm -rf "$work"
 mkdir -p "$work"
 date=2026-10-17
@@ -64,13 +70,25 @@ json.dump(manifest, open(os.path.join(d, "_SUCCESS"), "w"))
 PY
 
 server_pid=
-stop_server() { [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+pg_dir=
+stop_server() {
+  [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=
+  [ -n "$pg_dir" ] && bash scripts/postgres-instance.sh stop "$pg_dir"; pg_dir=
+}
 trap stop_server EXIT
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_server() { # dir
-  port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   mkdir -p "$1"
+  if [ "$backend" = postgres ]; then
+    # Outside target/: the `postgres` user must be able to reach it when run as root.
+    pg_dir=$(mktemp -d /tmp/hive-bench-pg.XXXXXX); chmod 755 "$pg_dir"
+    store=$(bash scripts/postgres-instance.sh start "$pg_dir/pg" "$(free_port)")
+  else
+    store="sqlite:///$1/mlflow.db"
+  fi
   ( cd "$1" && MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec setsid "$mlflow" server \
-      --host 127.0.0.1 --port "$port" --workers 1 --backend-store-uri "sqlite:///$1/mlflow.db" \
+      --host 127.0.0.1 --port "$port" --workers "$workers" --backend-store-uri "$store" \
       --artifacts-destination "$1/artifacts" > "$1/server.log" 2>&1 ) &
   server_pid=$!
   for _ in $(seq 600); do
@@ -80,20 +98,56 @@ start_server() { # dir
   echo "server did not start; see $1/server.log" >&2; exit 1
 }
 
-printf '%-34s %8s %9s %10s\n' "mode" "runs" "seconds" "runs/s"
+# CPU seconds used so far by a process tree (live descendants, plus the children it has
+# reaped): what the server and PostgreSQL spend per run, the bound on a small machine.
+cpu_seconds() { # root pid
+  "$py" - "$1" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def stat(pid):
+    try:
+        text = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), sum(int(f) for f in fields[11:15])  # ppid, utime+stime+cutime+cstime
+procs = {int(p): stat(p) for p in os.listdir("/proc") if p.isdigit()}
+procs = {p: s for p, s in procs.items() if s}
+tree, frontier = {int(sys.argv[1])}, [int(sys.argv[1])]
+while frontier:
+    parent = frontier.pop()
+    for pid, (ppid, _) in procs.items():
+        if ppid == parent and pid not in tree:
+            tree.add(pid); frontier.append(pid)
+print(sum(procs[p][1] for p in tree if p in procs) / tick)
+PY
+}
+
+printf '%-30s %6s %8s %8s %8s %9s %11s %11s\n' "mode" "runs" "seconds" "runs/s" "gen/s" "peak MiB" "server ms" "postgres ms"
 i=0
-for spec in "per-generation 1" "per-generation 4" "per-generation 8" "per-generation 16" "aggregated 4"; do
-  set -- $spec
+for spec in $configs; do
+  mode=${spec%%:*}; concurrency=${spec##*:}
   i=$((i + 1))
   start_server "$work/server-$i"
-  "$bin" --data-root "$work/lake" --date "$date" --tracking-uri "http://127.0.0.1:$port" \
-    --mode "$1" --concurrency "$2" --quiet > "$work/summary-$i.json"
-  "$py" - "$work/summary-$i.json" "$1 (concurrency $2)" <<'PY'
+  pg_pid=; [ -n "$pg_dir" ] && pg_pid=$(head -1 "$pg_dir/pg/data/postmaster.pid")
+  server0=$(cpu_seconds "$server_pid"); pg0=0; [ -n "$pg_pid" ] && pg0=$(cpu_seconds "$pg_pid")
+  /usr/bin/time -f %M -o "$work/rss-$i" "$bin" --data-root "$work/lake" --date "$date" \
+    --tracking-uri "http://127.0.0.1:$port" --tables generation_scores \
+    --mode "$mode" --concurrency "$concurrency" --quiet > "$work/summary-$i.json"
+  server1=$(cpu_seconds "$server_pid"); pg1=0; [ -n "$pg_pid" ] && pg1=$(cpu_seconds "$pg_pid")
+  "$py" - "$work/summary-$i.json" "$mode (concurrency $concurrency)" "$work/rss-$i" \
+    "$server0" "$server1" "$pg0" "$pg1" <<'PY'
 import json, sys
 s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 t = s["tables"]["generation_scores"]
-print(f"{sys.argv[2]:<34} {t['created']:>8} {s['seconds']:>9.1f} {t['created'] / s['seconds']:>10.1f}")
+rss = int(open(sys.argv[3]).read().split()[-1]) / 1024
+runs = max(t["created"], 1)
+server_ms = (float(sys.argv[5]) - float(sys.argv[4])) * 1000 / runs
+pg_ms = (float(sys.argv[7]) - float(sys.argv[6])) * 1000 / runs
+print(f"{sys.argv[2]:<30} {t['created']:>6} {s['seconds']:>8.1f} {t['created'] / s['seconds']:>8.1f} "
+      f"{t['rows'] / s['seconds']:>8.0f} {rss:>9.1f} {server_ms:>11.1f} {pg_ms:>11.1f}")
 PY
   stop_server
 done
-echo "($n generations; $profile build; $(nproc) cores; mlflow $("$py" -c 'import mlflow; print(mlflow.__version__)'))"
+echo "(server ms, postgres ms: CPU time per run created; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "($n generations; $profile build; $backend store, $workers server workers; $(nproc) cores; mlflow $("$py" -c 'import mlflow; print(mlflow.__version__)'))"

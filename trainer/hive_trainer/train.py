@@ -373,7 +373,9 @@ def _start_run(client, settings: TrainSettings, data: ds.FinetuneDataset, key: s
     )
     source = f"{data.root.resolve()}"
     # MLflow stores at most 36 characters of a dataset digest; the full one is a tag.
-    meta = MetaDataset(source=_source(source), name=f"finetune/{data.date}", digest=data.digest[:36])
+    # Named and sourced as mlflow-sync logs it for the build-finetune run (crates/mlflow
+    # lineage.rs), so both runs share one dataset in MLflow's lineage.
+    meta = MetaDataset(source=_source(source), name=f"finetune/dt={data.date}", digest=data.digest[:36])
     with mlflow.start_run(run_id=run.info.run_id):
         mlflow.log_input(meta, context="training", tags={"hive.dataset_digest": data.digest})
         mlflow.log_artifact(str(data.root / "manifest.json"), artifact_path="dataset")

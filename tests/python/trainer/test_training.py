@@ -144,10 +144,19 @@ def test_local_training_logs_lineage_lowers_the_loss_and_promotes_through_the_ga
     assert run.data.tags["hive.dataset_digest"] == manifest["digest"]
     assert run.data.tags["hive.finetune_run_id"] == build_run.info.run_id
     (dataset_input,) = run.inputs.dataset_inputs
-    assert dataset_input.dataset.name == f"finetune/{SAMPLE_DATE}"
+    assert dataset_input.dataset.name == f"finetune/dt={SAMPLE_DATE}"
     assert dataset_input.dataset.digest == manifest["digest"][:36]
-    assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
-    assert str(sample_dataset.resolve()) in dataset_input.dataset.source
+    input_tags = {t.key: t.value for t in dataset_input.tags}
+    assert input_tags["mlflow.data.context"] == "training"
+    assert input_tags["hive.dataset_digest"] == manifest["digest"]
+    assert json.loads(dataset_input.dataset.source) == {"uri": str(sample_dataset.resolve())}
+    # The dataset mlflow-sync logged for the build-finetune run is the same one: same
+    # name, digest and source, so MLflow's lineage joins the two runs.
+    (built,) = client.get_run(build_run.info.run_id).inputs.dataset_inputs
+    assert {t.key: t.value for t in built.tags}["mlflow.data.context"] == "source"
+    for field in ("name", "digest", "source_type"):
+        assert getattr(built.dataset, field) == getattr(dataset_input.dataset, field), field
+    assert json.loads(built.dataset.source) == json.loads(dataset_input.dataset.source)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "dataset")}
     assert artifacts == {"dataset/manifest.json", "dataset/README.md"}
 
