@@ -982,3 +982,204 @@ fn urls_and_echoed_credentials_never_reach_the_log() {
         );
     }
 }
+
+/// The production-like tracking server of docs/mlflow-sync.md: a PostgreSQL backend store
+/// (scripts/postgres-instance.sh, Debian's postgresql), two uvicorn workers, and artifacts
+/// in S3 (moto's standalone server, from .venv/mlflow-prod) with the artifact proxy off,
+/// so clients write to the bucket themselves. Everything is stopped on drop.
+struct ProductionServer {
+    mlflow: Option<Child>,
+    moto: Option<Child>,
+    pg_dir: PathBuf,
+    port: u16,
+    moto_port: u16,
+}
+
+const BUCKET: &str = "hive-artifacts";
+
+impl ProductionServer {
+    fn python() -> PathBuf {
+        let python = repo().join(".venv/mlflow-prod/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run `bash scripts/setup-venvs.sh mlflow-prod`",
+            python.display()
+        );
+        python
+    }
+
+    fn start(dir: &Path) -> Self {
+        fs_err::create_dir_all(dir).unwrap();
+        let bin = repo().join(".venv/mlflow-prod/bin");
+        let spawn = |cmd: &mut Command, log: &str| {
+            cmd.stdout(Stdio::null()).stderr(std::fs::File::create(dir.join(log)).unwrap());
+            std::os::unix::process::CommandExt::process_group(cmd, 0);
+            cmd.spawn().unwrap()
+        };
+        let moto_port = free_port();
+        let moto = spawn(
+            Command::new(bin.join("moto_server")).args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]),
+            "moto.log",
+        );
+        // PostgreSQL refuses to run as root; the script runs it as `postgres`, which must
+        // reach its directory: a world-readable one outside this test's private temp dir.
+        let pg_dir = std::env::temp_dir().join(format!("hive-mlflow-pg-{moto_port}"));
+        fs_err::create_dir_all(&pg_dir).unwrap();
+        std::fs::set_permissions(&pg_dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut server = Self {
+            mlflow: None,
+            moto: Some(moto),
+            pg_dir: pg_dir.clone(),
+            port: free_port(),
+            moto_port,
+        };
+        let store = ok({
+            let mut c = Command::new("bash");
+            c.arg(repo().join("scripts/postgres-instance.sh"))
+                .arg("start")
+                .arg(pg_dir.join("pg"))
+                .arg(free_port().to_string());
+            c
+        })
+        .stdout()
+        .trim()
+        .to_owned();
+        assert!(store.starts_with("postgresql+psycopg2://"), "{store}");
+        let deadline = Instant::now() + Duration::from_mins(2);
+        while http_get(moto_port, "/").is_none() {
+            assert!(Instant::now() < deadline, "moto_server did not start: see {}", dir.join("moto.log").display());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut create_bucket = Command::new(Self::python());
+        create_bucket
+            .args(["-c", "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])", BUCKET])
+            .envs(server.s3_env());
+        ok(create_bucket);
+        let mut cmd = Command::new(bin.join("mlflow"));
+        cmd.current_dir(dir)
+            .args(["server", "--host", "127.0.0.1", "--port", &server.port.to_string(), "--workers", "2"])
+            .args(["--backend-store-uri", &store])
+            .args(["--default-artifact-root", &format!("s3://{BUCKET}/mlflow"), "--no-serve-artifacts"])
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            .envs(server.s3_env());
+        server.mlflow = Some(spawn(&mut cmd, "mlflow.log"));
+        let deadline = Instant::now() + Duration::from_mins(4);
+        while !http_get(server.port, "/health").is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200")) {
+            assert!(
+                Instant::now() < deadline,
+                "mlflow server not healthy: {}",
+                fs_err::read_to_string(dir.join("mlflow.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        server
+    }
+
+    /// What a client needs to write to the bucket: the usual AWS variables and MLflow's
+    /// endpoint variable.
+    fn s3_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("MLFLOW_S3_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.moto_port)),
+        ]
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn sync(&self, root: &Path, date: &str, extra: &[&str]) -> Command {
+        let mut cmd = sync(root, &self.uri(), date, extra);
+        cmd.envs(self.s3_env());
+        cmd
+    }
+
+    /// The state, as MLflow's client reads it (artifacts listed from S3).
+    fn state(&self) -> Value {
+        let mut cmd = Command::new(Self::python());
+        cmd.arg(repo().join("tests/python/mlflow_state.py")).arg(self.uri()).envs(self.s3_env());
+        serde_json::from_str(&ok(cmd).stdout()).unwrap()
+    }
+
+    /// Runs `code` (Python, with `client`, `uri` and `sys` in scope) with the S3 variables.
+    fn python(&self, code: &str) -> String {
+        let mut cmd = Command::new(Self::python());
+        let script = format!("import sys\nfrom mlflow import MlflowClient\nuri = sys.argv[1]\nclient = MlflowClient(uri)\n{code}");
+        cmd.args(["-c", &script, &self.uri()]).envs(self.s3_env());
+        ok(cmd).stdout()
+    }
+}
+
+impl Drop for ProductionServer {
+    fn drop(&mut self) {
+        for child in [self.mlflow.take(), self.moto.take()].into_iter().flatten() {
+            let mut child = child;
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = Command::new("bash")
+            .arg(repo().join("scripts/postgres-instance.sh"))
+            .arg("stop")
+            .arg(self.pg_dir.join("pg"))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.pg_dir);
+    }
+}
+
+#[test]
+fn production_like_server_postgres_workers_and_artifacts_straight_to_s3() {
+    let work = Workdir::new("mlflow-prod");
+    let root = lake(&work);
+    let server = ProductionServer::start(&work.join("server"));
+    ok(server.sync(&root, DATE, &["--concurrency", "8"]));
+    ok(server.sync(&root, PROMOTION_DATE, &[]));
+    let aggregated = ok(server.sync(&root, DATE, &["--mode", "aggregated", "--tables", "generation_scores"])).summary();
+    let versions = aggregated["tables"]["generation_scores"]["created"].as_u64().unwrap() as usize;
+    assert!(versions >= 2, "{aggregated}");
+    let state = server.state();
+    assert_exactly_once(&state, expected_runs(&root) + versions);
+
+    // Lineage on PostgreSQL (whose digest column takes 36 characters, no more).
+    let generation = &experiment(&state, "/template-generations")["runs"][0];
+    let digest = partition_digest(&root, "generation_scores", DATE);
+    assert_eq!(input(generation, &format!("generation_scores/dt={DATE}"))["digest"], digest[..36]);
+
+    // Artifacts: in the bucket, under each run's s3:// artifact URI, listed by MLflow's
+    // client, and byte for byte what the lake holds.
+    for r in experiment(&state, "/template-versions-daily")["runs"].as_array().unwrap() {
+        assert_eq!(r["artifacts"], json!(["generation_scores.parquet"]), "{r:#}");
+    }
+    let ft = &experiment(&state, "/finetune-datasets")["runs"][0];
+    assert_eq!(ft["artifacts"], json!(["manifest.json"]));
+    let out = server.python(&format!(
+        "import tempfile\n\
+         exp = client.get_experiment_by_name('hive/finetune-datasets')\n\
+         (run,) = client.search_runs([exp.experiment_id], \"tags.`hive.key` = 'finetune/{DATE}'\")\n\
+         print(run.info.artifact_uri)\n\
+         print(open(client.download_artifacts(run.info.run_id, 'manifest.json', tempfile.mkdtemp())).read(), end='')"
+    ));
+    let (artifact_uri, manifest) = out.split_once('\n').unwrap();
+    assert!(artifact_uri.starts_with(&format!("s3://{BUCKET}/mlflow/")), "{artifact_uri}");
+    assert_eq!(manifest, fs_err::read_to_string(root.join(format!("finetune/dt={DATE}/manifest.json"))).unwrap());
+    let artifact_rows: usize = server
+        .python(
+            "import tempfile, pyarrow.parquet as pq\n\
+             exp = client.get_experiment_by_name('hive/template-versions-daily')\n\
+             print(sum(pq.read_table(client.download_artifacts(r.info.run_id, 'generation_scores.parquet', tempfile.mkdtemp())).num_rows\n\
+                       for r in client.search_runs([exp.experiment_id])))",
+        )
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(artifact_rows, rows(&root, "generation_scores", DATE));
+
+    // A rerun against the same server changes nothing.
+    let again = ok(server.sync(&root, DATE, &[])).summary();
+    for (table, counts) in again["tables"].as_object().unwrap() {
+        assert_eq!(counts["created"], 0, "{table}: {again}");
+    }
+    assert_eq!(server.state(), state);
+}

@@ -44,6 +44,8 @@ pub enum MlflowError {
     InvalidKey { kind: &'static str, key: String, reason: String },
     #[error("run `{run_id}` has artifact URI `{uri}`, which is not served by the tracking server's artifact proxy (`mlflow-artifacts:`)")]
     ArtifactStore { run_id: String, uri: String },
+    #[error("uploading artifact to `{uri}` failed: {reason}")]
+    ArtifactUpload { uri: String, reason: String },
     #[error(transparent)]
     Lake(#[from] hive_core::CoreError),
     #[error("`{path}`: {reason}")]
@@ -75,7 +77,8 @@ impl hive_core::exit::Classify for MlflowError {
             | Self::BadResponse { .. }
             | Self::NonFiniteMetric { .. }
             | Self::InvalidKey { .. }
-            | Self::ArtifactStore { .. } => ErrorKind::Runtime,
+            | Self::ArtifactStore { .. }
+            | Self::ArtifactUpload { .. } => ErrorKind::Runtime,
         }
     }
 }

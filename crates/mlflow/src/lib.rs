@@ -12,6 +12,7 @@ pub mod batch;
 pub mod client;
 pub mod error;
 pub mod lineage;
+pub mod store;
 pub mod sync;
 pub mod tables;
 

@@ -77,8 +77,10 @@ fn absolute(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()))
 }
 
+/// MLflow's `LocalArtifactDatasetSource` JSON, spaced as Python's `json.dumps` writes it
+/// (what the trainer's run stores for the same folder).
 fn local_source(dir: &Path) -> String {
-    json!({"uri": absolute(dir).to_string_lossy()}).to_string()
+    format!("{{\"uri\": {}}}", json!(absolute(dir).to_string_lossy()))
 }
 
 /// The committed partition `<root>/<table>/dt=<date>` as a dataset; `None` when it has no

@@ -259,6 +259,8 @@ pub struct Sync<'c> {
     options: SyncOptions,
     skipped: AtomicU64,
     dt: String,
+    /// Object stores for artifact roots the server does not proxy.
+    direct: crate::store::DirectStores,
 }
 
 impl<'c> Sync<'c> {
@@ -269,6 +271,7 @@ impl<'c> Sync<'c> {
             options,
             skipped: AtomicU64::new(0),
             dt,
+            direct: crate::store::DirectStores::default(),
         }
     }
 

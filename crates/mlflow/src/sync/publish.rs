@@ -156,7 +156,12 @@ impl Sync<'_> {
         self.client.log_batch(&info.run_id, &spec.batch)?;
         self.client.log_inputs(&info.run_id, &spec.inputs)?;
         if let Some((path, bytes)) = &spec.artifact {
-            self.client.upload_artifact(&info, path, bytes)?;
+            // Through the server's proxy when it serves artifacts (`mlflow-artifacts:`),
+            // else straight to the object store the run's artifact URI names.
+            match info.artifact_uri.as_deref() {
+                Some(uri) if !uri.is_empty() && !uri.starts_with("mlflow-artifacts:") => self.direct.upload(uri, path, bytes)?,
+                _ => self.client.upload_artifact(&info, path, bytes)?,
+            }
         }
         self.client.update_run(&info.run_id, "FINISHED", Some(now_ms()))?;
         Ok(info)
