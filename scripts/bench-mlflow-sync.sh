@@ -11,6 +11,7 @@
 #   bash scripts/bench-mlflow-sync.sh                           # N=2000, PostgreSQL, 4 workers, release
 #   N=500 PROFILE=debug BACKEND=sqlite WORKERS=1 bash scripts/bench-mlflow-sync.sh
 #   CONFIGS="per-generation:16 aggregated:8" bash scripts/bench-mlflow-sync.sh
+#   BIN=target/debug/mlflow-sync bash scripts/bench-mlflow-sync.sh   # no build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +22,15 @@ workers=${WORKERS:-4}
 configs=${CONFIGS:-per-generation:4 per-generation:8 per-generation:16 per-generation:32 aggregated:8}
 work=$(realpath -m "${WORK:-target/bench-mlflow-sync}")
 bash scripts/setup-venvs.sh mlflow-prod >/dev/null
-if [ "$profile" = release ]; then
+if [ -n "${BIN:-}" ]; then
+  bin=$(realpath "$BIN")   # an already built binary (its profile is then whatever built it)
+elif [ "$profile" = release ]; then
   cargo build --quiet --release -p hive-jobs --bin mlflow-sync
+  bin=$PWD/target/release/mlflow-sync
 else
   cargo build --quiet -p hive-jobs --bin mlflow-sync
+  bin=$PWD/target/debug/mlflow-sync
 fi
-bin=$PWD/target/$profile/mlflow-sync
 py=$PWD/.venv/mlflow-prod/bin/python
 mlflow=$PWD/.venv/mlflow-prod/bin/mlflow
 rm -rf "$work"
