@@ -350,7 +350,9 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     assert_eq!(names, ["hive/quality-gates"], "{state:#}");
 
     let mut first = sync(&root, &server.uri(), DATE, &["--concurrency", "4"]);
-    first.env("AIRFLOW_CTX_DAG_ID", "template_evolution").env("AIRFLOW_CTX_DAG_RUN_ID", "scheduled__2026-10-15T02:00:00+00:00");
+    first
+        .env("AIRFLOW_CTX_DAG_ID", "template_evolution")
+        .env("AIRFLOW_CTX_DAG_RUN_ID", "scheduled__2026-10-15T02:00:00+00:00");
     let first = ok(first).summary();
     assert_eq!(first["tables"]["generation_scores"]["created"], generations);
     assert_eq!(first["tables"]["gate_results"]["created"], 0, "published once already: {first}");
@@ -487,8 +489,7 @@ fn partition_digest(root: &Path, table: &str, date: &str) -> String {
 /// The column names of a committed partition's first part, read with arrow.
 fn partition_columns(root: &Path, table: &str, date: &str) -> Vec<String> {
     let part = &support::parts(root, table, date)[0];
-    let reader =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(part).unwrap()).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(part).unwrap()).unwrap();
     reader.schema().fields().iter().map(|f| f.name().clone()).collect()
 }
 
@@ -559,7 +560,10 @@ fn assert_lineage_and_conventions(root: &Path, server: &Server, state: &Value, b
     assert_eq!(times.as_object().unwrap().len(), expected_runs(root), "{times:#}");
     for (run, t) in times.as_object().unwrap() {
         let (start, end) = (t[0].as_i64().unwrap(), t[1].as_i64().unwrap());
-        assert!(before <= start && start <= end && end <= after, "{run}: {before} <= {start} <= {end} <= {after}");
+        assert!(
+            before <= start && start <= end && end <= after,
+            "{run}: {before} <= {start} <= {end} <= {after}"
+        );
     }
 }
 
@@ -1047,17 +1051,33 @@ impl ProductionServer {
         assert!(store.starts_with("postgresql+psycopg2://"), "{store}");
         let deadline = Instant::now() + Duration::from_mins(2);
         while http_get(moto_port, "/").is_none() {
-            assert!(Instant::now() < deadline, "moto_server did not start: see {}", dir.join("moto.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start: see {}",
+                dir.join("moto.log").display()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         let mut create_bucket = Command::new(Self::python());
         create_bucket
-            .args(["-c", "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])", BUCKET])
+            .args([
+                "-c",
+                "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])",
+                BUCKET,
+            ])
             .envs(server.s3_env());
         ok(create_bucket);
         let mut cmd = Command::new(bin.join("mlflow"));
         cmd.current_dir(dir)
-            .args(["server", "--host", "127.0.0.1", "--port", &server.port.to_string(), "--workers", "2"])
+            .args([
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &server.port.to_string(),
+                "--workers",
+                "2",
+            ])
             .args(["--backend-store-uri", &store])
             .args(["--default-artifact-root", &format!("s3://{BUCKET}/mlflow"), "--no-serve-artifacts"])
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
@@ -1099,7 +1119,9 @@ impl ProductionServer {
     /// The state, as MLflow's client reads it (artifacts listed from S3).
     fn state(&self) -> Value {
         let mut cmd = Command::new(Self::python());
-        cmd.arg(repo().join("tests/python/mlflow_state.py")).arg(self.uri()).envs(self.s3_env());
+        cmd.arg(repo().join("tests/python/mlflow_state.py"))
+            .arg(self.uri())
+            .envs(self.s3_env());
         serde_json::from_str(&ok(cmd).stdout()).unwrap()
     }
 
@@ -1163,7 +1185,10 @@ fn production_like_server_postgres_workers_and_artifacts_straight_to_s3() {
     ));
     let (artifact_uri, manifest) = out.split_once('\n').unwrap();
     assert!(artifact_uri.starts_with(&format!("s3://{BUCKET}/mlflow/")), "{artifact_uri}");
-    assert_eq!(manifest, fs_err::read_to_string(root.join(format!("finetune/dt={DATE}/manifest.json"))).unwrap());
+    assert_eq!(
+        manifest,
+        fs_err::read_to_string(root.join(format!("finetune/dt={DATE}/manifest.json"))).unwrap()
+    );
     let artifact_rows: usize = server
         .python(
             "import tempfile, pyarrow.parquet as pq\n\

@@ -518,8 +518,7 @@ impl Client {
                 // the unique constraint as a 400 (SQLite and PostgreSQL word it
                 // differently). Once the winner committed, the dataset is found again.
                 Err(MlflowError::Api { status: 400, message, .. })
-                    if attempt + 1 < self.max_attempts
-                        && (message.contains("UNIQUE constraint") || message.contains("duplicate key")) =>
+                    if attempt + 1 < self.max_attempts && (message.contains("UNIQUE constraint") || message.contains("duplicate key")) =>
                 {
                     tracing::debug!(run_id, "dataset inserted concurrently; logging the input again");
                     self.backoff(attempt);

@@ -214,14 +214,20 @@ pub fn ab_nights(root: &Path, experiment_id: &str, date: PartitionDate) -> Resul
     let mut nights = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(night) = name.to_str().and_then(|n| n.strip_prefix("dt=")).and_then(|d| d.parse::<PartitionDate>().ok()) else {
+        let Some(night) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("dt="))
+            .and_then(|d| d.parse::<PartitionDate>().ok())
+        else {
             continue;
         };
         if night > date {
             continue;
         }
         if let crate::tables::Partition::Present(t) = crate::tables::read(root, hive_core::schema::AB_RESULTS, night)?
-            && t.rows.iter().any(|r| crate::tables::text(r, "experiment_id") == Some(experiment_id))
+            && t.rows
+                .iter()
+                .any(|r| crate::tables::text(r, "experiment_id") == Some(experiment_id))
         {
             nights.push(night);
         }
@@ -242,7 +248,11 @@ mod tests {
             Field::new("files", DataType::Int64, true),
             Field::new("score", DataType::Float64, true),
             Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
-            Field::new("paths", DataType::List(std::sync::Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new(
+                "paths",
+                DataType::List(std::sync::Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ),
         ];
         let spec: Value = serde_json::from_str(&colspec(fields.iter())).unwrap_or_default();
         assert_eq!(

@@ -74,16 +74,11 @@ impl DirectStores {
 
     /// The store holding `uri` and the object path of `uri` in it.
     fn resolve(&self, uri: &str) -> Result<(Arc<dyn ObjectStore>, StorePath), MlflowError> {
-        let failed = |reason: String| MlflowError::ArtifactUpload {
-            uri: redact(uri),
-            reason,
-        };
+        let failed = |reason: String| MlflowError::ArtifactUpload { uri: redact(uri), reason };
         let url = match Url::parse(uri) {
             Ok(u) => u,
             // A plain path (`--default-artifact-root /mnt/artifacts`).
-            Err(_) if uri.starts_with('/') => {
-                Url::from_file_path(uri).map_err(|()| failed("not an absolute path".into()))?
-            }
+            Err(_) if uri.starts_with('/') => Url::from_file_path(uri).map_err(|()| failed("not an absolute path".into()))?,
             Err(e) => return Err(failed(e.to_string())),
         };
         let (_, path) = object_store::ObjectStoreScheme::parse(&url).map_err(|e| failed(e.to_string()))?;
@@ -92,8 +87,7 @@ impl DirectStores {
         if let Some(store) = stores.get(&bucket) {
             return Ok((Arc::clone(store), path));
         }
-        let (store, path) =
-            object_store::parse_url_opts(&url, env_options(url.scheme())).map_err(|e| failed(e.to_string()))?;
+        let (store, path) = object_store::parse_url_opts(&url, env_options(url.scheme())).map_err(|e| failed(e.to_string()))?;
         let store: Arc<dyn ObjectStore> = Arc::from(store);
         stores.insert(bucket, Arc::clone(&store));
         Ok((store, path))
@@ -133,7 +127,10 @@ mod tests {
         // A plain path, as `--default-artifact-root /mnt/artifacts` gives.
         let plain = format!("{}/2/def/artifacts", dir.path().display());
         stores.upload(&plain, "dir/manifest.json", b"x").expect("upload");
-        assert_eq!(std::fs::read(dir.path().join("2/def/artifacts/dir/manifest.json")).expect("written"), b"x");
+        assert_eq!(
+            std::fs::read(dir.path().join("2/def/artifacts/dir/manifest.json")).expect("written"),
+            b"x"
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use hive_core::schema::gates::GateStatus;
 
 use super::{Builder, RunSpec, Sync, flatten, flatten_params, midnight_ms, stable_key};
 use crate::client::DatasetInput;
-use crate::lineage::LakeDataset;
 use crate::error::MlflowError;
+use crate::lineage::LakeDataset;
 use crate::tables::{Cell, Row, Table, text};
 
 impl Sync<'_> {

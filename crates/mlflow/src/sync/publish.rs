@@ -58,11 +58,9 @@ impl Sync<'_> {
         let mut seen = std::collections::HashSet::new();
         let (mut first, mut rest) = (Vec::new(), Vec::new());
         for item in todo {
-            let new = item
-                .0
-                .inputs
-                .iter()
-                .fold(false, |new, i| seen.insert((i.dataset.name.clone(), i.dataset.digest.clone())) || new);
+            let new = item.0.inputs.iter().fold(false, |new, i| {
+                seen.insert((i.dataset.name.clone(), i.dataset.digest.clone())) || new
+            });
             if new { first.push(item) } else { rest.push(item) }
         }
         let serial = first.len();
@@ -188,10 +186,7 @@ impl Sync<'_> {
                     return Ok(info);
                 }
             }
-            match self
-                .client
-                .create_run(experiment_id, &spec.name, now_ms(), tags, Retry::Once)
-            {
+            match self.client.create_run(experiment_id, &spec.name, now_ms(), tags, Retry::Once) {
                 Ok(info) => return Ok(info),
                 Err(e) if e.is_transient() => last = e.to_string(),
                 Err(e) => return Err(e),
