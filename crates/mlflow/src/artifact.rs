@@ -2,7 +2,7 @@
 //!
 //! Aggregated runs keep the per-generation detail reachable from MLflow without a run per
 //! generation: the rows are re-written, unchanged, as a zstd Parquet file and uploaded
-//! through the tracking server's artifact proxy.
+//! through the tracking server's artifact proxy, or straight to the object store (`crate::store`).
 
 use std::path::Path;
 
