@@ -506,10 +506,10 @@ impl Client {
     /// `runs/log-inputs`: links `inputs` to the run. Idempotent on the server (a dataset is
     /// found again by experiment, name and digest, an input by dataset and run), so retried.
     pub fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<(), MlflowError> {
+        const EP: &str = "api/2.0/mlflow/runs/log-inputs";
         if inputs.is_empty() {
             return Ok(());
         }
-        const EP: &str = "api/2.0/mlflow/runs/log-inputs";
         let body = json!({"run_id": run_id, "datasets": inputs});
         let mut attempt = 0;
         loop {

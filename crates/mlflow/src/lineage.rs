@@ -123,7 +123,7 @@ pub fn partition_dataset(root: &Path, table: &str, date: PartitionDate) -> Resul
                 path: part.clone(),
                 source,
             })?;
-            Some(colspec(builder.schema().fields().iter().map(|f| f.as_ref())))
+            Some(colspec(builder.schema().fields().iter().map(AsRef::as_ref)))
         }
         None => None,
     };
@@ -153,9 +153,7 @@ pub fn finetune_dataset(path: &Path, manifest: &Value, date: PartitionDate) -> R
             reason: "`digest` is not a sha256 hex string (a manifest from before build-finetune wrote one?)".into(),
         })?;
     let files = manifest.get("files").and_then(Value::as_object);
-    let rows: u64 = files
-        .map(|f| f.values().filter_map(|e| e.get("rows").and_then(Value::as_u64)).sum())
-        .unwrap_or(0);
+    let rows: u64 = files.map_or(0, |f| f.values().filter_map(|e| e.get("rows").and_then(Value::as_u64)).sum());
     let dir = path.parent().unwrap_or(Path::new("."));
     Ok(LakeDataset {
         dataset: Dataset {

@@ -192,11 +192,13 @@ impl Sync<'_> {
             }
             let mut inputs: Vec<DatasetInput> = own.iter().map(|d| d.input(crate::lineage::CONTEXT_SOURCE)).collect();
             for night in crate::lineage::ab_nights(root, experiment, self.options.date)? {
-                if !ab_cache.contains_key(&night) {
-                    let dataset = crate::lineage::partition_dataset(root, hive_core::schema::AB_RESULTS, night)?;
-                    ab_cache.insert(night, dataset);
-                }
-                if let Some(Some(d)) = ab_cache.get(&night) {
+                let dataset = match ab_cache.entry(night) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(crate::lineage::partition_dataset(root, hive_core::schema::AB_RESULTS, night)?)
+                    }
+                };
+                if let Some(d) = dataset {
                     inputs.push(d.input(crate::lineage::CONTEXT_DECISION));
                 }
             }

@@ -23,20 +23,7 @@ impl Sync<'_> {
     ) -> Result<(TableSummary, HashMap<String, RunInfo>), MlflowError> {
         let experiment = self.client.ensure_experiment(name, &[Tag::new("hive.source", "mlflow-sync")])?;
         let id = experiment.experiment_id.clone();
-        let filter = format!("tags.`{DATE_TAG}` = '{}'", self.dt);
-        let mut existing: HashMap<String, crate::client::Run> = HashMap::new();
-        for run in self.client.search_runs(&[&id], &filter)? {
-            let Some(k) = run.tag(KEY_TAG).map(str::to_owned) else { continue };
-            let finished = |r: &crate::client::Run| r.info.status.as_deref() == Some("FINISHED");
-            match existing.get(&k) {
-                Some(old) if finished(old) || !finished(&run) => {
-                    tracing::warn!(key = %k, run = %run.info.run_id, "a second run carries this key; keeping the first");
-                }
-                _ => {
-                    existing.insert(k, run);
-                }
-            }
-        }
+        let existing = self.existing_runs(&id)?;
         let mut summary = TableSummary {
             experiment: name.to_owned(),
             rows: rows as u64,
@@ -55,16 +42,7 @@ impl Sync<'_> {
         // The first run to log each dataset goes alone, before the others: MLflow inserts a
         // new dataset on the first `log-inputs` naming it, and runs racing to do so collide
         // on its unique key (the client retries that too; this keeps it rare).
-        let mut seen = std::collections::HashSet::new();
-        let (mut first, mut rest) = (Vec::new(), Vec::new());
-        for item in todo {
-            let new = item.0.inputs.iter().fold(false, |new, i| {
-                seen.insert((i.dataset.name.clone(), i.dataset.digest.clone())) || new
-            });
-            if new { first.push(item) } else { rest.push(item) }
-        }
-        let serial = first.len();
-        let todo: Vec<(RunSpec, Option<RunInfo>)> = first.into_iter().chain(rest).collect();
+        let (todo, serial) = first_users_of_each_dataset_first(todo);
         tracing::info!(experiment = name, runs = summary.runs, to_publish = todo.len(), "publishing");
         let next = AtomicUsize::new(0);
         let done = AtomicU64::new(0);
@@ -136,6 +114,26 @@ impl Sync<'_> {
         Ok((summary, infos))
     }
 
+    /// The runs of experiment `id` already tagged with the date, by key (a finished run
+    /// preferred when an earlier attempt left two).
+    fn existing_runs(&self, id: &str) -> Result<HashMap<String, crate::client::Run>, MlflowError> {
+        let filter = format!("tags.`{DATE_TAG}` = '{}'", self.dt);
+        let mut existing: HashMap<String, crate::client::Run> = HashMap::new();
+        for run in self.client.search_runs(&[id], &filter)? {
+            let Some(k) = run.tag(KEY_TAG).map(str::to_owned) else { continue };
+            let finished = |r: &crate::client::Run| r.info.status.as_deref() == Some("FINISHED");
+            match existing.get(&k) {
+                Some(old) if finished(old) || !finished(&run) => {
+                    tracing::warn!(key = %k, run = %run.info.run_id, "a second run carries this key; keeping the first");
+                }
+                _ => {
+                    existing.insert(k, run);
+                }
+            }
+        }
+        Ok(existing)
+    }
+
     /// Create (exactly once) or resume, log, upload, finish.
     pub(super) fn publish_one(&self, experiment_id: &str, spec: &RunSpec, previous: Option<&RunInfo>) -> Result<RunInfo, MlflowError> {
         let info = if let Some(info) = previous {
@@ -199,4 +197,24 @@ impl Sync<'_> {
             last,
         })
     }
+}
+
+/// `todo` reordered so that the first run naming each dataset comes first, and how many
+/// such runs there are (published one at a time before the others).
+fn first_users_of_each_dataset_first(todo: Vec<(RunSpec, Option<RunInfo>)>) -> (Vec<(RunSpec, Option<RunInfo>)>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for item in todo {
+        let mut new = false;
+        for i in item.0.inputs.iter() {
+            new |= seen.insert((i.dataset.name.clone(), i.dataset.digest.clone()));
+        }
+        if new {
+            first.push(item);
+        } else {
+            rest.push(item);
+        }
+    }
+    let serial = first.len();
+    (first.into_iter().chain(rest).collect(), serial)
 }
