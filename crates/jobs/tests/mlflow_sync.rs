@@ -1126,7 +1126,7 @@ impl ProductionServer {
     }
 
     /// Runs `code` (Python, with `client`, `uri` and `sys` in scope) with the S3 variables.
-    fn python(&self, code: &str) -> String {
+    fn run_python(&self, code: &str) -> String {
         let mut cmd = Command::new(Self::python());
         let script = format!("import sys\nfrom mlflow import MlflowClient\nuri = sys.argv[1]\nclient = MlflowClient(uri)\n{code}");
         cmd.args(["-c", &script, &self.uri()]).envs(self.s3_env());
@@ -1176,7 +1176,7 @@ fn production_like_server_postgres_workers_and_artifacts_straight_to_s3() {
     }
     let ft = &experiment(&state, "/finetune-datasets")["runs"][0];
     assert_eq!(ft["artifacts"], json!(["manifest.json"]));
-    let out = server.python(&format!(
+    let out = server.run_python(&format!(
         "import tempfile\n\
          exp = client.get_experiment_by_name('hive/finetune-datasets')\n\
          (run,) = client.search_runs([exp.experiment_id], \"tags.`hive.key` = 'finetune/{DATE}'\")\n\
@@ -1190,7 +1190,7 @@ fn production_like_server_postgres_workers_and_artifacts_straight_to_s3() {
         fs_err::read_to_string(root.join(format!("finetune/dt={DATE}/manifest.json"))).unwrap()
     );
     let artifact_rows: usize = server
-        .python(
+        .run_python(
             "import tempfile, pyarrow.parquet as pq\n\
              exp = client.get_experiment_by_name('hive/template-versions-daily')\n\
              print(sum(pq.read_table(client.download_artifacts(r.info.run_id, 'generation_scores.parquet', tempfile.mkdtemp())).num_rows\n\
