@@ -325,6 +325,7 @@ fn expected_runs(root: &Path) -> usize {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one scenario: sync, check every table's runs, rerun, aggregate")]
 fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
     let work = Workdir::new("mlflow-full");
     let root = lake(&work);
@@ -1062,7 +1063,7 @@ impl ProductionServer {
         create_bucket
             .args([
                 "-c",
-                "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])",
+                "import boto3, os, sys; boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL']).create_bucket(Bucket=sys.argv[1])",
                 BUCKET,
             ])
             .envs(server.s3_env());
