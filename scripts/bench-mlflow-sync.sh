@@ -77,7 +77,7 @@ server_pid=
 pg_dir=
 stop_server() {
   [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=
-  [ -n "$pg_dir" ] && bash scripts/postgres-instance.sh stop "$pg_dir"; pg_dir=
+  [ -n "$pg_dir" ] && { bash scripts/postgres-instance.sh stop "$pg_dir/pg"; rm -rf "$pg_dir"; }; pg_dir=
 }
 trap stop_server EXIT
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
