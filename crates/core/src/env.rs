@@ -228,6 +228,8 @@ mod tests {
         "HIVE_SHARDS",
         "HIVE_K8S_NAMESPACE",
         "HIVE_K8S_POD_TEMPLATE",
+        // The Kubernetes Secret whose keys reach the mlflow_sync and train_generator pods.
+        "HIVE_K8S_MLFLOW_SECRET",
         // train-generator (trainer/, Python) reads these, not a Rust job.
         "HIVE_TRAIN_MODE",
         "HIVE_TRAIN_BASE_MODEL",

@@ -412,6 +412,12 @@ fn full_sync_then_rerun_gives_identical_state_without_duplicates() {
         assert!(ft["metrics"].get(key).is_none(), "configuration `{key}` logged as a metric: {ft:#}");
     }
     assert_eq!(ft["artifacts"], json!(["manifest.json"]));
+    // Each experiment's run carries the night's report page.
+    let ab_runs = experiment(&state, "/ab-results")["runs"].as_array().unwrap().clone();
+    assert!(!ab_runs.is_empty());
+    for r in &ab_runs {
+        assert_eq!(r["artifacts"], json!(["report.html"]), "{r:#}");
+    }
 
     // The promotion: a model version of the template, behind the `champion` alias.
     let model = state["models"]
@@ -651,7 +657,10 @@ fn one_model_version_per_promoted_version_and_a_rollback_that_holds() {
 fn server_down_at_start_fails_after_bounded_retries_with_exit_3() {
     let work = Workdir::new("mlflow-down");
     let root = work.join("lake");
-    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    work.write(
+        &format!("lake/finetune/dt={DATE}/manifest.json"),
+        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+    );
     let uri = format!("http://127.0.0.1:{}", free_port());
     let started = Instant::now();
     let out = run(sync(&root, &uri, DATE, &["--max-attempts", "3", "--retry-base-ms", "50"]))
@@ -864,7 +873,10 @@ fn server_killed_mid_sync_then_rerun_leaves_every_object_exactly_once() {
 fn a_bad_token_gets_a_clear_401_without_the_token_printed() {
     let work = Workdir::new("mlflow-auth");
     let root = work.join("lake");
-    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    work.write(
+        &format!("lake/finetune/dt={DATE}/manifest.json"),
+        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+    );
     let server = Server::start(&work.join("server"), true);
     let token = "tok-SECRET-4242-do-not-print";
     let mut cmd = sync(&root, &server.uri(), DATE, &[]);
@@ -949,7 +961,10 @@ fn urls_and_echoed_credentials_never_reach_the_log() {
     use base64::Engine;
     let work = Workdir::new("mlflow-echo");
     let root = work.join("lake");
-    work.write(&format!("lake/finetune/dt={DATE}/manifest.json"), r#"{"input_rows": 3}"#);
+    work.write(
+        &format!("lake/finetune/dt={DATE}/manifest.json"),
+        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+    );
     let port = echoing_server();
     let query_token = "qtok9SECRET8x7Wq2Lm5Zr";
     let url_password = "urlpw9SECRET-31337";
@@ -1189,6 +1204,17 @@ fn production_like_server_postgres_workers_and_artifacts_straight_to_s3() {
     assert_eq!(
         manifest,
         fs_err::read_to_string(root.join(format!("finetune/dt={DATE}/manifest.json"))).unwrap()
+    );
+    // The report page, byte for byte, from the bucket.
+    let page = server.run_python(&format!(
+        "import tempfile, sys\n\
+         exp = client.get_experiment_by_name('hive/ab-results')\n\
+         run = client.search_runs([exp.experiment_id], \"params.dt = '{DATE}'\")[0]\n\
+         sys.stdout.write(open(client.download_artifacts(run.info.run_id, 'report.html', tempfile.mkdtemp())).read())"
+    ));
+    assert_eq!(
+        page,
+        fs_err::read_to_string(root.join(format!("reports/ab-significance/dt={DATE}/report.html"))).unwrap()
     );
     let artifact_rows: usize = server
         .run_python(

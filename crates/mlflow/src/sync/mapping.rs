@@ -119,7 +119,29 @@ impl Sync<'_> {
         Ok(specs)
     }
 
-    pub(super) fn ab_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Vec<RunSpec> {
+    /// The night's experiment report page (`reports/ab-significance/dt=D/report.html`,
+    /// self-contained), when ab-significance wrote one: each experiment's run carries it,
+    /// so the decision's page opens from the run in MLflow's UI. A path that is there but
+    /// is not a regular file (a symlink) is refused, as every input of the lake is.
+    fn report_page(&self) -> Result<Option<Vec<u8>>, MlflowError> {
+        let path = hive_core::lake::Target::unchecked(&self.options.data_root, self.options.date, hive_core::Shard::ALL)
+            .report_dir("ab-significance")
+            .join("report.html");
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(hive_core::CoreError::io(&path, e).into()),
+            Ok(meta) if !meta.is_file() => Err(MlflowError::BadInput {
+                path,
+                reason: "is not a regular file (symlinks are refused)".to_owned(),
+            }),
+            Ok(_) => std::fs::read(&path)
+                .map(Some)
+                .map_err(|e| hive_core::CoreError::io(&path, e).into()),
+        }
+    }
+
+    pub(super) fn ab_runs(&self, table: &Table, inputs: &Arc<Vec<DatasetInput>>) -> Result<Vec<RunSpec>, MlflowError> {
+        let report = self.report_page()?;
         let midnight = midnight_ms(self.options.date);
         let mut groups: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
         for row in &table.rows {
@@ -127,7 +149,7 @@ impl Sync<'_> {
                 groups.entry(e).or_default().push(row);
             }
         }
-        groups
+        Ok(groups
             .into_iter()
             .map(|(experiment, rows)| {
                 let stable = stable_key(&["ab", experiment, &self.dt]);
@@ -156,11 +178,11 @@ impl Sync<'_> {
                     key: stable,
                     name: format!("{experiment} {}", self.dt),
                     batch: b.batch,
-                    artifact: None,
+                    artifact: report.clone().map(|page| ("report.html".to_owned(), page)),
                     inputs: Arc::clone(inputs),
                 }
             })
-            .collect()
+            .collect())
     }
 
     /// One run per decision. Its inputs: the `promotions` partition it mirrors, and the

@@ -375,7 +375,7 @@ impl<'c> Sync<'c> {
         }
         if let Some(t) = &ab {
             let inputs = self.partition_input(Source::AbResults.as_str(), crate::lineage::CONTEXT_SOURCE)?;
-            let (s, _) = self.publish(&self.experiment_name("ab-results"), t.rows.len(), self.ab_runs(t, &inputs))?;
+            let (s, _) = self.publish(&self.experiment_name("ab-results"), t.rows.len(), self.ab_runs(t, &inputs)?)?;
             summary.tables.insert("ab_results", s);
         }
         if let Some(t) = &promotions {
