@@ -659,7 +659,7 @@ fn server_down_at_start_fails_after_bounded_retries_with_exit_3() {
     let root = work.join("lake");
     work.write(
         &format!("lake/finetune/dt={DATE}/manifest.json"),
-        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+        format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
     );
     let uri = format!("http://127.0.0.1:{}", free_port());
     let started = Instant::now();
@@ -875,7 +875,7 @@ fn a_bad_token_gets_a_clear_401_without_the_token_printed() {
     let root = work.join("lake");
     work.write(
         &format!("lake/finetune/dt={DATE}/manifest.json"),
-        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+        format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
     );
     let server = Server::start(&work.join("server"), true);
     let token = "tok-SECRET-4242-do-not-print";
@@ -963,7 +963,7 @@ fn urls_and_echoed_credentials_never_reach_the_log() {
     let root = work.join("lake");
     work.write(
         &format!("lake/finetune/dt={DATE}/manifest.json"),
-        &format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
+        format!(r#"{{"input_rows": 3, "digest": "{FINETUNE_DIGEST}"}}"#),
     );
     let port = echoing_server();
     let query_token = "qtok9SECRET8x7Wq2Lm5Zr";
