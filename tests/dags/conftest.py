@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,18 @@ def bin_dir() -> Path:
 def copy_sample(dest: Path) -> Path:
     shutil.copytree(SAMPLE, dest)
     return dest
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON: the base of the tests' fake HTTP APIs."""
+
+    def log_message(self, *_):
+        pass
+
+    def _send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

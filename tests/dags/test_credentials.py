@@ -23,13 +23,13 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import hive_credentials
 import hive_pipeline
 import pytest
-from conftest import DAGS, REPO, copy_sample, load_dag, run_dag, set_connections, xcom
+from conftest import DAGS, REPO, JsonHandler, copy_sample, load_dag, run_dag, set_connections, xcom
 
 _spec = importlib.util.spec_from_file_location("check_credentials", REPO / "scripts" / "check-credentials.py")
 check_credentials = importlib.util.module_from_spec(_spec)
@@ -192,17 +192,7 @@ class _FakeVault:
         self.logins: list[tuple[str, dict]] = []
         vault = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_):
-                pass
-
-            def _send(self, code, body):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
 
             def do_POST(self):  # /v1/auth/<mount>/login
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BIN_DIR, DAGS, copy_sample, run_dag, tree_digest, xcom
+from conftest import BIN_DIR, DAGS, JsonHandler, copy_sample, run_dag, tree_digest, xcom
 
 NIGHTS = {"2026-10-14": "2026-10-13", "2026-10-15": "2026-10-14"}  # logical date -> partition
 EVOLUTION_TABLES = ("edits", "diff_scores", "generation_scores", "ab_results", "promotions")
@@ -342,7 +342,7 @@ class _TrainJobApi:
 
     def __init__(self):
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import ThreadingHTTPServer
 
         self.posts: list[dict] = []
         #: The Authorization header of every TrainJob creation: the credentials the job used.
@@ -350,17 +350,7 @@ class _TrainJobApi:
         jobs: dict[str, dict] = {}
         posts, auth_headers = self.posts, self.auth_headers
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_):
-                pass
-
-            def _send(self, code, body):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

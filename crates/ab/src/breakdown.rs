@@ -25,7 +25,7 @@ use arrow::array::{Array, Int64Array, RecordBatch};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, column, typed};
+use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, array, check_columns, typed};
 use hive_core::lake::{committed_parts, partition_dir};
 use hive_core::schema::DIFF_SCORES;
 use hive_core::{CoreError, PartitionDate};
@@ -144,8 +144,8 @@ fn read_batch(path: &Path, batch: &RecordBatch, experiments: &BTreeSet<&str>, ou
     let at = typed(batch, path, "generated_at", ColumnKind::Timestamp, |a| {
         TimestampColumn::new(a.as_ref())
     })?;
-    let generated: &Int64Array = int_column(batch, path, "lines_generated")?;
-    let removed: &Int64Array = int_column(batch, path, "lines_removed")?;
+    let generated: &Int64Array = array(batch, path, "lines_generated", "int64")?;
+    let removed: &Int64Array = array(batch, path, "lines_removed", "int64")?;
     for row in 0..batch.num_rows() {
         let Some(experiment_id) = experiment.get(row).filter(|e| experiments.contains(e)) else {
             continue;
@@ -166,19 +166,6 @@ fn read_batch(path: &Path, batch: &RecordBatch, experiments: &BTreeSet<&str>, ou
         out.lines_removed.push(removed.value(row));
     }
     Ok(())
-}
-
-fn int_column<'a>(batch: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a Int64Array, CoreError> {
-    let array = column(batch, path, name)?;
-    array
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| CoreError::WrongColumnType {
-            path: path.to_owned(),
-            column: name.to_owned(),
-            expected: "int64".to_owned(),
-            found: array.data_type().to_string(),
-        })
 }
 
 /// One arm's figures for one value of a dimension.

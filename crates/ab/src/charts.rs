@@ -131,13 +131,8 @@ pub fn lift_over_time(title: &str, nights: &[Night]) -> Result<String, ChartErro
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let caption = if clipped {
-            format!("{title} (interval clipped at the axis)")
-        } else {
-            title.to_owned()
-        };
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 20))
+            .caption(caption(title, clipped), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(80)
@@ -230,13 +225,8 @@ pub fn forest(title: &str, rows: &[Interval]) -> Result<String, ChartError> {
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let caption = if clipped {
-            format!("{title} (interval clipped at the axis)")
-        } else {
-            title.to_owned()
-        };
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 20))
+            .caption(caption(title, clipped), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(230)
@@ -311,6 +301,15 @@ fn empty(title: &str, width: u32, height: u32, message: &str) -> String {
         height / 2,
         crate::report::escape(message)
     )
+}
+
+/// A chart's title, saying when an interval was cut at the axis.
+fn caption(title: &str, clipped: bool) -> String {
+    if clipped {
+        format!("{title} (interval clipped at the axis)")
+    } else {
+        title.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use arrow::array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
+use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, array, check_columns, typed};
 use hive_core::lake::{committed_parts, partition_dir};
 use hive_core::quarantine::QuarantineRecord;
 use hive_core::schema::GENERATION_SCORES;
@@ -99,27 +99,6 @@ fn read_part(path: &Path, source: &str, keep: &dyn Fn(&Generation) -> bool, out:
     Ok(())
 }
 
-/// A numeric or boolean column of the expected physical type.
-fn column<'a, T: 'static>(batch: &'a RecordBatch, path: &Path, name: &str, kind: &str) -> Result<&'a T, CoreError> {
-    let column = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
-        path: path.to_owned(),
-        column: name.to_owned(),
-        found: batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })?;
-    column.as_any().downcast_ref::<T>().ok_or_else(|| CoreError::WrongColumnType {
-        path: path.to_owned(),
-        column: name.to_owned(),
-        expected: kind.to_owned(),
-        found: column.data_type().to_string(),
-    })
-}
-
 fn read_batch(
     path: &Path,
     source: &str,
@@ -140,10 +119,10 @@ fn read_batch(
     let at = typed(batch, path, "generated_at", ColumnKind::Timestamp, |a| {
         TimestampColumn::new(a.as_ref())
     })?;
-    let generated: &Int64Array = column(batch, path, "lines_generated", "int64")?;
-    let removed: &Int64Array = column(batch, path, "lines_removed", "int64")?;
-    let diff_score: &Float64Array = column(batch, path, "diff_score", "double")?;
-    let rewritten: &BooleanArray = column(batch, path, "rewritten", "bool")?;
+    let generated: &Int64Array = array(batch, path, "lines_generated", "int64")?;
+    let removed: &Int64Array = array(batch, path, "lines_removed", "int64")?;
+    let diff_score: &Float64Array = array(batch, path, "diff_score", "double")?;
+    let rewritten: &BooleanArray = array(batch, path, "rewritten", "bool")?;
     for row in 0..batch.num_rows() {
         let quarantine = |code: &'static str, reason: String| QuarantineRecord {
             source_file: source.to_owned(),

@@ -345,6 +345,19 @@ pub fn typed<'a, T>(
     })
 }
 
+/// The column `name` as the concrete arrow array `T` (an `Int64Array`, a
+/// `BooleanArray`, ...), or a `WrongColumnType` error saying `expected` (the type's
+/// name as users read it: `int64`, `double`, `bool`).
+pub fn array<'a, T: 'static>(batch: &'a RecordBatch, path: &Path, name: &str, expected: &str) -> Result<&'a T, CoreError> {
+    let array = column(batch, path, name)?;
+    array.as_any().downcast_ref::<T>().ok_or_else(|| CoreError::WrongColumnType {
+        path: path.to_owned(),
+        column: name.to_owned(),
+        expected: expected.to_owned(),
+        found: array.data_type().to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

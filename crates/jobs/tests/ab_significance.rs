@@ -974,13 +974,7 @@ fn generation_variants(root: &Path) -> std::collections::BTreeMap<String, Vec<St
             if part.extension().is_none_or(|e| e != "parquet") {
                 continue;
             }
-            let file = std::fs::File::open(&part).unwrap();
-            for batch in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap()
-            {
-                let batch = batch.unwrap();
+            for batch in support::batches(&part) {
                 let column = |name: &str| {
                     batch
                         .column_by_name(name)

@@ -384,13 +384,7 @@ fn validate_raw_reports_what_extract_edits_quarantines() {
     let mut quarantined: BTreeMap<u64, String> = BTreeMap::new();
     for day in [DATE, "2026-10-13"] {
         for part in support::parts(&root, "quarantine/extract-edits", day) {
-            let file = std::fs::File::open(&part).unwrap();
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap();
-            for batch in reader {
-                let batch = batch.unwrap();
+            for batch in support::batches(&part) {
                 let rows = batch.column_by_name("source_row").unwrap();
                 let codes = batch.column_by_name("reason_code").unwrap();
                 let rows = rows.as_any().downcast_ref::<arrow::array::UInt64Array>().unwrap();

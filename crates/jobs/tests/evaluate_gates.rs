@@ -16,8 +16,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use serde_json::{Map, Value, json};
 use support::{Run, Workdir, bin, run};
 
@@ -68,37 +66,7 @@ fn gates(root: &Path, config: &Path, projects: &[(&str, &Path)], extra: &[&str])
 
 /// Every row of a table's committed partition, as JSON objects.
 fn table(root: &Path, name: &str) -> Vec<Row> {
-    let mut out = Vec::new();
-    for path in support::parts(root, name, DATE) {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let schema = batch.schema();
-            for i in 0..batch.num_rows() {
-                let mut row = Row::new();
-                for (field, col) in schema.fields().iter().zip(batch.columns()) {
-                    let value = if col.is_null(i) {
-                        Value::Null
-                    } else {
-                        match col.data_type() {
-                            DataType::Utf8 => json!(col.as_string::<i32>().value(i)),
-                            DataType::Float64 => json!(col.as_primitive::<Float64Type>().value(i)),
-                            DataType::Int64 => json!(col.as_primitive::<Int64Type>().value(i)),
-                            DataType::Boolean => json!(col.as_boolean().value(i)),
-                            other => panic!("column {} has unexpected type {other}", field.name()),
-                        }
-                    };
-                    row.insert(field.name().clone(), value);
-                }
-                out.push(row);
-            }
-        }
-    }
-    out
+    support::json_rows(root, name, DATE)
 }
 
 /// The `gate_results` row of one project and gate.

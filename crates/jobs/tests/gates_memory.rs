@@ -24,7 +24,6 @@ use std::process::Command;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Float64Type;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use support::{Workdir, bin, run};
 
@@ -56,12 +55,7 @@ fn python() -> PathBuf {
 fn count_values(root: &Path, table: &str, column: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for path in support::parts(root, table, DATE) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+        for batch in support::batches(&path) {
             let values = batch.column_by_name(column).unwrap().as_string::<i32>();
             for v in values {
                 *counts.entry(v.unwrap_or("<null>").to_owned()).or_default() += 1;
@@ -75,12 +69,7 @@ fn count_values(root: &Path, table: &str, column: &str) -> BTreeMap<String, u64>
 fn gate_actuals(root: &Path) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for path in support::parts(root, "gate_results", DATE) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+        for batch in support::batches(&path) {
             let ids = batch.column_by_name("gate_id").unwrap().as_string::<i32>();
             let actual = batch.column_by_name("actual").unwrap().as_primitive::<Float64Type>();
             for i in 0..batch.num_rows() {

@@ -200,13 +200,7 @@ pub fn sorted_rows(files: &[PathBuf]) -> Vec<String> {
     use arrow::util::display::{ArrayFormatter, FormatOptions};
     let mut rows = Vec::new();
     for path in files {
-        let file = std::fs::File::open(path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+        for batch in batches(path) {
             let options = FormatOptions::default().with_null("∅");
             // Instants as raw microseconds: arrow's formatter needs chrono-tz for `UTC`.
             let columns: Vec<arrow::array::ArrayRef> = batch
@@ -230,6 +224,50 @@ pub fn sorted_rows(files: &[PathBuf]) -> Vec<String> {
     rows
 }
 
+/// Every record batch of one Parquet file.
+pub fn batches(path: &Path) -> Vec<arrow::array::RecordBatch> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every row of a table's committed partition as a JSON object: text, integers, floats
+/// and booleans as JSON values, other types as arrow's debug form of the one value.
+pub fn json_rows(root: &Path, table: &str, date: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    use arrow::datatypes::{DataType, Float64Type, Int64Type};
+    use serde_json::{Value, json};
+    let mut out = Vec::new();
+    for path in parts(root, table, date) {
+        for batch in batches(&path) {
+            let schema = batch.schema();
+            for i in 0..batch.num_rows() {
+                let mut row = serde_json::Map::new();
+                for (field, col) in schema.fields().iter().zip(batch.columns()) {
+                    let value = if col.is_null(i) {
+                        Value::Null
+                    } else {
+                        match col.data_type() {
+                            DataType::Utf8 => json!(col.as_string::<i32>().value(i)),
+                            DataType::LargeUtf8 => json!(col.as_string::<i64>().value(i)),
+                            DataType::Float64 => json!(col.as_primitive::<Float64Type>().value(i)),
+                            DataType::Int64 => json!(col.as_primitive::<Int64Type>().value(i)),
+                            DataType::Boolean => json!(col.as_boolean().value(i)),
+                            _ => json!(format!("{:?}", col.slice(i, 1))),
+                        }
+                    };
+                    row.insert(field.name().clone(), value);
+                }
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
 /// The committed parts of a partition, from its `_SUCCESS`.
 pub fn parts(root: &Path, table: &str, date: &str) -> Vec<PathBuf> {
     hive_core::lake::committed_parts(root, table, date.parse().unwrap()).unwrap()
@@ -239,13 +277,7 @@ pub fn parts(root: &Path, table: &str, date: &str) -> Vec<PathBuf> {
 pub fn quarantine_rows(root: &Path, job: &str, date: &str) -> Vec<(Option<String>, String, String)> {
     let mut out = Vec::new();
     for path in parts(root, &format!("quarantine/{job}"), date) {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+        for batch in batches(&path) {
             let keys = batch.column_by_name("record_key").unwrap().as_string::<i32>();
             let codes = batch.column_by_name("reason_code").unwrap().as_string::<i32>();
             let reasons = batch.column_by_name("reason").unwrap().as_string::<i32>();
