@@ -33,7 +33,7 @@ pub const MAX_QUARANTINE_RATIO: &str = "HIVE_MAX_QUARANTINE_RATIO";
 
 /// Rewrite-rate threshold above which a generation counts as rewritten (`score-diffs`).
 pub const REWRITTEN_THRESHOLD: &str = "HIVE_REWRITTEN_THRESHOLD";
-/// Worker threads; 0 means one per core (`score-diffs`).
+/// Worker threads; 0 means one per core (`score-diffs`, `extract-edits`).
 pub const THREADS: &str = "HIVE_THREADS";
 /// Word operations an exact character distance may cost per phase (`score-diffs`).
 pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
@@ -128,7 +128,7 @@ pub const ALL: &[(&str, &str)] = &[
         REWRITTEN_THRESHOLD,
         "rewrite rate above which a generation counts as rewritten (score-diffs)",
     ),
-    (THREADS, "worker threads, 0 for one per core (score-diffs)"),
+    (THREADS, "worker threads, 0 for one per core (score-diffs, extract-edits)"),
     (FINETUNE_DAYS, "days of edits read, ending with --date (build-finetune)"),
     (FINETUNE_CONFIG, "dataset recipe YAML (build-finetune)"),
     (

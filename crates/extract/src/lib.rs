@@ -56,6 +56,9 @@ pub struct ExtractOptions {
     /// unnamed file in `spill_dir`.
     pub snapshot_memory_bytes: u64,
     pub spill_dir: PathBuf,
+    /// Worker threads decoding raw Parquet row groups (0: one per core). Outputs are the
+    /// same for any number.
+    pub threads: usize,
     /// No progress bar.
     pub quiet: bool,
 }
@@ -198,6 +201,17 @@ type UnreadableRow = (RowProblem, Option<String>, Option<String>);
 /// the snapshots each candidate is compared with are chosen and loaded, and pass 2
 /// compares and writes.
 pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| CoreError::InvalidOption {
+            name: "--threads",
+            reason: e.to_string(),
+        })?;
+    pool.install(|| run_in_pool(options))
+}
+
+fn run_in_pool(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     if options.window_days == 0 {
         return Err(CoreError::InvalidOption {
             name: "--window-days",

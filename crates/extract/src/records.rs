@@ -16,13 +16,20 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use base64::Engine;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -196,24 +203,87 @@ impl Default for ReadLimits {
 /// Default [`ReadLimits::max_read_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_READ_BYTES: u64 = 256 << 20;
 
+/// An open file read at explicit offsets (`pread`), so that readers of one file can
+/// decode row groups on several threads at once: `File`'s own `ChunkReader` seeks
+/// clones that share one file offset. Reads past the file's length are refused before
+/// any buffer is allocated (a forged footer cannot ask for more than the file holds).
+#[derive(Clone)]
+struct PositionalFile {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl PositionalFile {
+    fn open(path: &Path) -> Result<Self, CoreError> {
+        let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
+        let len = file.metadata().map_err(|e| CoreError::io(path, e))?.len();
+        Ok(Self { file: Arc::new(file), len })
+    }
+}
+
+impl Length for PositionalFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A reader of a [`PositionalFile`] from its own position.
+struct PositionalRead {
+    file: Arc<File>,
+    position: u64,
+}
+
+impl Read for PositionalRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl ChunkReader for PositionalFile {
+    type T = BufReader<PositionalRead>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(BufReader::new(PositionalRead {
+            file: Arc::clone(&self.file),
+            position: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let end = start.checked_add(length as u64).filter(|&end| end <= self.len).ok_or_else(|| {
+            ParquetError::EOF(format!(
+                "{length} bytes at offset {start} were asked for, past the end of the {}-byte file",
+                self.len
+            ))
+        })?;
+        let mut buffer = vec![0; length];
+        self.file
+            .read_exact_at(&mut buffer, start)
+            .map_err(|e| ParquetError::EOF(format!("reading bytes {start}..{end}: {e}")))?;
+        Ok(buffer.into())
+    }
+}
+
 /// A Parquet file opened once: its footer, checked for the table's columns.
 struct ParquetInput {
-    file: File,
+    file: PositionalFile,
     metadata: ArrowReaderMetadata,
 }
 
 impl ParquetInput {
     fn open(path: &Path, table: RawTable) -> Result<Self, CoreError> {
-        let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
+        let file = PositionalFile::open(path)?;
         let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| parquet_err(path, e))?;
         check_columns(path, metadata.schema(), &table.required())?;
         Ok(Self { file, metadata })
     }
 
-    /// A reader builder over the same file and footer (no second footer read).
-    fn builder(&self, path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, CoreError> {
-        let file = self.file.try_clone().map_err(|e| CoreError::io(path, e))?;
-        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone()))
+    /// A reader builder over the same file and footer (no second footer read); builders
+    /// may be used on different threads at once.
+    fn builder(&self) -> ParquetRecordBatchReaderBuilder<PositionalFile> {
+        ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.metadata.clone())
     }
 
     /// Why the file's contract version (key-value metadata `hive.schema_version`) cannot
@@ -316,7 +386,7 @@ fn read_light_parquet(path: &Path, table: RawTable, limits: ReadLimits) -> Resul
             continue;
         }
         let reader = input
-            .builder(path)?
+            .builder()
             .with_projection(mask.clone())
             .with_row_groups(vec![g])
             .with_batch_size(4096)
@@ -489,16 +559,20 @@ pub fn read_full_generations(
 ) -> Result<(), CoreError> {
     match input.format {
         InputFormat::Ndjson => read_selected_ndjson(&input.path, wanted, limits, decode_generation_line, each),
-        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Generations, wanted, limits, |selected| {
-            let (row, payload, decoded) = match selected {
-                Selected::Row(batch, i, row) => {
-                    let (decoded, payload) = decode_generation_parquet(batch, &input.path, i)?;
-                    (row, payload, decoded)
-                }
-                Selected::Oversized(row, problem) => (row, Vec::new(), Err(problem)),
-            };
-            each(FullRow { row, payload, decoded })
-        }),
+        InputFormat::Parquet => read_selected_parquet(
+            &input.path,
+            RawTable::Generations,
+            wanted,
+            limits,
+            |batch, i| decode_generation_parquet(batch, &input.path, i),
+            |row, selected| {
+                let (payload, decoded) = match selected {
+                    Selected::Row((decoded, payload)) => (payload, decoded),
+                    Selected::Oversized(problem) => (Vec::new(), Err(problem)),
+                };
+                each(FullRow { row, payload, decoded })
+            },
+        ),
     }
 }
 
@@ -511,17 +585,24 @@ pub fn read_full_snapshots(
 ) -> Result<(), CoreError> {
     match input.format {
         InputFormat::Ndjson => read_selected_ndjson(&input.path, wanted, limits, decode_snapshot_line, each),
-        InputFormat::Parquet => read_selected_parquet(&input.path, RawTable::Snapshots, wanted, limits, |selected| {
-            let (row, decoded) = match selected {
-                Selected::Row(batch, i, row) => (row, decode_snapshot_parquet(batch, &input.path, i)?),
-                Selected::Oversized(row, problem) => (row, Err(problem)),
-            };
-            each(FullRow {
-                row,
-                payload: Vec::new(),
-                decoded,
-            })
-        }),
+        InputFormat::Parquet => read_selected_parquet(
+            &input.path,
+            RawTable::Snapshots,
+            wanted,
+            limits,
+            |batch, i| decode_snapshot_parquet(batch, &input.path, i),
+            |row, selected| {
+                let decoded = match selected {
+                    Selected::Row(decoded) => decoded,
+                    Selected::Oversized(problem) => Err(problem),
+                };
+                each(FullRow {
+                    row,
+                    payload: Vec::new(),
+                    decoded,
+                })
+            },
+        ),
     }
 }
 
@@ -558,68 +639,113 @@ fn read_selected_ndjson<T>(
     Ok(())
 }
 
-/// A row the Parquet full pass hands on: decoded in a batch, or left undecoded.
-enum Selected<'b> {
-    Row(&'b RecordBatch, usize, u64),
-    Oversized(u64, RowProblem),
+/// A row the Parquet full pass hands on: decoded, or left undecoded.
+enum Selected<D> {
+    Row(D),
+    Oversized(RowProblem),
 }
 
-/// Reads only the rows `wanted` (1-based) of a Parquet file, one row group at a time
-/// with a row selection, in row order; the rows of a row group too large to decode
-/// are handed on as [`Selected::Oversized`] without reading its pages.
-fn read_selected_parquet(
+/// Reads only the rows `wanted` (1-based) of a Parquet file with a row selection per
+/// row group, and hands them on in row order; the rows of a row group too large to
+/// decode are handed on as [`Selected::Oversized`] without reading its pages.
+///
+/// Row groups are decompressed and `decode`d a few at a time, one per worker thread of
+/// the current rayon pool, then handed to `each` in file order on the calling thread:
+/// the output is the same for any number of threads, and memory holds at most one row
+/// group's selected rows per thread.
+fn read_selected_parquet<D: Send>(
     path: &Path,
     table: RawTable,
     wanted: &BTreeSet<u64>,
     limits: ReadLimits,
-    mut each: impl FnMut(Selected<'_>) -> Result<(), CoreError>,
+    decode: impl Fn(&RecordBatch, usize) -> Result<D, CoreError> + Sync,
+    mut each: impl FnMut(u64, Selected<D>) -> Result<(), CoreError>,
 ) -> Result<(), CoreError> {
     if wanted.is_empty() {
         return Ok(());
     }
     let input = ParquetInput::open(path, table)?;
-    let everything = ProjectionMask::all();
-    for (g, (first_row, group_rows)) in input.row_groups().into_iter().enumerate() {
-        let rows: Vec<u64> = wanted.range(first_row..first_row + group_rows).copied().collect();
-        if rows.is_empty() {
-            continue;
-        }
-        if let Some(problem) = input.oversized(g, &everything, limits) {
-            for row in rows {
-                each(Selected::Oversized(row, problem.clone()))?;
-            }
-            continue;
-        }
-        let mut selectors = Vec::new();
-        let mut cursor = first_row;
-        for &row in &rows {
-            if row > cursor {
-                selectors.push(RowSelector::skip((row - cursor) as usize));
-            }
-            selectors.push(RowSelector::select(1));
-            cursor = row + 1;
-        }
-        let reader = input
-            .builder(path)?
-            .with_row_groups(vec![g])
-            .with_row_selection(RowSelection::from(selectors))
-            .with_batch_size(256)
-            .build()
-            .map_err(|e| parquet_err(path, e))?;
-        let mut position = 0usize;
-        for batch in reader {
-            let batch = batch.map_err(|e| CoreError::Arrow {
-                path: path.to_owned(),
-                source: e,
-            })?;
-            for i in 0..batch.num_rows() {
-                let row = rows.get(position).copied().unwrap_or(0);
-                position += 1;
-                each(Selected::Row(&batch, i, row))?;
+    let groups: Vec<(usize, Vec<u64>)> = input
+        .row_groups()
+        .into_iter()
+        .enumerate()
+        .map(|(g, (first_row, group_rows))| (g, wanted.range(first_row..first_row + group_rows).copied().collect::<Vec<_>>()))
+        .filter(|(_, rows)| !rows.is_empty())
+        .collect();
+    for chunk in groups.chunks(rayon::current_num_threads().max(1)) {
+        let decoded: Vec<Result<Result<Vec<D>, RowProblem>, CoreError>> = chunk
+            .par_iter()
+            .map(|(g, rows)| decode_row_group(&input, path, *g, rows, limits, &decode))
+            .collect();
+        for ((_, rows), group) in chunk.iter().zip(decoded) {
+            match group? {
+                Err(problem) => {
+                    for &row in rows {
+                        each(row, Selected::Oversized(problem.clone()))?;
+                    }
+                }
+                Ok(values) => {
+                    for (&row, value) in rows.iter().zip(values) {
+                        each(row, Selected::Row(value))?;
+                    }
+                }
             }
         }
     }
     Ok(())
+}
+
+/// The selected `rows` of row group `g`, decoded in order, or why the group is too
+/// large to decode.
+fn decode_row_group<D>(
+    input: &ParquetInput,
+    path: &Path,
+    g: usize,
+    rows: &[u64],
+    limits: ReadLimits,
+    decode: &(impl Fn(&RecordBatch, usize) -> Result<D, CoreError> + Sync),
+) -> Result<Result<Vec<D>, RowProblem>, CoreError> {
+    if let Some(problem) = input.oversized(g, &ProjectionMask::all(), limits) {
+        return Ok(Err(problem));
+    }
+    let first_row = input.row_groups()[g].0;
+    let mut selectors = Vec::new();
+    let mut cursor = first_row;
+    for &row in rows {
+        if row > cursor {
+            selectors.push(RowSelector::skip((row - cursor) as usize));
+        }
+        selectors.push(RowSelector::select(1));
+        cursor = row + 1;
+    }
+    let reader = input
+        .builder()
+        .with_row_groups(vec![g])
+        .with_row_selection(RowSelection::from(selectors))
+        .with_batch_size(256)
+        .build()
+        .map_err(|e| parquet_err(path, e))?;
+    let mut values = Vec::with_capacity(rows.len());
+    for batch in reader {
+        let batch = batch.map_err(|e| CoreError::Arrow {
+            path: path.to_owned(),
+            source: e,
+        })?;
+        for i in 0..batch.num_rows() {
+            values.push(decode(&batch, i)?);
+        }
+    }
+    if values.len() != rows.len() {
+        return Err(parquet_err(
+            path,
+            ParquetError::General(format!(
+                "row group {g}: {} rows were selected but {} were read",
+                rows.len(),
+                values.len()
+            )),
+        ));
+    }
+    Ok(Ok(values))
 }
 
 fn text(batch: &RecordBatch, path: &Path, name: &str, i: usize) -> Result<Option<String>, CoreError> {

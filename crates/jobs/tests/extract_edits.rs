@@ -8,47 +8,22 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde_json::{Value, json};
 use support::{Workdir, bin, extract, ok, parts, run, sorted_rows, synth};
 
 /// Reads an `edits` partition into maps keyed by (event_id, path).
 fn edits_by_key(root: &Path, date: &str) -> BTreeMap<(String, String), BTreeMap<String, Value>> {
-    let mut out = BTreeMap::new();
-    for path in parts(root, "edits", date) {
-        let file = std::fs::File::open(&path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            for i in 0..batch.num_rows() {
-                let mut row = BTreeMap::new();
-                for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
-                    let value = if col.is_null(i) {
-                        Value::Null
-                    } else {
-                        match col.data_type() {
-                            arrow::datatypes::DataType::Utf8 => json!(col.as_string::<i32>().value(i)),
-                            arrow::datatypes::DataType::LargeUtf8 => json!(col.as_string::<i64>().value(i)),
-                            arrow::datatypes::DataType::Boolean => json!(col.as_boolean().value(i)),
-                            arrow::datatypes::DataType::Int64 => json!(col.as_primitive::<arrow::datatypes::Int64Type>().value(i)),
-                            _ => json!(format!("{:?}", col.slice(i, 1))),
-                        }
-                    };
-                    row.insert(field.name().clone(), value);
-                }
-                let key = (
-                    row["event_id"].as_str().unwrap().to_owned(),
-                    row["path"].as_str().unwrap().to_owned(),
-                );
-                out.insert(key, row);
-            }
-        }
-    }
-    out
+    support::json_rows(root, "edits", date)
+        .into_iter()
+        .map(|row| {
+            let key = (
+                row["event_id"].as_str().unwrap().to_owned(),
+                row["path"].as_str().unwrap().to_owned(),
+            );
+            (key, row.into_iter().collect())
+        })
+        .collect()
 }
 
 /// Reads a quarantine partition as (record_key, reason_code) pairs.
@@ -384,6 +359,76 @@ fn synthetic_lake_is_recovered_exactly_in_both_formats() {
             );
         }
     }
+}
+
+/// Rewrites every raw Parquet export under `root` with row groups of `rows` rows (its
+/// schema and key-value metadata kept), as an exporter with small row groups would.
+fn rewrite_raw_with_row_groups(root: &Path, rows: usize) -> usize {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    let mut groups = 0;
+    for table in ["raw/generations", "raw/snapshots"] {
+        for day in fs_err::read_dir(root.join(table)).unwrap() {
+            for part in fs_err::read_dir(day.unwrap().path()).unwrap() {
+                let part = part.unwrap().path();
+                if part.extension().is_none_or(|e| e != "parquet") {
+                    continue;
+                }
+                let builder =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&part).unwrap()).unwrap();
+                let metadata = builder.metadata().file_metadata().key_value_metadata().cloned();
+                let schema = builder.schema().clone();
+                let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
+                let properties = WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(rows))
+                    .set_key_value_metadata(metadata)
+                    .build();
+                let mut writer = ArrowWriter::try_new(std::fs::File::create(&part).unwrap(), schema, Some(properties)).unwrap();
+                for batch in &batches {
+                    writer.write(batch).unwrap();
+                }
+                groups += writer.close().unwrap().num_row_groups();
+            }
+        }
+    }
+    groups
+}
+
+#[test]
+fn parallel_row_group_decoding_gives_the_same_bytes_for_any_thread_count() {
+    let dir = Workdir::new("threads");
+    let root = dir.join("lake");
+    synth(&root, "parquet", 300, 3, 17);
+    let date = "2026-10-09";
+    let read = |table: &str| {
+        parts(&root, table, date)
+            .iter()
+            .map(|p| fs_err::read(p).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let run = |threads: &str| {
+        let summary = extract(&root, date, &["--max-quarantine-ratio", "1", "--threads", threads])
+            .expect_code(0)
+            .summary();
+        (summary["edit_rows_out"].clone(), read("edits"), read("quarantine/extract-edits"))
+    };
+    let (rows, edits, quarantine) = run("1");
+    assert!(rows.as_u64().unwrap() > 100, "{rows}");
+    // Row groups of 7 rows: each file's selected rows are spread over many row groups,
+    // decoded several at a time.
+    let groups = rewrite_raw_with_row_groups(&root, 7);
+    assert!(groups > 100, "{groups} row groups");
+    for threads in ["1", "4"] {
+        let (rows_n, edits_n, quarantine_n) = run(threads);
+        assert_eq!(rows, rows_n, "--threads {threads}");
+        assert!(edits == edits_n, "edits differ with --threads {threads} over small row groups");
+        assert!(
+            quarantine == quarantine_n,
+            "quarantine differs with --threads {threads} over small row groups"
+        );
+    }
+    // Zero threads means one per core.
+    assert_eq!(run("0").1, edits);
 }
 
 #[test]

@@ -60,6 +60,11 @@ struct Cli {
     #[arg(long, env = env::SNAPSHOT_MEMORY_BYTES, default_value_t = 512 << 20)]
     snapshot_memory_bytes: u64,
 
+    /// Worker threads decoding raw Parquet row groups; 0 uses one per core. Outputs are
+    /// the same for any number; memory holds one row group's selected rows per thread.
+    #[arg(long, env = env::THREADS, default_value_t = 0)]
+    threads: usize,
+
     /// Directory of the temporary spill file (unnamed: nothing is left behind). Default:
     /// the system's temporary directory ($TMPDIR).
     #[arg(long, env = env::SPILL_DIR, value_name = "DIR")]
@@ -83,6 +88,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         max_quarantine_ratio: cli.max_quarantine_ratio,
         snapshot_memory_bytes: cli.snapshot_memory_bytes,
         spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        threads: cli.threads,
         quiet: cli.common.log.quiet,
     };
     let summary = hive_extract::run(&options).job_context(|| format!("extracting edits for {} (shard {})", options.date, options.shard))?;
