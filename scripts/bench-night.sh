@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Measures one night of the template_evolution pipeline at scale: synthesises a lake of
+# 7 full days of N generations each, runs every night before the measured one (not
+# timed), then times the measured night's jobs one after the other, as the DAG runs them:
+# extract-edits, score-diffs, ab-significance, promote-templates and build-finetune
+# --days 7. Prints seconds, peak MiB (max RSS from GNU time) and generations/s per job,
+# then the same night through the pandas + difflib + scipy baseline
+# (scripts/bench/night_pandas.py) and the ratio. Release build; each job with its
+# defaults (all cores). Results are recorded in docs/benchmarks.md.
+#
+#   bash scripts/bench-night.sh                 # 100 000 generations a night
+#   bash scripts/bench-night.sh 10000
+#   SKIP_PYTHON=1 bash scripts/bench-night.sh   # without the (slow) baseline
+#   KEEP_LAKE=1 bash scripts/bench-night.sh     # reuse target/bench-night/lake-N if complete
+#   PREPARE_ONLY=1 bash scripts/bench-night.sh  # build the lake and the earlier nights, stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-100000}
+days=7
+start=2026-01-01
+work=$(realpath -m "${WORK:-target/bench-night}")
+lake="$work/lake-$n"
+cargo build --quiet --release -p hive-jobs --bins
+bin=$PWD/target/release
+mkdir -p "$work"
+
+measure() { # command...: runs it, prints "seconds max_rss_kib"; its stdout goes to $work/last.out
+  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > "$work/last.out" 2> "$work/last.err"; then
+    echo "error: \`$*\` failed:" >&2
+    tail -n 20 "$work/last.err" >&2
+    exit 1
+  fi
+  tail -n 1 "$work/time.txt"
+}
+summary() { # field of the last job's JSON summary line
+  python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get(sys.argv[2], 0))' "$work/last.out" "$1"
+}
+
+# The lake: generations are spread over the 7 days and each is judged when its
+# observation window closes, so the nights from the first window close onwards hold
+# the 7 days' generations, one day each.
+if [ -z "${KEEP_LAKE:-}" ] || [ ! -f "$lake/.complete" ]; then
+  rm -rf "$lake"
+  echo "synthesising $((n * days)) generations over $days days into $lake ..."
+  read -r secs rss < <(measure "$bin/synth-events" --out "$lake" --generations "$((n * days))" --days "$days" \
+    --start-date "$start" --format parquet --no-truth --quiet)
+  echo "  synth-events: ${secs} s, peak $((rss / 1024)) MiB, $(du -sm "$lake/raw" | cut -f1) MiB of raw exports"
+  # The nights: the first $days run dates on which generations' windows close.
+  python3 - "$lake/planted.json" "$days" > "$lake/nights.txt" <<'PY'
+import json, sys
+counts = json.load(open(sys.argv[1]))["counts"]["outcomes_by_run_date"]
+nights = sorted(d for d, o in counts.items() if o.get("edits", 0) > 0)[: int(sys.argv[2])]
+print(" ".join(nights))
+PY
+  read -r -a nights < "$lake/nights.txt"
+  echo "  nights: ${nights[*]}; running all but the last (not timed) ..."
+  for night in "${nights[@]:0:$((days - 1))}"; do
+    measure "$bin/extract-edits" --data-root "$lake" --date "$night" --quiet --max-quarantine-ratio 1 > /dev/null
+    measure "$bin/score-diffs" --data-root "$lake" --date "$night" --quiet > /dev/null
+  done
+  touch "$lake/.complete"
+fi
+[ -z "${PREPARE_ONLY:-}" ] || { echo "lake ready: $lake"; exit 0; }
+read -r -a nights < "$lake/nights.txt"
+night=${nights[$((days - 1))]}
+# A rerun of the measured night starts from the same state.
+rm -rf "$lake"/{edits,diff_scores,generation_scores}/dt="$night" "$lake"/{ab_results,promotions,finetune,champions,reports}/dt="$night" \
+  "$lake"/quarantine/*/dt="$night"
+
+echo
+echo "== one night ($night) of a lake with $days days of $n generations"
+printf '%-34s %10s %10s %16s\n' job seconds "peak MiB" "generations/s"
+total=0
+generations=0
+row() { # label seconds rss_kib
+  total=$(echo "$total + $2" | bc -l)
+  printf '%-34s %10.2f %10.0f %16.0f\n' "$1" "$2" "$(echo "$3 / 1024" | bc -l)" "$(echo "$generations / $2" | bc -l)"
+}
+read -r secs rss < <(measure "$bin/extract-edits" --data-root "$lake" --date "$night" --quiet --max-quarantine-ratio 1)
+generations=$(summary generations_out)
+row extract-edits "$secs" "$rss"
+read -r secs rss < <(measure "$bin/score-diffs" --data-root "$lake" --date "$night" --quiet)
+row score-diffs "$secs" "$rss"
+read -r secs rss < <(measure "$bin/ab-significance" --data-root "$lake" --date "$night" --quiet \
+  --config "$lake/experiments.yaml" --on-srm warn)
+row ab-significance "$secs" "$rss"
+read -r secs rss < <(measure "$bin/promote-templates" --data-root "$lake" --date "$night" --quiet --config "$lake/experiments.yaml")
+row promote-templates "$secs" "$rss"
+read -r secs rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$night" --quiet --days "$days")
+rows=$(summary input_rows)
+row "build-finetune --days $days" "$secs" "$rss"
+printf '%-34s %10.2f %10s %16.0f\n' "the night, every job" "$total" - "$(echo "$generations / $total" | bc -l)"
+echo "($generations generations that night; build-finetune read $rows file rows over $days days)"
+
+if [ -z "${SKIP_PYTHON:-}" ]; then
+  bash scripts/setup-venvs.sh oracles > /dev/null
+  echo
+  echo "== the same night through pandas + difflib + scipy (scripts/bench/night_pandas.py; less work, see its doc)"
+  read -r secs rss < <(measure "$PWD/.venv/oracles/bin/python" scripts/bench/night_pandas.py "$lake" "$night" "$days" "$work/pandas")
+  python3 - "$work/last.out" "$secs" "$rss" "$total" <<'PY'
+import json, sys
+result = json.loads(open(sys.argv[1]).read())
+secs, rss, ours = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+steps = ", ".join(f"{k} {v:.1f} s" for k, v in result["seconds"].items() if k != "total")
+print(f"pandas + difflib + scipy: {secs:.1f} s ({steps}), peak {rss / 1024:.0f} MiB, {result['counts']}")
+print(f"the night with every job is {secs / ours:.1f}x faster than the baseline")
+PY
+fi
