@@ -85,6 +85,18 @@ impl OnDataFailure {
     }
 }
 
+/// The worker pool of a job's `--threads` option (0: one thread per core). Jobs run
+/// their parallel passes inside it and keep their outputs independent of its size.
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, crate::CoreError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| crate::CoreError::InvalidOption {
+            name: "--threads",
+            reason: e.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,14 +201,7 @@ type UnreadableRow = (RowProblem, Option<String>, Option<String>);
 /// the snapshots each candidate is compared with are chosen and loaded, and pass 2
 /// compares and writes.
 pub fn run(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()
-        .map_err(|e| CoreError::InvalidOption {
-            name: "--threads",
-            reason: e.to_string(),
-        })?;
-    pool.install(|| run_in_pool(options))
+    hive_core::cli::thread_pool(options.threads)?.install(|| run_in_pool(options))
 }
 
 fn run_in_pool(options: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {

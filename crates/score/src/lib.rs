@@ -343,13 +343,7 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
         .into());
     }
     let parts = committed_parts(root, EDITS, options.date)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()
-        .map_err(|e| CoreError::InvalidOption {
-            name: "--threads",
-            reason: e.to_string(),
-        })?;
+    let pool = hive_core::cli::thread_pool(options.threads)?;
 
     let mut diff_part = PartWriter::create(root, diff_scores_spec(), options.date, options.shard)?;
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, options.shard)?;
