@@ -21,6 +21,7 @@ pub mod quarantine;
 pub mod routing;
 pub mod schema;
 pub mod shard;
+pub mod spill;
 pub mod summary;
 pub mod yaml;
 

@@ -1,0 +1,369 @@
+//! Records kept in memory up to a byte budget, the rest in an unnamed temporary file.
+//!
+//! Jobs that must hold a night's worth of content until a later pass (extract-edits'
+//! snapshots, build-finetune's candidates) keep what fits their `--...-memory` budget in
+//! memory and append the rest to one spill file, read back by offset when needed: peak
+//! memory no longer grows with the input. The file has no name (it disappears when the
+//! run ends, even when killed) and lives in the spill directory (`--spill-dir`, else the
+//! system's temporary directory). [`Encoder`] and [`Decoder`] are the length-prefixed
+//! byte layout the records use.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::CoreError;
+
+/// Where a record is in the spill file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// An append-only temporary file, opened on the first write. Reads may interleave with
+/// writes (the buffer is flushed first).
+pub struct SpillFile {
+    dir: PathBuf,
+    /// Names the file in errors and the log line, e.g. `build-finetune`.
+    owner: &'static str,
+    writer: Option<BufWriter<File>>,
+    /// Bytes not yet flushed to the file.
+    dirty: bool,
+    len: u64,
+}
+
+impl SpillFile {
+    /// A spill file in `dir`, not created until something is appended.
+    pub fn new(dir: &Path, owner: &'static str) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            owner,
+            writer: None,
+            dirty: false,
+            len: 0,
+        }
+    }
+
+    /// Appends `bytes`; returns where they are.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<Span, CoreError> {
+        if self.writer.is_none() {
+            let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.io_error(e))?;
+            tracing::info!(dir = %self.dir.display(), owner = self.owner, "over the memory budget: spilling to a temporary file");
+            self.writer = Some(BufWriter::with_capacity(1 << 20, file));
+        }
+        let result = match self.writer.as_mut() {
+            Some(writer) => writer.write_all(bytes),
+            None => Err(std::io::Error::other("spill file not open")),
+        };
+        result.map_err(|e| self.io_error(e))?;
+        self.dirty = true;
+        let span = Span {
+            offset: self.len,
+            len: bytes.len() as u64,
+        };
+        self.len += span.len;
+        Ok(span)
+    }
+
+    /// Reads back what [`SpillFile::append`] wrote at `span`.
+    pub fn read(&mut self, span: Span) -> Result<Vec<u8>, CoreError> {
+        let len = usize::try_from(span.len).map_err(|_| self.io_error(std::io::Error::other("spilled record too large")))?;
+        if span.offset + span.len > self.len {
+            return Err(self.io_error(std::io::Error::other("read past the end of the spill file")));
+        }
+        if self.dirty {
+            let flushed = self.writer.as_mut().map_or(Ok(()), BufWriter::flush);
+            flushed.map_err(|e| self.io_error(e))?;
+            self.dirty = false;
+        }
+        let file = self
+            .writer
+            .as_ref()
+            .map(BufWriter::get_ref)
+            .ok_or_else(|| self.io_error(std::io::Error::other("spill file read before any write")))?;
+        let mut bytes = vec![0; len];
+        file.read_exact_at(&mut bytes, span.offset).map_err(|e| self.io_error(e))?;
+        Ok(bytes)
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.len
+    }
+
+    fn io_error(&self, source: std::io::Error) -> CoreError {
+        CoreError::io(self.dir.join(format!("<{} spill file>", self.owner)), source)
+    }
+}
+
+/// A record of a [`RecordStore`]: in memory, or in the spill file.
+#[derive(Debug)]
+enum Entry {
+    InMemory(Box<[u8]>),
+    OnDisk(Span),
+}
+
+/// What a store did, for logs and summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpillStats {
+    pub records: u64,
+    /// Records that went to disk.
+    pub records_spilled: u64,
+    /// Bytes written to the spill file.
+    pub bytes_spilled: u64,
+}
+
+/// Byte records numbered in insertion order: the first `budget_bytes` of them stay in
+/// memory, later ones go to a [`SpillFile`].
+pub struct RecordStore {
+    budget_bytes: u64,
+    in_memory_bytes: u64,
+    entries: Vec<Entry>,
+    file: SpillFile,
+    stats: SpillStats,
+}
+
+impl RecordStore {
+    /// A store holding up to `budget_bytes` of records in memory, the rest in `dir`.
+    pub fn new(budget_bytes: u64, dir: &Path, owner: &'static str) -> Self {
+        Self {
+            budget_bytes,
+            in_memory_bytes: 0,
+            entries: Vec::new(),
+            file: SpillFile::new(dir, owner),
+            stats: SpillStats::default(),
+        }
+    }
+
+    /// Stores a record; returns its number (0, 1, ...).
+    pub fn push(&mut self, bytes: Vec<u8>) -> Result<usize, CoreError> {
+        let size = bytes.len() as u64;
+        let entry = if self.in_memory_bytes + size <= self.budget_bytes {
+            self.in_memory_bytes += size;
+            Entry::InMemory(bytes.into_boxed_slice())
+        } else {
+            let span = self.file.append(&bytes)?;
+            self.stats.records_spilled += 1;
+            self.stats.bytes_spilled += span.len;
+            Entry::OnDisk(span)
+        };
+        self.entries.push(entry);
+        self.stats.records += 1;
+        Ok(self.entries.len() - 1)
+    }
+
+    /// Record `id`: borrowed when in memory, read back when spilled.
+    pub fn get(&mut self, id: usize) -> Result<Cow<'_, [u8]>, CoreError> {
+        match self.entries.get(id) {
+            Some(Entry::InMemory(bytes)) => Ok(Cow::Borrowed(bytes)),
+            Some(Entry::OnDisk(span)) => {
+                let span = *span;
+                self.file.read(span).map(Cow::Owned)
+            }
+            None => Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
+        }
+    }
+
+    /// Records stored.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn stats(&self) -> SpillStats {
+        self.stats
+    }
+}
+
+/// Writes the length-prefixed layout [`Decoder`] reads.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    pub bytes: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+
+    /// A length, then the bytes.
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.u64(b.len() as u64);
+        self.bytes.extend_from_slice(b);
+        self
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    /// 0 for `None`, else 1 and the text.
+    pub fn opt_str(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            None => self.bytes.push(0),
+            Some(s) => {
+                self.bytes.push(1);
+                self.str(s);
+            }
+        }
+        self
+    }
+
+    /// A count, then each value.
+    pub fn u64s(&mut self, values: &[u64]) -> &mut Self {
+        self.u64(values.len() as u64);
+        for v in values {
+            self.u64(*v);
+        }
+        self
+    }
+}
+
+/// Reads what [`Encoder`] wrote; every read is `None` on truncated or foreign bytes.
+#[derive(Debug)]
+pub struct Decoder<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Decoder<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        let (v, rest) = self.rest.split_first_chunk::<8>()?;
+        self.rest = rest;
+        Some(u64::from_le_bytes(*v))
+    }
+
+    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.u64()?).ok()?;
+        if self.rest.len() < len {
+            return None;
+        }
+        let (value, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(value)
+    }
+
+    pub fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
+    }
+
+    pub fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        let (tag, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        match tag {
+            0 => Some(None),
+            1 => self.str().map(Some),
+            _ => None,
+        }
+    }
+
+    /// Values written by [`Encoder::u64s`], without copying them out.
+    pub fn u64s(&mut self) -> Option<U64s<'a>> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        let len = n.checked_mul(8)?;
+        if self.rest.len() < len {
+            return None;
+        }
+        let (value, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(U64s(value))
+    }
+}
+
+/// Little-endian `u64`s in place.
+#[derive(Debug, Clone, Copy)]
+pub struct U64s<'a>(&'a [u8]);
+
+impl<'a> U64s<'a> {
+    pub fn len(&self) -> usize {
+        self.0.len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + 'a {
+        self.0.chunks_exact(8).map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_as_stored_in_memory_or_spilled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // 10 bytes of budget: the first two records (4 + 6) stay, and so does the empty
+        // one (it takes nothing); the others spill.
+        let mut store = RecordStore::new(10, dir.path(), "test");
+        let records: Vec<Vec<u8>> = vec![b"abcd".to_vec(), b"efghij".to_vec(), b"k".to_vec(), Vec::new(), b"lmnopq".to_vec()];
+        for r in &records {
+            store.push(r.clone()).expect("push");
+        }
+        // Reads interleaved with writes see what was written.
+        assert_eq!(store.get(2).expect("get").as_ref(), b"k");
+        store.push(b"late".to_vec()).expect("push");
+        for (i, r) in records.iter().chain([&b"late".to_vec()]).enumerate() {
+            let got = store.get(i).expect("get");
+            assert_eq!(got.as_ref(), r.as_slice(), "record {i}");
+            assert_eq!(matches!(got, Cow::Owned(_)), i == 2 || i >= 4, "record {i}");
+        }
+        assert_eq!(store.stats().records_spilled, 3);
+        assert_eq!(store.stats().bytes_spilled, 11);
+        assert!(store.get(6).is_err());
+        // The file has no name: nothing is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 0);
+    }
+
+    #[test]
+    fn the_encoding_round_trips_and_rejects_truncation() {
+        let mut e = Encoder::default();
+        e.u64(7)
+            .str("ünï")
+            .opt_str(None)
+            .opt_str(Some("x"))
+            .u64s(&[1, u64::MAX])
+            .bytes(b"\0\xff");
+        let bytes = e.bytes;
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(d.u64(), Some(7));
+        assert_eq!(d.str(), Some("ünï"));
+        assert_eq!(d.opt_str(), Some(None));
+        assert_eq!(d.opt_str(), Some(Some("x")));
+        assert_eq!(d.u64s().map(|v| v.iter().collect::<Vec<_>>()), Some(vec![1, u64::MAX]));
+        assert_eq!(d.bytes(), Some(&b"\0\xff"[..]));
+        assert!(d.is_empty());
+        for cut in 0..bytes.len() {
+            let mut d = Decoder::new(&bytes[..cut]);
+            let whole = (|| {
+                d.u64()?;
+                d.str()?;
+                d.opt_str()?;
+                d.opt_str()?;
+                d.u64s()?;
+                d.bytes()
+            })();
+            assert!(whole.is_none(), "cut at {cut}");
+        }
+    }
+}
