@@ -26,14 +26,14 @@ pub const MAX_READ_BYTES: &str = "HIVE_MAX_READ_BYTES";
 /// Snapshot file content kept in memory before the rest spills to disk, in bytes
 /// (`extract-edits --snapshot-memory-bytes`).
 pub const SNAPSHOT_MEMORY_BYTES: &str = "HIVE_SNAPSHOT_MEMORY_BYTES";
-/// Directory of temporary spill files (`extract-edits --spill-dir`).
+/// Directory of temporary spill files (`extract-edits`, `build-finetune --spill-dir`).
 pub const SPILL_DIR: &str = "HIVE_SPILL_DIR";
 /// Largest share of rows that may be quarantined before the job exits 1.
 pub const MAX_QUARANTINE_RATIO: &str = "HIVE_MAX_QUARANTINE_RATIO";
 
 /// Rewrite-rate threshold above which a generation counts as rewritten (`score-diffs`).
 pub const REWRITTEN_THRESHOLD: &str = "HIVE_REWRITTEN_THRESHOLD";
-/// Worker threads; 0 means one per core (`score-diffs`, `extract-edits`).
+/// Worker threads; 0 means one per core (`score-diffs`, `extract-edits`, `build-finetune`).
 pub const THREADS: &str = "HIVE_THREADS";
 /// Word operations an exact character distance may cost per phase (`score-diffs`).
 pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
@@ -42,6 +42,9 @@ pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
 pub const FINETUNE_DAYS: &str = "HIVE_FINETUNE_DAYS";
 /// Dataset recipe YAML (`build-finetune --config`).
 pub const FINETUNE_CONFIG: &str = "HIVE_FINETUNE_CONFIG";
+/// Candidate records held in memory before the rest spills to disk, in bytes
+/// (`build-finetune --memory-budget`).
+pub const FINETUNE_MEMORY_BUDGET: &str = "HIVE_FINETUNE_MEMORY_BUDGET";
 
 /// Experiments config (`ab-significance`, `promote-templates`, `route-project`).
 pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
@@ -118,7 +121,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         SPILL_DIR,
-        "directory of temporary spill files, default the system's (extract-edits)",
+        "directory of temporary spill files, default the system's (extract-edits, build-finetune)",
     ),
     (
         MAX_QUARANTINE_RATIO,
@@ -128,9 +131,13 @@ pub const ALL: &[(&str, &str)] = &[
         REWRITTEN_THRESHOLD,
         "rewrite rate above which a generation counts as rewritten (score-diffs)",
     ),
-    (THREADS, "worker threads, 0 for one per core (score-diffs, extract-edits)"),
+    (THREADS, "worker threads, 0 for one per core (score-diffs, extract-edits, build-finetune)"),
     (FINETUNE_DAYS, "days of edits read, ending with --date (build-finetune)"),
     (FINETUNE_CONFIG, "dataset recipe YAML (build-finetune)"),
+    (
+        FINETUNE_MEMORY_BUDGET,
+        "candidate records (texts, shingle sets, lineage) held in memory before the rest spills to disk, in bytes (build-finetune)",
+    ),
     (
         EXPERIMENTS_CONFIG,
         "experiments config YAML (ab-significance, promote-templates, route-project)",

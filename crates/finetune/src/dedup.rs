@@ -58,27 +58,51 @@ fn tokens(text: &str) -> Vec<&str> {
     out
 }
 
-/// The set of shingle hashes of `text` (a text shorter than one shingle is one shingle).
-pub fn shingles(text: &str, size: usize) -> HashSet<u64> {
+/// The shingle hashes of `text`, sorted and without repeats (a text shorter than one
+/// shingle is one shingle). A shingle's hash is xxh3 of its tokens joined by U+001F,
+/// built in one reused buffer: no allocation per shingle.
+pub fn shingles(text: &str, size: usize) -> Vec<u64> {
     let toks = tokens(text);
-    let mut set = HashSet::new();
     if toks.is_empty() {
-        return set;
+        return Vec::new();
     }
     let size = size.min(toks.len());
-    for window in toks.windows(size) {
-        set.insert(xxh3_64(window.join("\u{1f}").as_bytes()));
-    }
+    let mut buffer = Vec::with_capacity(256);
+    let mut set: Vec<u64> = toks
+        .windows(size)
+        .map(|window| {
+            buffer.clear();
+            for (i, t) in window.iter().enumerate() {
+                if i > 0 {
+                    buffer.extend_from_slice("\u{1f}".as_bytes());
+                }
+                buffer.extend_from_slice(t.as_bytes());
+            }
+            xxh3_64(&buffer)
+        })
+        .collect();
+    set.sort_unstable();
+    set.dedup();
     set
 }
 
-/// Jaccard similarity of two sets.
-pub fn jaccard<S: std::hash::BuildHasher>(a: &HashSet<u64, S>, b: &HashSet<u64, S>) -> f64 {
+/// Jaccard similarity of two sorted sets without repeats (what [`shingles`] returns).
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let inter = small.iter().filter(|h| large.contains(h)).count();
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     inter as f64 / (a.len() + b.len() - inter) as f64
 }
 
@@ -94,20 +118,28 @@ fn mod_mersenne_61(x: u128) -> u64 {
     if r >= MERSENNE_61 { r - MERSENNE_61 } else { r }
 }
 
-/// The deduplicator: feed documents in order with [`Deduplicator::offer`].
-pub struct Deduplicator {
-    config: DedupConfig,
-    /// One hash function `(a * x + b) mod (2^61 - 1)` per permutation.
-    perms: Vec<(u64, u64)>,
-    exact: HashSet<[u8; 32]>,
-    /// (band, band hash) -> kept documents in that bucket.
-    buckets: HashMap<(usize, u64), Vec<usize>>,
-    /// Shingle sets of kept documents, by kept index.
-    kept: Vec<HashSet<u64>>,
-    stats: DedupStats,
+/// What the sequential deduplicator needs of one document, computed independently of
+/// every other (so on any thread): the exact digest, the LSH band hashes and the
+/// shingle set that verifies candidates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SHA-256 of the normalised text.
+    pub digest: [u8; 32],
+    /// One hash per LSH band (empty when the text has no shingle).
+    pub bands: Vec<u64>,
+    /// Sorted shingle hashes.
+    pub shingles: Vec<u64>,
 }
 
-impl Deduplicator {
+/// The MinHash family of a recipe: computes [`Fingerprint`]s. Shared by all threads.
+pub struct MinHasher {
+    shingle_size: usize,
+    rows: usize,
+    /// One hash function `(a * x + b) mod (2^61 - 1)` per permutation.
+    perms: Vec<(u64, u64)>,
+}
+
+impl MinHasher {
     pub fn new(config: &DedupConfig) -> Self {
         // The coefficients come from a SplitMix64 stream of the configured seed.
         let mut state = config.seed;
@@ -122,13 +154,23 @@ impl Deduplicator {
             .map(|_| (1 + next() % (MERSENNE_61 - 1), next() % MERSENNE_61))
             .collect();
         Self {
-            config: config.clone(),
+            shingle_size: config.shingle_size,
+            rows: config.rows().max(1),
             perms,
-            exact: HashSet::new(),
-            buckets: HashMap::new(),
-            kept: Vec::new(),
-            stats: DedupStats::default(),
         }
+    }
+
+    /// The fingerprint of `text`.
+    pub fn fingerprint(&self, text: &str) -> Fingerprint {
+        let normalised = normalise(text);
+        let digest: [u8; 32] = Sha256::digest(normalised.as_bytes()).into();
+        let shingles = shingles(&normalised, self.shingle_size);
+        let bands = if shingles.is_empty() {
+            Vec::new()
+        } else {
+            self.band_keys(&self.signature(shingles.iter().copied()))
+        };
+        Fingerprint { digest, bands, shingles }
     }
 
     /// MinHash signature of a shingle set: for each of the `permutations` hash
@@ -136,9 +178,9 @@ impl Deduplicator {
     /// probability (close to) their Jaccard similarity. The functions are
     /// `(a * x + b) mod (2^61 - 1)` with random `a`, `b`, the family datasketch and
     /// BigCode's near-deduplication use; one multiply-add per shingle and permutation.
-    pub fn signature(&self, set: &HashSet<u64>) -> Vec<u64> {
+    pub fn signature(&self, set: impl IntoIterator<Item = u64>) -> Vec<u64> {
         let mut mins = vec![u64::MAX; self.perms.len()];
-        for &h in set {
+        for h in set {
             let x = u128::from(h % MERSENNE_61);
             for (min, &(a, b)) in mins.iter_mut().zip(&self.perms) {
                 let v = mod_mersenne_61(u128::from(a) * x + u128::from(b));
@@ -150,54 +192,125 @@ impl Deduplicator {
         mins
     }
 
-    /// The LSH bucket keys of a signature: `bands` runs of `rows` components, each hashed.
-    /// Two documents are candidates when they share at least one key.
-    pub fn band_keys(&self, signature: &[u64]) -> Vec<(usize, u64)> {
+    /// The LSH band hashes of a signature: `bands` runs of `rows` components, each
+    /// hashed. Two documents are candidates when they agree on at least one band.
+    pub fn band_keys(&self, signature: &[u64]) -> Vec<u64> {
+        let mut bytes = Vec::with_capacity(self.rows * 8);
         signature
-            .chunks(self.config.rows())
-            .enumerate()
-            .map(|(band, chunk)| {
-                let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (band, xxh3_64(&bytes))
+            .chunks(self.rows)
+            .map(|chunk| {
+                bytes.clear();
+                for v in chunk {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+                xxh3_64(&bytes)
             })
             .collect()
     }
+}
 
-    /// Decides on `text` given every document kept so far, and remembers it if kept.
+/// No next document in an LSH bucket.
+const END: u32 = u32::MAX;
+
+/// The sequential deduplicator: feed fingerprints in order with [`Deduplicator::offer`].
+///
+/// It holds the exact digests, and per band a map from band hash to the last document
+/// indexed in that bucket, chained to the earlier ones: about 32 bytes per document and
+/// band. Shingle sets stay with the caller, who hands one over when a candidate must be
+/// verified, so they can wait on disk.
+pub struct Deduplicator {
+    threshold: f64,
+    exact: HashSet<[u8; 32]>,
+    /// Per band: band hash -> the latest indexed document in that bucket.
+    heads: Vec<HashMap<u64, u32>>,
+    /// `next[doc * bands + band]`: the document indexed before `doc` in its bucket of
+    /// `band`, or [`END`].
+    next: Vec<u32>,
+    /// Documents in the LSH index.
+    indexed: u32,
+    stats: DedupStats,
+}
+
+/// The decision on one document, and the LSH index number it got if kept and indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    pub verdict: Verdict,
+    /// Set when the document was kept and entered the LSH index: later calls of the
+    /// `shingles_of` callback name it by this number (0, 1, ... in keep order).
+    pub indexed: Option<u32>,
+}
+
+impl Deduplicator {
+    pub fn new(config: &DedupConfig) -> Self {
+        Self {
+            threshold: config.threshold,
+            exact: HashSet::new(),
+            heads: vec![HashMap::new(); config.bands],
+            next: Vec::new(),
+            indexed: 0,
+            stats: DedupStats::default(),
+        }
+    }
+
+    /// Decides on a document given every document kept so far, and remembers it if
+    /// kept. `shingles_of(i)` returns the shingle set of indexed document `i`.
     ///
     /// A new document is compared only with documents that were kept, never with ones
     /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
-    pub fn offer(&mut self, text: &str) -> Verdict {
-        let normalised = normalise(text);
-        let digest: [u8; 32] = Sha256::digest(normalised.as_bytes()).into();
+    pub fn offer<E>(
+        &mut self,
+        digest: [u8; 32],
+        bands: &[u64],
+        shingles: &[u64],
+        mut shingles_of: impl FnMut(u32) -> Result<Vec<u64>, E>,
+    ) -> Result<Offer, E> {
         if !self.exact.insert(digest) {
             self.stats.exact_duplicates += 1;
-            return Verdict::ExactDuplicate;
+            return Ok(Offer {
+                verdict: Verdict::ExactDuplicate,
+                indexed: None,
+            });
         }
-        let set = shingles(&normalised, self.config.shingle_size);
-        if set.is_empty() {
-            return Verdict::Keep;
+        if shingles.is_empty() {
+            return Ok(Offer {
+                verdict: Verdict::Keep,
+                indexed: None,
+            });
         }
-        let keys = self.band_keys(&self.signature(&set));
+        let nbands = self.heads.len();
         // Candidates in the order they were kept, so the verdict and the counts do not
         // depend on hash-map iteration order.
-        let mut candidates: Vec<usize> = keys.iter().filter_map(|key| self.buckets.get(key)).flatten().copied().collect();
+        let mut candidates: Vec<u32> = Vec::new();
+        for (band, key) in bands.iter().enumerate() {
+            let mut at = self.heads.get(band).and_then(|m| m.get(key)).copied().unwrap_or(END);
+            while at != END {
+                candidates.push(at);
+                at = self.next[at as usize * nbands + band];
+            }
+        }
         candidates.sort_unstable();
         candidates.dedup();
         for other in candidates {
             self.stats.candidate_pairs += 1;
-            if jaccard(&set, &self.kept[other]) >= self.config.threshold {
+            if jaccard(shingles, &shingles_of(other)?) >= self.threshold {
                 self.stats.near_duplicates += 1;
-                return Verdict::NearDuplicate;
+                return Ok(Offer {
+                    verdict: Verdict::NearDuplicate,
+                    indexed: None,
+                });
             }
             self.stats.candidates_below_threshold += 1;
         }
-        let index = self.kept.len();
-        self.kept.push(set);
-        for key in keys {
-            self.buckets.entry(key).or_default().push(index);
+        let index = self.indexed;
+        self.indexed += 1;
+        for (band, key) in bands.iter().enumerate() {
+            let previous = self.heads[band].insert(*key, index).unwrap_or(END);
+            self.next.push(previous);
         }
-        Verdict::Keep
+        Ok(Offer {
+            verdict: Verdict::Keep,
+            indexed: Some(index),
+        })
     }
 
     /// What the deduplicator did so far.
@@ -228,6 +341,37 @@ pub fn candidate_probability(s: f64, bands: usize, rows: usize) -> f64 {
 mod tests {
     use super::*;
 
+    /// Deduplicates texts with the shingle sets in memory: what the job does, without
+    /// the record store.
+    struct TextDedup {
+        hasher: MinHasher,
+        dedup: Deduplicator,
+        sets: Vec<Vec<u64>>,
+    }
+
+    impl TextDedup {
+        fn new(config: &DedupConfig) -> Self {
+            Self {
+                hasher: MinHasher::new(config),
+                dedup: Deduplicator::new(config),
+                sets: Vec::new(),
+            }
+        }
+
+        fn offer(&mut self, text: &str) -> Verdict {
+            let fp = self.hasher.fingerprint(text);
+            let sets = &self.sets;
+            let offer = self
+                .dedup
+                .offer(fp.digest, &fp.bands, &fp.shingles, |i| Ok::<_, ()>(sets[i as usize].clone()))
+                .expect("in memory");
+            if offer.indexed.is_some() {
+                self.sets.push(fp.shingles);
+            }
+            offer.verdict
+        }
+    }
+
     fn file(seed: usize, lines: usize) -> String {
         (0..lines)
             .map(|i| {
@@ -241,7 +385,7 @@ mod tests {
 
     #[test]
     fn exact_near_and_distinct_are_told_apart() {
-        let mut d = Deduplicator::new(&DedupConfig::default());
+        let mut d = TextDedup::new(&DedupConfig::default());
         let a = file(1, 40);
         assert_eq!(d.offer(&a), Verdict::Keep);
         // Same code with CRLF and trailing spaces: an exact duplicate after normalising.
@@ -256,10 +400,17 @@ mod tests {
     }
 
     /// Two sets of `n` elements sharing `shared`: Jaccard `shared / (2n - shared)`.
-    fn pair(n: u64, shared: u64, salt: u64) -> (HashSet<u64>, HashSet<u64>, f64) {
+    fn pair(n: u64, shared: u64, salt: u64) -> (Vec<u64>, Vec<u64>, f64) {
         let h = |i: u64| xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), salt);
-        let a: HashSet<u64> = (0..n).map(h).collect();
-        let b: HashSet<u64> = (n - shared..2 * n - shared).map(h).collect();
+        let sorted = |r: std::ops::Range<u64>| {
+            let mut v: Vec<u64> = r.map(h).collect();
+            v.sort_unstable();
+            v
+        };
+        let (a, b) = (sorted(0..n), sorted(n - shared..2 * n - shared));
+        // The merge count against a hash-set count.
+        let set: HashSet<u64> = a.iter().copied().collect();
+        assert_eq!(b.iter().filter(|x| set.contains(x)).count() as u64, shared);
         let j = shared as f64 / (2 * n - shared) as f64;
         assert!((jaccard(&a, &b) - j).abs() < 1e-12);
         (a, b, j)
@@ -277,8 +428,8 @@ mod tests {
             let (x, y, s) = pair(150, shared, shared);
             let (mut agree, mut candidates) = (0u64, 0u64);
             for seed in 0..seeds {
-                let d = Deduplicator::new(&DedupConfig { seed, ..config.clone() });
-                let (sx, sy) = (d.signature(&x), d.signature(&y));
+                let d = MinHasher::new(&DedupConfig { seed, ..config.clone() });
+                let (sx, sy) = (d.signature(x.iter().copied()), d.signature(y.iter().copied()));
                 agree += sx.iter().zip(&sy).filter(|(p, q)| p == q).count() as u64;
                 let (kx, ky) = (d.band_keys(&sx), d.band_keys(&sy));
                 candidates += u64::from(kx.iter().zip(&ky).any(|(p, q)| p == q));
@@ -319,10 +470,25 @@ mod tests {
         let set = |t: &str| shingles(&normalise(t), config.shingle_size);
         assert!(jaccard(&set(&a), &set(&b)) >= 0.5 && jaccard(&set(&b), &set(&c)) >= 0.5);
         assert!(jaccard(&set(&a), &set(&c)) < 0.5);
-        let mut d = Deduplicator::new(&config);
+        let mut d = TextDedup::new(&config);
         assert_eq!(d.offer(&a), Verdict::Keep);
         assert_eq!(d.offer(&b), Verdict::NearDuplicate);
         assert_eq!(d.offer(&c), Verdict::Keep);
+    }
+
+    #[test]
+    fn shingle_hashes_equal_those_of_the_joined_window() {
+        // The reused buffer hashes exactly the bytes a join would build.
+        let text = "fn main() { let x_1 = \"é\"; }\nreturn x_1;";
+        let toks = tokens(text);
+        for size in [1, 2, 5, 100] {
+            let n = size.min(toks.len());
+            let mut expected: Vec<u64> = toks.windows(n).map(|w| xxh3_64(w.join("\u{1f}").as_bytes())).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            assert_eq!(shingles(text, size), expected, "size {size}");
+        }
+        assert!(shingles("  \n ", 5).is_empty());
     }
 
     #[test]

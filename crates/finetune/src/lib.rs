@@ -15,6 +15,7 @@ pub mod dedup;
 pub mod format;
 pub mod output;
 pub mod quality;
+mod record;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,10 +29,11 @@ use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns,
 use hive_core::lake::{committed_parts, partition_dir};
 use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
 use hive_core::schema::{DIFF_SCORES, EDITS};
+use hive_core::spill::RecordStore;
 use hive_core::{CoreError, PartitionDate};
 
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
-use crate::dedup::{Deduplicator, Verdict};
+use crate::dedup::{Deduplicator, MinHasher, Verdict};
 use crate::format::Message;
 use hive_secrets::Scanner;
 
@@ -48,6 +50,14 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Options of one run.
 #[derive(Debug, Clone)]
 pub struct FinetuneOptions {
+    /// Worker threads for the per-row work (filters, secret scanning, token counts,
+    /// MinHash); 0 uses one per core. The output does not depend on it.
+    pub threads: usize,
+    /// Bytes of candidate records (texts, shingle sets, lineage) held in memory; the
+    /// rest waits in a temporary file in `spill_dir`. The output does not depend on it.
+    pub memory_budget: u64,
+    /// Directory of the temporary spill file.
+    pub spill_dir: PathBuf,
     pub data_root: PathBuf,
     /// Last day of the range, and the output partition.
     pub date: PartitionDate,
@@ -161,7 +171,7 @@ pub(crate) struct Source {
 #[derive(Debug, Clone)]
 pub(crate) struct Excluded {
     pub source: Source,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 /// An input file read, for the manifest's lineage.
@@ -173,20 +183,26 @@ pub(crate) struct InputFile {
     pub rows: u64,
 }
 
-/// An example that passed every per-row filter, waiting for dedup and the split.
-struct Candidate {
-    generated_at: i64,
-    event_id: String,
-    path: String,
-    project_id: String,
-    source: Source,
-    prompt: Vec<Message>,
-    kept: String,
+/// An example that passed every per-row filter, waiting for dedup and the split. It is
+/// stored as a [`record`] (in memory or spilled) from the moment it is made.
+pub(crate) struct Candidate {
+    pub project_id: String,
+    pub source: Source,
+    /// The user turn (the system turn is the recipe's `system_prompt`).
+    pub user: String,
+    pub kept: String,
     /// The generated file when it differs from the kept one (a preference pair).
-    rejected: Option<String>,
+    pub rejected: Option<String>,
     /// Why there is no pair, when there is none.
-    no_pair: Option<&'static str>,
+    pub no_pair: Option<&'static str>,
+    /// Tokens of the SFT conversation (system, user, kept).
+    pub sft_tokens: usize,
+    /// Tokens of system, user and the rejected file, when there is one.
+    pub rejected_tokens: Option<usize>,
 }
+
+/// The order candidates are deduplicated in: earliest generation first.
+type SortKey = (i64, Box<str>, Box<str>);
 
 /// The `edits` columns read.
 const EDITS_COLUMNS: &[(&str, ColumnKind)] = &[
@@ -238,8 +254,9 @@ impl TokenCounter {
 struct Counts {
     input_rows: u64,
     excluded: BTreeMap<&'static str, u64>,
-    /// Every excluded row, in input order then dedup order.
-    excluded_rows: Vec<Excluded>,
+    /// Every excluded row, in input order then dedup order: its [`Excluded`]
+    /// in the record store.
+    excluded_rows: Vec<usize>,
     secrets: SecretCounts,
     rows_with_secrets: u64,
     partitions: Vec<String>,
@@ -251,9 +268,10 @@ struct Counts {
 }
 
 impl Counts {
-    fn exclude(&mut self, source: Source, reason: &'static str) {
+    fn exclude(&mut self, store: &mut RecordStore, source: &Source, reason: &'static str) -> Result<(), CoreError> {
         *self.excluded.entry(reason).or_default() += 1;
-        self.excluded_rows.push(Excluded { source, reason });
+        self.excluded_rows.push(store.push(record::encode_excluded(source, reason))?);
+        Ok(())
     }
 }
 
@@ -302,11 +320,48 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         return Ok(summary);
     }
 
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| CoreError::InvalidOption {
+            name: "--threads",
+            reason: e.to_string(),
+        })?;
+    let (counts, written, dir) = pool.install(|| build(options, dates))?;
+
+    summary.input_rows = counts.input_rows;
+    summary.sft_examples = written.sft_examples;
+    summary.sft_train_examples = written.sft_train_examples;
+    summary.preference_pairs = written.preference_pairs;
+    summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
+    summary.excluded = counts.excluded;
+    summary.secrets = counts.secrets;
+    summary.rows_quarantined = counts.quarantined;
+    summary.output = Some(dir);
+    summary.status = written_status(&summary);
+    Ok(summary)
+}
+
+/// Reads, filters, deduplicates and writes, on the current thread pool: per-row work
+/// runs in parallel over each batch, with results taken in input order; dedup and the
+/// split run in one deterministic order, so the bytes do not depend on the threads.
+fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts, output::Written, PathBuf), FinetuneError> {
+    let root = options.data_root.as_path();
     let tokens = TokenCounter::new(options.config.tokens.encoding);
     let own_scanner = own_scanner(&options.config)?;
     let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
+    let hasher = MinHasher::new(&options.config.dedup);
+    let work = RowWork {
+        config: &options.config,
+        scanner,
+        tokens: &tokens,
+        hasher: &hasher,
+    };
     let mut counts = Counts::default();
-    let mut candidates = Vec::new();
+    // Candidates and exclusions as byte records: the first `memory_budget` bytes in
+    // memory, the rest in a temporary file. Only the sort keys stay in memory.
+    let mut store = RecordStore::new(options.memory_budget, &options.spill_dir, JOB);
+    let mut keys: Vec<(SortKey, usize)> = Vec::new();
     // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
     // lake's convention, with the field at fault and the row, scrubbed, as payload.
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
@@ -316,18 +371,13 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
         for part in committed_parts(root, EDITS, date)? {
             let before = counts.input_rows;
-            read_edits(
-                root,
-                &part,
-                &rates,
-                &options.config,
-                scanner,
-                &tokens,
-                &mut counts,
-                &mut candidates,
-                &mut quarantine,
-                &mut progress,
-            )?;
+            let mut sink = Sink {
+                counts: &mut counts,
+                store: &mut store,
+                keys: &mut keys,
+                quarantine: &mut quarantine,
+            };
+            read_edits(root, &part, &rates, &work, &mut sink, &mut progress)?;
             counts.inputs.push(InputFile {
                 table: EDITS,
                 file: relative(root, &part),
@@ -337,37 +387,59 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
     }
     progress.finish();
 
-    // Dedup in a fixed order (earliest generation first), before the split, so no
-    // duplicate can straddle two splits.
-    candidates.sort_by(|a, b| (a.generated_at, &a.event_id, &a.path).cmp(&(b.generated_at, &b.event_id, &b.path)));
+    // Dedup in a fixed order (earliest generation first, then input order), before the
+    // split, so no duplicate can straddle two splits.
+    keys.sort_unstable();
     let mut dedup = Deduplicator::new(&options.config.dedup);
-    let mut kept = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
-        match dedup.offer(&candidate.kept) {
-            Verdict::Keep => kept.push(candidate),
-            Verdict::ExactDuplicate => counts.exclude(candidate.source, "exact_duplicate"),
-            Verdict::NearDuplicate => counts.exclude(candidate.source, "near_duplicate"),
-        }
+    // LSH index number -> record, to fetch a kept document's shingles for verification.
+    let mut indexed: Vec<usize> = Vec::new();
+    let mut kept = Vec::new();
+    for (_, id) in keys {
+        let (digest, bands, shingles) = record::fingerprint(&store.get(id)?).ok_or_else(|| corrupt(options))?;
+        let offer = dedup.offer(digest, &bands, &shingles, |other| {
+            let bytes = store.get(indexed[other as usize])?;
+            record::fingerprint(&bytes).map(|(_, _, s)| s).ok_or_else(|| corrupt(options))
+        })?;
+        let reason = match offer.verdict {
+            Verdict::Keep => {
+                kept.push(id);
+                if offer.indexed.is_some() {
+                    indexed.push(id);
+                }
+                continue;
+            }
+            Verdict::ExactDuplicate => "exact_duplicate",
+            Verdict::NearDuplicate => "near_duplicate",
+        };
+        let candidate = record::decode_candidate(&store.get(id)?).ok_or_else(|| corrupt(options))?;
+        counts.exclude(&mut store, &candidate.source, reason)?;
     }
+    drop(indexed);
     counts.dedup = dedup.stats();
+    drop(dedup);
 
     counts.quarantined = quarantine.total();
     let quarantine_part = quarantine.commit()?;
     counts.quarantine_file = Some(relative(root, &quarantine_part.path));
-    let dataset = output::build(&options.config, &tokens, kept)?;
-    let dir = output::write(root, options, &dataset, &counts)?;
+    let spill = store.stats();
+    if spill.records_spilled > 0 {
+        tracing::info!(
+            records = spill.records,
+            records_spilled = spill.records_spilled,
+            bytes_spilled = spill.bytes_spilled,
+            "candidate records over the memory budget were spilled to disk"
+        );
+    }
+    let (dir, written) = output::write(root, options, &mut store, &kept, &counts)?;
+    Ok((counts, written, dir))
+}
 
-    summary.input_rows = counts.input_rows;
-    summary.sft_examples = dataset.sft_examples();
-    summary.sft_train_examples = dataset.sft_train_examples();
-    summary.preference_pairs = dataset.preference_pairs();
-    summary.reconciled = counts.input_rows == summary.sft_examples + counts.excluded.values().sum::<u64>();
-    summary.excluded = counts.excluded;
-    summary.secrets = counts.secrets;
-    summary.rows_quarantined = counts.quarantined;
-    summary.output = Some(dir);
-    summary.status = written_status(&summary);
-    Ok(summary)
+/// A record the store gave back does not decode: the spill file changed under the run.
+fn corrupt(options: &FinetuneOptions) -> CoreError {
+    CoreError::io(
+        options.spill_dir.join("<build-finetune spill file>"),
+        std::io::Error::other("a spilled record does not decode"),
+    )
 }
 
 /// A scanner of its own when the recipe sets another entropy threshold than the shared
@@ -472,22 +544,47 @@ fn read_rewrite_rates(
     Ok(rates)
 }
 
+/// What the per-row work reads: shared, read-only, by every thread.
+struct RowWork<'a> {
+    config: &'a FinetuneConfig,
+    scanner: &'a Scanner,
+    tokens: &'a TokenCounter,
+    hasher: &'a MinHasher,
+}
+
+/// Where the rows' outcomes go, in input order.
+struct Sink<'a> {
+    counts: &'a mut Counts,
+    store: &'a mut RecordStore,
+    keys: &'a mut Vec<(SortKey, usize)>,
+    quarantine: &'a mut QuarantineWriter,
+}
+
+/// What became of one input row, computed on any thread.
+struct RowOutcome {
+    source: Source,
+    /// Secrets and PII found in the row, by rule.
+    found: SecretCounts,
+    result: Result<(SortKey, Vec<u8>), Reject>,
+    /// The scrubbed row, for the quarantine (only when quarantined).
+    payload: Option<Vec<u8>>,
+}
+
+/// Rows per batch read: enough work per batch to keep every thread busy.
+const BATCH_ROWS: usize = 1024;
+
 /// Reads one `edits` part batch by batch and turns its rows into candidates or
-/// exclusions.
-#[allow(clippy::too_many_arguments)]
+/// exclusions: each batch's rows in parallel, the outcomes taken in row order.
 fn read_edits(
     root: &Path,
     part: &Path,
     rates: &HashMap<(String, String), Option<f64>>,
-    config: &FinetuneConfig,
-    scanner: &Scanner,
-    tokens: &TokenCounter,
-    counts: &mut Counts,
-    candidates: &mut Vec<Candidate>,
-    quarantine: &mut QuarantineWriter,
+    work: &RowWork<'_>,
+    sink: &mut Sink<'_>,
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
-    let reader = open(part, EDITS_COLUMNS, 256)?;
+    use rayon::prelude::*;
+    let reader = open(part, EDITS_COLUMNS, BATCH_ROWS)?;
     let source_file = relative(root, part);
     let mut source_row = 0u64;
     for batch in reader {
@@ -517,24 +614,43 @@ fn read_edits(
                 })?),
             },
         };
-        for i in 0..batch.num_rows() {
-            counts.input_rows += 1;
+        let first_row = source_row;
+        let outcomes: Vec<RowOutcome> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|i| row.outcome(i, &source_file, first_row + i as u64 + 1, rates, work))
+            .collect();
+        for outcome in outcomes {
+            sink.counts.input_rows += 1;
             source_row += 1;
-            let source = row.source(i, &source_file, source_row, scanner);
-            match row.candidate(i, source.clone(), rates, config, scanner, tokens, counts) {
-                Ok(c) => candidates.push(c),
-                Err(Reject::Exclude(reason)) => counts.exclude(source, reason),
+            let RowOutcome {
+                source,
+                found,
+                result,
+                payload,
+            } = outcome;
+            if !found.is_empty() {
+                sink.counts.rows_with_secrets += 1;
+                for (rule, n) in found {
+                    *sink.counts.secrets.entry(rule).or_default() += n;
+                }
+            }
+            match result {
+                Ok((key, record)) => {
+                    let id = sink.store.push(record)?;
+                    sink.keys.push((key, id));
+                }
+                Err(Reject::Exclude(reason)) => sink.counts.exclude(sink.store, &source, reason)?,
                 Err(Reject::Quarantine { reason, message }) => {
-                    quarantine.push(QuarantineRecord {
+                    sink.quarantine.push(QuarantineRecord {
                         source_file: source_file.clone(),
                         source_row,
                         record_key: source.event_id.clone(),
                         project_id: source.project_id.clone(),
                         reason_code: reason,
                         reason: message,
-                        payload: Some(row.scrubbed_payload(i, scanner)),
+                        payload,
                     })?;
-                    counts.exclude(source, reason);
+                    sink.counts.exclude(sink.store, &source, reason)?;
                 }
             }
         }
@@ -587,6 +703,32 @@ struct EditRow<'b> {
 }
 
 impl EditRow<'_> {
+    /// Everything about row `i` that does not depend on other rows.
+    fn outcome(
+        &self,
+        i: usize,
+        source_file: &str,
+        source_row: u64,
+        rates: &HashMap<(String, String), Option<f64>>,
+        work: &RowWork<'_>,
+    ) -> RowOutcome {
+        let source = self.source(i, source_file, source_row, work.scanner);
+        let mut found = SecretCounts::new();
+        let result = self
+            .candidate(i, source.clone(), rates, work.config, work.scanner, work.tokens, &mut found)
+            .map(|(key, candidate)| {
+                let fp = work.hasher.fingerprint(&candidate.kept);
+                (key, record::encode_candidate(&fp, &candidate))
+            });
+        let payload = matches!(result, Err(Reject::Quarantine { .. })).then(|| self.scrubbed_payload(i, work.scanner));
+        RowOutcome {
+            source,
+            found,
+            result,
+            payload,
+        }
+    }
+
     /// The keys of row `i`, with the free-text ones scrubbed (they are written to the
     /// lineage files; what is found there is not counted again).
     fn source(&self, i: usize, source_file: &str, source_row: u64, scanner: &Scanner) -> Source {
@@ -693,8 +835,8 @@ impl EditRow<'_> {
         config: &FinetuneConfig,
         scanner: &Scanner,
         tokens: &TokenCounter,
-        counts: &mut Counts,
-    ) -> Result<Candidate, Reject> {
+        found_secrets: &mut SecretCounts,
+    ) -> Result<(SortKey, Candidate), Reject> {
         let Keys {
             event_id,
             project_id,
@@ -749,15 +891,12 @@ impl EditRow<'_> {
         let generated = (change == "modified").then_some(generated);
         let (user, kept, generated, found) = scrub_example(scanner, path, &user, kept, generated);
         if !found.is_empty() {
-            counts.rows_with_secrets += 1;
-            for (rule, n) in found {
-                *counts.secrets.entry(rule).or_default() += n;
-            }
+            *found_secrets = found;
             if config.secrets.action == SecretAction::Drop {
                 return Err(Reject::Exclude("secret"));
             }
         }
-        let prompt = vec![
+        let prompt = [
             Message {
                 role: "system",
                 content: config.system_prompt.clone(),
@@ -771,7 +910,8 @@ impl EditRow<'_> {
             role: "assistant",
             content: kept,
         };
-        if tokens.messages(prompt.iter().chain([&answer])) > config.tokens.max_tokens {
+        let sft_tokens = tokens.messages(prompt.iter().chain([&answer]));
+        if sft_tokens > config.tokens.max_tokens {
             return Err(Reject::Exclude("too_many_tokens"));
         }
         let (rejected, no_pair) = match generated {
@@ -780,17 +920,28 @@ impl EditRow<'_> {
             Some(g) if g == answer.content => (None, Some("identical_after_scrubbing")),
             Some(g) => (Some(g), None),
         };
-        Ok(Candidate {
-            generated_at,
-            event_id: event_id.to_owned(),
-            path: path.to_owned(),
-            project_id: project_id.to_owned(),
-            source,
-            prompt,
-            kept: answer.content,
-            rejected,
-            no_pair,
-        })
+        let rejected_tokens = rejected.as_ref().map(|r| {
+            let message = Message {
+                role: "assistant",
+                content: r.clone(),
+            };
+            tokens.messages(prompt.iter().chain([&message]))
+        });
+        let [_, user] = prompt;
+        let key = (generated_at, event_id.into(), path.into());
+        Ok((
+            key,
+            Candidate {
+                project_id: project_id.to_owned(),
+                source,
+                user: user.content,
+                kept: answer.content,
+                rejected,
+                no_pair,
+                sft_tokens,
+                rejected_tokens,
+            },
+        ))
     }
 }
 

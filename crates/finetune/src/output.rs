@@ -1,10 +1,12 @@
 //! The dataset on disk: the split by project, JSONL and Parquet files per split,
 //! `manifest.json` and the dataset card `README.md`.
 //!
-//! Everything is rendered into a hidden staging directory (each file through
-//! `write_atomically`), then the staging directory replaces `finetune/dt=D/` by renames,
-//! so readers see the previous dataset or the new one, never a mix. Records, files and
-//! manifest keys are in a fixed order, so reruns give identical bytes.
+//! Every file is streamed into a hidden staging directory as the kept examples are read
+//! back from the record store (in chunks: rendered and validated in parallel, written
+//! in order), hashed as it is written, then synced; the staging directory replaces
+//! `finetune/dt=D/` by renames, so readers see the previous dataset or the new one,
+//! never a mix. Records, files and manifest keys are in a fixed order, so reruns give
+//! identical bytes whatever the threads or the memory budget.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,28 +24,16 @@ use sha2::{Digest, Sha256};
 
 use hive_core::CoreError;
 use hive_core::lake::write_atomically;
+use hive_core::spill::RecordStore;
 
 use crate::config::FinetuneConfig;
 use crate::format::{ChatRecord, Message, PreferenceRecord, validate_chat_line, validate_preference_line};
-use crate::{Candidate, Counts, Excluded, FORMAT_VERSION, FinetuneError, FinetuneOptions, InputFile, Source, TABLE, TokenCounter};
+use crate::{Candidate, Counts, FORMAT_VERSION, FinetuneError, FinetuneOptions, InputFile, Source, TABLE};
 
 /// The splits, in file order.
 pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
 /// Index of the train split in [`SPLITS`].
 const TRAIN: usize = 0;
-
-/// One split's records.
-#[derive(Debug, Default)]
-struct Split {
-    /// SFT conversations: system, user, assistant.
-    sft: Vec<Vec<Message>>,
-    sft_tokens: Vec<usize>,
-    /// Preference pairs: prompt, chosen, rejected.
-    pairs: Vec<(Vec<Message>, Message, Message)>,
-    pair_tokens: Vec<usize>,
-    /// Where each SFT example came from, in `sft` order.
-    sources: Vec<ExampleSource>,
-}
 
 /// One row of `sources-<split>.parquet`.
 #[derive(Debug)]
@@ -55,81 +45,376 @@ struct ExampleSource {
     preference_tokens: Option<usize>,
 }
 
-/// The records of every split, ready to render.
-pub struct Dataset {
-    splits: [Split; 3],
-    /// Kept examples without a pair, by reason.
-    no_pair: BTreeMap<&'static str, u64>,
-    projects: [usize; 3],
-}
-
-impl Dataset {
-    pub fn sft_examples(&self) -> u64 {
-        self.splits.iter().map(|s| s.sft.len() as u64).sum()
-    }
-
+/// What was written, for the summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Written {
+    pub sft_examples: u64,
     /// SFT examples in the train split.
-    pub fn sft_train_examples(&self) -> u64 {
-        self.splits[TRAIN].sft.len() as u64
-    }
+    pub sft_train_examples: u64,
+    pub preference_pairs: u64,
+}
 
-    pub fn preference_pairs(&self) -> u64 {
-        self.splits.iter().map(|s| s.pairs.len() as u64).sum()
+/// A writer that hashes and counts what goes through it.
+struct Hashed<W> {
+    inner: W,
+    sha: Sha256,
+    bytes: usize,
+}
+
+impl<W> Hashed<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            sha: Sha256::new(),
+            bytes: 0,
+        }
     }
 }
 
-/// Assigns each candidate to a split by its project and builds the records.
-pub(crate) fn build(config: &FinetuneConfig, tokens: &TokenCounter, kept: Vec<Candidate>) -> Result<Dataset, FinetuneError> {
-    let weights = [config.split.train, config.split.validation, config.split.test];
-    let mut dataset = Dataset {
-        splits: Default::default(),
-        no_pair: BTreeMap::new(),
-        projects: [0; 3],
-    };
-    let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
-    for c in kept {
-        let split = hive_core::routing::assign(&config.split.salt, &c.project_id, &weights)?;
-        seen_projects.insert(c.project_id.clone(), split);
-        let target = &mut dataset.splits[split];
-        let answer = Message {
-            role: "assistant",
-            content: c.kept,
+impl<W: std::io::Write> std::io::Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// One output file being written.
+type Sink = Hashed<std::io::BufWriter<std::fs::File>>;
+
+fn create(path: &Path) -> Result<Sink, CoreError> {
+    let file = std::fs::File::create(path).map_err(|e| CoreError::io(path, e))?;
+    Ok(Hashed::new(std::io::BufWriter::with_capacity(1 << 20, file)))
+}
+
+/// Flushes and syncs a finished file; its manifest entry.
+fn close(path: &Path, sink: Sink, rows: usize) -> Result<FileEntry, CoreError> {
+    let Hashed { inner, sha, bytes } = sink;
+    let file = inner.into_inner().map_err(|e| CoreError::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| CoreError::io(path, e))?;
+    let mut hex = String::with_capacity(64);
+    for b in sha.finalize() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    Ok(FileEntry { rows, bytes, sha256: hex })
+}
+
+fn parquet_error(e: &dyn std::fmt::Display) -> FinetuneError {
+    FinetuneError::InvalidRecord {
+        kind: "parquet",
+        reason: e.to_string(),
+    }
+}
+
+/// A Parquet file of `list<struct<role, content>>` columns, in row groups of 1 024 rows.
+struct MessagesParquet {
+    path: PathBuf,
+    schema: Arc<Schema>,
+    writer: ArrowWriter<Sink>,
+    /// Rows waiting for the next row group: per row, one message list per column.
+    pending: Vec<Vec<Vec<Message>>>,
+    rows: usize,
+}
+
+const MESSAGE_ROW_GROUP: usize = 1024;
+
+impl MessagesParquet {
+    fn create(path: PathBuf, columns: &[&str]) -> Result<Self, FinetuneError> {
+        let schema = Arc::new(Schema::new(
+            columns.iter().map(|c| Field::new(*c, messages_type(), false)).collect::<Vec<_>>(),
+        ));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(MESSAGE_ROW_GROUP))
+            .build();
+        let writer = ArrowWriter::try_new(create(&path)?, Arc::clone(&schema), Some(props)).map_err(|e| parquet_error(&e))?;
+        Ok(Self {
+            path,
+            schema,
+            writer,
+            pending: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    fn push(&mut self, row: Vec<Vec<Message>>) -> Result<(), FinetuneError> {
+        self.pending.push(row);
+        self.rows += 1;
+        if self.pending.len() == MESSAGE_ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), FinetuneError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let arrays = (0..self.schema.fields().len())
+            .map(|c| messages_column(self.pending.iter().map(|r| r[c].iter().collect())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| parquet_error(&e))?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| parquet_error(&e))?;
+        self.writer.write(&batch).map_err(|e| parquet_error(&e))?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<FileEntry, FinetuneError> {
+        self.flush()?;
+        let sink = self.writer.into_inner().map_err(|e| parquet_error(&e))?;
+        Ok(close(&self.path, sink, self.rows)?)
+    }
+}
+
+/// Rows per row group of the lineage files.
+const FLAT_ROW_GROUP: usize = 8192;
+
+/// A flat Parquet file (lineage tables), in row groups of 8 192 rows.
+struct FlatParquet {
+    path: PathBuf,
+    schema: Arc<Schema>,
+    writer: ArrowWriter<Sink>,
+    rows: usize,
+}
+
+impl FlatParquet {
+    /// The schema comes from the columns of an empty batch.
+    fn create(path: PathBuf, empty: Vec<(&'static str, ArrayRef)>) -> Result<Self, FinetuneError> {
+        let schema = Arc::new(Schema::new(
+            empty
+                .iter()
+                .map(|(name, array)| Field::new(*name, array.data_type().clone(), !REQUIRED.contains(name)))
+                .collect::<Vec<_>>(),
+        ));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(FLAT_ROW_GROUP))
+            .build();
+        let writer = ArrowWriter::try_new(create(&path)?, Arc::clone(&schema), Some(props)).map_err(|e| parquet_error(&e))?;
+        Ok(Self {
+            path,
+            schema,
+            writer,
+            rows: 0,
+        })
+    }
+
+    fn write(&mut self, columns: Vec<(&'static str, ArrayRef)>) -> Result<(), FinetuneError> {
+        let batch =
+            RecordBatch::try_new(Arc::clone(&self.schema), columns.into_iter().map(|(_, a)| a).collect()).map_err(|e| parquet_error(&e))?;
+        self.rows += batch.num_rows();
+        self.writer.write(&batch).map_err(|e| parquet_error(&e))
+    }
+
+    fn finish(self) -> Result<FileEntry, FinetuneError> {
+        let sink = self.writer.into_inner().map_err(|e| parquet_error(&e))?;
+        Ok(close(&self.path, sink, self.rows)?)
+    }
+}
+
+/// The five files of one split, being written.
+struct SplitFiles {
+    name: &'static str,
+    sft_jsonl: Sink,
+    preference_jsonl: Sink,
+    sft_parquet: MessagesParquet,
+    preference_parquet: MessagesParquet,
+    sources: FlatParquet,
+    /// Sources waiting for the next row group.
+    pending_sources: Vec<ExampleSource>,
+    sft_rows: usize,
+    pair_rows: usize,
+    sft_tokens: Vec<usize>,
+    pair_tokens: Vec<usize>,
+}
+
+impl SplitFiles {
+    fn create(staging: &Path, name: &'static str) -> Result<Self, FinetuneError> {
+        Ok(Self {
+            name,
+            sft_jsonl: create(&staging.join(format!("sft-{name}.jsonl")))?,
+            preference_jsonl: create(&staging.join(format!("preference-{name}.jsonl")))?,
+            sft_parquet: MessagesParquet::create(staging.join(format!("sft-{name}.parquet")), &["messages"])?,
+            preference_parquet: MessagesParquet::create(
+                staging.join(format!("preference-{name}.parquet")),
+                &["prompt", "chosen", "rejected"],
+            )?,
+            sources: FlatParquet::create(staging.join(format!("sources-{name}.parquet")), sources_columns(0, &[]))?,
+            pending_sources: Vec::new(),
+            sft_rows: 0,
+            pair_rows: 0,
+            sft_tokens: Vec::new(),
+            pair_tokens: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, staging: &Path, example: Rendered) -> Result<(), FinetuneError> {
+        let io = |name: String| {
+            let path = staging.join(name);
+            move |e: std::io::Error| CoreError::io(path, e)
         };
-        let mut conversation = c.prompt.clone();
-        conversation.push(answer.clone());
-        let sft_tokens = tokens.messages(&conversation);
-        target.sft_tokens.push(sft_tokens);
-        target.sft.push(conversation);
-        let pairs_before = target.pairs.len();
-        match (c.rejected, c.no_pair) {
-            (Some(rejected), _) => {
+        use std::io::Write as _;
+        self.sft_jsonl
+            .write_all(example.sft_line.as_bytes())
+            .map_err(io(format!("sft-{}.jsonl", self.name)))?;
+        let [system, user, answer] = example.messages;
+        let preference_row = match example.pair {
+            Some((line, rejected, tokens)) => {
+                self.preference_jsonl
+                    .write_all(line.as_bytes())
+                    .map_err(io(format!("preference-{}.jsonl", self.name)))?;
+                self.preference_parquet
+                    .push(vec![vec![system.clone(), user.clone()], vec![answer.clone()], vec![rejected]])?;
+                self.pair_tokens.push(tokens);
+                self.pair_rows += 1;
+                Some((self.pair_rows - 1, tokens))
+            }
+            None => None,
+        };
+        self.sft_parquet.push(vec![vec![system, user, answer]])?;
+        self.sft_tokens.push(example.sft_tokens);
+        self.sft_rows += 1;
+        self.pending_sources.push(ExampleSource {
+            source: example.source,
+            sft_tokens: example.sft_tokens,
+            preference_row: preference_row.map(|(r, _)| r),
+            preference_tokens: preference_row.map(|(_, t)| t),
+        });
+        if self.pending_sources.len() == FLAT_ROW_GROUP {
+            self.flush_sources()?;
+        }
+        Ok(())
+    }
+
+    fn flush_sources(&mut self) -> Result<(), FinetuneError> {
+        if self.pending_sources.is_empty() {
+            return Ok(());
+        }
+        let first = self.sources.rows;
+        self.sources.write(sources_columns(first, &self.pending_sources))?;
+        self.pending_sources.clear();
+        Ok(())
+    }
+
+    /// Closes the five files: their manifest entries, and the token statistics.
+    fn finish(
+        mut self,
+        staging: &Path,
+        files: &mut BTreeMap<String, FileEntry>,
+        tokens: &mut BTreeMap<String, TokenStats>,
+    ) -> Result<(), FinetuneError> {
+        let name = self.name;
+        self.flush_sources()?;
+        files.insert(
+            format!("sft-{name}.jsonl"),
+            close(&staging.join(format!("sft-{name}.jsonl")), self.sft_jsonl, self.sft_rows)?,
+        );
+        files.insert(format!("sft-{name}.parquet"), self.sft_parquet.finish()?);
+        files.insert(
+            format!("preference-{name}.jsonl"),
+            close(
+                &staging.join(format!("preference-{name}.jsonl")),
+                self.preference_jsonl,
+                self.pair_rows,
+            )?,
+        );
+        files.insert(format!("preference-{name}.parquet"), self.preference_parquet.finish()?);
+        files.insert(format!("sources-{name}.parquet"), self.sources.finish()?);
+        tokens.insert(format!("sft-{name}"), token_stats(&self.sft_tokens));
+        tokens.insert(format!("preference-{name}"), token_stats(&self.pair_tokens));
+        Ok(())
+    }
+}
+
+/// One kept example, rendered and validated (on any thread).
+struct Rendered {
+    split: usize,
+    project_id: String,
+    source: Source,
+    /// System, user, assistant.
+    messages: [Message; 3],
+    sft_tokens: usize,
+    /// The SFT JSONL line, with its newline.
+    sft_line: String,
+    /// The preference JSONL line, the rejected message and the pair's tokens.
+    pair: Option<(String, Message, usize)>,
+    /// Why there is no pair, when there is none.
+    no_pair: Option<&'static str>,
+}
+
+/// Renders one JSONL line (with its newline), validating it.
+fn jsonl_line<T: Serialize>(record: &T, kind: &'static str, validate: fn(&str) -> Result<(), String>) -> Result<String, FinetuneError> {
+    let mut line = serde_json::to_string(record).map_err(|e| FinetuneError::InvalidRecord {
+        kind,
+        reason: e.to_string(),
+    })?;
+    // The reason names the rule broken, never the content.
+    validate(&line).map_err(|reason| FinetuneError::InvalidRecord { kind, reason })?;
+    line.push('\n');
+    Ok(line)
+}
+
+/// Assigns a kept candidate to its split by project and renders its records.
+fn render(config: &FinetuneConfig, c: Candidate) -> Result<Rendered, FinetuneError> {
+    let weights = [config.split.train, config.split.validation, config.split.test];
+    let split = hive_core::routing::assign(&config.split.salt, &c.project_id, &weights)?;
+    let system = Message {
+        role: "system",
+        content: config.system_prompt.clone(),
+    };
+    let user = Message {
+        role: "user",
+        content: c.user,
+    };
+    let answer = Message {
+        role: "assistant",
+        content: c.kept,
+    };
+    let messages = [system, user, answer];
+    let sft_line = jsonl_line(&ChatRecord { messages: &messages }, "sft", validate_chat_line)?;
+    let (pair, no_pair) = match (c.rejected, c.rejected_tokens) {
+        (Some(rejected), Some(n)) => {
+            if n > config.tokens.max_tokens {
+                (None, Some("too_many_tokens"))
+            } else {
                 let rejected = Message {
                     role: "assistant",
                     content: rejected,
                 };
-                let n = tokens.messages(c.prompt.iter().chain([&rejected]));
-                if n > config.tokens.max_tokens {
-                    *dataset.no_pair.entry("too_many_tokens").or_default() += 1;
-                } else {
-                    target.pair_tokens.push(n.max(tokens.messages(c.prompt.iter().chain([&answer]))));
-                    target.pairs.push((c.prompt, answer, rejected));
-                }
+                let line = jsonl_line(
+                    &PreferenceRecord {
+                        input: ChatRecord { messages: &messages[..2] },
+                        preferred_output: [&messages[2]],
+                        non_preferred_output: [&rejected],
+                    },
+                    "preference",
+                    validate_preference_line,
+                )?;
+                (Some((line, rejected, n.max(c.sft_tokens))), None)
             }
-            (None, reason) => *dataset.no_pair.entry(reason.unwrap_or("unchanged")).or_default() += 1,
         }
-        let paired = target.pairs.len() > pairs_before;
-        target.sources.push(ExampleSource {
-            source: c.source,
-            sft_tokens,
-            preference_row: paired.then_some(pairs_before),
-            preference_tokens: paired.then(|| target.pair_tokens.last().copied()).flatten(),
-        });
-    }
-    for split in seen_projects.values() {
-        dataset.projects[*split] += 1;
-    }
-    Ok(dataset)
+        _ => (None, Some(c.no_pair.unwrap_or("unchanged"))),
+    };
+    Ok(Rendered {
+        split,
+        project_id: c.project_id,
+        source: c.source,
+        messages,
+        sft_tokens: c.sft_tokens,
+        sft_line,
+        pair,
+        no_pair,
+    })
 }
+
+/// Kept examples read back and rendered at a time.
+const RENDER_CHUNK: usize = 1024;
 
 /// Token statistics of one file.
 #[derive(Debug, Serialize)]
@@ -261,26 +546,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Renders JSONL, validating each line.
-fn jsonl<T: Serialize>(
-    records: impl Iterator<Item = T>,
-    kind: &'static str,
-    validate: fn(&str) -> Result<(), String>,
-) -> Result<Vec<u8>, FinetuneError> {
-    let mut out = Vec::new();
-    for record in records {
-        let line = serde_json::to_string(&record).map_err(|e| FinetuneError::InvalidRecord {
-            kind,
-            reason: e.to_string(),
-        })?;
-        // The reason names the rule broken, never the content.
-        validate(&line).map_err(|reason| FinetuneError::InvalidRecord { kind, reason })?;
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
-    }
-    Ok(out)
-}
-
 fn message_fields() -> Fields {
     Fields::from(vec![
         Field::new("role", DataType::Utf8, false),
@@ -318,34 +583,6 @@ fn messages_column<'a>(rows: impl Iterator<Item = Vec<&'a Message>>) -> Result<A
     )?))
 }
 
-/// Renders a Parquet file of `list<struct<role, content>>` columns, in row groups of
-/// 1 024 rows.
-fn parquet_file(columns: &[&str], rows: &[Vec<Vec<&Message>>]) -> Result<Vec<u8>, FinetuneError> {
-    let fail = |e: &dyn std::fmt::Display| FinetuneError::InvalidRecord {
-        kind: "parquet",
-        reason: e.to_string(),
-    };
-    let schema = Arc::new(Schema::new(
-        columns.iter().map(|c| Field::new(*c, messages_type(), false)).collect::<Vec<_>>(),
-    ));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(1024))
-        .build();
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(&schema), Some(props)).map_err(|e| fail(&e))?;
-    for chunk in rows.chunks(1024) {
-        let arrays = (0..columns.len())
-            .map(|c| messages_column(chunk.iter().map(|r| r[c].clone())))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(&e))?;
-        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| fail(&e))?;
-        writer.write(&batch).map_err(|e| fail(&e))?;
-    }
-    writer.close().map_err(|e| fail(&e))?;
-    Ok(buffer)
-}
-
 /// The lineage columns every `sources-*` and `excluded` row has.
 fn source_columns<'a, I: Iterator<Item = &'a Source> + Clone>(sources: &I) -> Vec<(&'static str, ArrayRef)> {
     let text = |f: fn(&Source) -> Option<&str>| -> ArrayRef { Arc::new(sources.clone().map(f).collect::<StringArray>()) };
@@ -372,48 +609,45 @@ fn optional_u64(values: impl Iterator<Item = Option<usize>>) -> ArrayRef {
 /// Lineage columns that always have a value (declared non-null in the schema).
 const REQUIRED: &[&str] = &["sft_row", "source_file", "source_row", "sft_tokens", "reason"];
 
-/// Renders a flat Parquet file (lineage tables) in one row group per 8 192 rows.
-fn flat_parquet(columns: Vec<(&'static str, ArrayRef)>) -> Result<Vec<u8>, FinetuneError> {
-    let fail = |e: &dyn std::fmt::Display| FinetuneError::InvalidRecord {
-        kind: "parquet",
-        reason: e.to_string(),
-    };
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), !REQUIRED.contains(name)))
-            .collect::<Vec<_>>(),
-    ));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(8192))
-        .build();
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect()).map_err(|e| fail(&e))?;
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, schema, Some(props)).map_err(|e| fail(&e))?;
-    writer.write(&batch).map_err(|e| fail(&e))?;
-    writer.close().map_err(|e| fail(&e))?;
-    Ok(buffer)
-}
-
-fn sources_file(split: &Split) -> Result<Vec<u8>, FinetuneError> {
+/// The columns of `sources-<split>.parquet` for `rows`, the first being SFT row `first`.
+fn sources_columns(first: usize, rows: &[ExampleSource]) -> Vec<(&'static str, ArrayRef)> {
     let mut columns = vec![(
         "sft_row",
-        Arc::new((0..split.sources.len() as u64).map(Some).collect::<UInt64Array>()) as ArrayRef,
+        Arc::new((first as u64..(first + rows.len()) as u64).map(Some).collect::<UInt64Array>()) as ArrayRef,
     )];
-    columns.extend(source_columns(&split.sources.iter().map(|s| &s.source)));
-    columns.push(("sft_tokens", optional_u64(split.sources.iter().map(|s| Some(s.sft_tokens)))));
-    columns.push(("preference_row", optional_u64(split.sources.iter().map(|s| s.preference_row))));
-    columns.push(("preference_tokens", optional_u64(split.sources.iter().map(|s| s.preference_tokens))));
-    flat_parquet(columns)
+    columns.extend(source_columns(&rows.iter().map(|s| &s.source)));
+    columns.push(("sft_tokens", optional_u64(rows.iter().map(|s| Some(s.sft_tokens)))));
+    columns.push(("preference_row", optional_u64(rows.iter().map(|s| s.preference_row))));
+    columns.push(("preference_tokens", optional_u64(rows.iter().map(|s| s.preference_tokens))));
+    columns
 }
 
-fn excluded_file(rows: &[Excluded]) -> Result<Vec<u8>, FinetuneError> {
+/// The columns of `excluded.parquet` for `rows`.
+fn excluded_columns(rows: &[crate::Excluded]) -> Vec<(&'static str, ArrayRef)> {
     let mut columns = source_columns(&rows.iter().map(|r| &r.source));
-    columns.push(("reason", Arc::new(rows.iter().map(|r| Some(r.reason)).collect::<StringArray>())));
-    flat_parquet(columns)
+    columns.push((
+        "reason",
+        Arc::new(rows.iter().map(|r| Some(r.reason.as_str())).collect::<StringArray>()),
+    ));
+    columns
 }
 
+/// Writes `excluded.parquet` from the exclusion records, a row group at a time.
+fn excluded_file(staging: &Path, store: &mut RecordStore, ids: &[usize]) -> Result<FileEntry, FinetuneError> {
+    let mut file = FlatParquet::create(staging.join("excluded.parquet"), excluded_columns(&[]))?;
+    for chunk in ids.chunks(FLAT_ROW_GROUP) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for id in chunk {
+            let bytes = store.get(*id)?;
+            rows.push(
+                crate::record::decode_excluded(&bytes)
+                    .ok_or_else(|| CoreError::io(staging, std::io::Error::other("a spilled exclusion does not decode")))?,
+            );
+        }
+        file.write(excluded_columns(&rows))?;
+    }
+    file.finish()
+}
 /// Lineage files: `sources-{split}.parquet` and `excluded.parquet`.
 fn is_lineage_file(name: &str) -> bool {
     name.starts_with("sources-") || name == "excluded.parquet"
@@ -479,64 +713,16 @@ fn swap_in(table: &Path, name: &str, staging: &Path, dir: &Path) -> Result<(), C
     hive_core::lake::sync_dir(table)
 }
 
-/// Every data file's name, rows and bytes, and token statistics per file.
-#[allow(clippy::type_complexity)]
-fn render_files(
-    dataset: &Dataset,
+/// Writes the dataset and its manifest from the kept candidates (record ids in the
+/// order they were kept); returns the output directory and what was written.
+pub(crate) fn write(
+    root: &Path,
+    options: &FinetuneOptions,
+    store: &mut RecordStore,
+    kept: &[usize],
     counts: &Counts,
-) -> Result<(Vec<(String, usize, Vec<u8>)>, BTreeMap<String, TokenStats>), FinetuneError> {
-    let mut files: Vec<(String, usize, Vec<u8>)> = Vec::new();
-    let mut tokens = BTreeMap::new();
-    for (split_name, split) in SPLITS.iter().zip(&dataset.splits) {
-        files.push((
-            format!("sft-{split_name}.jsonl"),
-            split.sft.len(),
-            jsonl(split.sft.iter().map(|m| ChatRecord { messages: m }), "sft", validate_chat_line)?,
-        ));
-        let sft_rows: Vec<Vec<Vec<&Message>>> = split.sft.iter().map(|m| vec![m.iter().collect()]).collect();
-        files.push((
-            format!("sft-{split_name}.parquet"),
-            split.sft.len(),
-            parquet_file(&["messages"], &sft_rows)?,
-        ));
-        files.push((
-            format!("preference-{split_name}.jsonl"),
-            split.pairs.len(),
-            jsonl(
-                split.pairs.iter().map(|(prompt, chosen, rejected)| PreferenceRecord {
-                    input: ChatRecord { messages: prompt },
-                    preferred_output: [chosen],
-                    non_preferred_output: [rejected],
-                }),
-                "preference",
-                validate_preference_line,
-            )?,
-        ));
-        let pair_rows: Vec<Vec<Vec<&Message>>> = split
-            .pairs
-            .iter()
-            .map(|(prompt, chosen, rejected)| vec![prompt.iter().collect(), vec![chosen], vec![rejected]])
-            .collect();
-        files.push((
-            format!("preference-{split_name}.parquet"),
-            split.pairs.len(),
-            parquet_file(&["prompt", "chosen", "rejected"], &pair_rows)?,
-        ));
-        files.push((format!("sources-{split_name}.parquet"), split.sources.len(), sources_file(split)?));
-        tokens.insert(format!("sft-{split_name}"), token_stats(&split.sft_tokens));
-        tokens.insert(format!("preference-{split_name}"), token_stats(&split.pair_tokens));
-    }
-
-    files.push((
-        "excluded.parquet".to_owned(),
-        counts.excluded_rows.len(),
-        excluded_file(&counts.excluded_rows)?,
-    ));
-    Ok((files, tokens))
-}
-
-/// Writes the dataset and its manifest; returns the output directory.
-pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, counts: &Counts) -> Result<PathBuf, FinetuneError> {
+) -> Result<(PathBuf, Written), FinetuneError> {
+    use rayon::prelude::*;
     let table = root.join(TABLE);
     let name = options.date.dir_name();
     let dir = table.join(&name);
@@ -545,15 +731,59 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     // run's staging directory.
     let _lock = hive_core::lake::lock_part(&dir, "dataset")?;
     remove_stale(&table, &name)?;
-    let (files, tokens) = render_files(dataset, counts)?;
-    let sft_examples = dataset.sft_examples();
-    let by_split = |f: &dyn Fn(&Split) -> usize| {
-        SPLITS
-            .iter()
-            .zip(&dataset.splits)
-            .map(|(n, s)| (*n, f(s)))
-            .collect::<BTreeMap<_, _>>()
+    std::fs::create_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
+
+    let mut splits = [
+        SplitFiles::create(&staging, SPLITS[0])?,
+        SplitFiles::create(&staging, SPLITS[1])?,
+        SplitFiles::create(&staging, SPLITS[2])?,
+    ];
+    let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
+    for chunk in kept.chunks(RENDER_CHUNK) {
+        let mut records = Vec::with_capacity(chunk.len());
+        for id in chunk {
+            records.push(store.get(*id)?.into_owned());
+        }
+        let rendered = records
+            .into_par_iter()
+            .map(|bytes| {
+                let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
+                render(&options.config, candidate)
+            })
+            .collect::<Result<Vec<_>, FinetuneError>>()?;
+        for example in rendered {
+            if let Some(reason) = example.no_pair {
+                *no_pair.entry(reason).or_default() += 1;
+            }
+            if !seen_projects.contains_key(&example.project_id) {
+                seen_projects.insert(example.project_id.clone(), example.split);
+            }
+            splits[example.split].push(&staging, example)?;
+        }
+    }
+    let mut projects = [0usize; 3];
+    for split in seen_projects.values() {
+        projects[*split] += 1;
+    }
+    let sft_rows = [splits[0].sft_rows, splits[1].sft_rows, splits[2].sft_rows];
+    let pair_rows = [splits[0].pair_rows, splits[1].pair_rows, splits[2].pair_rows];
+    let mut files = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
+    for split in splits {
+        split.finish(&staging, &mut files, &mut tokens)?;
+    }
+    files.insert(
+        "excluded.parquet".to_owned(),
+        excluded_file(&staging, store, &counts.excluded_rows)?,
+    );
+
+    let written = Written {
+        sft_examples: sft_rows.iter().sum::<usize>() as u64,
+        sft_train_examples: sft_rows[TRAIN] as u64,
+        preference_pairs: pair_rows.iter().sum::<usize>() as u64,
     };
+    let by_split = |rows: &[usize; 3]| SPLITS.iter().copied().zip(rows.iter().copied()).collect::<BTreeMap<_, _>>();
     let mut manifest = Manifest {
         dataset: TABLE,
         format_version: FORMAT_VERSION,
@@ -563,16 +793,16 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
         partitions_read: &counts.partitions,
         inputs: &counts.inputs,
         input_rows: counts.input_rows,
-        sft_examples: by_split(&|s| s.sft.len()),
-        preference_pairs: by_split(&|s| s.pairs.len()),
-        projects: SPLITS.iter().copied().zip(dataset.projects).collect(),
+        sft_examples: by_split(&sft_rows),
+        preference_pairs: by_split(&pair_rows),
+        projects: SPLITS.iter().copied().zip(projects).collect(),
         excluded: &counts.excluded,
         quarantine: QuarantineEntry {
             rows: counts.quarantined,
             file: counts.quarantine_file.as_deref(),
         },
-        no_preference_pair: &dataset.no_pair,
-        reconciled: counts.input_rows == sft_examples + counts.excluded.values().sum::<u64>()
+        no_preference_pair: &no_pair,
+        reconciled: counts.input_rows == written.sft_examples + counts.excluded.values().sum::<u64>()
             && counts
                 .inputs
                 .iter()
@@ -596,20 +826,9 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
             rules: RulesEntry::new(options.config.secrets.min_entropy),
         },
         tokens,
-        files: BTreeMap::new(),
+        files,
         config: &options.config,
     };
-    for (file, rows, bytes) in &files {
-        manifest.files.insert(
-            file.clone(),
-            FileEntry {
-                rows: *rows,
-                bytes: bytes.len(),
-                sha256: sha256_hex(bytes),
-            },
-        );
-        write_atomically(&staging.join(file), bytes)?;
-    }
     let mut listing = String::new();
     // The digest identifies the records, so lineage files (which name the input parts,
     // and so differ between a sharded and a one-shard night) are left out of it.
@@ -625,9 +844,10 @@ pub(crate) fn write(root: &Path, options: &FinetuneOptions, dataset: &Dataset, c
     })?;
     json.push('\n');
     write_atomically(&staging.join("manifest.json"), json.as_bytes())?;
+    hive_core::lake::sync_dir(&staging)?;
 
     swap_in(&table, &name, &staging, &dir)?;
-    Ok(dir)
+    Ok((dir, written))
 }
 
 /// The card's YAML front matter.

@@ -41,6 +41,7 @@ const JOB: &str = "build-finetune";
 ///   build-finetune --data-root target/sample-run/lake --date 2026-10-17 --days 12 \
 ///       --config data/sample/finetune.yaml
 ///   build-finetune --date 2026-10-12 --days 7 --config finetune.yaml --log-format json
+///   build-finetune --date 2026-10-12 --days 7 --threads 8 --memory-budget 1073741824 --spill-dir /scratch
 #[derive(Debug, Parser)]
 #[command(name = "build-finetune", version, verbatim_doc_comment)]
 struct Cli {
@@ -54,6 +55,21 @@ struct Cli {
     /// YAML recipe (token limit, filters, dedup, split, secrets); unknown keys are errors.
     #[arg(long, env = env::FINETUNE_CONFIG, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Worker threads for filtering, secret scanning, token counting and MinHash; 0 uses one
+    /// per core. The output bytes do not depend on it.
+    #[arg(long, env = env::THREADS, default_value_t = 0)]
+    threads: usize,
+
+    /// Bytes of candidate records (kept and generated texts, shingle sets, lineage) held in
+    /// memory; the rest waits in a temporary file in --spill-dir, so memory does not grow with
+    /// the days read. The output bytes do not depend on it.
+    #[arg(long, env = env::FINETUNE_MEMORY_BUDGET, default_value_t = 512 << 20, value_name = "BYTES")]
+    memory_budget: u64,
+
+    /// Directory of the temporary spill file (default: the system's temporary directory).
+    #[arg(long, env = env::SPILL_DIR, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -69,6 +85,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         days: cli.days,
         config,
         quiet: cli.common.log.quiet,
+        threads: cli.threads,
+        memory_budget: cli.memory_budget,
+        spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
     };
     let summary = hive_finetune::run(&options).job_context(|| format!("building fine-tuning datasets for {}", options.date))?;
     tracing::info!(
