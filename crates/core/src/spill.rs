@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -23,17 +23,21 @@ pub struct Span {
     pub len: u64,
 }
 
-/// An append-only temporary file, opened on the first write. Reads may interleave with
-/// writes (the buffer is flushed first).
+/// An append-only temporary file, opened on the first write. Reads take `&self`, so
+/// threads can share it, and may interleave with writes: the bytes not yet written to
+/// the file are read from the write buffer.
 pub struct SpillFile {
     dir: PathBuf,
     /// Names the file in errors and the log line, e.g. `build-finetune`.
     owner: &'static str,
-    writer: Option<BufWriter<File>>,
-    /// Bytes not yet flushed to the file.
-    dirty: bool,
-    len: u64,
+    file: Option<File>,
+    /// Appended bytes not yet in the file; they start at `flushed`.
+    buffer: Vec<u8>,
+    flushed: u64,
 }
+
+/// Bytes buffered before they are written to the file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 impl SpillFile {
     /// A spill file in `dir`, not created until something is appended.
@@ -41,57 +45,62 @@ impl SpillFile {
         Self {
             dir: dir.to_owned(),
             owner,
-            writer: None,
-            dirty: false,
-            len: 0,
+            file: None,
+            buffer: Vec::new(),
+            flushed: 0,
         }
     }
 
     /// Appends `bytes`; returns where they are.
     pub fn append(&mut self, bytes: &[u8]) -> Result<Span, CoreError> {
-        if self.writer.is_none() {
+        if self.file.is_none() {
             let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.io_error(e))?;
             tracing::info!(dir = %self.dir.display(), owner = self.owner, "over the memory budget: spilling to a temporary file");
-            self.writer = Some(BufWriter::with_capacity(1 << 20, file));
+            self.file = Some(file);
         }
-        let result = match self.writer.as_mut() {
-            Some(writer) => writer.write_all(bytes),
-            None => Err(std::io::Error::other("spill file not open")),
-        };
-        result.map_err(|e| self.io_error(e))?;
-        self.dirty = true;
         let span = Span {
-            offset: self.len,
+            offset: self.bytes(),
             len: bytes.len() as u64,
         };
-        self.len += span.len;
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= WRITE_BUFFER {
+            let written = match self.file.as_mut() {
+                Some(file) => file.write_all(&self.buffer),
+                None => Err(std::io::Error::other("spill file not open")),
+            };
+            written.map_err(|e| self.io_error(e))?;
+            self.flushed += self.buffer.len() as u64;
+            self.buffer.clear();
+        }
         Ok(span)
     }
 
     /// Reads back what [`SpillFile::append`] wrote at `span`.
-    pub fn read(&mut self, span: Span) -> Result<Vec<u8>, CoreError> {
-        let len = usize::try_from(span.len).map_err(|_| self.io_error(std::io::Error::other("spilled record too large")))?;
-        if span.offset + span.len > self.len {
-            return Err(self.io_error(std::io::Error::other("read past the end of the spill file")));
+    pub fn read(&self, span: Span) -> Result<Vec<u8>, CoreError> {
+        let corrupt = |what: &str| self.io_error(std::io::Error::other(what.to_owned()));
+        let len = usize::try_from(span.len).map_err(|_| corrupt("spilled record too large"))?;
+        let end = span.offset.checked_add(span.len).ok_or_else(|| corrupt("bad span"))?;
+        if end > self.bytes() {
+            return Err(corrupt("read past the end of the spill file"));
         }
-        if self.dirty {
-            let flushed = self.writer.as_mut().map_or(Ok(()), BufWriter::flush);
-            flushed.map_err(|e| self.io_error(e))?;
-            self.dirty = false;
-        }
-        let file = self
-            .writer
-            .as_ref()
-            .map(BufWriter::get_ref)
-            .ok_or_else(|| self.io_error(std::io::Error::other("spill file read before any write")))?;
         let mut bytes = vec![0; len];
-        file.read_exact_at(&mut bytes, span.offset).map_err(|e| self.io_error(e))?;
+        // The part already in the file, then the part still in the buffer.
+        let in_file = usize::try_from(self.flushed.saturating_sub(span.offset).min(span.len)).unwrap_or(len);
+        if in_file > 0 {
+            let file = self.file.as_ref().ok_or_else(|| corrupt("spill file read before any write"))?;
+            file.read_exact_at(&mut bytes[..in_file], span.offset)
+                .map_err(|e| self.io_error(e))?;
+        }
+        if in_file < len {
+            let from = usize::try_from(span.offset + in_file as u64 - self.flushed).map_err(|_| corrupt("bad span"))?;
+            bytes[in_file..].copy_from_slice(&self.buffer[from..from + (len - in_file)]);
+        }
         Ok(bytes)
     }
 
-    /// Bytes written so far.
+    /// Bytes appended so far.
     pub fn bytes(&self) -> u64 {
-        self.len
+        self.flushed + self.buffer.len() as u64
     }
 
     fn io_error(&self, source: std::io::Error) -> CoreError {
@@ -156,13 +165,10 @@ impl RecordStore {
     }
 
     /// Record `id`: borrowed when in memory, read back when spilled.
-    pub fn get(&mut self, id: usize) -> Result<Cow<'_, [u8]>, CoreError> {
+    pub fn get(&self, id: usize) -> Result<Cow<'_, [u8]>, CoreError> {
         match self.entries.get(id) {
             Some(Entry::InMemory(bytes)) => Ok(Cow::Borrowed(bytes)),
-            Some(Entry::OnDisk(span)) => {
-                let span = *span;
-                self.file.read(span).map(Cow::Owned)
-            }
+            Some(Entry::OnDisk(span)) => self.file.read(*span).map(Cow::Owned),
             None => Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
         }
     }
@@ -331,6 +337,13 @@ mod tests {
         assert_eq!(store.stats().records_spilled, 3);
         assert_eq!(store.stats().bytes_spilled, 11);
         assert!(store.get(6).is_err());
+        // Records past the write buffer are read from the file, later ones from the buffer.
+        let big: Vec<u8> = (0..WRITE_BUFFER + 17).map(|i| (i % 251) as u8).collect();
+        let a = store.push(big.clone()).expect("push");
+        let b = store.push(b"after".to_vec()).expect("push");
+        assert_eq!(store.get(a).expect("get").as_ref(), big.as_slice());
+        assert_eq!(store.get(b).expect("get").as_ref(), b"after");
+        assert_eq!(store.get(4).expect("get").as_ref(), b"lmnopq");
         // The file has no name: nothing is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 0);
     }

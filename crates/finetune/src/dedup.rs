@@ -88,22 +88,62 @@ pub fn shingles(text: &str, size: usize) -> Vec<u64> {
 
 /// Jaccard similarity of two sorted sets without repeats (what [`shingles`] returns).
 pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() && b.is_empty() {
+    jaccard_iter(a, b.iter().copied())
+}
+
+/// [`jaccard`] with the second set read in place (e.g. from a stored record).
+pub fn jaccard_iter(a: &[u64], b: impl ExactSizeIterator<Item = u64>) -> f64 {
+    let b_len = b.len();
+    if a.is_empty() && b_len == 0 {
         return 1.0;
     }
-    let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                inter += 1;
-                i += 1;
-                j += 1;
-            }
+    let (mut i, mut inter) = (0, 0usize);
+    for y in b {
+        while i < a.len() && a[i] < y {
+            i += 1;
+        }
+        if i == a.len() {
+            break;
+        }
+        if a[i] == y {
+            inter += 1;
+            i += 1;
         }
     }
-    inter as f64 / (a.len() + b.len() - inter) as f64
+    inter as f64 / (a.len() + b_len - inter) as f64
+}
+
+/// Whether `jaccard(a, b) >= threshold`, exactly as that comparison decides, but
+/// sooner: when the smaller set is too small for the threshold (Jaccard is at most
+/// |small| / |large|), or when the merge can no longer reach it. The bounds are
+/// computed with the same floating-point division as [`jaccard`], which is monotonic,
+/// so the answer never differs.
+pub fn at_least(a: &[u64], b: impl ExactSizeIterator<Item = u64>, threshold: f64) -> bool {
+    let b_len = b.len();
+    if a.is_empty() && b_len == 0 {
+        return 1.0 >= threshold;
+    }
+    let ratio = |inter: usize| inter as f64 / (a.len() + b_len - inter) as f64;
+    if ratio(a.len().min(b_len)) < threshold {
+        return false;
+    }
+    let (mut i, mut inter) = (0, 0usize);
+    for (seen, y) in b.enumerate() {
+        while i < a.len() && a[i] < y {
+            i += 1;
+        }
+        if i == a.len() {
+            break;
+        }
+        if a[i] == y {
+            inter += 1;
+            i += 1;
+        }
+        if seen % 64 == 63 && ratio(inter + (a.len() - i).min(b_len - seen - 1)) < threshold {
+            return false;
+        }
+    }
+    ratio(inter) >= threshold
 }
 
 /// The Mersenne prime 2^61 - 1, modulus of the MinHash hash functions.
@@ -212,105 +252,156 @@ impl MinHasher {
 /// No next document in an LSH bucket.
 const END: u32 = u32::MAX;
 
-/// The sequential deduplicator: feed fingerprints in order with [`Deduplicator::offer`].
+/// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
 /// It holds the exact digests, and per band a map from band hash to the last document
 /// indexed in that bucket, chained to the earlier ones: about 32 bytes per document and
-/// band. Shingle sets stay with the caller, who hands one over when a candidate must be
-/// verified, so they can wait on disk.
+/// band. Shingle sets stay with the caller, who is asked whether two documents are near
+/// duplicates, so they can wait on disk.
 pub struct Deduplicator {
-    threshold: f64,
     exact: HashSet<[u8; 32]>,
     /// Per band: band hash -> the latest indexed document in that bucket.
     heads: Vec<HashMap<u64, u32>>,
     /// `next[doc * bands + band]`: the document indexed before `doc` in its bucket of
     /// `band`, or [`END`].
     next: Vec<u32>,
-    /// Documents in the LSH index.
-    indexed: u32,
+    /// The caller's id of each indexed document.
+    ids: Vec<usize>,
     stats: DedupStats,
 }
 
-/// The decision on one document, and the LSH index number it got if kept and indexed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Offer {
-    pub verdict: Verdict,
-    /// Set when the document was kept and entered the LSH index: later calls of the
-    /// `shingles_of` callback name it by this number (0, 1, ... in keep order).
-    pub indexed: Option<u32>,
+/// One document offered: the caller's id for it and its fingerprint.
+pub struct Document<'a> {
+    pub id: usize,
+    pub digest: [u8; 32],
+    pub bands: &'a [u64],
+    pub shingles: &'a [u64],
 }
 
 impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
         Self {
-            threshold: config.threshold,
             exact: HashSet::new(),
             heads: vec![HashMap::new(); config.bands],
             next: Vec::new(),
-            indexed: 0,
+            ids: Vec::new(),
             stats: DedupStats::default(),
         }
     }
 
-    /// Decides on a document given every document kept so far, and remembers it if
-    /// kept. `shingles_of(i)` returns the shingle set of indexed document `i`.
-    ///
-    /// A new document is compared only with documents that were kept, never with ones
-    /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
-    pub fn offer<E>(
-        &mut self,
-        digest: [u8; 32],
-        bands: &[u64],
-        shingles: &[u64],
-        mut shingles_of: impl FnMut(u32) -> Result<Vec<u64>, E>,
-    ) -> Result<Offer, E> {
-        if !self.exact.insert(digest) {
-            self.stats.exact_duplicates += 1;
-            return Ok(Offer {
-                verdict: Verdict::ExactDuplicate,
-                indexed: None,
-            });
-        }
-        if shingles.is_empty() {
-            return Ok(Offer {
-                verdict: Verdict::Keep,
-                indexed: None,
-            });
-        }
+    /// Indexed documents sharing a band with `bands`, from index `from` on, in the
+    /// order they were kept.
+    fn candidates(&self, bands: &[u64], from: u32) -> Vec<u32> {
         let nbands = self.heads.len();
-        // Candidates in the order they were kept, so the verdict and the counts do not
-        // depend on hash-map iteration order.
-        let mut candidates: Vec<u32> = Vec::new();
+        let mut out: Vec<u32> = Vec::new();
         for (band, key) in bands.iter().enumerate() {
             let mut at = self.heads.get(band).and_then(|m| m.get(key)).copied().unwrap_or(END);
-            while at != END {
-                candidates.push(at);
+            while at != END && at >= from {
+                out.push(at);
                 at = self.next[at as usize * nbands + band];
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for other in candidates {
-            self.stats.candidate_pairs += 1;
-            if jaccard(shingles, &shingles_of(other)?) >= self.threshold {
-                self.stats.near_duplicates += 1;
-                return Ok(Offer {
-                    verdict: Verdict::NearDuplicate,
-                    indexed: None,
-                });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Decides on each of `docs`, in order, given every document kept before it, and
+    /// remembers the kept ones. `near(id, shingles)` tells whether the document the
+    /// caller calls `id` (one offered earlier and kept) has a Jaccard similarity to
+    /// `shingles` of at least the threshold (see [`at_least`]).
+    ///
+    /// A new document is compared only with documents that were kept, never with ones
+    /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
+    /// Candidates are verified in the order they were kept and the first similar one
+    /// decides. The documents of a batch are verified against those kept before the
+    /// batch in parallel, then against those kept within the batch one by one: the
+    /// verdicts and the counts are those of offering the documents one at a time,
+    /// whatever the threads and the batch size.
+    pub fn offer<E: Send>(
+        &mut self,
+        docs: &[Document<'_>],
+        near: impl Fn(usize, &[u64]) -> Result<bool, E> + Sync,
+    ) -> Result<Vec<Verdict>, E> {
+        use rayon::prelude::*;
+        // Exact duplicates first: a document's digest is remembered whatever the
+        // near-duplicate verdict, so this does not depend on it.
+        let exact: Vec<bool> = docs.iter().map(|d| !self.exact.insert(d.digest)).collect();
+        let before = u32::try_from(self.ids.len()).unwrap_or(END);
+        // Against the documents kept before the batch: `Err(i)` when candidate `i` is
+        // the first similar one, else `Ok(n)`, n candidates all below the threshold.
+        let this = &*self;
+        let earlier = docs
+            .par_iter()
+            .zip(&exact)
+            .map(|(d, &exact)| {
+                if exact || d.shingles.is_empty() {
+                    return Ok(Ok(0));
+                }
+                let candidates = this.candidates(d.bands, 0);
+                for (i, &other) in candidates.iter().enumerate() {
+                    if near(this.ids[other as usize], d.shingles)? {
+                        return Ok(Err(i));
+                    }
+                }
+                Ok(Ok(candidates.len()))
+            })
+            .collect::<Result<Vec<Result<usize, usize>>, E>>()?;
+        let mut verdicts = Vec::with_capacity(docs.len());
+        for ((d, exact), earlier) in docs.iter().zip(exact).zip(earlier) {
+            if exact {
+                self.stats.exact_duplicates += 1;
+                verdicts.push(Verdict::ExactDuplicate);
+                continue;
             }
-            self.stats.candidates_below_threshold += 1;
+            if d.shingles.is_empty() {
+                verdicts.push(Verdict::Keep);
+                continue;
+            }
+            let mut below = match earlier {
+                Err(first) => {
+                    self.near_duplicate(first as u64);
+                    verdicts.push(Verdict::NearDuplicate);
+                    continue;
+                }
+                Ok(below) => below as u64,
+            };
+            // Then against the documents kept earlier in this batch.
+            let mut verdict = Verdict::Keep;
+            for other in self.candidates(d.bands, before) {
+                if near(self.ids[other as usize], d.shingles)? {
+                    verdict = Verdict::NearDuplicate;
+                    break;
+                }
+                below += 1;
+            }
+            if verdict == Verdict::NearDuplicate {
+                self.near_duplicate(below);
+            } else {
+                self.stats.candidate_pairs += below;
+                self.stats.candidates_below_threshold += below;
+                self.index(d);
+            }
+            verdicts.push(verdict);
         }
-        let index = self.indexed;
-        self.indexed += 1;
-        for (band, key) in bands.iter().enumerate() {
+        Ok(verdicts)
+    }
+
+    /// Counts a near duplicate found after `below` candidates below the threshold.
+    fn near_duplicate(&mut self, below: u64) {
+        self.stats.candidate_pairs += below + 1;
+        self.stats.candidates_below_threshold += below;
+        self.stats.near_duplicates += 1;
+    }
+
+    /// Puts a kept document in the LSH index.
+    fn index(&mut self, d: &Document<'_>) {
+        let index = u32::try_from(self.ids.len()).unwrap_or(END - 1);
+        self.ids.push(d.id);
+        for (band, key) in d.bands.iter().enumerate() {
             let previous = self.heads[band].insert(*key, index).unwrap_or(END);
             self.next.push(previous);
         }
-        Ok(Offer {
-            verdict: Verdict::Keep,
-            indexed: Some(index),
-        })
     }
 
     /// What the deduplicator did so far.
@@ -344,6 +435,7 @@ mod tests {
     /// Deduplicates texts with the shingle sets in memory: what the job does, without
     /// the record store.
     struct TextDedup {
+        threshold: f64,
         hasher: MinHasher,
         dedup: Deduplicator,
         sets: Vec<Vec<u64>>,
@@ -352,6 +444,7 @@ mod tests {
     impl TextDedup {
         fn new(config: &DedupConfig) -> Self {
             Self {
+                threshold: config.threshold,
                 hasher: MinHasher::new(config),
                 dedup: Deduplicator::new(config),
                 sets: Vec::new(),
@@ -359,16 +452,39 @@ mod tests {
         }
 
         fn offer(&mut self, text: &str) -> Verdict {
-            let fp = self.hasher.fingerprint(text);
-            let sets = &self.sets;
-            let offer = self
+            self.offer_all(&[text])[0]
+        }
+
+        /// Offers texts as one batch.
+        fn offer_all(&mut self, texts: &[&str]) -> Vec<Verdict> {
+            let fps: Vec<Fingerprint> = texts.iter().map(|t| self.hasher.fingerprint(t)).collect();
+            let first = self.sets.len();
+            let docs: Vec<Document<'_>> = fps
+                .iter()
+                .enumerate()
+                .map(|(i, fp)| Document {
+                    id: first + i,
+                    digest: fp.digest,
+                    bands: &fp.bands,
+                    shingles: &fp.shingles,
+                })
+                .collect();
+            // Every offered set is reachable by its id (only kept ones are asked for).
+            let all: Vec<&[u64]> = self
+                .sets
+                .iter()
+                .map(Vec::as_slice)
+                .chain(fps.iter().map(|f| f.shingles.as_slice()))
+                .collect();
+            let threshold = self.threshold;
+            let verdicts = self
                 .dedup
-                .offer(fp.digest, &fp.bands, &fp.shingles, |i| Ok::<_, ()>(sets[i as usize].clone()))
+                .offer(&docs, |id, mine| Ok::<_, ()>(at_least(mine, all[id].iter().copied(), threshold)))
                 .expect("in memory");
-            if offer.indexed.is_some() {
-                self.sets.push(fp.shingles);
-            }
-            offer.verdict
+            drop(docs);
+            drop(all);
+            self.sets.extend(fps.into_iter().map(|f| f.shingles));
+            verdicts
         }
     }
 
@@ -489,6 +605,81 @@ mod tests {
             assert_eq!(shingles(text, size), expected, "size {size}");
         }
         assert!(shingles("  \n ", 5).is_empty());
+    }
+
+    #[test]
+    fn a_batch_decides_and_counts_as_one_by_one_offers() {
+        // Near duplicates of each other inside one batch and across batches, exact
+        // copies, and a chain: the verdicts and every count equal offering one at a time.
+        let mut texts: Vec<String> = Vec::new();
+        for seed in 0..12 {
+            let base = file(seed % 4, 30);
+            texts.push(base.replacen(&format!("route_{}(", seed % 7), "other(", 1));
+            texts.push(base.replace('\n', "\r\n"));
+            texts.push(format!("{base}fn extra_{seed}() {{}}\n"));
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let config = DedupConfig::default();
+        let mut one = TextDedup::new(&config);
+        let singles: Vec<Verdict> = refs.iter().map(|t| one.offer(t)).collect();
+        for batch in [1, 2, 5, 7, refs.len()] {
+            let mut many = TextDedup::new(&config);
+            let verdicts: Vec<Verdict> = refs.chunks(batch).flat_map(|c| many.offer_all(c)).collect();
+            assert_eq!(verdicts, singles, "batch {batch}");
+            assert_eq!(many.dedup.stats(), one.dedup.stats(), "batch {batch}");
+        }
+        let stats = one.dedup.stats();
+        assert!(
+            stats.exact_duplicates > 0 && stats.near_duplicates > 0 && stats.candidates_below_threshold > 0,
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn at_least_agrees_with_the_jaccard_comparison() {
+        // Random sets of many sizes and overlaps, thresholds on and around the values
+        // that occur: the shortcut answers exactly as `jaccard(a, b) >= t`.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let universe = 1 + next() % 400;
+            let set = |n: u64, next: &mut dyn FnMut() -> u64| {
+                let mut v: Vec<u64> = (0..n).map(|_| next() % universe).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let (na, nb) = (next() % 300, next() % 300);
+            let a = set(na, &mut next);
+            let b = set(nb, &mut next);
+            let j = jaccard(&a, &b);
+            assert_eq!(jaccard_iter(&a, b.iter().copied()), j);
+            for t in [
+                0.0,
+                0.3,
+                0.5,
+                0.7,
+                0.9,
+                1.0,
+                j,
+                j + f64::EPSILON,
+                j - f64::EPSILON,
+                (next() % 1000) as f64 / 1000.0,
+            ] {
+                assert_eq!(
+                    at_least(&a, b.iter().copied(), t),
+                    j >= t,
+                    "|a|={} |b|={} j={j} t={t}",
+                    a.len(),
+                    b.len()
+                );
+            }
+        }
     }
 
     #[test]

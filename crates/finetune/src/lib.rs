@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns, typed};
@@ -33,7 +34,7 @@ use hive_core::spill::RecordStore;
 use hive_core::{CoreError, PartitionDate};
 
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
-use crate::dedup::{Deduplicator, MinHasher, Verdict};
+use crate::dedup::{Deduplicator, Document, MinHasher, Verdict};
 use crate::format::Message;
 use hive_secrets::Scanner;
 
@@ -239,6 +240,12 @@ impl TokenCounter {
         self.bpe.count_ordinary(text)
     }
 
+    /// Tokens of `prompt` followed by an assistant message of `content`: what
+    /// [`TokenCounter::messages`] counts for that conversation.
+    pub fn with_answer(&self, prompt: &[Message], content: &str) -> usize {
+        self.messages(prompt) + 3 + self.text("assistant") + self.text(content)
+    }
+
     /// Tokens of a conversation: 3 per message of framing, its role and content, and 3
     /// priming the reply (OpenAI cookbook's `num_tokens_from_messages`).
     pub fn messages<'a>(&self, messages: impl IntoIterator<Item = &'a Message>) -> usize {
@@ -366,6 +373,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     // lake's convention, with the field at fault and the row, scrubbed, as payload.
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
     let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
+    let started = std::time::Instant::now();
     for date in dates {
         counts.partitions.push(date.to_string());
         let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
@@ -386,37 +394,23 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
         }
     }
     progress.finish();
+    tracing::info!(
+        rows = counts.input_rows,
+        candidates = keys.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        threads = rayon::current_num_threads(),
+        "rows read, filtered and fingerprinted"
+    );
+    let started = std::time::Instant::now();
 
     // Dedup in a fixed order (earliest generation first, then input order), before the
     // split, so no duplicate can straddle two splits.
     keys.sort_unstable();
-    let mut dedup = Deduplicator::new(&options.config.dedup);
-    // LSH index number -> record, to fetch a kept document's shingles for verification.
-    let mut indexed: Vec<usize> = Vec::new();
-    let mut kept = Vec::new();
-    for (_, id) in keys {
-        let (digest, bands, shingles) = record::fingerprint(&store.get(id)?).ok_or_else(|| corrupt(options))?;
-        let offer = dedup.offer(digest, &bands, &shingles, |other| {
-            let bytes = store.get(indexed[other as usize])?;
-            record::fingerprint(&bytes).map(|(_, _, s)| s).ok_or_else(|| corrupt(options))
-        })?;
-        let reason = match offer.verdict {
-            Verdict::Keep => {
-                kept.push(id);
-                if offer.indexed.is_some() {
-                    indexed.push(id);
-                }
-                continue;
-            }
-            Verdict::ExactDuplicate => "exact_duplicate",
-            Verdict::NearDuplicate => "near_duplicate",
-        };
-        let candidate = record::decode_candidate(&store.get(id)?).ok_or_else(|| corrupt(options))?;
-        counts.exclude(&mut store, &candidate.source, reason)?;
-    }
-    drop(indexed);
-    counts.dedup = dedup.stats();
-    drop(dedup);
+    let order: Vec<usize> = keys.into_iter().map(|(_, id)| id).collect();
+    let kept = deduplicate(options, &mut store, &order, &mut counts)?;
+    drop(order);
+    tracing::info!(kept = kept.len(), seconds = started.elapsed().as_secs_f64(), "deduplicated");
+    let started = std::time::Instant::now();
 
     counts.quarantined = quarantine.total();
     let quarantine_part = quarantine.commit()?;
@@ -430,8 +424,57 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
             "candidate records over the memory budget were spilled to disk"
         );
     }
-    let (dir, written) = output::write(root, options, &mut store, &kept, &counts)?;
+    let (dir, written) = output::write(root, options, &store, &kept, &counts)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "dataset written");
     Ok((counts, written, dir))
+}
+
+/// Offers the candidates (record ids, in dedup order) to the deduplicator, a batch at a
+/// time; counts the duplicates as exclusions. Returns the kept ones, in order.
+fn deduplicate(
+    options: &FinetuneOptions,
+    store: &mut RecordStore,
+    order: &[usize],
+    counts: &mut Counts,
+) -> Result<Vec<usize>, FinetuneError> {
+    let threshold = options.config.dedup.threshold;
+    let mut dedup = Deduplicator::new(&options.config.dedup);
+    let mut kept = Vec::new();
+    for batch in order.chunks(DEDUP_BATCH) {
+        let fingerprints = batch
+            .par_iter()
+            .map(|id| record::fingerprint(&store.get(*id)?).ok_or_else(|| corrupt(options)))
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        let docs: Vec<Document<'_>> = batch
+            .iter()
+            .zip(&fingerprints)
+            .map(|(id, (digest, bands, shingles))| Document {
+                id: *id,
+                digest: *digest,
+                bands,
+                shingles,
+            })
+            .collect();
+        let verdicts = dedup.offer(&docs, |other, mine| {
+            let bytes = store.get(other)?;
+            let theirs = record::shingles(&bytes).ok_or_else(|| corrupt(options))?;
+            Ok::<_, CoreError>(dedup::at_least(mine, theirs.iter(), threshold))
+        })?;
+        for (id, verdict) in batch.iter().zip(verdicts) {
+            let reason = match verdict {
+                Verdict::Keep => {
+                    kept.push(*id);
+                    continue;
+                }
+                Verdict::ExactDuplicate => "exact_duplicate",
+                Verdict::NearDuplicate => "near_duplicate",
+            };
+            let candidate = record::decode_candidate(&store.get(*id)?).ok_or_else(|| corrupt(options))?;
+            counts.exclude(store, &candidate.source, reason)?;
+        }
+    }
+    counts.dedup = dedup.stats();
+    Ok(kept)
 }
 
 /// A record the store gave back does not decode: the spill file changed under the run.
@@ -572,6 +615,8 @@ struct RowOutcome {
 
 /// Rows per batch read: enough work per batch to keep every thread busy.
 const BATCH_ROWS: usize = 1024;
+/// Candidates deduplicated per batch (verified in parallel against those kept before).
+const DEDUP_BATCH: usize = 1024;
 
 /// Reads one `edits` part batch by batch and turns its rows into candidates or
 /// exclusions: each batch's rows in parallel, the outcomes taken in row order.
@@ -583,7 +628,6 @@ fn read_edits(
     sink: &mut Sink<'_>,
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
-    use rayon::prelude::*;
     let reader = open(part, EDITS_COLUMNS, BATCH_ROWS)?;
     let source_file = relative(root, part);
     let mut source_row = 0u64;
@@ -920,13 +964,7 @@ impl EditRow<'_> {
             Some(g) if g == answer.content => (None, Some("identical_after_scrubbing")),
             Some(g) => (Some(g), None),
         };
-        let rejected_tokens = rejected.as_ref().map(|r| {
-            let message = Message {
-                role: "assistant",
-                content: r.clone(),
-            };
-            tokens.messages(prompt.iter().chain([&message]))
-        });
+        let rejected_tokens = rejected.as_deref().map(|r| tokens.with_answer(&prompt, r));
         let [_, user] = prompt;
         let key = (generated_at, event_id.into(), path.into());
         Ok((

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -185,7 +186,7 @@ struct FlatParquet {
 
 impl FlatParquet {
     /// The schema comes from the columns of an empty batch.
-    fn create(path: PathBuf, empty: Vec<(&'static str, ArrayRef)>) -> Result<Self, FinetuneError> {
+    fn create(path: PathBuf, empty: &[(&'static str, ArrayRef)]) -> Result<Self, FinetuneError> {
         let schema = Arc::new(Schema::new(
             empty
                 .iter()
@@ -245,7 +246,7 @@ impl SplitFiles {
                 staging.join(format!("preference-{name}.parquet")),
                 &["prompt", "chosen", "rejected"],
             )?,
-            sources: FlatParquet::create(staging.join(format!("sources-{name}.parquet")), sources_columns(0, &[]))?,
+            sources: FlatParquet::create(staging.join(format!("sources-{name}.parquet")), &sources_columns(0, &[]))?,
             pending_sources: Vec::new(),
             sft_rows: 0,
             pair_rows: 0,
@@ -259,7 +260,6 @@ impl SplitFiles {
             let path = staging.join(name);
             move |e: std::io::Error| CoreError::io(path, e)
         };
-        use std::io::Write as _;
         self.sft_jsonl
             .write_all(example.sft_line.as_bytes())
             .map_err(io(format!("sft-{}.jsonl", self.name)))?;
@@ -633,8 +633,8 @@ fn excluded_columns(rows: &[crate::Excluded]) -> Vec<(&'static str, ArrayRef)> {
 }
 
 /// Writes `excluded.parquet` from the exclusion records, a row group at a time.
-fn excluded_file(staging: &Path, store: &mut RecordStore, ids: &[usize]) -> Result<FileEntry, FinetuneError> {
-    let mut file = FlatParquet::create(staging.join("excluded.parquet"), excluded_columns(&[]))?;
+fn excluded_file(staging: &Path, store: &RecordStore, ids: &[usize]) -> Result<FileEntry, FinetuneError> {
+    let mut file = FlatParquet::create(staging.join("excluded.parquet"), &excluded_columns(&[]))?;
     for chunk in ids.chunks(FLAT_ROW_GROUP) {
         let mut rows = Vec::with_capacity(chunk.len());
         for id in chunk {
@@ -713,16 +713,54 @@ fn swap_in(table: &Path, name: &str, staging: &Path, dir: &Path) -> Result<(), C
     hive_core::lake::sync_dir(table)
 }
 
+/// Reads the kept examples back in order, renders them in parallel a chunk at a time
+/// and writes them to their split's files; returns the examples without a pair by
+/// reason, and the projects per split.
+fn stream_examples(
+    options: &FinetuneOptions,
+    store: &RecordStore,
+    kept: &[usize],
+    staging: &Path,
+    splits: &mut [SplitFiles; 3],
+) -> Result<(BTreeMap<&'static str, u64>, [usize; 3]), FinetuneError> {
+    use rayon::prelude::*;
+    let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
+    for chunk in kept.chunks(RENDER_CHUNK) {
+        let rendered = chunk
+            .par_iter()
+            .map(|id| {
+                let bytes = store.get(*id)?;
+                let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
+                render(&options.config, candidate)
+            })
+            .collect::<Result<Vec<_>, FinetuneError>>()?;
+        for example in rendered {
+            if let Some(reason) = example.no_pair {
+                *no_pair.entry(reason).or_default() += 1;
+            }
+            if !seen_projects.contains_key(&example.project_id) {
+                seen_projects.insert(example.project_id.clone(), example.split);
+            }
+            splits[example.split].push(staging, example)?;
+        }
+    }
+    let mut projects = [0usize; 3];
+    for split in seen_projects.values() {
+        projects[*split] += 1;
+    }
+    Ok((no_pair, projects))
+}
+
 /// Writes the dataset and its manifest from the kept candidates (record ids in the
 /// order they were kept); returns the output directory and what was written.
 pub(crate) fn write(
     root: &Path,
     options: &FinetuneOptions,
-    store: &mut RecordStore,
+    store: &RecordStore,
     kept: &[usize],
     counts: &Counts,
 ) -> Result<(PathBuf, Written), FinetuneError> {
-    use rayon::prelude::*;
     let table = root.join(TABLE);
     let name = options.date.dir_name();
     let dir = table.join(&name);
@@ -738,34 +776,7 @@ pub(crate) fn write(
         SplitFiles::create(&staging, SPLITS[1])?,
         SplitFiles::create(&staging, SPLITS[2])?,
     ];
-    let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
-    for chunk in kept.chunks(RENDER_CHUNK) {
-        let mut records = Vec::with_capacity(chunk.len());
-        for id in chunk {
-            records.push(store.get(*id)?.into_owned());
-        }
-        let rendered = records
-            .into_par_iter()
-            .map(|bytes| {
-                let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
-                render(&options.config, candidate)
-            })
-            .collect::<Result<Vec<_>, FinetuneError>>()?;
-        for example in rendered {
-            if let Some(reason) = example.no_pair {
-                *no_pair.entry(reason).or_default() += 1;
-            }
-            if !seen_projects.contains_key(&example.project_id) {
-                seen_projects.insert(example.project_id.clone(), example.split);
-            }
-            splits[example.split].push(&staging, example)?;
-        }
-    }
-    let mut projects = [0usize; 3];
-    for split in seen_projects.values() {
-        projects[*split] += 1;
-    }
+    let (no_pair, projects) = stream_examples(options, store, kept, &staging, &mut splits)?;
     let sft_rows = [splits[0].sft_rows, splits[1].sft_rows, splits[2].sft_rows];
     let pair_rows = [splits[0].pair_rows, splits[1].pair_rows, splits[2].pair_rows];
     let mut files = BTreeMap::new();

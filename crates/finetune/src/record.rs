@@ -6,7 +6,7 @@
 //! and on disk past it. A candidate record starts with what dedup reads (the exact
 //! digest, the band hashes, the shingle set), so dedup decodes no text.
 
-use hive_core::spill::{Decoder, Encoder};
+use hive_core::spill::{Decoder, Encoder, U64s};
 
 use crate::dedup::Fingerprint;
 use crate::{Candidate, Excluded, Source};
@@ -74,6 +74,14 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> Option<([u8; 32], Vec<u64>, Vec<u64>)
     let bands = d.u64s()?.iter().collect();
     let shingles = d.u64s()?.iter().collect();
     Some((digest, bands, shingles))
+}
+
+/// The shingle set of a candidate record, read in place.
+pub(crate) fn shingles(bytes: &[u8]) -> Option<U64s<'_>> {
+    let mut d = Decoder::new(bytes);
+    d.bytes()?;
+    d.u64s()?;
+    d.u64s()
 }
 
 /// The candidate of a record.

@@ -661,6 +661,49 @@ fn reruns_are_byte_identical_and_leave_no_staging_behind() {
 }
 
 #[test]
+fn threads_and_the_memory_budget_do_not_change_a_byte() {
+    // Per-row work runs on every thread and candidates wait on disk past the memory
+    // budget; neither may change the dataset. Every file under the dataset directory
+    // (records, lineage, manifest, card) is compared with a one-thread, all-in-memory run.
+    let (dir, root) = synth_lake("finetune-threads", 36);
+    let spill = dir.join("spill");
+    fs_err::create_dir_all(&spill).unwrap();
+    let dataset = root.join("finetune/dt=2026-10-10");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["--days", "3", "--spill-dir", spill.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = finetune(&root, "2026-10-10", &args).expect_code(0);
+        (tree(&dataset), run)
+    };
+    let (reference, _) = build(&["--threads", "1", "--memory-budget", "18446744073709551615", "--quiet"]);
+    let examples = manifest(&dataset)["sft_examples"]["train"].as_u64().unwrap();
+    let excluded = manifest(&dataset)["excluded"].as_object().unwrap().clone();
+    assert!(examples > 50, "{examples} train examples");
+    assert!(
+        excluded.contains_key("near_duplicate") && excluded.contains_key("exact_duplicate"),
+        "{excluded:?}"
+    );
+    for extra in [
+        &["--threads", "2", "--quiet"][..],
+        &["--threads", "3", "--memory-budget", "0"],
+        &["--threads", "1", "--memory-budget", "0", "--quiet"],
+        // Part in memory, part on disk.
+        &["--threads", "2", "--memory-budget", "200000", "--quiet"],
+    ] {
+        let (got, run) = build(extra);
+        assert_eq!(got.keys().collect::<Vec<_>>(), reference.keys().collect::<Vec<_>>(), "{extra:?}");
+        for (name, bytes) in &reference {
+            assert!(bytes == &got[name], "{name} differs with {extra:?}");
+        }
+        if !extra.contains(&"--quiet") {
+            // Everything went to disk, and the spill file had no name: nothing is left.
+            run.expect_stderr("spilled");
+        }
+        assert_eq!(fs_err::read_dir(&spill).unwrap().count(), 0, "{extra:?} left a spill file");
+    }
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_file_and_field() {
     let (dir, root) = synth_lake("finetune-bad-input", 35);
     // A misspelt config key.
