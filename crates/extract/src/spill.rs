@@ -11,25 +11,16 @@
 //! directory (`--spill-dir`, else the system's temporary directory).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use hive_core::CoreError;
+use hive_core::spill::{Span, SpillFile};
 
 use crate::compare::SnapshotFiles;
 
 /// Where a snapshot row is: (file index, 1-based row).
 pub type SnapshotLoc = (usize, u64);
-
-/// One snapshot's needed files, written to the spill file.
-#[derive(Debug, Clone, Copy)]
-struct Spilled {
-    offset: u64,
-    len: u64,
-}
 
 /// The stored form of a snapshot: in memory, or metadata here and files on disk.
 #[derive(Debug)]
@@ -38,7 +29,7 @@ enum Entry {
     OnDisk {
         snapshot_id: String,
         captured_at: DateTime<Utc>,
-        at: Spilled,
+        at: Span,
     },
 }
 
@@ -55,10 +46,9 @@ pub struct SpillStats {
 pub struct SnapshotStore {
     budget_bytes: u64,
     in_memory_bytes: u64,
-    dir: PathBuf,
     entries: HashMap<SnapshotLoc, Entry>,
-    writer: Option<BufWriter<File>>,
-    reader: Option<File>,
+    /// hive-core's spill file: unnamed, opened on the first spilled snapshot.
+    file: SpillFile,
     stats: SpillStats,
 }
 
@@ -69,10 +59,8 @@ impl SnapshotStore {
         Self {
             budget_bytes,
             in_memory_bytes: 0,
-            dir: dir.to_owned(),
             entries: HashMap::new(),
-            writer: None,
-            reader: None,
+            file: SpillFile::new(dir, "extract-edits"),
             stats: SpillStats::default(),
         }
     }
@@ -114,12 +102,10 @@ impl SnapshotStore {
         Ok(())
     }
 
-    /// Ends the writing phase: later calls to [`SnapshotStore::get`] read the file.
+    /// Ends the writing phase. Reads work at any time (hive-core's spill file reads
+    /// what it has not written yet from its buffer); kept so the passes stay explicit.
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
     pub fn finish_writing(&mut self) -> Result<(), CoreError> {
-        if let Some(writer) = self.writer.take() {
-            let file = writer.into_inner().map_err(|e| self.io_error(e.into_error()))?;
-            self.reader = Some(file);
-        }
         Ok(())
     }
 
@@ -133,14 +119,13 @@ impl SnapshotStore {
                 captured_at,
                 at,
             }) => {
-                let reader = self
-                    .reader
-                    .as_ref()
-                    .ok_or_else(|| self.io_error(std::io::Error::other("spill file read before writing ended")))?;
-                let len = usize::try_from(at.len).map_err(|_| self.io_error(std::io::Error::other("spilled snapshot too large")))?;
-                let mut bytes = vec![0; len];
-                reader.read_exact_at(&mut bytes, at.offset).map_err(|e| self.io_error(e))?;
-                let files = decode(&bytes).ok_or_else(|| self.io_error(std::io::Error::other("spill file is corrupt")))?;
+                let bytes = self.file.read(*at)?;
+                let files = decode(&bytes).ok_or_else(|| {
+                    CoreError::io(
+                        Path::new("<extract-edits spill file>"),
+                        std::io::Error::other("spill file is corrupt"),
+                    )
+                })?;
                 Ok(Some(Stored::Owned(SnapshotFiles::Usable {
                     snapshot_id: snapshot_id.clone(),
                     captured_at: *captured_at,
@@ -155,27 +140,8 @@ impl SnapshotStore {
         self.stats
     }
 
-    fn append(&mut self, files: &HashMap<String, Result<Vec<u8>, String>>) -> Result<Spilled, CoreError> {
-        if self.writer.is_none() {
-            let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.io_error(e))?;
-            tracing::info!(dir = %self.dir.display(), budget_bytes = self.budget_bytes, "snapshot files over the memory budget: spilling to a temporary file");
-            self.writer = Some(BufWriter::with_capacity(1 << 20, file));
-        }
-        let bytes = encode(files);
-        let offset = self.stats.bytes_spilled;
-        let result = match self.writer.as_mut() {
-            Some(writer) => writer.write_all(&bytes),
-            None => Err(std::io::Error::other("spill file not open")),
-        };
-        result.map_err(|e| self.io_error(e))?;
-        Ok(Spilled {
-            offset,
-            len: bytes.len() as u64,
-        })
-    }
-
-    fn io_error(&self, source: std::io::Error) -> CoreError {
-        CoreError::io(self.dir.join("<extract-edits spill file>"), source)
+    fn append(&mut self, files: &HashMap<String, Result<Vec<u8>, String>>) -> Result<Span, CoreError> {
+        self.file.append(&encode(files))
     }
 }
 
