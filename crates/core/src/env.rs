@@ -131,7 +131,10 @@ pub const ALL: &[(&str, &str)] = &[
         REWRITTEN_THRESHOLD,
         "rewrite rate above which a generation counts as rewritten (score-diffs)",
     ),
-    (THREADS, "worker threads, 0 for one per core (score-diffs, extract-edits, build-finetune)"),
+    (
+        THREADS,
+        "worker threads, 0 for one per core (score-diffs, extract-edits, build-finetune)",
+    ),
     (FINETUNE_DAYS, "days of edits read, ending with --date (build-finetune)"),
     (FINETUNE_CONFIG, "dataset recipe YAML (build-finetune)"),
     (

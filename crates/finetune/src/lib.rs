@@ -327,14 +327,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
         return Ok(summary);
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()
-        .map_err(|e| CoreError::InvalidOption {
-            name: "--threads",
-            reason: e.to_string(),
-        })?;
-    let (counts, written, dir) = pool.install(|| build(options, dates))?;
+    let (counts, written, dir) = hive_core::cli::thread_pool(options.threads)?.install(|| build(options, dates))?;
 
     summary.input_rows = counts.input_rows;
     summary.sft_examples = written.sft_examples;
