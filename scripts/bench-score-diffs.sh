@@ -85,10 +85,10 @@ while i < len(fields) - 1:
 mismatch = 0
 for r in ours.itertuples(index=False):
     expected = git.get(r.path, (0, 0))
-    got = None if r.binary else (int(r.lines_added), int(r.lines_removed))
-    if r.binary and expected is not None and r.path in git:
+    got = None if r.is_binary else (int(r.lines_added), int(r.lines_removed))
+    if r.is_binary and expected is not None and r.path in git:
         mismatch += 1
-    elif not r.binary and got != expected:
+    elif not r.is_binary and got != expected:
         mismatch += 1
 line = f"score-diffs vs git: {mismatch} of {len(ours)} files differ"
 if os.path.exists(f"{d}/difflib.parquet"):

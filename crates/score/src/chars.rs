@@ -228,13 +228,8 @@ fn hunk_sum(
             (None, 0)
         };
         budget = budget.saturating_sub(cost);
-        sum += match measured {
-            Some(distance) => distance,
-            None => {
-                all_measured = false;
-                longest
-            }
-        };
+        all_measured &= measured.is_some();
+        sum += measured.unwrap_or(longest);
     }
     (sum, all_measured)
 }
