@@ -4,7 +4,11 @@
 # file of four real projects' releases (scripts/fetch-corpora.sh), both directions, and
 # then on three pathological pairs. Prints seconds, MB/s of input (both sides of every
 # pair), peak memory (max RSS from GNU time), the ratios, and whether the line counts
-# are identical to git's. Results are recorded in docs/benchmarks.md.
+# are identical to git's. On the releases it also measures how far the default character
+# retention (the sum over the line diff's hunks) is from the exact whole-file one
+# (scripts/bench/hunks_vs_whole.py) and checks the default against git's own -U0 hunks
+# measured by rapidfuzz (tests/python/check_hunk_chars.py). Results are recorded in
+# docs/benchmarks.md.
 #
 #   bash scripts/bench-score-diffs.sh
 #   SKIP_PYTHON=1 bash scripts/bench-score-diffs.sh     # without the slow baseline
@@ -28,7 +32,7 @@ measure() { # command...: prints "seconds max_rss_kib". The exit status is not c
 }
 
 row() { # label seconds rss_kib bytes reference_seconds
-  printf '%-34s %9.2f %10.1f %10.0f %12s\n' "$1" "$2" "$(echo "$4 / 1048576 / $2" | bc -l)" "$(echo "$3 / 1024" | bc -l)" \
+  printf '%-42s %9.2f %10.1f %10.0f %12s\n' "$1" "$2" "$(echo "$4 / 1048576 / $2" | bc -l)" "$(echo "$3 / 1024" | bc -l)" \
     "$(if [ "$5" = - ]; then echo -; else printf '%.2fx' "$(echo "$2 / $5" | bc -l)"; fi)"
 }
 
@@ -41,13 +45,20 @@ bench_set() { # name, pairs_lake.py arguments...
   "$bin/extract-edits" --data-root "$dir/lake" --date 2026-01-08 --quiet --max-file-bytes 100000000 > /dev/null
   echo
   echo "== $name: $info"
-  printf '%-34s %9s %10s %10s %12s\n' tool seconds "MB/s" "peak MiB" "vs score-diffs"
+  printf '%-42s %9s %10s %10s %12s\n' tool seconds "MB/s" "peak MiB" "vs score-diffs"
+  summary() { # label: the character retention methods of the last run
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  (%s: %d files, char_retention_method hunks for %d, line_bound for %d, exact for the rest)" % (sys.argv[2], d["diff_rows_out"], d.get("char_retention_hunks", 0), d["char_retention_bounded"]))' "$work/last.out" "$1"
+  }
   read -r ours ours_rss < <(measure "$bin/score-diffs" --data-root "$dir/lake" --date 2026-01-08 --quiet)
-  row "score-diffs (lines + chars, $(nproc) threads)" "$ours" "$ours_rss" "$bytes" -
-  cp "$work/last.out" "$dir/score-summary.json"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  (character retention exact for all but %d of %d files)" % (d["char_retention_bounded"], d["diff_rows_out"]))' "$dir/score-summary.json"
+  row "score-diffs (lines + hunk chars, $(nproc) thr)" "$ours" "$ours_rss" "$bytes" -
+  summary "default, --char-distance hunks"
+  rm -rf "$dir/diff_scores-hunks" && cp -r "$dir/lake/diff_scores" "$dir/diff_scores-hunks"
   read -r one one_rss < <(measure "$bin/score-diffs" --data-root "$dir/lake" --date 2026-01-08 --quiet --threads 1)
-  row "score-diffs (lines + chars, 1 thread)" "$one" "$one_rss" "$bytes" "$ours"
+  row "score-diffs (lines + hunk chars, 1 thread)" "$one" "$one_rss" "$bytes" "$ours"
+  read -r whole whole_rss < <(measure "$bin/score-diffs" --data-root "$dir/lake" --date 2026-01-08 --quiet --char-distance whole-file)
+  row "score-diffs --char-distance whole-file" "$whole" "$whole_rss" "$bytes" "$ours"
+  summary "--char-distance whole-file"
+  rm -rf "$dir/diff_scores-whole" && cp -r "$dir/lake/diff_scores" "$dir/diff_scores-whole"
   read -r lines lines_rss < <(measure "$bin/score-diffs" --data-root "$dir/lake" --date 2026-01-08 --quiet --char-budget 0)
   row "score-diffs --char-budget 0 (lines)" "$lines" "$lines_rss" "$bytes" "$ours"
   read -r git git_rss < <(cd "$dir/git" && measure git diff --no-index --no-renames --numstat -z --diff-algorithm=histogram old new)
@@ -74,10 +85,10 @@ while i < len(fields) - 1:
 mismatch = 0
 for r in ours.itertuples(index=False):
     expected = git.get(r.path, (0, 0))
-    got = None if r.binary else (int(r.lines_added), int(r.lines_removed))
-    if r.binary and expected is not None and r.path in git:
+    got = None if r.is_binary else (int(r.lines_added), int(r.lines_removed))
+    if r.is_binary and expected is not None and r.path in git:
         mismatch += 1
-    elif not r.binary and got != expected:
+    elif not r.is_binary and got != expected:
         mismatch += 1
 line = f"score-diffs vs git: {mismatch} of {len(ours)} files differ"
 if os.path.exists(f"{d}/difflib.parquet"):
@@ -88,6 +99,11 @@ if os.path.exists(f"{d}/difflib.parquet"):
     line += f"; python difflib vs git: {off} of {len(text)} text files differ (difflib is not git's algorithm)"
 print(line)
 PY
+  "$py" scripts/bench/hunks_vs_whole.py "$dir/lake" 2026-01-08 "$dir/diff_scores-hunks" "$dir/diff_scores-whole" | head -n 1
+  if [ "$name" = releases ]; then
+    rm -rf "$dir/lake/diff_scores" && cp -r "$dir/diff_scores-hunks" "$dir/lake/diff_scores"
+    echo "default vs git's -U0 hunks measured by rapidfuzz: $("$py" tests/python/check_hunk_chars.py "$dir/git" "$dir/lake" 2026-01-08)"
+  fi
 }
 
 corpora=.venv/corpora

@@ -37,6 +37,8 @@ pub const REWRITTEN_THRESHOLD: &str = "HIVE_REWRITTEN_THRESHOLD";
 pub const THREADS: &str = "HIVE_THREADS";
 /// Word operations an exact character distance may cost per phase (`score-diffs`).
 pub const CHAR_BUDGET: &str = "HIVE_CHAR_BUDGET";
+/// Which character distance: `hunks` or `whole-file` (`score-diffs --char-distance`).
+pub const CHAR_DISTANCE: &str = "HIVE_CHAR_DISTANCE";
 
 /// Days of `edits` read, ending with `--date` (`build-finetune --days`).
 pub const FINETUNE_DAYS: &str = "HIVE_FINETUNE_DAYS";
@@ -156,6 +158,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         CHAR_BUDGET,
         "word operations an exact character distance may cost per phase; 0 for the line-hunk bound only (score-diffs)",
+    ),
+    (
+        CHAR_DISTANCE,
+        "`hunks` (default: the sum of the line diff's hunks' distances) or `whole-file` (the exact whole-file distance, slower) (score-diffs)",
     ),
     (
         MLFLOW_TRACKING_URI,

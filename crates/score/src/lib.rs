@@ -5,8 +5,9 @@
 //! file in parallel within a record batch (row groups are bounded, so memory is too), and
 //! writes `diff_scores` (one row per file, in the order of `edits`) and
 //! `generation_scores` (one row per generation, in order of first appearance). Line
-//! counts equal git's histogram numstat (see [`lines`]); character retention is exact
-//! within a per-pair budget and a documented upper bound beyond it (see [`chars`]).
+//! counts equal git's histogram numstat (see [`lines`]); character retention is the sum of
+//! the hunks' Levenshtein distances by default, or the exact whole-file distance on
+//! request, each within a per-pair budget and a documented bound beyond it (see [`chars`]).
 
 pub mod chars;
 pub mod histogram;
@@ -45,6 +46,8 @@ pub struct ScoreOptions {
     /// Word operations an exact character distance may cost per phase
     /// ([`chars::DEFAULT_BUDGET`]); 0 gives the line-hunk bound only.
     pub char_budget: u64,
+    /// The hunk sum (default) or the whole-file distance.
+    pub char_distance: chars::Distance,
     /// Largest share of the partition's `edits` rows that may be quarantined before the
     /// run ends as [`RunStatus::TooManyQuarantined`] (outputs are still written).
     pub max_quarantine_ratio: f64,
@@ -93,8 +96,13 @@ pub struct ScoreSummary {
     /// quarantined (a partial sum would misstate their rewrite rate).
     pub generations_incomplete: u64,
     pub binary_files: u64,
-    /// Pairs whose character retention is the line-hunk bound rather than exact.
+    /// `--char-distance`: `hunks` or `whole-file`.
+    pub char_distance: &'static str,
+    /// Pairs whose character retention is the line-hunk bound (`line_bound`).
     pub char_retention_bounded: u64,
+    /// Pairs whose character retention is the sum of two or more hunks' exact distances
+    /// (`hunks`): a lower bound on the whole-file retention.
+    pub char_retention_hunks: u64,
     /// Lines of the scored text files, generated and removed (deleted files included).
     pub lines_generated: u64,
     pub lines_removed: u64,
@@ -136,7 +144,7 @@ pub struct FileScore {
 
 /// Scores one file. `kept` is `None` when the file was deleted; binary files get no
 /// line or character metrics.
-pub fn score_file(generated: &str, kept: Option<&str>, binary: bool, char_budget: u64) -> FileScore {
+pub fn score_file(generated: &str, kept: Option<&str>, binary: bool, char_budget: u64, char_distance: chars::Distance) -> FileScore {
     if binary {
         return FileScore::default();
     }
@@ -146,7 +154,15 @@ pub fn score_file(generated: &str, kept: Option<&str>, binary: bool, char_budget
     let diff = lines::diff_lines(generated, kept_text);
     let (g, f, k) = (diff.generated as i64, diff.kept_total as i64, diff.kept as i64);
     let similarity = if g + f == 0 { 1.0 } else { 2.0 * k as f64 / (g + f) as f64 };
-    let (retention, method) = chars::retention(generated, kept_text, &diff, &generated_lines, &kept_lines, char_budget);
+    let (retention, method) = chars::retention(
+        generated,
+        kept_text,
+        &diff,
+        &generated_lines,
+        &kept_lines,
+        char_budget,
+        char_distance,
+    );
     FileScore {
         lines_generated: Some(g),
         lines_final: Some(f),
@@ -176,6 +192,7 @@ struct EditColumns<'b> {
     /// cannot be written): a row with one is quarantined, not the run failed.
     required_nulls: &'b [(&'static str, arrow::buffer::NullBuffer)],
     char_budget: u64,
+    char_distance: chars::Distance,
 }
 
 impl EditColumns<'_> {
@@ -210,8 +227,8 @@ impl EditColumns<'_> {
             return Err("`generated_content` is null for a text file".to_owned());
         };
         match (change, self.final_content.get(i)) {
-            ("deleted", _) => Ok(score_file(generated, None, false, self.char_budget)),
-            (_, Some(kept)) => Ok(score_file(generated, Some(kept), false, self.char_budget)),
+            ("deleted", _) => Ok(score_file(generated, None, false, self.char_budget, self.char_distance)),
+            (_, Some(kept)) => Ok(score_file(generated, Some(kept), false, self.char_budget, self.char_distance)),
             (_, None) => Err(format!("`final_content` is null but `change` is `{change}`")),
         }
     }
@@ -325,7 +342,9 @@ pub fn run(options: &ScoreOptions) -> Result<ScoreSummary, ScoreError> {
         generations_out: 0,
         generations_incomplete: 0,
         binary_files: 0,
+        char_distance: options.char_distance.as_str(),
         char_retention_bounded: 0,
+        char_retention_hunks: 0,
         lines_generated: 0,
         lines_removed: 0,
         rewrite_rate: None,
@@ -485,6 +504,7 @@ fn score_part(
             final_content: &final_content,
             binary: binary.as_ref(),
             char_budget: options.char_budget,
+            char_distance: options.char_distance,
         };
         let scored: Vec<Result<FileScore, String>> = pool.install(|| owned.par_iter().map(|&i| columns.score_row(i)).collect());
 
@@ -527,7 +547,8 @@ fn score_part(
             });
             entry.add(score, change.get(i) == Some("deleted"));
             summary.binary_files += u64::from(score.lines_generated.is_none());
-            summary.char_retention_bounded += u64::from(score.char_retention_method == Some("line_bound"));
+            summary.char_retention_bounded += u64::from(score.char_retention_method == Some(chars::Method::LineBound.as_str()));
+            summary.char_retention_hunks += u64::from(score.char_retention_method == Some(chars::Method::Hunks.as_str()));
             summary.lines_generated += score.lines_generated.unwrap_or(0) as u64;
             summary.lines_removed += score.lines_removed.unwrap_or(0) as u64;
         }

@@ -210,8 +210,8 @@ pub fn diff_scores_spec() -> TableSpec {
         ratio("rewrite_rate", "R / G. Null when G = 0 or binary."),
         ratio("similarity", "2K / (G + F); 1 when both sides are empty. Null for binary files."),
         ratio("diff_score", "1 - similarity."),
-        ratio("char_retention", "1 - Levenshtein(generated, final) / max(chars); 0 when deleted, 1 when both empty. Null for binary files."),
-        col("char_retention_method", DataType::Utf8, true, "`exact`, or `line_bound` for pairs too large for an exact distance (see docs/score-diffs.md)."),
+        ratio("char_retention", "1 - distance / max(chars), the distance being the sum of the Levenshtein distances of the line diff's hunks (default) or the whole-file Levenshtein distance (`--char-distance whole-file`); 0 when deleted, 1 when both empty. Null for binary files."),
+        col("char_retention_method", DataType::Utf8, true, "`exact` (the whole-file distance: measured, or one hunk), `hunks` (two or more hunks: a lower bound on the whole-file retention) or `line_bound` (a hunk over budget counted as its longer side: a lower bound on both; see docs/score-diffs.md)."),
     ]);
     TableSpec {
         name: DIFF_SCORES.to_owned(),
