@@ -124,16 +124,21 @@ struct MessagesParquet {
 
 const MESSAGE_ROW_GROUP: usize = 1024;
 
+/// A Parquet writer of the dataset's files: zstd level 3, row groups of `rows` rows.
+fn parquet_writer(path: &Path, schema: &Arc<Schema>, rows: usize) -> Result<ArrowWriter<Sink>, FinetuneError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    ArrowWriter::try_new(create(path)?, Arc::clone(schema), Some(props)).map_err(|e| parquet_error(&e))
+}
+
 impl MessagesParquet {
     fn create(path: PathBuf, columns: &[&str]) -> Result<Self, FinetuneError> {
         let schema = Arc::new(Schema::new(
             columns.iter().map(|c| Field::new(*c, messages_type(), false)).collect::<Vec<_>>(),
         ));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-            .set_max_row_group_row_count(Some(MESSAGE_ROW_GROUP))
-            .build();
-        let writer = ArrowWriter::try_new(create(&path)?, Arc::clone(&schema), Some(props)).map_err(|e| parquet_error(&e))?;
+        let writer = parquet_writer(&path, &schema, MESSAGE_ROW_GROUP)?;
         Ok(Self {
             path,
             schema,
@@ -193,11 +198,7 @@ impl FlatParquet {
                 .map(|(name, array)| Field::new(*name, array.data_type().clone(), !REQUIRED.contains(name)))
                 .collect::<Vec<_>>(),
         ));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-            .set_max_row_group_row_count(Some(FLAT_ROW_GROUP))
-            .build();
-        let writer = ArrowWriter::try_new(create(&path)?, Arc::clone(&schema), Some(props)).map_err(|e| parquet_error(&e))?;
+        let writer = parquet_writer(&path, &schema, FLAT_ROW_GROUP)?;
         Ok(Self {
             path,
             schema,
