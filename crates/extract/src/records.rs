@@ -665,19 +665,25 @@ fn read_selected_parquet<D: Send>(
         return Ok(());
     }
     let input = ParquetInput::open(path, table)?;
-    let groups: Vec<(usize, Vec<u64>)> = input
+    let groups: Vec<(usize, u64, Vec<u64>)> = input
         .row_groups()
         .into_iter()
         .enumerate()
-        .map(|(g, (first_row, group_rows))| (g, wanted.range(first_row..first_row + group_rows).copied().collect::<Vec<_>>()))
-        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(g, (first_row, group_rows))| {
+            (
+                g,
+                first_row,
+                wanted.range(first_row..first_row + group_rows).copied().collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, _, rows)| !rows.is_empty())
         .collect();
     for chunk in groups.chunks(rayon::current_num_threads().max(1)) {
         let decoded: Vec<Result<Result<Vec<D>, RowProblem>, CoreError>> = chunk
             .par_iter()
-            .map(|(g, rows)| decode_row_group(&input, path, *g, rows, limits, &decode))
+            .map(|(g, first_row, rows)| decode_row_group(&input, path, *g, *first_row, rows, limits, &decode))
             .collect();
-        for ((_, rows), group) in chunk.iter().zip(decoded) {
+        for ((_, _, rows), group) in chunk.iter().zip(decoded) {
             match group? {
                 Err(problem) => {
                     for &row in rows {
@@ -695,12 +701,13 @@ fn read_selected_parquet<D: Send>(
     Ok(())
 }
 
-/// The selected `rows` of row group `g`, decoded in order, or why the group is too
-/// large to decode.
+/// The selected `rows` of row group `g` (whose first row is `first_row`), decoded in
+/// order, or why the group is too large to decode.
 fn decode_row_group<D>(
     input: &ParquetInput,
     path: &Path,
     g: usize,
+    first_row: u64,
     rows: &[u64],
     limits: ReadLimits,
     decode: &(impl Fn(&RecordBatch, usize) -> Result<D, CoreError> + Sync),
@@ -708,7 +715,6 @@ fn decode_row_group<D>(
     if let Some(problem) = input.oversized(g, &ProjectionMask::all(), limits) {
         return Ok(Err(problem));
     }
-    let first_row = input.row_groups()[g].0;
     let mut selectors = Vec::new();
     let mut cursor = first_row;
     for &row in rows {
