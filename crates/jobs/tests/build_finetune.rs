@@ -404,7 +404,13 @@ fn no_project_is_in_two_splits_and_the_salt_draws_the_split() {
 
 #[test]
 fn near_duplicates_are_removed_and_files_that_share_a_licence_header_are_kept() {
-    use hive_finetune::dedup::{jaccard, normalise, shingles};
+    use hive_finetune::dedup::{normalise, shingles};
+    // Jaccard computed here from plain sets, independently of the deduplicator's own
+    // early-exit comparison.
+    let jaccard = |a: &[u64], b: &[u64]| {
+        let (a, b): (BTreeSet<u64>, BTreeSet<u64>) = (a.iter().copied().collect(), b.iter().copied().collect());
+        a.intersection(&b).count() as f64 / a.union(&b).count() as f64
+    };
     let dir = Workdir::new("finetune-dedup");
     let original = code(1, 20);
     let lines: Vec<&str> = original.lines().collect();
