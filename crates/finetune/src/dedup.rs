@@ -96,10 +96,10 @@ pub fn at_least(a: &[u64], b: impl ExactSizeIterator<Item = u64>, threshold: f64
     if a.is_empty() && b_len == 0 {
         return 1.0 >= threshold;
     }
-    let ratio = |inter: usize| inter as f64 / (a.len() + b_len - inter) as f64;
-    if ratio(a.len().min(b_len)) < threshold {
+    if !sizes_allow(a.len(), b_len, threshold) {
         return false;
     }
+    let ratio = |inter: usize| inter as f64 / (a.len() + b_len - inter) as f64;
     let (mut i, mut inter) = (0, 0usize);
     for (seen, y) in b.enumerate() {
         while i < a.len() && a[i] < y {
@@ -117,6 +117,14 @@ pub fn at_least(a: &[u64], b: impl ExactSizeIterator<Item = u64>, threshold: f64
         }
     }
     ratio(inter) >= threshold
+}
+
+/// Whether sets of `a` and `b` elements (not both empty) can reach `threshold` at
+/// all: their Jaccard is at most `min / max`, computed as [`at_least`] computes it. A
+/// caller holding only the sizes can skip reading a set that cannot.
+pub fn sizes_allow(a: usize, b: usize, threshold: f64) -> bool {
+    let (small, large) = (a.min(b), a.max(b));
+    small as f64 / large as f64 >= threshold
 }
 
 /// The Mersenne prime 2^61 - 1, modulus of the MinHash hash functions.
@@ -222,22 +230,28 @@ impl MinHasher {
     }
 }
 
-/// No next document in an LSH bucket.
-const END: u32 = u32::MAX;
+/// The kept documents (indexes, ascending) that share one band hash: most band
+/// hashes belong to one document, so a bucket holds it inline and only buckets of
+/// several point into [`Deduplicator::lists`], where their members lie contiguously
+/// (walked without chasing pointers).
+#[derive(Debug, Clone, Copy)]
+enum Bucket {
+    One(u32),
+    Many(u32),
+}
 
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
-/// It holds the exact digests, and per band a map from band hash to the last document
-/// indexed in that bucket, chained to the earlier ones: about 32 bytes per document and
-/// band. Shingle sets stay with the caller, who is asked whether two documents are near
-/// duplicates, so they can wait on disk.
+/// It holds the exact digests and, per band, a map from band hash to the kept
+/// documents in that bucket: about 16 bytes per kept document and band. Shingle sets
+/// stay with the caller, who is asked whether two documents are near duplicates, so
+/// they can wait on disk.
 pub struct Deduplicator {
     exact: HashSet<[u8; 32]>,
-    /// Per band: band hash -> the latest indexed document in that bucket.
-    heads: Vec<HashMap<u64, u32>>,
-    /// `next[doc * bands + band]`: the document indexed before `doc` in its bucket of
-    /// `band`, or [`END`].
-    next: Vec<u32>,
+    /// Per band: band hash -> the kept documents in that bucket.
+    buckets: Vec<HashMap<u64, Bucket>>,
+    /// The members of the buckets of more than one document.
+    lists: Vec<Vec<u32>>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
     stats: DedupStats,
@@ -255,8 +269,8 @@ impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
         Self {
             exact: HashSet::new(),
-            heads: vec![HashMap::new(); config.bands],
-            next: Vec::new(),
+            buckets: vec![HashMap::new(); config.bands],
+            lists: Vec::new(),
             ids: Vec::new(),
             stats: DedupStats::default(),
         }
@@ -265,13 +279,16 @@ impl Deduplicator {
     /// Indexed documents sharing a band with `bands`, from index `from` on, in the
     /// order they were kept.
     fn candidates(&self, bands: &[u64], from: u32) -> Vec<u32> {
-        let nbands = self.heads.len();
         let mut out: Vec<u32> = Vec::new();
-        for (band, key) in bands.iter().enumerate() {
-            let mut at = self.heads.get(band).and_then(|m| m.get(key)).copied().unwrap_or(END);
-            while at != END && at >= from {
-                out.push(at);
-                at = self.next[at as usize * nbands + band];
+        for (map, key) in self.buckets.iter().zip(bands) {
+            match map.get(key) {
+                Some(Bucket::One(doc)) if *doc >= from => out.push(*doc),
+                None | Some(Bucket::One(_)) => {}
+                Some(Bucket::Many(list)) => {
+                    let members = &self.lists[*list as usize];
+                    let start = members.partition_point(|doc| *doc < from);
+                    out.extend_from_slice(&members[start..]);
+                }
             }
         }
         out.sort_unstable();
@@ -300,7 +317,7 @@ impl Deduplicator {
         // Exact duplicates first: a document's digest is remembered whatever the
         // near-duplicate verdict, so this does not depend on it.
         let exact: Vec<bool> = docs.iter().map(|d| !self.exact.insert(d.digest)).collect();
-        let before = u32::try_from(self.ids.len()).unwrap_or(END);
+        let before = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         // Against the documents kept before the batch: `Err(i)` when candidate `i` is
         // the first similar one, else `Ok(n)`, n candidates all below the threshold.
         let this = &*self;
@@ -369,11 +386,21 @@ impl Deduplicator {
 
     /// Puts a kept document in the LSH index.
     fn index(&mut self, d: &Document<'_>) {
-        let index = u32::try_from(self.ids.len()).unwrap_or(END - 1);
+        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.ids.push(d.id);
-        for (band, key) in d.bands.iter().enumerate() {
-            let previous = self.heads[band].insert(*key, index).unwrap_or(END);
-            self.next.push(previous);
+        for (map, key) in self.buckets.iter_mut().zip(d.bands) {
+            let Some(bucket) = map.get_mut(key) else {
+                map.insert(*key, Bucket::One(index));
+                continue;
+            };
+            match *bucket {
+                Bucket::Many(list) => self.lists[list as usize].push(index),
+                Bucket::One(first) => {
+                    let list = u32::try_from(self.lists.len()).unwrap_or(u32::MAX);
+                    self.lists.push(vec![first, index]);
+                    *bucket = Bucket::Many(list);
+                }
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use hive_core::columns::{ColumnKind, TextColumn, TimestampColumn, check_columns,
 use hive_core::lake::{committed_parts, partition_dir};
 use hive_core::quarantine::{QuarantineRecord, QuarantineWriter};
 use hive_core::schema::{DIFF_SCORES, EDITS};
-use hive_core::spill::RecordStore;
+use hive_core::spill::{Decoder, Encoder, RecordStore};
 use hive_core::{CoreError, PartitionDate};
 
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
@@ -196,10 +196,10 @@ pub(crate) struct Candidate {
     pub rejected: Option<String>,
     /// Why there is no pair, when there is none.
     pub no_pair: Option<&'static str>,
-    /// Tokens of the SFT conversation (system, user, kept).
-    pub sft_tokens: usize,
-    /// Tokens of system, user and the rejected file, when there is one.
-    pub rejected_tokens: Option<usize>,
+    /// Tokens of the SFT conversation (system, user, kept), when counted before dedup;
+    /// `None` when [`TokenCounter::messages_at_most`] already put it within the limit,
+    /// so it is counted only if the example is kept (see [`output`]).
+    pub sft_tokens: Option<usize>,
 }
 
 /// The order candidates are deduplicated in: earliest generation first.
@@ -222,22 +222,50 @@ const EDITS_COLUMNS: &[(&str, ColumnKind)] = &[
 const DIFF_COLUMNS: &[(&str, ColumnKind)] = &[("event_id", ColumnKind::Text), ("path", ColumnKind::Text)];
 
 /// Token counting as OpenAI counts chat messages.
+///
+/// Counting is the costliest per-row step (tiktoken's pre-tokeniser regex), so the
+/// counter remembers the count of the one text every example repeats, the system
+/// prompt, and offers a bound that needs no tokenizer.
 pub struct TokenCounter {
     bpe: &'static tiktoken_rs::CoreBPE,
+    /// The recipe's system prompt and its count.
+    system_prompt: (String, usize),
 }
 
 impl TokenCounter {
-    pub fn new(encoding: Encoding) -> Self {
+    pub fn new(encoding: Encoding, system_prompt: &str) -> Self {
         let bpe = match encoding {
             Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
         };
-        Self { bpe }
+        let system_prompt = (system_prompt.to_owned(), bpe.count_ordinary(system_prompt));
+        Self { bpe, system_prompt }
     }
 
     /// Tokens of one text.
     pub fn text(&self, text: &str) -> usize {
+        if text == self.system_prompt.0 {
+            return self.system_prompt.1;
+        }
         self.bpe.count_ordinary(text)
+    }
+
+    /// An upper bound on [`TokenCounter::messages`] that tokenizes only the roles and
+    /// the system prompt: both encodings are byte-level BPE, where every token stands
+    /// for at least one byte of the text, so a text has at most as many tokens as
+    /// bytes.
+    pub fn messages_at_most<'a>(&self, messages: impl IntoIterator<Item = &'a Message>) -> usize {
+        3 + messages
+            .into_iter()
+            .map(|m| {
+                let content = if m.content == self.system_prompt.0 {
+                    self.system_prompt.1
+                } else {
+                    m.content.len()
+                };
+                3 + self.text(m.role) + content
+            })
+            .sum::<usize>()
     }
 
     /// Tokens of `prompt` followed by an assistant message of `content`: what
@@ -347,7 +375,7 @@ pub fn run(options: &FinetuneOptions) -> Result<FinetuneSummary, FinetuneError> 
 /// split run in one deterministic order, so the bytes do not depend on the threads.
 fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts, output::Written, PathBuf), FinetuneError> {
     let root = options.data_root.as_path();
-    let tokens = TokenCounter::new(options.config.tokens.encoding);
+    let tokens = TokenCounter::new(options.config.tokens.encoding, &options.config.system_prompt);
     let own_scanner = own_scanner(&options.config)?;
     let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
     let hasher = MinHasher::new(&options.config.dedup);
@@ -360,7 +388,10 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let mut counts = Counts::default();
     // Candidates and exclusions as byte records: the first `memory_budget` bytes in
     // memory, the rest in a temporary file. Only the sort keys stay in memory.
-    let mut store = RecordStore::new(options.memory_budget, &options.spill_dir, JOB);
+    // Half the budget holds candidate records, half the kept files' shingle sets that
+    // deduplication reads over and over.
+    let kept_budget = options.memory_budget / 2;
+    let mut store = RecordStore::new(options.memory_budget - kept_budget, &options.spill_dir, JOB);
     let mut keys: Vec<(SortKey, usize)> = Vec::new();
     // Rows that cannot be processed also go to `quarantine/build-finetune/dt=D/`, the
     // lake's convention, with the field at fault and the row, scrubbed, as payload.
@@ -400,7 +431,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     // split, so no duplicate can straddle two splits.
     keys.sort_unstable();
     let order: Vec<usize> = keys.into_iter().map(|(_, id)| id).collect();
-    let kept = deduplicate(options, &mut store, &order, &mut counts)?;
+    let kept = deduplicate(options, &mut store, kept_budget, &order, &mut counts)?;
     drop(order);
     tracing::info!(kept = kept.len(), seconds = started.elapsed().as_secs_f64(), "deduplicated");
     let started = std::time::Instant::now();
@@ -424,20 +455,32 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
 
 /// Offers the candidates (record ids, in dedup order) to the deduplicator, a batch at a
 /// time; counts the duplicates as exclusions. Returns the kept ones, in order.
+///
+/// Almost all the work is verifying LSH candidate pairs against files kept earlier, so
+/// the kept files' shingle sets get a store of their own (`kept_budget` bytes in
+/// memory, the rest spilled): a verification reads one compact set, not a whole
+/// candidate record, and a pair whose sizes cannot reach the threshold reads nothing.
 fn deduplicate(
     options: &FinetuneOptions,
     store: &mut RecordStore,
+    kept_budget: u64,
     order: &[usize],
     counts: &mut Counts,
 ) -> Result<Vec<usize>, FinetuneError> {
     let threshold = options.config.dedup.threshold;
     let mut dedup = Deduplicator::new(&options.config.dedup);
     let mut kept = Vec::new();
+    let mut kept_sets = RecordStore::new(kept_budget, &options.spill_dir, JOB);
+    // Per kept file (in the order kept): its set's size. Per record id: its number in
+    // `kept_sets`, for kept candidates.
+    let mut kept_sizes: Vec<usize> = Vec::new();
+    let mut kept_number: HashMap<usize, usize> = HashMap::new();
     for batch in order.chunks(DEDUP_BATCH) {
         let fingerprints = batch
             .par_iter()
             .map(|id| record::fingerprint(&store.get(*id)?).ok_or_else(|| corrupt(options)))
             .collect::<Result<Vec<_>, CoreError>>()?;
+        let in_batch: HashMap<usize, usize> = batch.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let docs: Vec<Document<'_>> = batch
             .iter()
             .zip(&fingerprints)
@@ -449,14 +492,28 @@ fn deduplicate(
             })
             .collect();
         let verdicts = dedup.offer(&docs, |other, mine| {
-            let bytes = store.get(other)?;
-            let theirs = record::shingles(&bytes).ok_or_else(|| corrupt(options))?;
+            // A file kept earlier in this batch is not in `kept_sets` yet.
+            if let Some(&i) = in_batch.get(&other) {
+                return Ok(dedup::at_least(mine, fingerprints[i].2.iter().copied(), threshold));
+            }
+            let number = *kept_number.get(&other).ok_or_else(|| corrupt(options))?;
+            if !dedup::sizes_allow(mine.len(), kept_sizes[number], threshold) {
+                return Ok(false);
+            }
+            let bytes = kept_sets.get(number)?;
+            let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
             Ok::<_, CoreError>(dedup::at_least(mine, theirs.iter(), threshold))
         })?;
-        for (id, verdict) in batch.iter().zip(verdicts) {
+        for ((id, verdict), (_, _, shingles)) in batch.iter().zip(verdicts).zip(&fingerprints) {
             let reason = match verdict {
                 Verdict::Keep => {
                     kept.push(*id);
+                    if !shingles.is_empty() {
+                        let mut set = Encoder::default();
+                        set.u64s(shingles);
+                        kept_number.insert(*id, kept_sets.push(set.bytes)?);
+                        kept_sizes.push(shingles.len());
+                    }
                     continue;
                 }
                 Verdict::ExactDuplicate => "exact_duplicate",
@@ -947,17 +1004,23 @@ impl EditRow<'_> {
             role: "assistant",
             content: kept,
         };
-        let sft_tokens = tokens.messages(prompt.iter().chain([&answer]));
-        if sft_tokens > config.tokens.max_tokens {
-            return Err(Reject::Exclude("too_many_tokens"));
-        }
+        // Most examples are far below the limit by the byte bound alone: those are
+        // counted when written, and only if dedup keeps them.
+        let sft_tokens = if tokens.messages_at_most(prompt.iter().chain([&answer])) <= config.tokens.max_tokens {
+            None
+        } else {
+            let n = tokens.messages(prompt.iter().chain([&answer]));
+            if n > config.tokens.max_tokens {
+                return Err(Reject::Exclude("too_many_tokens"));
+            }
+            Some(n)
+        };
         let (rejected, no_pair) = match generated {
             None => (None, Some("unchanged")),
             Some(g) if g.trim().is_empty() => (None, Some("empty_generated")),
             Some(g) if g == answer.content => (None, Some("identical_after_scrubbing")),
             Some(g) => (Some(g), None),
         };
-        let rejected_tokens = rejected.as_deref().map(|r| tokens.with_answer(&prompt, r));
         let [_, user] = prompt;
         let key = (generated_at, event_id.into(), path.into());
         Ok((
@@ -970,7 +1033,6 @@ impl EditRow<'_> {
                 rejected,
                 no_pair,
                 sft_tokens,
-                rejected_tokens,
             },
         ))
     }
@@ -998,4 +1060,43 @@ fn scrub_example(
     let kept = scrub(kept, Some(path));
     let generated = generated.map(|g| scrub(g, Some(path)));
     (user, kept, generated, found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte bound that lets most examples skip the tokenizer before dedup is never
+    /// below the count, whatever the script, and is exact on the system prompt.
+    #[test]
+    fn the_byte_bound_is_never_below_the_token_count() {
+        let system = "You write code for the platform's templates.";
+        let texts = [
+            String::new(),
+            "fn main() {}\n".to_owned(),
+            "    \n\n\t\t  trailing   \n".to_owned(),
+            "日本語のコメント // ünïcödé ✓ 🦀🦀🦀 emoji\n".repeat(7),
+            "0123456789".repeat(40),
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_owned(),
+            (0u32..2000).filter_map(char::from_u32).collect(),
+            "<|endoftext|> <|im_start|>".to_owned(),
+        ];
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            let counter = TokenCounter::new(encoding, system);
+            for text in &texts {
+                let messages = [
+                    Message { role: "system", content: system.to_owned() },
+                    Message { role: "user", content: text.clone() },
+                    Message { role: "assistant", content: text.repeat(2) },
+                ];
+                let exact = counter.messages(&messages);
+                let bound = counter.messages_at_most(&messages);
+                assert!(exact <= bound, "{encoding:?}: {exact} tokens over the bound {bound} for {text:?}");
+                assert!(counter.text(text) <= text.len());
+            }
+            let only_system = [Message { role: "system", content: system.to_owned() }];
+            assert_eq!(counter.messages(&only_system), counter.messages_at_most(&only_system));
+            assert_eq!(counter.text(system), counter.bpe.count_ordinary(system));
+        }
+    }
 }

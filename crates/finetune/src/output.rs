@@ -29,7 +29,7 @@ use hive_core::spill::RecordStore;
 
 use crate::config::FinetuneConfig;
 use crate::format::{ChatRecord, Message, PreferenceRecord, validate_chat_line, validate_preference_line};
-use crate::{Candidate, Counts, FORMAT_VERSION, FinetuneError, FinetuneOptions, InputFile, Source, TABLE};
+use crate::{Candidate, Counts, FORMAT_VERSION, FinetuneError, FinetuneOptions, InputFile, Source, TABLE, TokenCounter};
 
 /// The splits, in file order.
 pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
@@ -361,8 +361,10 @@ fn jsonl_line<T: Serialize>(record: &T, kind: &'static str, validate: fn(&str) -
     Ok(line)
 }
 
-/// Assigns a kept candidate to its split by project and renders its records.
-fn render(config: &FinetuneConfig, c: Candidate) -> Result<Rendered, FinetuneError> {
+/// Assigns a kept candidate to its split by project and renders its records. Token
+/// counts left for later (an example within the limit by the byte bound, and every
+/// rejected side) are counted here, only for the examples dedup kept.
+fn render(config: &FinetuneConfig, tokens: &TokenCounter, c: Candidate) -> Result<Rendered, FinetuneError> {
     let weights = [config.split.train, config.split.validation, config.split.test];
     let split = hive_core::routing::assign(&config.split.salt, &c.project_id, &weights)?;
     let system = Message {
@@ -378,9 +380,11 @@ fn render(config: &FinetuneConfig, c: Candidate) -> Result<Rendered, FinetuneErr
         content: c.kept,
     };
     let messages = [system, user, answer];
+    let sft_tokens = c.sft_tokens.unwrap_or_else(|| tokens.messages(&messages));
     let sft_line = jsonl_line(&ChatRecord { messages: &messages }, "sft", validate_chat_line)?;
-    let (pair, no_pair) = match (c.rejected, c.rejected_tokens) {
-        (Some(rejected), Some(n)) => {
+    let (pair, no_pair) = match c.rejected {
+        Some(rejected) => {
+            let n = tokens.with_answer(&messages[..2], &rejected);
             if n > config.tokens.max_tokens {
                 (None, Some("too_many_tokens"))
             } else {
@@ -397,17 +401,17 @@ fn render(config: &FinetuneConfig, c: Candidate) -> Result<Rendered, FinetuneErr
                     "preference",
                     validate_preference_line,
                 )?;
-                (Some((line, rejected, n.max(c.sft_tokens))), None)
+                (Some((line, rejected, n.max(sft_tokens))), None)
             }
         }
-        _ => (None, Some(c.no_pair.unwrap_or("unchanged"))),
+        None => (None, Some(c.no_pair.unwrap_or("unchanged"))),
     };
     Ok(Rendered {
         split,
         project_id: c.project_id,
         source: c.source,
         messages,
-        sft_tokens: c.sft_tokens,
+        sft_tokens,
         sft_line,
         pair,
         no_pair,
@@ -727,13 +731,14 @@ fn stream_examples(
     use rayon::prelude::*;
     let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
+    let tokens = TokenCounter::new(options.config.tokens.encoding, &options.config.system_prompt);
     for chunk in kept.chunks(RENDER_CHUNK) {
         let rendered = chunk
             .par_iter()
             .map(|id| {
                 let bytes = store.get(*id)?;
                 let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
-                render(&options.config, candidate)
+                render(&options.config, &tokens, candidate)
             })
             .collect::<Result<Vec<_>, FinetuneError>>()?;
         for example in rendered {

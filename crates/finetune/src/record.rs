@@ -6,7 +6,7 @@
 //! and on disk past it. A candidate record starts with what dedup reads (the exact
 //! digest, the band hashes, the shingle set), so dedup decodes no text.
 
-use hive_core::spill::{Decoder, Encoder, U64s};
+use hive_core::spill::{Decoder, Encoder};
 
 use crate::dedup::Fingerprint;
 use crate::{Candidate, Excluded, Source};
@@ -61,9 +61,7 @@ pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
         .no_pair
         .and_then(|r| NO_PAIR.iter().position(|k| *k == r))
         .map_or(0, |i| i as u64 + 1);
-    e.u64(no_pair)
-        .u64(c.sft_tokens as u64)
-        .u64(c.rejected_tokens.map_or(u64::MAX, |t| t as u64));
+    e.u64(no_pair).u64(c.sft_tokens.map_or(u64::MAX, |t| t as u64));
     e.bytes
 }
 
@@ -74,14 +72,6 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> Option<([u8; 32], Vec<u64>, Vec<u64>)
     let bands = d.u64s()?.iter().collect();
     let shingles = d.u64s()?.iter().collect();
     Some((digest, bands, shingles))
-}
-
-/// The shingle set of a candidate record, read in place.
-pub(crate) fn shingles(bytes: &[u8]) -> Option<U64s<'_>> {
-    let mut d = Decoder::new(bytes);
-    d.bytes()?;
-    d.u64s()?;
-    d.u64s()
 }
 
 /// The candidate of a record.
@@ -99,8 +89,7 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
         0 => None,
         n => Some(*NO_PAIR.get(usize::try_from(n - 1).ok()?)?),
     };
-    let sft_tokens = usize::try_from(d.u64()?).ok()?;
-    let rejected_tokens = match d.u64()? {
+    let sft_tokens = match d.u64()? {
         u64::MAX => None,
         n => Some(usize::try_from(n).ok()?),
     };
@@ -112,7 +101,6 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
         rejected,
         no_pair,
         sft_tokens,
-        rejected_tokens,
     })
 }
 
@@ -180,10 +168,10 @@ mod tests {
             bands: vec![1, 2, u64::MAX],
             shingles: vec![3, 9],
         };
-        for (rejected, no_pair, rejected_tokens) in [
+        for (rejected, no_pair, sft_tokens) in [
             (Some("old\ncode".to_owned()), None, Some(42)),
             (None, Some("unchanged"), None),
-            (None, Some("identical_after_scrubbing"), None),
+            (None, Some("identical_after_scrubbing"), Some(0)),
         ] {
             let c = Candidate {
                 project_id: "p".to_owned(),
@@ -192,8 +180,7 @@ mod tests {
                 kept: "fn main() {}\n".to_owned(),
                 rejected: rejected.clone(),
                 no_pair,
-                sft_tokens: 17,
-                rejected_tokens,
+                sft_tokens,
             };
             let bytes = encode_candidate(&fp, &c);
             assert_eq!(fingerprint(&bytes), Some((fp.digest, fp.bands.clone(), fp.shingles.clone())));
@@ -206,10 +193,9 @@ mod tests {
                     back.kept,
                     back.rejected,
                     back.no_pair,
-                    back.sft_tokens,
-                    back.rejected_tokens
+                    back.sft_tokens
                 ),
-                (c.project_id, c.user, c.kept, c.rejected, c.no_pair, c.sft_tokens, c.rejected_tokens)
+                (c.project_id, c.user, c.kept, c.rejected, c.no_pair, c.sft_tokens)
             );
             assert!(decode_candidate(&bytes[..bytes.len() - 1]).is_none());
         }
