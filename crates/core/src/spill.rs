@@ -303,6 +303,13 @@ impl<'a> U64s<'a> {
         self.0.is_empty()
     }
 
+    /// Value `i`; panics past the end, like a slice.
+    pub fn get(&self, i: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[8 * i..8 * i + 8]);
+        u64::from_le_bytes(b)
+    }
+
     pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + 'a {
         self.0.chunks_exact(8).map(|c| {
             let mut b = [0u8; 8];

@@ -11,6 +11,8 @@ use std::collections::{HashMap, HashSet};
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::xxh3_64;
 
+use hive_core::spill::U64s;
+
 use crate::config::DedupConfig;
 
 /// The outcome for one document.
@@ -86,33 +88,61 @@ pub fn shingles(text: &str, size: usize) -> Vec<u64> {
     set
 }
 
+/// A sorted set without repeats, read by position: a slice in memory, or a stored
+/// set's bytes read in place.
+pub trait SortedSet {
+    fn len(&self) -> usize;
+    fn at(&self, i: usize) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SortedSet for [u64] {
+    fn len(&self) -> usize {
+        <[u64]>::len(self)
+    }
+    fn at(&self, i: usize) -> u64 {
+        self[i]
+    }
+}
+
+impl SortedSet for U64s<'_> {
+    fn len(&self) -> usize {
+        U64s::len(self)
+    }
+    fn at(&self, i: usize) -> u64 {
+        self.get(i)
+    }
+}
+
 /// Whether `jaccard(a, b) >= threshold`, exactly as that comparison decides, but
 /// sooner: when the smaller set is too small for the threshold (Jaccard is at most
 /// |small| / |large|), or when the merge can no longer reach it. The bounds are
 /// computed with the same floating-point division as the similarity itself
 /// (intersection / union), which is monotonic, so the answer never differs.
-pub fn at_least(a: &[u64], b: impl ExactSizeIterator<Item = u64>, threshold: f64) -> bool {
-    let b_len = b.len();
-    if a.is_empty() && b_len == 0 {
+///
+/// Nearly every pair LSH proposes is below the threshold, so this merge is most of
+/// deduplication's time: it advances without data-dependent branches (which the
+/// interleaving of two hash sets makes unpredictable) and checks every 64 steps whether
+/// the rest could still reach the threshold.
+pub fn at_least<B: SortedSet + ?Sized>(a: &[u64], b: &B, threshold: f64) -> bool {
+    let (a_len, b_len) = (a.len(), b.len());
+    if a_len == 0 && b_len == 0 {
         return 1.0 >= threshold;
     }
-    if !sizes_allow(a.len(), b_len, threshold) {
+    if !sizes_allow(a_len, b_len, threshold) {
         return false;
     }
-    let ratio = |inter: usize| inter as f64 / (a.len() + b_len - inter) as f64;
-    let (mut i, mut inter) = (0, 0usize);
-    for (seen, y) in b.enumerate() {
-        while i < a.len() && a[i] < y {
-            i += 1;
-        }
-        if i == a.len() {
-            break;
-        }
-        if a[i] == y {
-            inter += 1;
-            i += 1;
-        }
-        if seen % 64 == 63 && ratio(inter + (a.len() - i).min(b_len - seen - 1)) < threshold {
+    let ratio = |inter: usize| inter as f64 / (a_len + b_len - inter) as f64;
+    let (mut in_a, mut in_b, mut inter, mut steps) = (0, 0, 0usize, 0usize);
+    while in_a < a_len && in_b < b_len {
+        let (next_a, next_b) = (a[in_a], b.at(in_b));
+        inter += usize::from(next_a == next_b);
+        in_a += usize::from(next_a <= next_b);
+        in_b += usize::from(next_b <= next_a);
+        steps += 1;
+        if steps % 64 == 0 && ratio(inter + (a_len - in_a).min(b_len - in_b)) < threshold {
             return false;
         }
     }
@@ -489,7 +519,7 @@ mod tests {
             let threshold = self.threshold;
             let verdicts = self
                 .dedup
-                .offer(&docs, |id, mine| Ok::<_, ()>(at_least(mine, all[id].iter().copied(), threshold)))
+                .offer(&docs, |id, mine| Ok::<_, ()>(at_least(mine, all[id], threshold)))
                 .expect("in memory");
             drop(docs);
             drop(all);
@@ -681,7 +711,7 @@ mod tests {
                 (next() % 1000) as f64 / 1000.0,
             ] {
                 assert_eq!(
-                    at_least(&a, b.iter().copied(), t),
+                    at_least(&a, b.as_slice(), t),
                     j >= t,
                     "|a|={} |b|={} j={j} t={t}",
                     a.len(),

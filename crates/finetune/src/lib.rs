@@ -494,7 +494,7 @@ fn deduplicate(
         let verdicts = dedup.offer(&docs, |other, mine| {
             // A file kept earlier in this batch is not in `kept_sets` yet.
             if let Some(&i) = in_batch.get(&other) {
-                return Ok(dedup::at_least(mine, fingerprints[i].2.iter().copied(), threshold));
+                return Ok(dedup::at_least(mine, fingerprints[i].2.as_slice(), threshold));
             }
             let number = *kept_number.get(&other).ok_or_else(|| corrupt(options))?;
             if !dedup::sizes_allow(mine.len(), kept_sizes[number], threshold) {
@@ -502,7 +502,7 @@ fn deduplicate(
             }
             let bytes = kept_sets.get(number)?;
             let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
-            Ok::<_, CoreError>(dedup::at_least(mine, theirs.iter(), threshold))
+            Ok::<_, CoreError>(dedup::at_least(mine, &theirs, threshold))
         })?;
         for ((id, verdict), (_, _, shingles)) in batch.iter().zip(verdicts).zip(&fingerprints) {
             let reason = match verdict {
