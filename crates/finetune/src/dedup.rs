@@ -284,6 +284,8 @@ pub struct Deduplicator {
     lists: Vec<Vec<u32>>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
+    /// Bands a kept document must share with a new one to be verified against it.
+    min_shared: usize,
     stats: DedupStats,
 }
 
@@ -302,12 +304,14 @@ impl Deduplicator {
             buckets: vec![HashMap::new(); config.bands],
             lists: Vec::new(),
             ids: Vec::new(),
+            min_shared: config.min_shared_bands.max(1),
             stats: DedupStats::default(),
         }
     }
 
-    /// Indexed documents sharing a band with `bands`, from index `from` on, in the
-    /// order they were kept.
+    /// Indexed documents sharing at least `min_shared` bands with `bands`, from index
+    /// `from` on, in the order they were kept. (A document is at most once in a band's
+    /// bucket, so its repeats in the gathered list are the bands it shares.)
     fn candidates(&self, bands: &[u64], from: u32) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
         for (map, key) in self.buckets.iter().zip(bands) {
@@ -322,8 +326,17 @@ impl Deduplicator {
             }
         }
         out.sort_unstable();
-        out.dedup();
-        out
+        if self.min_shared <= 1 {
+            out.dedup();
+            return out;
+        }
+        let mut shared = Vec::new();
+        for run in out.chunk_by(|a, b| a == b) {
+            if run.len() >= self.min_shared {
+                shared.push(run[0]);
+            }
+        }
+        shared
     }
 
     /// Decides on each of `docs`, in order, given every document kept before it, and
@@ -451,11 +464,26 @@ pub struct DedupStats {
     pub candidates_below_threshold: u64,
 }
 
-/// Probability that two documents of Jaccard similarity `s` share at least one LSH band
-/// (become a candidate pair): `1 - (1 - s^rows)^bands`. One minus this is the chance a
-/// true near-duplicate at similarity `s` is missed.
-pub fn candidate_probability(s: f64, bands: usize, rows: usize) -> f64 {
-    1.0 - (1.0 - s.powi(rows as i32)).powi(bands as i32)
+/// Probability that two documents of Jaccard similarity `s` share at least
+/// `min_shared` of the `bands` LSH bands (become a candidate pair): the upper tail of
+/// a Binomial(bands, s^rows), `1 - (1 - s^rows)^bands` when `min_shared` is 1. One
+/// minus this is the chance a true near-duplicate at similarity `s` is missed.
+pub fn candidate_probability(s: f64, bands: usize, rows: usize, min_shared: usize) -> f64 {
+    let p = s.powi(rows as i32);
+    let none = (1.0 - p).powi(bands as i32);
+    if min_shared <= 1 {
+        return 1.0 - none;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    // P(k shared) for k below `min_shared`, each from the one before.
+    let (mut below, mut term) = (none, none);
+    for k in 0..min_shared.saturating_sub(1).min(bands) {
+        term *= (bands - k) as f64 / (k + 1) as f64 * p / (1.0 - p);
+        below += term;
+    }
+    (1.0 - below).max(0.0)
 }
 
 #[cfg(test)]
@@ -582,13 +610,15 @@ mod tests {
         let seeds = 400u64;
         for shared in [40u64, 70, 100, 130] {
             let (x, y, s) = pair(150, shared, shared);
-            let (mut agree, mut candidates) = (0u64, 0u64);
+            let (mut agree, mut candidates, mut two_shared) = (0u64, 0u64, 0u64);
             for seed in 0..seeds {
                 let d = MinHasher::new(&DedupConfig { seed, ..config.clone() });
                 let (sx, sy) = (d.signature(x.iter().copied()), d.signature(y.iter().copied()));
                 agree += sx.iter().zip(&sy).filter(|(p, q)| p == q).count() as u64;
                 let (kx, ky) = (d.band_keys(&sx), d.band_keys(&sy));
-                candidates += u64::from(kx.iter().zip(&ky).any(|(p, q)| p == q));
+                let shared = kx.iter().zip(&ky).filter(|(p, q)| p == q).count();
+                candidates += u64::from(shared >= 1);
+                two_shared += u64::from(shared >= 2);
             }
             let n = (seeds * config.permutations as u64) as f64;
             let estimate = agree as f64 / n;
@@ -596,19 +626,83 @@ mod tests {
                 (estimate - s).abs() < 4.0 * (s * (1.0 - s) / n).sqrt() + 1e-3,
                 "s={s}: estimate {estimate}"
             );
-            let p = candidate_probability(s, b, r);
+            let p = candidate_probability(s, b, r, 1);
             let rate = candidates as f64 / seeds as f64;
             assert!(
                 (rate - p).abs() < 4.0 * (p * (1.0 - p) / seeds as f64).sqrt() + 0.01,
                 "s={s}: rate {rate} vs {p}"
             );
+            let p = candidate_probability(s, b, r, 2);
+            let rate = two_shared as f64 / seeds as f64;
+            assert!(
+                (rate - p).abs() < 4.0 * (p * (1.0 - p) / seeds as f64).sqrt() + 0.01,
+                "s={s}, two bands: rate {rate} vs {p}"
+            );
         }
+    }
+
+    #[test]
+    fn the_candidate_probability_is_the_binomial_tail() {
+        // Against the sum of C(b, k) p^k (1-p)^(b-k) over k >= m, each term computed
+        // on its own.
+        let choose = |n: usize, k: usize| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+        for (bands, rows) in [(32, 4), (16, 8), (20, 5)] {
+            for s in [0.0, 0.2, 0.5, 0.7, 0.9, 1.0] {
+                let p: f64 = f64::powi(s, rows as i32);
+                for m in 1..=4 {
+                    let tail: f64 = (m..=bands)
+                        .map(|k| choose(bands, k) * p.powi(k as i32) * (1.0 - p).powi((bands - k) as i32))
+                        .sum();
+                    let got = candidate_probability(s, bands, rows, m);
+                    assert!((got - tail).abs() < 1e-12, "b={bands} r={rows} s={s} m={m}: {got} vs {tail}");
+                }
+            }
+        }
+        // One shared band is the plain banding formula, bit for bit.
+        assert_eq!(candidate_probability(0.7, 32, 4, 1), 1.0 - (1.0 - 0.7f64.powi(4)).powi(32));
+    }
+
+    #[test]
+    fn a_pair_sharing_fewer_bands_than_required_is_not_verified() {
+        let config = DedupConfig::default();
+        let offer = |min_shared: usize, shared: usize| {
+            let mut dedup = Deduplicator::new(&DedupConfig {
+                min_shared_bands: min_shared,
+                ..config.clone()
+            });
+            let first: Vec<u64> = (0..32).collect();
+            let second: Vec<u64> = (0..32u64).map(|b| if (b as usize) < shared { b } else { 1000 + b }).collect();
+            let set = [1u64, 2, 3];
+            let docs = [
+                Document {
+                    id: 0,
+                    digest: [0; 32],
+                    bands: &first,
+                    shingles: &set,
+                },
+                Document {
+                    id: 1,
+                    digest: [1; 32],
+                    bands: &second,
+                    shingles: &set,
+                },
+            ];
+            let verdicts = dedup.offer(&docs[..1], |_, _| Ok::<_, ()>(true)).and_then(|mut v| {
+                v.extend(dedup.offer(&docs[1..], |_, _| Ok::<_, ()>(true))?);
+                Ok(v)
+            });
+            (verdicts, dedup.stats().candidate_pairs)
+        };
+        assert_eq!(offer(1, 1), (Ok(vec![Verdict::Keep, Verdict::NearDuplicate]), 1));
+        assert_eq!(offer(2, 1), (Ok(vec![Verdict::Keep, Verdict::Keep]), 0));
+        assert_eq!(offer(2, 2), (Ok(vec![Verdict::Keep, Verdict::NearDuplicate]), 1));
+        assert_eq!(offer(3, 2), (Ok(vec![Verdict::Keep, Verdict::Keep]), 0));
     }
 
     #[test]
     fn the_default_s_curve_rarely_misses_a_pair_at_the_threshold() {
         let c = DedupConfig::default();
-        let p = candidate_probability(c.threshold, c.bands, c.rows());
+        let p = candidate_probability(c.threshold, c.bands, c.rows(), c.min_shared_bands);
         // 1 - (1 - 0.7^4)^32, the figure docs/build-finetune.md quotes.
         assert!((1.0 - p - 1.5e-4).abs() < 0.1e-4, "miss probability {}", 1.0 - p);
     }
@@ -710,13 +804,7 @@ mod tests {
                 j - f64::EPSILON,
                 (next() % 1000) as f64 / 1000.0,
             ] {
-                assert_eq!(
-                    at_least(&a, b.as_slice(), t),
-                    j >= t,
-                    "|a|={} |b|={} j={j} t={t}",
-                    a.len(),
-                    b.len()
-                );
+                assert_eq!(at_least(&a, b.as_slice(), t), j >= t, "|a|={} |b|={} j={j} t={t}", a.len(), b.len());
             }
         }
     }

@@ -1085,16 +1085,28 @@ mod tests {
             let counter = TokenCounter::new(encoding, system);
             for text in &texts {
                 let messages = [
-                    Message { role: "system", content: system.to_owned() },
-                    Message { role: "user", content: text.clone() },
-                    Message { role: "assistant", content: text.repeat(2) },
+                    Message {
+                        role: "system",
+                        content: system.to_owned(),
+                    },
+                    Message {
+                        role: "user",
+                        content: text.clone(),
+                    },
+                    Message {
+                        role: "assistant",
+                        content: text.repeat(2),
+                    },
                 ];
                 let exact = counter.messages(&messages);
                 let bound = counter.messages_at_most(&messages);
                 assert!(exact <= bound, "{encoding:?}: {exact} tokens over the bound {bound} for {text:?}");
                 assert!(counter.text(text) <= text.len());
             }
-            let only_system = [Message { role: "system", content: system.to_owned() }];
+            let only_system = [Message {
+                role: "system",
+                content: system.to_owned(),
+            }];
             assert_eq!(counter.messages(&only_system), counter.messages_at_most(&only_system));
             assert_eq!(counter.text(system), counter.bpe.count_ordinary(system));
         }

@@ -834,6 +834,7 @@ pub(crate) fn write(
                 options.config.dedup.threshold,
                 options.config.dedup.bands,
                 options.config.dedup.rows(),
+                options.config.dedup.min_shared_bands,
             ),
         },
         secrets: SecretsEntry {

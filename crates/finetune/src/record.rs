@@ -187,14 +187,7 @@ mod tests {
             let back = decode_candidate(&bytes).expect("decodes");
             assert!(same_source(&back.source, &c.source));
             assert_eq!(
-                (
-                    back.project_id,
-                    back.user,
-                    back.kept,
-                    back.rejected,
-                    back.no_pair,
-                    back.sft_tokens
-                ),
+                (back.project_id, back.user, back.kept, back.rejected, back.no_pair, back.sft_tokens),
                 (c.project_id, c.user, c.kept, c.rejected, c.no_pair, c.sft_tokens)
             );
             assert!(decode_candidate(&bytes[..bytes.len() - 1]).is_none());
