@@ -75,7 +75,10 @@ total=0
 generations=0
 row() { # label seconds rss_kib
   total=$(echo "$total + $2" | bc -l)
-  printf '%-34s %10.2f %10.0f %16.0f\n' "$1" "$2" "$(echo "$3 / 1024" | bc -l)" "$(echo "$generations / $2" | bc -l)"
+  # GNU time rounds to 0.01 s: a job that fast has no meaningful rate.
+  rate=-
+  if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then rate=$(printf '%.0f' "$(echo "$generations / $2" | bc -l)"); fi
+  printf '%-34s %10.2f %10.0f %16s\n' "$1" "$2" "$(echo "$3 / 1024" | bc -l)" "$rate"
 }
 read -r secs rss < <(measure "$bin/extract-edits" --data-root "$lake" --date "$night" --quiet --max-quarantine-ratio 1)
 generations=$(summary generations_out)
