@@ -54,8 +54,9 @@ pub struct FinetuneOptions {
     /// Worker threads for the per-row work (filters, secret scanning, token counts,
     /// MinHash); 0 uses one per core. The output does not depend on it.
     pub threads: usize,
-    /// Bytes of candidate records (texts, shingle sets, lineage) held in memory; the
-    /// rest waits in a temporary file in `spill_dir`. The output does not depend on it.
+    /// Bytes held in memory: half for candidate records (texts, shingle sets, lineage),
+    /// half for the kept files' shingle sets; the rest waits in temporary files in
+    /// `spill_dir`. The output does not depend on it.
     pub memory_budget: u64,
     /// Directory of the temporary spill file.
     pub spill_dir: PathBuf,
@@ -386,10 +387,9 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
         hasher: &hasher,
     };
     let mut counts = Counts::default();
-    // Candidates and exclusions as byte records: the first `memory_budget` bytes in
-    // memory, the rest in a temporary file. Only the sort keys stay in memory.
-    // Half the budget holds candidate records, half the kept files' shingle sets that
-    // deduplication reads over and over.
+    // Candidates and exclusions as byte records: the first half of the budget in memory,
+    // the rest in a temporary file; the other half holds the kept files' shingle sets
+    // that deduplication reads over and over. Only the sort keys stay in memory.
     let kept_budget = options.memory_budget / 2;
     let mut store = RecordStore::new(options.memory_budget - kept_budget, &options.spill_dir, JOB);
     let mut keys: Vec<(SortKey, usize)> = Vec::new();

@@ -61,9 +61,11 @@ struct Cli {
     #[arg(long, env = env::THREADS, default_value_t = 0)]
     threads: usize,
 
-    /// Bytes of candidate records (kept and generated texts, shingle sets, lineage) held in
-    /// memory; the rest waits in a temporary file in --spill-dir, so memory does not grow with
-    /// the days read. The output bytes do not depend on it.
+    /// Bytes held in memory: half for candidate records (kept and generated texts, shingle
+    /// sets, lineage), half for the shingle sets of kept files that dedup verifies against;
+    /// the rest waits in temporary files in --spill-dir, so the records' memory does not grow
+    /// with the days read (about 500 bytes per input row still do). The output bytes do not
+    /// depend on it.
     #[arg(long, env = env::FINETUNE_MEMORY_BUDGET, default_value_t = 512 << 20, value_name = "BYTES")]
     memory_budget: u64,
 
