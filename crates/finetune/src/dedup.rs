@@ -5,8 +5,15 @@
 //! candidate pairs, then the true Jaccard similarity of the two shingle sets decides, so
 //! a chance band collision never removes a distinct file. Documents are offered in a
 //! caller-given deterministic order and the first of a group is kept.
+//!
+//! On code generated from templates, most candidate pairs are far below the threshold
+//! (files share the template's boilerplate). Before reading a kept file's shingle set,
+//! the pair's agreement on a one-byte-per-permutation sketch of the MinHash signature
+//! rules out the pairs that cannot plausibly reach it: a pair at the threshold is ruled
+//! out with probability at most [`SKETCH_MISS_PROBABILITY`].
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::xxh3_64;
@@ -178,6 +185,9 @@ pub struct Fingerprint {
     pub digest: [u8; 32],
     /// One hash per LSH band (empty when the text has no shingle).
     pub bands: Vec<u64>,
+    /// The low byte of each MinHash signature component (empty when the text has no
+    /// shingle): two sets agree on a byte at least as often as their Jaccard similarity.
+    pub sketch: Vec<u8>,
     /// Sorted shingle hashes.
     pub shingles: Vec<u64>,
 }
@@ -216,12 +226,26 @@ impl MinHasher {
         let normalised = normalise(text);
         let digest: [u8; 32] = Sha256::digest(normalised.as_bytes()).into();
         let shingles = shingles(&normalised, self.shingle_size);
-        let bands = if shingles.is_empty() {
-            Vec::new()
-        } else {
-            self.band_keys(&self.signature(shingles.iter().copied()))
-        };
-        Fingerprint { digest, bands, shingles }
+        if shingles.is_empty() {
+            return Fingerprint {
+                digest,
+                bands: Vec::new(),
+                sketch: Vec::new(),
+                shingles,
+            };
+        }
+        let signature = self.signature(shingles.iter().copied());
+        Fingerprint {
+            digest,
+            bands: self.band_keys(&signature),
+            sketch: Self::sketch(&signature),
+            shingles,
+        }
+    }
+
+    /// The sketch of a signature: the low byte of each component.
+    pub fn sketch(signature: &[u64]) -> Vec<u8> {
+        signature.iter().map(|v| *v as u8).collect()
     }
 
     /// MinHash signature of a shingle set: for each of the `permutations` hash
@@ -260,30 +284,133 @@ impl MinHasher {
     }
 }
 
-/// The kept documents (indexes, ascending) that share one band hash: most band
-/// hashes belong to one document, so a bucket holds it inline and only buckets of
-/// several point into [`Deduplicator::lists`], where their members lie contiguously
+/// A hash table key that is already a uniform hash (a band hash, a digest's prefix):
+/// one multiplication spreads it over all 64 bits, where SipHash would hash it again.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = ((n as u64) ^ ((n >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PrehashedBuild = BuildHasherDefault<Prehashed>;
+
+/// The kept documents (indexes, ascending) that share one band hash, in 4 bytes: most
+/// band hashes belong to one document, held inline; a bucket of several has the top
+/// bit set and points into [`Deduplicator::lists`], where its members lie contiguously
 /// (walked without chasing pointers).
 #[derive(Debug, Clone, Copy)]
-enum Bucket {
-    One(u32),
-    Many(u32),
+struct Bucket(u32);
+
+impl Bucket {
+    const LIST: u32 = 1 << 31;
+}
+
+/// A band hash as an index key: its low 32 bits. Two bands with different hashes but
+/// equal low bits only add a candidate pair, which is verified like any other (with
+/// 2 million kept files, a band lookup meets such a stranger with probability 5e-4).
+fn band_key(hash: u64) -> u32 {
+    hash as u32
+}
+
+/// Probability that a pair exactly at the threshold is ruled out by its sketch
+/// agreement before its Jaccard similarity is computed (see [`sketch_min_agreements`]).
+pub const SKETCH_MISS_PROBABILITY: f64 = 1e-6;
+
+/// P(X < k) for X ~ Binomial(n, p), summed term by term in log space (no underflow
+/// for any number of permutations).
+pub fn binomial_below(n: usize, p: f64, k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    if p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return if k > n { 1.0 } else { 0.0 };
+    }
+    let (log_p, log_q) = (p.ln(), (1.0 - p).ln());
+    let mut log_choose = 0.0;
+    let mut sum = 0.0;
+    for i in 0..k.min(n + 1) {
+        if i > 0 {
+            log_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        sum += (log_choose + i as f64 * log_p + (n - i) as f64 * log_q).exp();
+    }
+    sum.min(1.0)
+}
+
+/// The fewest sketch bytes (of `permutations`) on which a pair must agree to have its
+/// Jaccard similarity computed: the largest k with P(Binomial(permutations, threshold)
+/// < k) <= [`SKETCH_MISS_PROBABILITY`].
+///
+/// Each signature component of two sets agrees with probability J, their Jaccard
+/// similarity, independently of the others (the model the LSH S-curve rests on too);
+/// the low bytes agree at least as often, so for a pair at or above the threshold the
+/// agreement count is at least a Binomial(permutations, threshold), and the pair is
+/// ruled out with probability at most the bound. Being a candidate (agreeing on a whole
+/// band) only makes agreement likelier.
+pub fn sketch_min_agreements(permutations: usize, threshold: f64) -> usize {
+    let mut k = 0;
+    while k < permutations && binomial_below(permutations, threshold, k + 1) <= SKETCH_MISS_PROBABILITY {
+        k += 1;
+    }
+    k
+}
+
+/// On how many bytes two sketches agree. Counted in 16 byte-wide lanes, at most 255
+/// blocks at a time so a lane cannot overflow, which the compiler turns into vector
+/// compares: this runs once per candidate pair.
+fn agreements(a: &[u8], b: &[u8]) -> usize {
+    const LANES: usize = 16;
+    let mut total = 0;
+    for (a, b) in a.chunks(LANES * 255).zip(b.chunks(LANES * 255)) {
+        let mut lanes = [0u8; LANES];
+        let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+        for (x, y) in a_blocks.zip(b_blocks) {
+            for i in 0..LANES {
+                lanes[i] += u8::from(x[i] == y[i]);
+            }
+        }
+        total += lanes.iter().map(|n| usize::from(*n)).sum::<usize>();
+        total += a_rest.iter().zip(b_rest).filter(|(x, y)| x == y).count();
+    }
+    total
 }
 
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
-/// It holds the exact digests and, per band, a map from band hash to the kept
-/// documents in that bucket: about 16 bytes per kept document and band. Shingle sets
-/// stay with the caller, who is asked whether two documents are near duplicates, so
-/// they can wait on disk.
+/// It holds the first 16 bytes of each exact digest, each kept document's sketch, and,
+/// per band, a map from band key to the kept documents in that bucket: about 12 bytes
+/// per kept document and band. Shingle sets stay with the caller, who is asked whether
+/// two documents are near duplicates, so they can wait on disk.
 pub struct Deduplicator {
-    exact: HashSet<[u8; 32]>,
-    /// Per band: band hash -> the kept documents in that bucket.
-    buckets: Vec<HashMap<u64, Bucket>>,
+    exact: HashSet<u128, PrehashedBuild>,
+    /// Per band: band key -> the kept documents in that bucket.
+    buckets: Vec<HashMap<u32, Bucket, PrehashedBuild>>,
     /// The members of the buckets of more than one document.
     lists: Vec<Vec<u32>>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
+    /// The sketches of the indexed documents, `permutations` bytes each.
+    sketches: Vec<u8>,
+    permutations: usize,
+    min_agreements: usize,
     /// Bands a kept document must share with a new one to be verified against it.
     min_shared: usize,
     stats: DedupStats,
@@ -292,18 +419,30 @@ pub struct Deduplicator {
 /// One document offered: the caller's id for it and its fingerprint.
 pub struct Document<'a> {
     pub id: usize,
-    pub digest: [u8; 32],
-    pub bands: &'a [u64],
-    pub shingles: &'a [u64],
+    pub fingerprint: &'a Fingerprint,
+}
+
+/// A document's comparisons with the documents kept before its batch.
+#[derive(Clone, Copy)]
+struct Earlier {
+    /// Candidates below the threshold (or all of them when none was similar).
+    below: u64,
+    /// Of those, the ones the sketch ruled out.
+    ruled_out: u64,
+    /// A similar kept document was found.
+    similar: bool,
 }
 
 impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
         Self {
-            exact: HashSet::new(),
-            buckets: vec![HashMap::new(); config.bands],
+            exact: HashSet::default(),
+            buckets: vec![HashMap::default(); config.bands],
             lists: Vec::new(),
             ids: Vec::new(),
+            sketches: Vec::new(),
+            permutations: config.permutations,
+            min_agreements: sketch_min_agreements(config.permutations, config.threshold),
             min_shared: config.min_shared_bands.max(1),
             stats: DedupStats::default(),
         }
@@ -315,11 +454,12 @@ impl Deduplicator {
     fn candidates(&self, bands: &[u64], from: u32) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
         for (map, key) in self.buckets.iter().zip(bands) {
-            match map.get(key) {
-                Some(Bucket::One(doc)) if *doc >= from => out.push(*doc),
-                None | Some(Bucket::One(_)) => {}
-                Some(Bucket::Many(list)) => {
-                    let members = &self.lists[*list as usize];
+            match map.get(&band_key(*key)) {
+                Some(Bucket(bucket)) if bucket & Bucket::LIST == 0 && *bucket >= from => out.push(*bucket),
+                None => {}
+                Some(Bucket(bucket)) if bucket & Bucket::LIST == 0 => {}
+                Some(Bucket(bucket)) => {
+                    let members = &self.lists[(bucket & !Bucket::LIST) as usize];
                     let start = members.partition_point(|doc| *doc < from);
                     out.extend_from_slice(&members[start..]);
                 }
@@ -339,10 +479,39 @@ impl Deduplicator {
         shared
     }
 
+    /// Whether the sketches of indexed document `doc` and `sketch` agree often enough
+    /// for the pair to be verified.
+    fn sketch_allows(&self, doc: u32, sketch: &[u8]) -> bool {
+        let start = doc as usize * self.permutations;
+        let theirs = self.sketches.get(start..start + self.permutations).unwrap_or_default();
+        agreements(theirs, sketch) >= self.min_agreements
+    }
+
+    /// Compares a document with the candidates kept from index `from` on, in order,
+    /// until a similar one.
+    fn compare<E>(&self, fp: &Fingerprint, from: u32, near: &impl Fn(usize, &[u64]) -> Result<bool, E>) -> Result<Earlier, E> {
+        let mut outcome = Earlier {
+            below: 0,
+            ruled_out: 0,
+            similar: false,
+        };
+        for other in self.candidates(&fp.bands, from) {
+            if !self.sketch_allows(other, &fp.sketch) {
+                outcome.ruled_out += 1;
+            } else if near(self.ids[other as usize], &fp.shingles)? {
+                outcome.similar = true;
+                break;
+            }
+            outcome.below += 1;
+        }
+        Ok(outcome)
+    }
+
     /// Decides on each of `docs`, in order, given every document kept before it, and
     /// remembers the kept ones. `near(id, shingles)` tells whether the document the
     /// caller calls `id` (one offered earlier and kept) has a Jaccard similarity to
-    /// `shingles` of at least the threshold (see [`at_least`]).
+    /// `shingles` of at least the threshold (see [`at_least`]); it is asked only about
+    /// candidate pairs whose sketches agree often enough.
     ///
     /// A new document is compared only with documents that were kept, never with ones
     /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
@@ -358,28 +527,28 @@ impl Deduplicator {
     ) -> Result<Vec<Verdict>, E> {
         use rayon::prelude::*;
         // Exact duplicates first: a document's digest is remembered whatever the
-        // near-duplicate verdict, so this does not depend on it.
-        let exact: Vec<bool> = docs.iter().map(|d| !self.exact.insert(d.digest)).collect();
+        // near-duplicate verdict, so this does not depend on it. 128 bits of SHA-256
+        // collide by chance with probability below 1e-25 for a billion files.
+        let exact: Vec<bool> = docs
+            .iter()
+            .map(|d| {
+                let mut prefix = [0u8; 16];
+                prefix.copy_from_slice(&d.fingerprint.digest[..16]);
+                !self.exact.insert(u128::from_le_bytes(prefix))
+            })
+            .collect();
         let before = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
-        // Against the documents kept before the batch: `Err(i)` when candidate `i` is
-        // the first similar one, else `Ok(n)`, n candidates all below the threshold.
         let this = &*self;
         let earlier = docs
             .par_iter()
             .zip(&exact)
             .map(|(d, &exact)| {
-                if exact || d.shingles.is_empty() {
-                    return Ok(Ok(0));
+                if exact || d.fingerprint.shingles.is_empty() {
+                    return Ok(None);
                 }
-                let candidates = this.candidates(d.bands, 0);
-                for (i, &other) in candidates.iter().enumerate() {
-                    if near(this.ids[other as usize], d.shingles)? {
-                        return Ok(Err(i));
-                    }
-                }
-                Ok(Ok(candidates.len()))
+                this.compare(d.fingerprint, 0, &near).map(Some)
             })
-            .collect::<Result<Vec<Result<usize, usize>>, E>>()?;
+            .collect::<Result<Vec<Option<Earlier>>, E>>()?;
         let mut verdicts = Vec::with_capacity(docs.len());
         for ((d, exact), earlier) in docs.iter().zip(exact).zip(earlier) {
             if exact {
@@ -387,62 +556,50 @@ impl Deduplicator {
                 verdicts.push(Verdict::ExactDuplicate);
                 continue;
             }
-            if d.shingles.is_empty() {
+            let Some(mut outcome) = earlier else {
+                // No shingle: nothing to compare, and never a candidate of another.
                 verdicts.push(Verdict::Keep);
                 continue;
-            }
-            let mut below = match earlier {
-                Err(first) => {
-                    self.near_duplicate(first as u64);
-                    verdicts.push(Verdict::NearDuplicate);
-                    continue;
-                }
-                Ok(below) => below as u64,
             };
-            // Then against the documents kept earlier in this batch.
-            let mut verdict = Verdict::Keep;
-            for other in self.candidates(d.bands, before) {
-                if near(self.ids[other as usize], d.shingles)? {
-                    verdict = Verdict::NearDuplicate;
-                    break;
-                }
-                below += 1;
+            if !outcome.similar {
+                // Then against the documents kept earlier in this batch.
+                let within = self.compare(d.fingerprint, before, &near)?;
+                outcome.below += within.below;
+                outcome.ruled_out += within.ruled_out;
+                outcome.similar = within.similar;
             }
-            if verdict == Verdict::NearDuplicate {
-                self.near_duplicate(below);
+            self.stats.candidate_pairs += outcome.below + u64::from(outcome.similar);
+            self.stats.candidates_below_threshold += outcome.below;
+            self.stats.ruled_out_by_sketch += outcome.ruled_out;
+            if outcome.similar {
+                self.stats.near_duplicates += 1;
+                verdicts.push(Verdict::NearDuplicate);
             } else {
-                self.stats.candidate_pairs += below;
-                self.stats.candidates_below_threshold += below;
-                self.index(d);
+                self.index(d.fingerprint, d.id);
+                verdicts.push(Verdict::Keep);
             }
-            verdicts.push(verdict);
         }
         Ok(verdicts)
     }
 
-    /// Counts a near duplicate found after `below` candidates below the threshold.
-    fn near_duplicate(&mut self, below: u64) {
-        self.stats.candidate_pairs += below + 1;
-        self.stats.candidates_below_threshold += below;
-        self.stats.near_duplicates += 1;
-    }
-
     /// Puts a kept document in the LSH index.
-    fn index(&mut self, d: &Document<'_>) {
-        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
-        self.ids.push(d.id);
-        for (map, key) in self.buckets.iter_mut().zip(d.bands) {
-            let Some(bucket) = map.get_mut(key) else {
-                map.insert(*key, Bucket::One(index));
+    fn index(&mut self, fp: &Fingerprint, id: usize) {
+        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
+        self.ids.push(id);
+        let mut sketch = fp.sketch.clone();
+        sketch.resize(self.permutations, 0);
+        self.sketches.extend_from_slice(&sketch);
+        for (map, key) in self.buckets.iter_mut().zip(&fp.bands) {
+            let Some(bucket) = map.get_mut(&band_key(*key)) else {
+                map.insert(band_key(*key), Bucket(index));
                 continue;
             };
-            match *bucket {
-                Bucket::Many(list) => self.lists[list as usize].push(index),
-                Bucket::One(first) => {
-                    let list = u32::try_from(self.lists.len()).unwrap_or(u32::MAX);
-                    self.lists.push(vec![first, index]);
-                    *bucket = Bucket::Many(list);
-                }
+            if bucket.0 & Bucket::LIST != 0 {
+                self.lists[(bucket.0 & !Bucket::LIST) as usize].push(index);
+            } else {
+                let list = u32::try_from(self.lists.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
+                self.lists.push(vec![bucket.0, index]);
+                *bucket = Bucket(list | Bucket::LIST);
             }
         }
     }
@@ -458,10 +615,14 @@ impl Deduplicator {
 pub struct DedupStats {
     pub exact_duplicates: u64,
     pub near_duplicates: u64,
-    /// Pairs LSH proposed whose true Jaccard was computed.
+    /// Pairs LSH proposed (a new file and a kept one sharing a band), up to the first
+    /// similar one of each file.
     pub candidate_pairs: u64,
-    /// Proposed pairs whose true Jaccard was below the threshold: kept, not removed.
+    /// Proposed pairs found below the threshold: kept, not removed.
     pub candidates_below_threshold: u64,
+    /// Of those, the pairs whose sketches agreed too rarely for their Jaccard to be
+    /// computed; the rest had it computed.
+    pub ruled_out_by_sketch: u64,
 }
 
 /// Probability that two documents of Jaccard similarity `s` share at least
@@ -530,11 +691,9 @@ mod tests {
             let docs: Vec<Document<'_>> = fps
                 .iter()
                 .enumerate()
-                .map(|(i, fp)| Document {
+                .map(|(i, fingerprint)| Document {
                     id: first + i,
-                    digest: fp.digest,
-                    bands: &fp.bands,
-                    shingles: &fp.shingles,
+                    fingerprint,
                 })
                 .collect();
             // Every offered set is reachable by its id (only kept ones are asked for).
@@ -670,21 +829,27 @@ mod tests {
                 min_shared_bands: min_shared,
                 ..config.clone()
             });
-            let first: Vec<u64> = (0..32).collect();
-            let second: Vec<u64> = (0..32u64).map(|b| if (b as usize) < shared { b } else { 1000 + b }).collect();
-            let set = [1u64, 2, 3];
+            let set = vec![1u64, 2, 3];
+            let first = Fingerprint {
+                digest: [0; 32],
+                bands: (0..32).collect(),
+                sketch: vec![0; config.permutations],
+                shingles: set.clone(),
+            };
+            let second = Fingerprint {
+                digest: [1; 32],
+                bands: (0..32u64).map(|b| if (b as usize) < shared { b } else { 1000 + b }).collect(),
+                sketch: vec![0; config.permutations],
+                shingles: set,
+            };
             let docs = [
                 Document {
                     id: 0,
-                    digest: [0; 32],
-                    bands: &first,
-                    shingles: &set,
+                    fingerprint: &first,
                 },
                 Document {
                     id: 1,
-                    digest: [1; 32],
-                    bands: &second,
-                    shingles: &set,
+                    fingerprint: &second,
                 },
             ];
             let verdicts = dedup.offer(&docs[..1], |_, _| Ok::<_, ()>(true)).and_then(|mut v| {
@@ -697,6 +862,140 @@ mod tests {
         assert_eq!(offer(2, 1), (Ok(vec![Verdict::Keep, Verdict::Keep]), 0));
         assert_eq!(offer(2, 2), (Ok(vec![Verdict::Keep, Verdict::NearDuplicate]), 1));
         assert_eq!(offer(3, 2), (Ok(vec![Verdict::Keep, Verdict::Keep]), 0));
+    }
+
+    #[test]
+    fn the_sketch_bound_is_the_binomial_quantile_scipy_gives() {
+        // Oracle: scipy.stats.binom 1.x, the largest k with binom.cdf(k - 1, n, t) <= 1e-6
+        // and that probability.
+        for (n, t, k, below) in [
+            (128, 0.7, 64, 7.068_149_102_656_947e-7),
+            (128, 0.5, 37, 3.940_799_761_002_736e-7),
+            (256, 0.8, 172, 4.983_680_337_621_46e-7),
+            (64, 0.9, 44, 5.631_569_664_565_066e-7),
+            (1024, 0.7, 646, 9.093_869_911_346_98e-7),
+        ] {
+            assert_eq!(sketch_min_agreements(n, t), k, "n={n} t={t}");
+            let got = binomial_below(n, t, k);
+            assert!((got - below).abs() < 1e-9 * below, "n={n} t={t}: {got} vs {below}");
+        }
+        // scipy: binom.cdf(70, 128, 0.5).
+        assert!((binomial_below(128, 0.5, 71) - 0.874_780_059_690_370_2).abs() < 1e-12);
+        // A threshold of 0 rules nothing out; of 1, all but identical sketches.
+        assert_eq!(sketch_min_agreements(128, 0.0), 0);
+        assert_eq!(sketch_min_agreements(128, 1.0), 128);
+    }
+
+    #[test]
+    fn sketch_agreement_is_binomial_in_the_jaccard_similarity() {
+        // Over many seeds, the bytes two sketches agree on follow Binomial(n, p) with
+        // p = s + (1 - s) / 256 (equal components, or a chance low-byte match): mean,
+        // variance (independence across permutations) and the lower tail the bound
+        // relies on. Tolerances are 4 standard errors.
+        let config = DedupConfig::default();
+        let n = config.permutations;
+        let seeds = 400u64;
+        for shared in [40u64, 70, 100, 130] {
+            let (x, y, s) = pair(150, shared, shared ^ 0x5eed);
+            let counts: Vec<usize> = (0..seeds)
+                .map(|seed| {
+                    let d = MinHasher::new(&DedupConfig { seed, ..config.clone() });
+                    let (sx, sy) = (d.signature(x.iter().copied()), d.signature(y.iter().copied()));
+                    agreements(&MinHasher::sketch(&sx), &MinHasher::sketch(&sy))
+                })
+                .collect();
+            let p = s + (1.0 - s) / 256.0;
+            let variance = n as f64 * p * (1.0 - p);
+            let mean = counts.iter().sum::<usize>() as f64 / seeds as f64;
+            assert!(
+                (mean - n as f64 * p).abs() < 4.0 * (variance / seeds as f64).sqrt(),
+                "s={s}: mean {mean} vs {}",
+                n as f64 * p
+            );
+            let sample_variance = counts.iter().map(|c| (*c as f64 - mean).powi(2)).sum::<f64>() / (seeds - 1) as f64;
+            let ratio = sample_variance / variance;
+            assert!(
+                (ratio - 1.0).abs() < 4.0 * (2.0 / (seeds - 1) as f64).sqrt(),
+                "s={s}: variance ratio {ratio}"
+            );
+            // The 5% lower quantile of the model: no more of the pairs fall below it.
+            let k = (0..n).take_while(|k| binomial_below(n, p, k + 1) <= 0.05).count();
+            let q = binomial_below(n, p, k);
+            let share = counts.iter().filter(|c| **c < k).count() as f64 / seeds as f64;
+            assert!(
+                share <= q + 4.0 * (q * (1.0 - q) / seeds as f64).sqrt(),
+                "s={s}: {share} below {k}, model {q}"
+            );
+        }
+    }
+
+    #[test]
+    fn sketch_agreements_are_counted_byte_by_byte() {
+        // Lengths around the 16-byte lanes and the 255-block flush, against a plain count.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut byte = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // Few distinct values, so that many bytes agree.
+            (state >> 61) as u8
+        };
+        for len in [
+            0,
+            1,
+            15,
+            16,
+            17,
+            128,
+            255 * 16 - 1,
+            255 * 16,
+            255 * 16 + 1,
+            3 * 255 * 16 + 7,
+            20_000,
+        ] {
+            let a: Vec<u8> = (0..len).map(|_| byte()).collect();
+            let b: Vec<u8> = (0..len).map(|_| byte()).collect();
+            let plain = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+            assert_eq!(agreements(&a, &b), plain, "length {len}");
+            assert_eq!(agreements(&a, &a), len, "length {len}");
+        }
+    }
+
+    #[test]
+    fn a_candidate_whose_sketch_agrees_too_rarely_is_ruled_out_unverified() {
+        let config = DedupConfig::default();
+        let n = config.permutations;
+        let k = sketch_min_agreements(n, config.threshold);
+        let offer = |agreeing: usize| {
+            let mut dedup = Deduplicator::new(&config);
+            let kept = Fingerprint {
+                digest: [0; 32],
+                bands: (0..32).collect(),
+                sketch: vec![0; n],
+                shingles: vec![1, 2, 3],
+            };
+            let new = Fingerprint {
+                digest: [1; 32],
+                sketch: (0..n).map(|i| u8::from(i >= agreeing)).collect(),
+                ..kept.clone()
+            };
+            let asked = std::sync::atomic::AtomicUsize::new(0);
+            let near = |_: usize, _: &[u64]| {
+                asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, ()>(false)
+            };
+            let docs = [Document { id: 0, fingerprint: &kept }, Document { id: 1, fingerprint: &new }];
+            let verdicts = dedup.offer(&docs[..1], near).and_then(|mut v| {
+                v.extend(dedup.offer(&docs[1..], near)?);
+                Ok(v)
+            });
+            assert_eq!(verdicts, Ok(vec![Verdict::Keep, Verdict::Keep]));
+            let stats = dedup.stats();
+            assert_eq!((stats.candidate_pairs, stats.candidates_below_threshold), (1, 1));
+            (asked.into_inner(), stats.ruled_out_by_sketch)
+        };
+        assert_eq!(offer(k - 1), (0, 1));
+        assert_eq!(offer(k), (1, 0));
     }
 
     #[test]

@@ -476,25 +476,22 @@ fn deduplicate(
     let mut kept_sizes: Vec<usize> = Vec::new();
     let mut kept_number: HashMap<usize, usize> = HashMap::new();
     for batch in order.chunks(DEDUP_BATCH) {
-        let fingerprints = batch
+        let (fingerprints, sources): (Vec<_>, Vec<_>) = batch
             .par_iter()
             .map(|id| record::fingerprint(&store.get(*id)?).ok_or_else(|| corrupt(options)))
-            .collect::<Result<Vec<_>, CoreError>>()?;
+            .collect::<Result<Vec<_>, CoreError>>()?
+            .into_iter()
+            .unzip();
         let in_batch: HashMap<usize, usize> = batch.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let docs: Vec<Document<'_>> = batch
             .iter()
             .zip(&fingerprints)
-            .map(|(id, (digest, bands, shingles))| Document {
-                id: *id,
-                digest: *digest,
-                bands,
-                shingles,
-            })
+            .map(|(id, fingerprint)| Document { id: *id, fingerprint })
             .collect();
         let verdicts = dedup.offer(&docs, |other, mine| {
             // A file kept earlier in this batch is not in `kept_sets` yet.
             if let Some(&i) = in_batch.get(&other) {
-                return Ok(dedup::at_least(mine, fingerprints[i].2.as_slice(), threshold));
+                return Ok(dedup::at_least(mine, fingerprints[i].shingles.as_slice(), threshold));
             }
             let number = *kept_number.get(&other).ok_or_else(|| corrupt(options))?;
             if !dedup::sizes_allow(mine.len(), kept_sizes[number], threshold) {
@@ -504,23 +501,22 @@ fn deduplicate(
             let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
             Ok::<_, CoreError>(dedup::at_least(mine, &theirs, threshold))
         })?;
-        for ((id, verdict), (_, _, shingles)) in batch.iter().zip(verdicts).zip(&fingerprints) {
+        for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts).zip(&fingerprints).zip(&sources) {
             let reason = match verdict {
                 Verdict::Keep => {
                     kept.push(*id);
-                    if !shingles.is_empty() {
+                    if !fingerprint.shingles.is_empty() {
                         let mut set = Encoder::default();
-                        set.u64s(shingles);
+                        set.u64s(&fingerprint.shingles);
                         kept_number.insert(*id, kept_sets.push(set.bytes)?);
-                        kept_sizes.push(shingles.len());
+                        kept_sizes.push(fingerprint.shingles.len());
                     }
                     continue;
                 }
                 Verdict::ExactDuplicate => "exact_duplicate",
                 Verdict::NearDuplicate => "near_duplicate",
             };
-            let candidate = record::decode_candidate(&store.get(*id)?).ok_or_else(|| corrupt(options))?;
-            counts.exclude(store, &candidate.source, reason)?;
+            counts.exclude(store, source, reason)?;
         }
     }
     counts.dedup = dedup.stats();

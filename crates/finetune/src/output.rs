@@ -540,6 +540,13 @@ struct DedupEntry {
     /// `1 - (1 - t^rows)^bands` at the threshold t: the chance a pair exactly at the
     /// threshold is even compared (pairs above it are compared more often).
     candidate_probability_at_threshold: f64,
+    /// Sketch bytes (of `permutations`) a candidate pair must agree on to have its
+    /// Jaccard similarity computed.
+    sketch_min_agreements: usize,
+    /// At least the chance a pair exactly at the threshold is found: it must be a
+    /// candidate and pass the sketch. The two events only help each other, so the
+    /// product of their probabilities is a lower bound.
+    detection_probability_at_threshold: f64,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -801,6 +808,9 @@ pub(crate) fn write(
         preference_pairs: pair_rows.iter().sum::<usize>() as u64,
     };
     let by_split = |rows: &[usize; 3]| SPLITS.iter().copied().zip(rows.iter().copied()).collect::<BTreeMap<_, _>>();
+    let dedup = &options.config.dedup;
+    let candidate = crate::dedup::candidate_probability(dedup.threshold, dedup.bands, dedup.rows(), dedup.min_shared_bands);
+    let sketch_min_agreements = crate::dedup::sketch_min_agreements(dedup.permutations, dedup.threshold);
     let mut manifest = Manifest {
         dataset: TABLE,
         format_version: FORMAT_VERSION,
@@ -830,12 +840,10 @@ pub(crate) fn write(
         dedup: DedupEntry {
             stats: counts.dedup,
             rows_per_band: options.config.dedup.rows(),
-            candidate_probability_at_threshold: crate::dedup::candidate_probability(
-                options.config.dedup.threshold,
-                options.config.dedup.bands,
-                options.config.dedup.rows(),
-                options.config.dedup.min_shared_bands,
-            ),
+            candidate_probability_at_threshold: candidate,
+            sketch_min_agreements,
+            detection_probability_at_threshold: candidate
+                * (1.0 - crate::dedup::binomial_below(dedup.permutations, dedup.threshold, sketch_min_agreements)),
         },
         secrets: SecretsEntry {
             action: options.config.secrets.action,
@@ -909,6 +917,31 @@ fn card_tokens_and_use(s: &mut String, m: &Manifest<'_>) {
     );
 }
 
+/// The dataset card's line on deduplication.
+fn card_dedup(s: &mut String, m: &Manifest<'_>) {
+    let _ = writeln!(
+        *s,
+        "- Deduplicated before the split: exact (normalised text; {} removed) and MinHash LSH ({} permutations, \
+         {} bands of {} rows, {}-token shingles; a pair at Jaccard {} becomes a candidate with probability {:.5}), \
+         every candidate whose signature sketch agrees on at least {} of {} bytes verified on its true Jaccard \
+         (a pair at the threshold is found with probability at least {:.5}; {} near duplicates removed, {} \
+         candidates below the threshold kept, {} of them ruled out by the sketch).",
+        m.dedup.stats.exact_duplicates,
+        m.config.dedup.permutations,
+        m.config.dedup.bands,
+        m.dedup.rows_per_band,
+        m.config.dedup.shingle_size,
+        m.config.dedup.threshold,
+        m.dedup.candidate_probability_at_threshold,
+        m.dedup.sketch_min_agreements,
+        m.config.dedup.permutations,
+        m.dedup.detection_probability_at_threshold,
+        m.dedup.stats.near_duplicates,
+        m.dedup.stats.candidates_below_threshold,
+        m.dedup.stats.ruled_out_by_sketch,
+    );
+}
+
 /// The dataset card, from the manifest's figures.
 fn dataset_card(m: &Manifest<'_>) -> String {
     let mut s = String::new();
@@ -963,22 +996,7 @@ fn dataset_card(m: &Manifest<'_>) -> String {
         m.config.split.test,
         m.projects.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
     );
-    let _ = writeln!(
-        s,
-        "- Deduplicated before the split: exact (normalised text; {} removed) and MinHash LSH ({} permutations, \
-         {} bands of {} rows, {}-token shingles; a pair at Jaccard {} becomes a candidate with probability {:.5}), \
-         every candidate verified on its true Jaccard ({} near duplicates removed, {} candidates below the \
-         threshold kept).",
-        m.dedup.stats.exact_duplicates,
-        m.config.dedup.permutations,
-        m.config.dedup.bands,
-        m.dedup.rows_per_band,
-        m.config.dedup.shingle_size,
-        m.config.dedup.threshold,
-        m.dedup.candidate_probability_at_threshold,
-        m.dedup.stats.near_duplicates,
-        m.dedup.stats.candidates_below_threshold,
-    );
+    card_dedup(&mut s, m);
     let _ = writeln!(
         s,
         "- Secrets and PII (gitleaks' default rules at `{}` and the project's own): action `{}`; findings per rule: {}.",

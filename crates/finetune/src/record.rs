@@ -4,7 +4,8 @@
 //! written, and every exclusion until `excluded.parquet` is written. As byte records in
 //! a [`hive_core::spill::RecordStore`] they can wait in memory up to `--memory-budget`
 //! and on disk past it. A candidate record starts with what dedup reads (the exact
-//! digest, the band hashes, the shingle set), so dedup decodes no text.
+//! digest, the band hashes, the signature sketch, the shingle set), so dedup decodes no
+//! text.
 
 use hive_core::spill::{Decoder, Encoder};
 
@@ -50,10 +51,15 @@ fn take_source(d: &mut Decoder<'_>) -> Option<Source> {
 pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
     let mut e = Encoder {
         bytes: Vec::with_capacity(
-            64 + 8 * (fp.bands.len() + fp.shingles.len()) + c.user.len() + c.kept.len() + c.rejected.as_ref().map_or(0, String::len) + 256,
+            64 + 8 * (fp.bands.len() + fp.shingles.len())
+                + fp.sketch.len()
+                + c.user.len()
+                + c.kept.len()
+                + c.rejected.as_ref().map_or(0, String::len)
+                + 256,
         ),
     };
-    e.bytes(&fp.digest).u64s(&fp.bands).u64s(&fp.shingles);
+    e.bytes(&fp.digest).u64s(&fp.bands).bytes(&fp.sketch).u64s(&fp.shingles);
     e.str(&c.project_id);
     put_source(&mut e, &c.source);
     e.str(&c.user).str(&c.kept).opt_str(c.rejected.as_deref());
@@ -65,13 +71,23 @@ pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
     e.bytes
 }
 
-/// The fingerprint at the head of a candidate record: digest, band hashes, shingles.
-pub(crate) fn fingerprint(bytes: &[u8]) -> Option<([u8; 32], Vec<u64>, Vec<u64>)> {
+/// The fingerprint at the head of a candidate record (digest, band hashes, sketch,
+/// shingles) and the lineage after it: all dedup needs, without decoding the texts.
+pub(crate) fn fingerprint(bytes: &[u8]) -> Option<(Fingerprint, Source)> {
     let mut d = Decoder::new(bytes);
     let digest: [u8; 32] = d.bytes()?.try_into().ok()?;
     let bands = d.u64s()?.iter().collect();
+    let sketch = d.bytes()?.to_vec();
     let shingles = d.u64s()?.iter().collect();
-    Some((digest, bands, shingles))
+    d.str()?;
+    let source = take_source(&mut d)?;
+    let fingerprint = Fingerprint {
+        digest,
+        bands,
+        sketch,
+        shingles,
+    };
+    Some((fingerprint, source))
 }
 
 /// The candidate of a record.
@@ -79,6 +95,7 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
     let mut d = Decoder::new(bytes);
     d.bytes()?;
     d.u64s()?;
+    d.bytes()?;
     d.u64s()?;
     let project_id = d.str()?.to_owned();
     let source = take_source(&mut d)?;
@@ -166,6 +183,7 @@ mod tests {
         let fp = Fingerprint {
             digest: [7; 32],
             bands: vec![1, 2, u64::MAX],
+            sketch: vec![0, 7, 255],
             shingles: vec![3, 9],
         };
         for (rejected, no_pair, sft_tokens) in [
@@ -183,7 +201,9 @@ mod tests {
                 sft_tokens,
             };
             let bytes = encode_candidate(&fp, &c);
-            assert_eq!(fingerprint(&bytes), Some((fp.digest, fp.bands.clone(), fp.shingles.clone())));
+            let (head, lineage) = fingerprint(&bytes).expect("decodes");
+            assert_eq!(head, fp);
+            assert!(same_source(&lineage, &c.source));
             let back = decode_candidate(&bytes).expect("decodes");
             assert!(same_source(&back.source, &c.source));
             assert_eq!(
