@@ -64,7 +64,7 @@ struct Cli {
     /// Bytes held in memory: half for candidate records (kept and generated texts, shingle
     /// sets, lineage), half for the shingle sets of kept files that dedup verifies against;
     /// the rest waits in temporary files in --spill-dir, so the records' memory does not grow
-    /// with the days read (about 500 bytes per input row still do). The output bytes do not
+    /// with the days read (about 400 bytes per input row still do). The output bytes do not
     /// depend on it.
     #[arg(long, env = env::FINETUNE_MEMORY_BUDGET, default_value_t = 512 << 20, value_name = "BYTES")]
     memory_budget: u64,
