@@ -481,7 +481,12 @@ impl Deduplicator {
 
     /// Whether the sketches of indexed document `doc` and `sketch` agree often enough
     /// for the pair to be verified.
+    /// A sketch of another length than the recipe's (a record read back damaged) is no
+    /// reason to skip a pair: the pair is verified on its Jaccard.
     fn sketch_allows(&self, doc: u32, sketch: &[u8]) -> bool {
+        if sketch.len() != self.permutations {
+            return true;
+        }
         let start = doc as usize * self.permutations;
         let theirs = self.sketches.get(start..start + self.permutations).unwrap_or_default();
         agreements(theirs, sketch) >= self.min_agreements
@@ -966,7 +971,9 @@ mod tests {
         let config = DedupConfig::default();
         let n = config.permutations;
         let k = sketch_min_agreements(n, config.threshold);
-        let offer = |agreeing: usize| {
+        // The new file's sketch agrees with the kept one's (all zeros) on `agreeing` bytes.
+        let agreeing_on = |agreeing: usize| (0..n).map(|i| u8::from(i >= agreeing)).collect::<Vec<u8>>();
+        let offer = |sketch: Vec<u8>| {
             let mut dedup = Deduplicator::new(&config);
             let kept = Fingerprint {
                 digest: [0; 32],
@@ -976,7 +983,7 @@ mod tests {
             };
             let new = Fingerprint {
                 digest: [1; 32],
-                sketch: (0..n).map(|i| u8::from(i >= agreeing)).collect(),
+                sketch: sketch.clone(),
                 ..kept.clone()
             };
             let asked = std::sync::atomic::AtomicUsize::new(0);
@@ -994,8 +1001,10 @@ mod tests {
             assert_eq!((stats.candidate_pairs, stats.candidates_below_threshold), (1, 1));
             (asked.into_inner(), stats.ruled_out_by_sketch)
         };
-        assert_eq!(offer(k - 1), (0, 1));
-        assert_eq!(offer(k), (1, 0));
+        assert_eq!(offer(agreeing_on(k - 1)), (0, 1));
+        assert_eq!(offer(agreeing_on(k)), (1, 0));
+        // A sketch of another length (a damaged record) never skips verification.
+        assert_eq!(offer(vec![1; n - 1]), (1, 0));
     }
 
     #[test]
