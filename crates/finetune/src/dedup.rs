@@ -12,7 +12,6 @@
 //! rules out the pairs that cannot plausibly reach it: a pair at the threshold is ruled
 //! out with probability at most [`SKETCH_MISS_PROBABILITY`].
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -394,71 +393,6 @@ fn agreements(a: &[u8], b: &[u8]) -> usize {
     total
 }
 
-/// On how many bytes a stored sketch (whole lines) and `sketch` agree, over `sketch`'s
-/// length (the padding after it is never compared).
-fn line_agreements(lines: &[SketchLine], sketch: &[u8]) -> usize {
-    lines
-        .iter()
-        .zip(sketch.chunks(SketchLine::BYTES))
-        .map(|(line, part)| agreements(&line.0[..part.len()], part))
-        .sum()
-}
-
-/// One cache line of a kept document's sketch. Sketches are stored in whole, aligned
-/// lines: the candidate loop reads one sketch per pair from a table of a hundred
-/// megabytes, mostly a cache miss, and a 128-byte sketch then spans two lines where a
-/// byte vector (whose allocation starts 16 bytes into a line) made it span three.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct SketchLine([u8; SketchLine::BYTES]);
-
-impl SketchLine {
-    const BYTES: usize = 64;
-}
-
-/// Sorts `values` ascending and removes repeats, as `sort_unstable` and `dedup` do.
-/// A large gathering of candidates (thousands of members of a template's buckets)
-/// is instead marked in a per-thread bitmap over its range and read back in order:
-/// one bit set per value and one word read per 64 possible values, where the sort
-/// compared each value about log n times.
-fn sort_unique(values: &mut Vec<u32>) {
-    /// Below this many values, the sort is as fast.
-    const BITMAP_FROM: usize = 256;
-    thread_local! {
-        static BITS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    }
-    let (Some(&low), Some(&high)) = (values.iter().min(), values.iter().max()) else {
-        return;
-    };
-    let base = low & !63;
-    let words = ((high - base) / 64 + 1) as usize;
-    // Reading the words costs about as much as sorting when they outnumber the values
-    // several times over: a sparse gathering is sorted.
-    if values.len() < BITMAP_FROM || words > 4 * values.len() {
-        values.sort_unstable();
-        values.dedup();
-        return;
-    }
-    BITS.with_borrow_mut(|bits| {
-        if bits.len() < words {
-            bits.resize(words, 0);
-        }
-        for &v in values.iter() {
-            let at = (v - base) as usize;
-            bits[at / 64] |= 1 << (at % 64);
-        }
-        values.clear();
-        // Every word read is left zero for the next call.
-        for (w, word) in bits[..words].iter_mut().enumerate() {
-            let mut set = std::mem::take(word);
-            while set != 0 {
-                values.push(base + (w * 64) as u32 + set.trailing_zeros());
-                set &= set - 1;
-            }
-        }
-    });
-}
-
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
 /// It holds the first 16 bytes of each exact digest, each kept document's sketch, and,
@@ -473,10 +407,8 @@ pub struct Deduplicator {
     lists: Vec<Vec<u32>>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
-    /// The sketches of the indexed documents, `permutations` bytes each, padded to
-    /// `sketch_lines` whole lines.
-    sketches: Vec<SketchLine>,
-    sketch_lines: usize,
+    /// The sketches of the indexed documents, `permutations` bytes each.
+    sketches: Vec<u8>,
     permutations: usize,
     min_agreements: usize,
     /// Bands a kept document must share with a new one to be verified against it.
@@ -509,7 +441,6 @@ impl Deduplicator {
             lists: Vec::new(),
             ids: Vec::new(),
             sketches: Vec::new(),
-            sketch_lines: config.permutations.div_ceil(SketchLine::BYTES),
             permutations: config.permutations,
             min_agreements: sketch_min_agreements(config.permutations, config.threshold),
             min_shared: config.min_shared_bands.max(1),
@@ -534,11 +465,11 @@ impl Deduplicator {
                 }
             }
         }
+        out.sort_unstable();
         if self.min_shared <= 1 {
-            sort_unique(&mut out);
+            out.dedup();
             return out;
         }
-        out.sort_unstable();
         let mut shared = Vec::new();
         for run in out.chunk_by(|a, b| a == b) {
             if run.len() >= self.min_shared {
@@ -556,9 +487,9 @@ impl Deduplicator {
         if sketch.len() != self.permutations {
             return true;
         }
-        let start = doc as usize * self.sketch_lines;
-        let theirs = self.sketches.get(start..start + self.sketch_lines).unwrap_or_default();
-        line_agreements(theirs, sketch) >= self.min_agreements
+        let start = doc as usize * self.permutations;
+        let theirs = self.sketches.get(start..start + self.permutations).unwrap_or_default();
+        agreements(theirs, sketch) >= self.min_agreements
     }
 
     /// Compares a document with the candidates kept from index `from` on, in order,
@@ -660,16 +591,9 @@ impl Deduplicator {
     fn index(&mut self, fp: &Fingerprint, id: usize) {
         let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
         self.ids.push(id);
-        // The recipe's length, padded with zeros (a damaged record's sketch may be
-        // shorter or longer).
-        let sketch = fp.sketch.get(..self.permutations).unwrap_or(&fp.sketch);
-        for line in 0..self.sketch_lines {
-            let part = sketch.get(line * SketchLine::BYTES..).unwrap_or_default();
-            let part = &part[..part.len().min(SketchLine::BYTES)];
-            let mut bytes = [0; SketchLine::BYTES];
-            bytes[..part.len()].copy_from_slice(part);
-            self.sketches.push(SketchLine(bytes));
-        }
+        let mut sketch = fp.sketch.clone();
+        sketch.resize(self.permutations, 0);
+        self.sketches.extend_from_slice(&sketch);
         for (map, key) in self.buckets.iter_mut().zip(&fp.bands) {
             let Some(bucket) = map.get_mut(&band_key(*key)) else {
                 map.insert(band_key(*key), Bucket(index));
@@ -1044,75 +968,43 @@ mod tests {
 
     #[test]
     fn a_candidate_whose_sketch_agrees_too_rarely_is_ruled_out_unverified() {
-        // The default recipe (two whole sketch lines) and lengths that end inside a line.
-        for (permutations, bands) in [(128, 32), (96, 32), (200, 40), (64, 16), (20, 4)] {
-            let config = DedupConfig {
-                permutations,
-                bands,
-                ..DedupConfig::default()
+        let config = DedupConfig::default();
+        let n = config.permutations;
+        let k = sketch_min_agreements(n, config.threshold);
+        // The new file's sketch agrees with the kept one's (all zeros) on `agreeing` bytes.
+        let agreeing_on = |agreeing: usize| (0..n).map(|i| u8::from(i >= agreeing)).collect::<Vec<u8>>();
+        let offer = |sketch: Vec<u8>| {
+            let mut dedup = Deduplicator::new(&config);
+            let kept = Fingerprint {
+                digest: [0; 32],
+                bands: (0..32).collect(),
+                sketch: vec![0; n],
+                shingles: vec![1, 2, 3],
             };
-            let n = config.permutations;
-            let k = sketch_min_agreements(n, config.threshold);
-            // The new file's sketch agrees with the kept one's (all zeros) on `agreeing` bytes.
-            let agreeing_on = |agreeing: usize| (0..n).map(|i| u8::from(i >= agreeing)).collect::<Vec<u8>>();
-            let offer = |sketch: Vec<u8>| {
-                let mut dedup = Deduplicator::new(&config);
-                let kept = Fingerprint {
-                    digest: [0; 32],
-                    bands: (0..bands as u64).collect(),
-                    sketch: vec![0; n],
-                    shingles: vec![1, 2, 3],
-                };
-                let new = Fingerprint {
-                    digest: [1; 32],
-                    sketch: sketch.clone(),
-                    ..kept.clone()
-                };
-                let asked = std::sync::atomic::AtomicUsize::new(0);
-                let near = |_: usize, _: &[u64]| {
-                    asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Ok::<_, ()>(false)
-                };
-                let docs = [Document { id: 0, fingerprint: &kept }, Document { id: 1, fingerprint: &new }];
-                let verdicts = dedup.offer(&docs[..1], near).and_then(|mut v| {
-                    v.extend(dedup.offer(&docs[1..], near)?);
-                    Ok(v)
-                });
-                assert_eq!(verdicts, Ok(vec![Verdict::Keep, Verdict::Keep]));
-                let stats = dedup.stats();
-                assert_eq!((stats.candidate_pairs, stats.candidates_below_threshold), (1, 1));
-                (asked.into_inner(), stats.ruled_out_by_sketch)
+            let new = Fingerprint {
+                digest: [1; 32],
+                sketch: sketch.clone(),
+                ..kept.clone()
             };
-            assert!(k > 0, "{permutations} permutations");
-            assert_eq!(offer(agreeing_on(k - 1)), (0, 1), "{permutations} permutations");
-            assert_eq!(offer(agreeing_on(k)), (1, 0), "{permutations} permutations");
-            // A sketch of another length (a damaged record) never skips verification.
-            assert_eq!(offer(vec![1; n - 1]), (1, 0), "{permutations} permutations");
-        }
-    }
-
-    #[test]
-    fn sort_unique_equals_sorting_and_removing_repeats() {
-        // Gatherings below and above the bitmap's size, dense and sparse, near the index
-        // limit, one after another on the same thread (each must leave the bitmap clear).
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = |bound: u32| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 33) % u64::from(bound)) as u32
+            let asked = std::sync::atomic::AtomicUsize::new(0);
+            let near = |_: usize, _: &[u64]| {
+                asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, ()>(false)
+            };
+            let docs = [Document { id: 0, fingerprint: &kept }, Document { id: 1, fingerprint: &new }];
+            let verdicts = dedup.offer(&docs[..1], near).and_then(|mut v| {
+                v.extend(dedup.offer(&docs[1..], near)?);
+                Ok(v)
+            });
+            assert_eq!(verdicts, Ok(vec![Verdict::Keep, Verdict::Keep]));
+            let stats = dedup.stats();
+            assert_eq!((stats.candidate_pairs, stats.candidates_below_threshold), (1, 1));
+            (asked.into_inner(), stats.ruled_out_by_sketch)
         };
-        for round in 0..400 {
-            let len = [0, 1, 5, 255, 256, 257, 1_000, 5_000][round % 8];
-            let span = [1, 63, 64, 65, 300, 4_096, 1 << 20, 1 << 30][(round / 8) % 8];
-            let offset = [0, 1, 63, (1 << 31) - (1 << 30) - 1][(round / 64) % 4];
-            let mut values: Vec<u32> = (0..len).map(|_| offset + next(span)).collect();
-            let mut expected = values.clone();
-            expected.sort_unstable();
-            expected.dedup();
-            sort_unique(&mut values);
-            assert_eq!(values, expected, "round {round}: {len} values over {span} from {offset}");
-        }
+        assert_eq!(offer(agreeing_on(k - 1)), (0, 1));
+        assert_eq!(offer(agreeing_on(k)), (1, 0));
+        // A sketch of another length (a damaged record) never skips verification.
+        assert_eq!(offer(vec![1; n - 1]), (1, 0));
     }
 
     #[test]
