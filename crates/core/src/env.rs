@@ -47,6 +47,8 @@ pub const FINETUNE_CONFIG: &str = "HIVE_FINETUNE_CONFIG";
 /// Candidate records held in memory before the rest spills to disk, in bytes
 /// (`build-finetune --memory-budget`).
 pub const FINETUNE_MEMORY_BUDGET: &str = "HIVE_FINETUNE_MEMORY_BUDGET";
+/// Directory of the per-part outcome cache (`build-finetune --cache-dir`).
+pub const FINETUNE_CACHE_DIR: &str = "HIVE_FINETUNE_CACHE_DIR";
 
 /// Experiments config (`ab-significance`, `promote-templates`, `route-project`).
 pub const EXPERIMENTS_CONFIG: &str = "HIVE_EXPERIMENTS_CONFIG";
@@ -142,6 +144,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         FINETUNE_MEMORY_BUDGET,
         "candidate records (texts, shingle sets, lineage) held in memory before the rest spills to disk, in bytes (build-finetune)",
+    ),
+    (
+        FINETUNE_CACHE_DIR,
+        "directory of the outcome cache that spares re-reading days already read, default `<data-root>/_cache/build-finetune` (build-finetune)",
     ),
     (
         EXPERIMENTS_CONFIG,

@@ -247,6 +247,11 @@ impl<'a> Decoder<'a> {
         self.rest.is_empty()
     }
 
+    /// What is left to read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
     pub fn u64(&mut self) -> Option<u64> {
         let (v, rest) = self.rest.split_first_chunk::<8>()?;
         self.rest = rest;

@@ -221,6 +221,11 @@ impl MinHasher {
         }
     }
 
+    /// The shingle set of `text`, as [`MinHasher::fingerprint`] computes it.
+    pub fn shingles(&self, text: &str) -> Vec<u64> {
+        shingles(&normalise(text), self.shingle_size)
+    }
+
     /// The fingerprint of `text`.
     pub fn fingerprint(&self, text: &str) -> Fingerprint {
         let normalised = normalise(text);

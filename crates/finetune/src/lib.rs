@@ -10,6 +10,7 @@
 //! written to a staging directory and swapped in whole; their bytes are deterministic.
 #![cfg_attr(test, allow(clippy::float_cmp, clippy::format_collect, clippy::many_single_char_names))]
 
+mod cache;
 pub mod config;
 pub mod dedup;
 pub mod format;
@@ -69,6 +70,9 @@ pub struct FinetuneOptions {
     pub config: FinetuneConfig,
     /// No progress bar (logs keep their periodic line).
     pub quiet: bool,
+    /// Directory of the outcome cache (see [`cache`]); `None` recomputes every part.
+    /// The output does not depend on it.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Errors that stop a run.
@@ -397,10 +401,20 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
     let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     let started = std::time::Instant::now();
+    let cache = options
+        .cache_dir
+        .as_ref()
+        .map(|dir| cache::OutcomeCache::new(dir.clone(), &options.config))
+        .transpose()?;
+    let mut replayed = 0u64;
     for date in dates {
         counts.partitions.push(date.to_string());
-        let rates = read_rewrite_rates(root, date, &mut counts.inputs)?;
+        let (rates, rate_files) = read_rewrite_rates(root, date, &mut counts.inputs)?;
         for part in committed_parts(root, EDITS, date)? {
+            let entry = match &cache {
+                Some(cache) => Some(cache.entry(date, &relative(root, &part), &part, &rate_files)?),
+                None => None,
+            };
             let before = counts.input_rows;
             let mut sink = Sink {
                 counts: &mut counts,
@@ -408,7 +422,14 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
                 keys: &mut keys,
                 quarantine: &mut quarantine,
             };
-            read_edits(root, &part, &rates, &work, &mut sink, &mut progress)?;
+            let replay = entry.as_ref().and_then(|e| e.open(hive_core::lake::parquet_row_count(&part).ok()?));
+            match replay {
+                Some(reader) => {
+                    replay_edits(root, &part, reader, &work, &mut sink, &mut progress)?;
+                    replayed += 1;
+                }
+                None => read_edits(root, &part, &rates, &work, &mut sink, &mut progress, entry.as_ref())?,
+            }
             counts.inputs.push(InputFile {
                 table: EDITS,
                 file: relative(root, &part),
@@ -417,9 +438,13 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
         }
     }
     progress.finish();
+    if let Some(dir) = &options.cache_dir {
+        cache::remove_days_before(dir, options.date.minus_days(options.days - 1));
+    }
     tracing::info!(
         rows = counts.input_rows,
         candidates = keys.len(),
+        parts_replayed_from_cache = replayed,
         seconds = started.elapsed().as_secs_f64(),
         threads = rayon::current_num_threads(),
         "rows read, filtered and fingerprinted"
@@ -586,25 +611,25 @@ fn next_batch(path: &Path, batch: Result<RecordBatch, arrow::error::ArrowError>)
     })
 }
 
-/// `(event_id, path) -> rewrite_rate` of one `diff_scores` partition. The join is by
+/// `(event_id, path) -> rewrite_rate` of one `diff_scores` partition.
+type RewriteRates = HashMap<(String, String), Option<f64>>;
+
+/// [`RewriteRates`] of one `diff_scores` partition, and its parts. The join is by
 /// key, not by row position, so it holds whatever the order of either table; only the
 /// keys and one number per file are held.
-fn read_rewrite_rates(
-    root: &Path,
-    date: PartitionDate,
-    inputs: &mut Vec<InputFile>,
-) -> Result<HashMap<(String, String), Option<f64>>, CoreError> {
+fn read_rewrite_rates(root: &Path, date: PartitionDate, inputs: &mut Vec<InputFile>) -> Result<(RewriteRates, Vec<PathBuf>), CoreError> {
     let mut rates = HashMap::new();
-    for part in committed_parts(root, DIFF_SCORES, date)? {
-        let reader = open(&part, DIFF_COLUMNS, 8192)?;
+    let parts = committed_parts(root, DIFF_SCORES, date)?;
+    for part in &parts {
+        let reader = open(part, DIFF_COLUMNS, 8192)?;
         let mut rows = 0u64;
         for batch in reader {
-            let batch = next_batch(&part, batch)?;
+            let batch = next_batch(part, batch)?;
             rows += batch.num_rows() as u64;
-            let text = |name: &str| typed(&batch, &part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
+            let text = |name: &str| typed(&batch, part, name, ColumnKind::Text, |a| TextColumn::new(a.as_ref()));
             let (event_id, path) = (text("event_id")?, text("path")?);
             // Required: without it no wholesale rewrite could be told apart.
-            let column = hive_core::columns::column(&batch, &part, "rewrite_rate")?;
+            let column = hive_core::columns::column(&batch, part, "rewrite_rate")?;
             let rate = match column.data_type() {
                 DataType::Float64 | DataType::Float32 => arrow::compute::cast(column, &DataType::Float64).ok(),
                 _ => None,
@@ -625,11 +650,11 @@ fn read_rewrite_rates(
         }
         inputs.push(InputFile {
             table: DIFF_SCORES,
-            file: relative(root, &part),
+            file: relative(root, part),
             rows,
         });
     }
-    Ok(rates)
+    Ok((rates, parts))
 }
 
 /// What the per-row work reads: shared, read-only, by every thread.
@@ -664,7 +689,8 @@ const BATCH_ROWS: usize = 1024;
 const DEDUP_BATCH: usize = 1024;
 
 /// Reads one `edits` part batch by batch and turns its rows into candidates or
-/// exclusions: each batch's rows in parallel, the outcomes taken in row order.
+/// exclusions: each batch's rows in parallel, the outcomes taken in row order. With a
+/// cache `entry`, the outcomes are also written there for the nights after.
 fn read_edits(
     root: &Path,
     part: &Path,
@@ -672,9 +698,11 @@ fn read_edits(
     work: &RowWork<'_>,
     sink: &mut Sink<'_>,
     progress: &mut hive_core::progress::Progress,
+    entry: Option<&cache::Entry>,
 ) -> Result<(), CoreError> {
     let reader = open(part, EDITS_COLUMNS, BATCH_ROWS)?;
     let source_file = relative(root, part);
+    let mut writer = entry.and_then(cache::Entry::create);
     let mut source_row = 0u64;
     for batch in reader {
         let batch = next_batch(part, batch)?;
@@ -708,42 +736,97 @@ fn read_edits(
             .into_par_iter()
             .map(|i| row.outcome(i, &source_file, first_row + i as u64 + 1, rates, work))
             .collect();
-        for outcome in outcomes {
-            sink.counts.input_rows += 1;
-            source_row += 1;
-            let RowOutcome {
-                source,
-                found,
-                result,
-                payload,
-            } = outcome;
-            if !found.is_empty() {
-                sink.counts.rows_with_secrets += 1;
-                for (rule, n) in found {
-                    *sink.counts.secrets.entry(rule).or_default() += n;
-                }
-            }
-            match result {
-                Ok((key, record)) => {
-                    let id = sink.store.push(record)?;
-                    sink.keys.push((key, id));
-                }
-                Err(Reject::Exclude(reason)) => sink.counts.exclude(sink.store, &source, reason)?,
-                Err(Reject::Quarantine { reason, message }) => {
-                    sink.quarantine.push(QuarantineRecord {
-                        source_file: source_file.clone(),
-                        source_row,
-                        record_key: source.event_id.clone(),
-                        project_id: source.project_id.clone(),
-                        reason_code: reason,
-                        reason: message,
-                        payload,
-                    })?;
-                    sink.counts.exclude(sink.store, &source, reason)?;
-                }
+        if let Some(w) = writer.as_mut() {
+            let encoded: Option<Vec<Vec<u8>>> = outcomes.par_iter().map(cache::encode).collect();
+            let appended = match encoded {
+                Some(encoded) => encoded.iter().try_for_each(|bytes| w.append(bytes)),
+                None => Err(std::io::Error::other("an outcome the cache cannot encode")),
+            };
+            if let Err(e) = appended {
+                tracing::warn!(part = %part.display(), error = %e, "cannot write the part's outcome cache entry: the part is not cached");
+                writer = None;
             }
         }
+        source_row += outcomes.len() as u64;
+        take_outcomes(sink, &source_file, first_row, outcomes)?;
         progress.inc(batch.num_rows() as u64);
+    }
+    if let Some(w) = writer {
+        let path = entry.map(|e| e.path().to_owned()).unwrap_or_default();
+        if let Err(e) = w.finish() {
+            tracing::warn!(entry = %path.display(), error = %e, "cannot commit the part's outcome cache entry: the part is not cached");
+        }
+    }
+    Ok(())
+}
+
+/// Replays one part's outcomes from its cache entry, batch by batch: what
+/// [`read_edits`] would compute, with the shingle sets recomputed in parallel.
+fn replay_edits(
+    root: &Path,
+    part: &Path,
+    mut reader: cache::EntryReader,
+    work: &RowWork<'_>,
+    sink: &mut Sink<'_>,
+    progress: &mut hive_core::progress::Progress,
+) -> Result<(), CoreError> {
+    let source_file = relative(root, part);
+    let mut source_row = 0u64;
+    loop {
+        let batch = reader.next_batch(BATCH_ROWS)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes: Vec<RowOutcome> = batch
+            .par_iter()
+            .map(|bytes| cache::decode(bytes, work.hasher))
+            .collect::<Option<_>>()
+            .ok_or_else(|| reader.corrupt("an outcome does not decode"))?;
+        let first_row = source_row;
+        source_row += outcomes.len() as u64;
+        let rows = outcomes.len() as u64;
+        take_outcomes(sink, &source_file, first_row, outcomes)?;
+        progress.inc(rows);
+    }
+}
+
+/// Takes one batch's outcomes, in row order: counts, candidate records and their sort
+/// keys, exclusions, quarantined rows. `first_row` is the rows of the part before the
+/// batch.
+fn take_outcomes(sink: &mut Sink<'_>, source_file: &str, first_row: u64, outcomes: Vec<RowOutcome>) -> Result<(), CoreError> {
+    for (source_row, outcome) in (first_row + 1..).zip(outcomes) {
+        sink.counts.input_rows += 1;
+        let RowOutcome {
+            source,
+            found,
+            result,
+            payload,
+        } = outcome;
+        if !found.is_empty() {
+            sink.counts.rows_with_secrets += 1;
+            for (rule, n) in found {
+                *sink.counts.secrets.entry(rule).or_default() += n;
+            }
+        }
+        match result {
+            Ok((key, record)) => {
+                let id = sink.store.push(record)?;
+                sink.keys.push((key, id));
+            }
+            Err(Reject::Exclude(reason)) => sink.counts.exclude(sink.store, &source, reason)?,
+            Err(Reject::Quarantine { reason, message }) => {
+                sink.quarantine.push(QuarantineRecord {
+                    source_file: source_file.to_owned(),
+                    source_row,
+                    record_key: source.event_id.clone(),
+                    project_id: source.project_id.clone(),
+                    reason_code: reason,
+                    reason: message,
+                    payload,
+                })?;
+                sink.counts.exclude(sink.store, &source, reason)?;
+            }
+        }
     }
     Ok(())
 }

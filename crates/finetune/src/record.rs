@@ -15,7 +15,7 @@ use crate::{Candidate, Excluded, Source};
 /// The reasons a kept example has no preference pair, by code (0: it has one).
 const NO_PAIR: [&str; 3] = ["unchanged", "empty_generated", "identical_after_scrubbing"];
 
-fn put_source(e: &mut Encoder, s: &Source) {
+pub(crate) fn put_source(e: &mut Encoder, s: &Source) {
     e.str(&s.file).u64(s.row);
     for field in [
         &s.event_id,
@@ -30,7 +30,7 @@ fn put_source(e: &mut Encoder, s: &Source) {
     }
 }
 
-fn take_source(d: &mut Decoder<'_>) -> Option<Source> {
+pub(crate) fn take_source(d: &mut Decoder<'_>) -> Option<Source> {
     let file = d.str()?.to_owned();
     let row = d.u64()?;
     let mut text = || d.opt_str().map(|t| t.map(str::to_owned));
@@ -88,6 +88,52 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> Option<(Fingerprint, Source)> {
         shingles,
     };
     Some((fingerprint, source))
+}
+
+/// A candidate record with an empty shingle set, the rest as it was: what the outcome
+/// cache stores ([`with_shingles`] makes it whole again).
+pub(crate) fn without_shingles(record: &[u8]) -> Option<Vec<u8>> {
+    let mut d = Decoder::new(record);
+    let digest = d.bytes()?;
+    let bands = d.u64s()?;
+    let sketch = d.bytes()?;
+    d.u64s()?;
+    let rest = d.rest();
+    let mut e = Encoder {
+        bytes: Vec::with_capacity(record.len()),
+    };
+    e.bytes(digest).u64(bands.len() as u64);
+    for band in bands.iter() {
+        e.u64(band);
+    }
+    e.bytes(sketch).u64s(&[]);
+    e.bytes.extend_from_slice(rest);
+    Some(e.bytes)
+}
+
+/// A record [`without_shingles`] stripped, with its shingle set recomputed from its kept
+/// text as [`crate::dedup::MinHasher::fingerprint`] computes it.
+pub(crate) fn with_shingles(stripped: &[u8], hasher: &crate::dedup::MinHasher) -> Option<Vec<u8>> {
+    let candidate = decode_candidate(stripped)?;
+    let mut d = Decoder::new(stripped);
+    let digest = d.bytes()?;
+    let bands = d.u64s()?;
+    let sketch = d.bytes()?;
+    if !d.u64s()?.is_empty() {
+        return None;
+    }
+    let rest = d.rest();
+    let shingles = hasher.shingles(&candidate.kept);
+    let mut e = Encoder {
+        bytes: Vec::with_capacity(stripped.len() + 8 * shingles.len()),
+    };
+    e.bytes(digest).u64(bands.len() as u64);
+    for band in bands.iter() {
+        e.u64(band);
+    }
+    e.bytes(sketch).u64s(&shingles);
+    e.bytes.extend_from_slice(rest);
+    Some(e.bytes)
 }
 
 /// The candidate of a record.

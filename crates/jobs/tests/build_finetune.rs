@@ -678,7 +678,8 @@ fn threads_and_the_memory_budget_do_not_change_a_byte() {
     let build = |extra: &[&str]| {
         let mut cmd = support::bin("build-finetune");
         cmd.args(["--data-root", root.to_str().unwrap(), "--date", "2026-10-10", "--days", "3"]);
-        cmd.args(["--spill-dir", spill.to_str().unwrap()]);
+        // Every run computes (the outcome cache has a test of its own).
+        cmd.args(["--spill-dir", spill.to_str().unwrap(), "--no-cache"]);
         cmd.args(extra).env("HIVE_LOG", "info");
         let run = run(cmd).expect_code(0);
         (tree(&dataset), run)
@@ -709,6 +710,118 @@ fn threads_and_the_memory_budget_do_not_change_a_byte() {
         }
         assert_eq!(fs_err::read_dir(&spill).unwrap().count(), 0, "{extra:?} left a spill file");
     }
+}
+
+/// What one build gives: the dataset's files, the quarantine's, the summary, the run.
+type Built = (BTreeMap<String, Vec<u8>>, BTreeMap<String, Vec<u8>>, Value, Run);
+
+/// The entries of the outcome cache, relative to it.
+fn cache_entries(cache: &Path) -> Vec<String> {
+    tree(cache).into_keys().collect()
+}
+
+#[test]
+fn the_outcome_cache_replays_the_same_bytes_and_heals_or_drops_what_does_not_verify() {
+    // Quarantined rows, secrets, exclusions and duplicates all replay: the dataset, its
+    // lineage, the quarantine and the summary are byte-identical to a run without cache.
+    let (dir, root) = synth_lake("finetune-cache", 38);
+    let mut cmd = std::process::Command::new(support::oracle_python());
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_scores.py"));
+    cmd.args(["corrupt", root.to_str().unwrap(), "2026-10-09"]);
+    ok(cmd);
+    let cache = dir.join("cache");
+    let dataset = root.join("finetune/dt=2026-10-10");
+    let quarantine = root.join("quarantine/build-finetune/dt=2026-10-10");
+    let build = |date: &str, days: &str, extra: &[&str]| -> Built {
+        let mut cmd = support::bin("build-finetune");
+        cmd.args(["--data-root", root.to_str().unwrap(), "--date", date, "--days", days]);
+        cmd.args(extra).env("HIVE_LOG", "info");
+        if !extra.contains(&"--no-cache") {
+            cmd.args(["--cache-dir", cache.to_str().unwrap()]);
+        }
+        let run = run(cmd).expect_code(0);
+        let summary = run.summary();
+        (tree(&dataset), tree(&quarantine), summary, run)
+    };
+    let (reference, reference_quarantine, reference_summary, _) = build("2026-10-10", "3", &["--no-cache"]);
+    assert!(!cache.exists(), "--no-cache wrote a cache");
+    assert_eq!(reference_summary["rows_quarantined"], json!(2), "{reference_summary}");
+    assert!(
+        reference_summary["excluded"]["near_duplicate"].as_u64().unwrap() > 0,
+        "{reference_summary}"
+    );
+    let same = |(got, got_quarantine, summary, run): Built, replayed: u32| {
+        assert_eq!(got.keys().collect::<Vec<_>>(), reference.keys().collect::<Vec<_>>());
+        for (name, bytes) in &reference {
+            assert!(bytes == &got[name], "{name} differs from the run without cache");
+        }
+        assert!(got_quarantine == reference_quarantine, "the quarantine differs");
+        assert_eq!(summary, reference_summary);
+        run.expect_stderr(&format!("parts_replayed_from_cache={replayed}"))
+    };
+    // Cold: every part computed, one entry per day written.
+    same(build("2026-10-10", "3", &[]), 0);
+    let entries = cache_entries(&cache);
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    for day in ["2026-10-08", "2026-10-09", "2026-10-10"] {
+        assert!(
+            entries.iter().any(|e| e.starts_with(&format!("dt={day}/part-0-of-1."))),
+            "{entries:?}"
+        );
+    }
+    // Warm, on one thread and with everything spilled: every part replayed.
+    same(build("2026-10-10", "3", &["--threads", "1", "--memory-budget", "0"]), 3);
+    assert_eq!(cache_entries(&cache), entries);
+
+    // A flipped byte: the entry is removed with a warning, the part recomputed, the
+    // entry written again.
+    let damaged = cache.join(&entries[1]);
+    let mut bytes = fs_err::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    fs_err::write(&damaged, &bytes).unwrap();
+    same(build("2026-10-10", "3", &[]), 2).expect_stderr("does not verify");
+    assert_eq!(cache_entries(&cache), entries);
+    // A symlink in its place is not followed.
+    let aside = dir.join("aside.outcomes");
+    fs_err::rename(&damaged, &aside).unwrap();
+    std::os::unix::fs::symlink(&aside, &damaged).unwrap();
+    same(build("2026-10-10", "3", &[]), 2).expect_stderr("not a regular file");
+    assert!(!damaged.is_symlink() && damaged.is_file());
+
+    // An input part changed (here re-scored: its diff_scores bytes differ): its day is
+    // recomputed, and its old entry removed.
+    score(&root, "2026-10-09");
+    let rescored = build("2026-10-10", "3", &["--no-cache"]);
+    let rescored_entries = {
+        let run = build("2026-10-10", "3", &[]);
+        assert!(run.0 == rescored.0 && run.1 == rescored.1, "the rescored day's replay differs");
+        cache_entries(&cache)
+    };
+    assert_eq!(rescored_entries.len(), 3, "{rescored_entries:?}");
+    assert_eq!(
+        rescored_entries.iter().filter(|e| entries.contains(e)).count(),
+        2,
+        "only the rescored day's entry changes: {entries:?} -> {rescored_entries:?}"
+    );
+
+    // A new recipe: new keys, nothing replayed, the old entries replaced.
+    let config = dir.write("recipe.yaml", "tokens:\n  max_tokens: 3000\n");
+    let with_recipe = ["--config", config.to_str().unwrap()];
+    let (uncached, ..) = build("2026-10-10", "3", &[&with_recipe[..], &["--no-cache"]].concat());
+    let (got, .., run) = build("2026-10-10", "3", &with_recipe);
+    run.expect_stderr("parts_replayed_from_cache=0");
+    assert!(got == uncached, "the new recipe's dataset differs from its run without cache");
+    let recipe_entries = cache_entries(&cache);
+    assert_eq!(recipe_entries.len(), 3, "{recipe_entries:?}");
+    assert!(recipe_entries.iter().all(|e| !rescored_entries.contains(e)), "{recipe_entries:?}");
+
+    // A one-day night removes the entries of the days before its range.
+    build("2026-10-10", "1", &with_recipe)
+        .3
+        .expect_stderr("parts_replayed_from_cache=1");
+    let last = cache_entries(&cache);
+    assert!(last.len() == 1 && last[0].starts_with("dt=2026-10-10/"), "{last:?}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ const JOB: &str = "build-finetune";
 ///       --config data/sample/finetune.yaml
 ///   build-finetune --date 2026-10-12 --days 7 --config finetune.yaml --log-format json
 ///   build-finetune --date 2026-10-12 --days 7 --threads 8 --memory-budget 1073741824 --spill-dir /scratch
+///   build-finetune --date 2026-10-12 --days 7 --cache-dir /cache/build-finetune
 #[derive(Debug, Parser)]
 #[command(name = "build-finetune", version, verbatim_doc_comment)]
 struct Cli {
@@ -72,6 +73,19 @@ struct Cli {
     /// Directory of the temporary spill file (default: the system's temporary directory).
     #[arg(long, env = env::SPILL_DIR, value_name = "DIR")]
     spill_dir: Option<PathBuf>,
+
+    /// Directory of the outcome cache (default: `<data-root>/_cache/build-finetune`). What
+    /// each `edits` part's rows became (filtered, scanned, fingerprinted) is kept there
+    /// under a digest of the part's and its `diff_scores`' bytes, the recipe and this
+    /// program, so the next night replays the days it read before instead of recomputing
+    /// them. The output bytes do not depend on it; an entry that does not verify is
+    /// removed and recomputed.
+    #[arg(long, env = env::FINETUNE_CACHE_DIR, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+
+    /// Recompute every part; read and write no outcome cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
@@ -90,6 +104,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         threads: cli.threads,
         memory_budget: cli.memory_budget,
         spill_dir: cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        cache_dir: (!cli.no_cache).then(|| {
+            cli.cache_dir
+                .clone()
+                .unwrap_or_else(|| target.root().join("_cache").join(hive_finetune::JOB))
+        }),
     };
     let summary = hive_finetune::run(&options).job_context(|| format!("building fine-tuning datasets for {}", options.date))?;
     tracing::info!(
