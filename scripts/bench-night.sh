@@ -3,7 +3,8 @@
 # 7 full days of N generations each, runs every night before the measured one (not
 # timed), then times the measured night's jobs one after the other, as the DAG runs them:
 # extract-edits, score-diffs, ab-significance, promote-templates and build-finetune
-# --days 7. Prints seconds, peak MiB (max RSS from GNU time) and generations/s per job,
+# --days 7 (with the outcome cache the night before left, and once more with an empty
+# one). Prints seconds, peak MiB (max RSS from GNU time) and generations/s per job,
 # then the same night through the pandas + difflib + scipy baseline
 # (scripts/bench/night_pandas.py) and the ratio. Release build; each job with its
 # defaults (all cores). Results are recorded in docs/benchmarks.md.
@@ -66,7 +67,7 @@ read -r -a nights < "$lake/nights.txt"
 night=${nights[$((days - 1))]}
 # A rerun of the measured night starts from the same state.
 rm -rf "$lake"/{edits,diff_scores,generation_scores}/dt="$night" "$lake"/{ab_results,promotions,finetune,champions,reports}/dt="$night" \
-  "$lake"/quarantine/*/dt="$night"
+  "$lake"/quarantine/*/dt="$night" "$lake/_cache"
 
 echo
 echo "== one night ($night) of a lake with $days days of $n generations"
@@ -90,11 +91,27 @@ read -r secs rss < <(measure "$bin/ab-significance" --data-root "$lake" --date "
 row ab-significance "$secs" "$rss"
 read -r secs rss < <(measure "$bin/promote-templates" --data-root "$lake" --date "$night" --quiet --config "$lake/experiments.yaml")
 row promote-templates "$secs" "$rss"
+# build-finetune twice. First with an empty outcome cache: every day computed (the first
+# night, or the night after a new recipe or binary), entries written. Then the steady
+# state: the night before's run cached every day but this one, so only the measured day
+# is computed (its entry is removed to make it new again). The night's total counts the
+# steady state; the cold run is printed beside it, outside the total.
+before=$total
+read -r cold_secs cold_rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$night" --quiet --days "$days")
+cold_out=$(cat "$work/last.out")
+cold_manifest=$(cat "$lake/finetune/dt=$night/manifest.json")
+rm -rf "$lake/_cache/build-finetune/dt=$night"
 read -r secs rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$night" --quiet --days "$days")
+# The manifest lists every file's sha256: equal manifests, byte-identical datasets.
+[ "$cold_out" = "$(cat "$work/last.out")" ] && [ "$cold_manifest" = "$(cat "$lake/finetune/dt=$night/manifest.json")" ] ||
+  { echo "error: the cached night's summary or dataset differs from the cold night's" >&2; exit 1; }
 rows=$(summary input_rows)
 row "build-finetune --days $days" "$secs" "$rss"
 printf '%-34s %10.2f %10s %16.0f\n' "the night, every job" "$total" - "$(echo "$generations / $total" | bc -l)"
-echo "($generations generations that night; build-finetune read $rows file rows over $days days)"
+printf '%-34s %10.2f %10.0f %16s\n' "(build-finetune, empty cache)" "$cold_secs" "$(echo "$cold_rss / 1024" | bc -l)" -
+printf '%-34s %10.2f %10s %16s\n' "(the night with an empty cache)" "$(echo "$before + $cold_secs" | bc -l)" - -
+echo "($generations generations that night; build-finetune read $rows file rows over $days days," \
+  "$(du -sm "$lake/_cache" | cut -f1) MiB of outcome cache)"
 
 if [ -z "${SKIP_PYTHON:-}" ]; then
   bash scripts/setup-venvs.sh oracles > /dev/null
