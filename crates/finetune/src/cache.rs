@@ -78,17 +78,23 @@ pub(crate) struct Entry {
 }
 
 impl OutcomeCache {
-    pub(crate) fn new(dir: PathBuf, config: &FinetuneConfig) -> Result<Self, CoreError> {
-        let recipe = serde_json::to_vec(config).map_err(|e| CoreError::InvalidOption {
-            name: "config",
-            reason: e.to_string(),
-        })?;
+    /// The cache in `dir` for `config`, or `None` (with a warning: the run recomputes
+    /// every part) when the running program cannot be read to key it.
+    pub(crate) fn new(dir: PathBuf, config: &FinetuneConfig) -> Option<Self> {
+        let recipe = serde_json::to_vec(config).ok()?;
+        let program = match program_digest() {
+            Ok(digest) => digest,
+            Err(why) => {
+                tracing::warn!(error = %why, "cannot read the running program to key the outcome cache: every part is recomputed");
+                return None;
+            }
+        };
         let mut key = Sha256::new();
         key.update(LAYOUT);
-        key.update(program_digest()?);
+        key.update(program);
         key.update((recipe.len() as u64).to_le_bytes());
         key.update(&recipe);
-        Ok(Self {
+        Some(Self {
             dir,
             program_and_recipe: key.finalize().into(),
         })
@@ -250,6 +256,11 @@ impl EntryWriter {
     fn create(path: &Path, key: &[u8; 32]) -> std::io::Result<Self> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
+        // A day's directory is the cache's own: one that is a symlink was planted, and
+        // nothing is written through it.
+        if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
+            return Err(std::io::Error::other(format!("`{}` is a symlink", dir.display())));
+        }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
@@ -414,18 +425,19 @@ pub(crate) fn decode(bytes: &[u8], hasher: &MinHasher) -> Option<RowOutcome> {
 
 /// SHA-256 of the running program's file, once per process: a rebuilt binary (new
 /// filters, rules, tokenizer tables) never replays an older one's outcomes.
-fn program_digest() -> Result<[u8; 32], CoreError> {
+fn program_digest() -> Result<[u8; 32], String> {
     static DIGEST: OnceLock<Result<[u8; 32], String>> = OnceLock::new();
-    let computed = DIGEST.get_or_init(|| {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        file_digest(&exe).map_err(|e| e.to_string())
-    });
-    computed.clone().map_err(|message| {
-        CoreError::io(
-            Path::new("/proc/self/exe"),
-            std::io::Error::other(format!("cannot digest the running program for the outcome cache: {message}")),
-        )
-    })
+    DIGEST
+        .get_or_init(|| {
+            let exe = std::env::current_exe().map_err(|e| format!("the running program's path: {e}"))?;
+            file_digest(&exe).map_err(|e| {
+                format!(
+                    "{e}: {}",
+                    std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default()
+                )
+            })
+        })
+        .clone()
 }
 
 fn file_digest(path: &Path) -> Result<[u8; 32], CoreError> {
@@ -682,6 +694,14 @@ mod tests {
         writer.append(b"half").unwrap();
         drop(writer);
         assert_eq!(std::fs::read_dir(day).unwrap().count(), 0);
+
+        // A day's directory that is a symlink is not written through.
+        let target = dir.path().join("target");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::remove_dir(day).unwrap();
+        std::os::unix::fs::symlink(&target, day).unwrap();
+        assert!(entry.create().is_none());
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
     }
 
     #[test]

@@ -404,8 +404,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let cache = options
         .cache_dir
         .as_ref()
-        .map(|dir| cache::OutcomeCache::new(dir.clone(), &options.config))
-        .transpose()?;
+        .and_then(|dir| cache::OutcomeCache::new(dir.clone(), &options.config));
     let mut replayed = 0u64;
     for date in dates {
         counts.partitions.push(date.to_string());
