@@ -520,6 +520,7 @@ mod tests {
             rejected: Some("fn main() {}\n".to_owned()),
             no_pair: None,
             sft_tokens: Some(57),
+            pair_tokens: Some(31),
         };
         let record = record::encode_candidate(&hasher.fingerprint(&kept), &candidate);
         let mut found = crate::SecretCounts::new();

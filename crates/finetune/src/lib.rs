@@ -206,6 +206,10 @@ pub(crate) struct Candidate {
     /// `None` when [`TokenCounter::messages_at_most`] already put it within the limit,
     /// so it is counted only if the example is kept (see [`output`]).
     pub sft_tokens: Option<usize>,
+    /// Tokens of the rejected conversation (system, user, generated), when counted
+    /// before dedup (with the outcome cache on, so a replayed day is never counted
+    /// again); `None`: counted when written, if kept.
+    pub pair_tokens: Option<usize>,
 }
 
 /// The order candidates are deduplicated in: earliest generation first.
@@ -275,7 +279,14 @@ impl TokenCounter {
     /// Tokens of `prompt` followed by an assistant message of `content`: what
     /// [`TokenCounter::messages`] counts for that conversation.
     pub fn with_answer(&self, prompt: &[Message], content: &str) -> usize {
-        self.messages(prompt) + 3 + self.text("assistant") + self.text(content)
+        self.messages(prompt) + self.answer(content)
+    }
+
+    /// What an assistant message of `content` adds to a conversation's count: a
+    /// conversation's tokens are the prompt's plus this, so a prompt shared by two
+    /// answers (the kept and the generated file) is counted once.
+    pub fn answer(&self, content: &str) -> usize {
+        3 + self.text("assistant") + self.text(content)
     }
 
     /// Tokens of a conversation: 3 per message of framing, its role and content, and 3
@@ -383,11 +394,16 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let own_scanner = own_scanner(&options.config)?;
     let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
     let hasher = MinHasher::new(&options.config.dedup);
+    let cache = options
+        .cache_dir
+        .as_ref()
+        .and_then(|dir| cache::OutcomeCache::new(dir.clone(), &options.config));
     let work = RowWork {
         config: &options.config,
         scanner,
         tokens: &tokens,
         hasher: &hasher,
+        count_tokens_now: cache.is_some(),
     };
     let mut counts = Counts::default();
     // Candidates and exclusions as byte records: the first half of the budget in memory,
@@ -401,10 +417,6 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let mut quarantine = QuarantineWriter::create(root, JOB, options.date, hive_core::Shard::ALL)?;
     let mut progress = hive_core::progress::Progress::new("edits read", None, options.quiet);
     let started = std::time::Instant::now();
-    let cache = options
-        .cache_dir
-        .as_ref()
-        .and_then(|dir| cache::OutcomeCache::new(dir.clone(), &options.config));
     let mut replayed = 0u64;
     for date in dates {
         counts.partitions.push(date.to_string());
@@ -662,6 +674,10 @@ struct RowWork<'a> {
     scanner: &'a Scanner,
     tokens: &'a TokenCounter,
     hasher: &'a MinHasher,
+    /// Count every candidate's tokens now, not only those the byte bound cannot clear:
+    /// with the outcome cache on, a count made now is made once for all the nights
+    /// that replay the day; without it, only kept examples are counted, when written.
+    count_tokens_now: bool,
 }
 
 /// Where the rows' outcomes go, in input order.
@@ -885,12 +901,10 @@ impl EditRow<'_> {
     ) -> RowOutcome {
         let source = self.source(i, source_file, source_row, work.scanner);
         let mut found = SecretCounts::new();
-        let result = self
-            .candidate(i, source.clone(), rates, work.config, work.scanner, work.tokens, &mut found)
-            .map(|(key, candidate)| {
-                let fp = work.hasher.fingerprint(&candidate.kept);
-                (key, record::encode_candidate(&fp, &candidate))
-            });
+        let result = self.candidate(i, source.clone(), rates, work, &mut found).map(|(key, candidate)| {
+            let fp = work.hasher.fingerprint(&candidate.kept);
+            (key, record::encode_candidate(&fp, &candidate))
+        });
         let payload = matches!(result, Err(Reject::Quarantine { .. })).then(|| self.scrubbed_payload(i, work.scanner));
         RowOutcome {
             source,
@@ -997,17 +1011,15 @@ impl EditRow<'_> {
     /// Row `i` as a candidate, or the reason it is excluded. Checks run cheapest first;
     /// secrets are scrubbed before the token count, so what is counted is what is
     /// written.
-    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         i: usize,
         source: Source,
-        rates: &HashMap<(String, String), Option<f64>>,
-        config: &FinetuneConfig,
-        scanner: &Scanner,
-        tokens: &TokenCounter,
+        rates: &RewriteRates,
+        work: &RowWork<'_>,
         found_secrets: &mut SecretCounts,
     ) -> Result<(SortKey, Candidate), Reject> {
+        let RowWork { config, scanner, .. } = *work;
         let Keys {
             event_id,
             project_id,
@@ -1081,23 +1093,13 @@ impl EditRow<'_> {
             role: "assistant",
             content: kept,
         };
-        // Most examples are far below the limit by the byte bound alone: those are
-        // counted when written, and only if dedup keeps them.
-        let sft_tokens = if tokens.messages_at_most(prompt.iter().chain([&answer])) <= config.tokens.max_tokens {
-            None
-        } else {
-            let n = tokens.messages(prompt.iter().chain([&answer]));
-            if n > config.tokens.max_tokens {
-                return Err(Reject::Exclude("too_many_tokens"));
-            }
-            Some(n)
-        };
         let (rejected, no_pair) = match generated {
             None => (None, Some("unchanged")),
             Some(g) if g.trim().is_empty() => (None, Some("empty_generated")),
             Some(g) if g == answer.content => (None, Some("identical_after_scrubbing")),
             Some(g) => (Some(g), None),
         };
+        let (sft_tokens, pair_tokens) = early_token_counts(work, &prompt, &answer, rejected.as_deref())?;
         let [_, user] = prompt;
         let key = (generated_at, event_id.into(), path.into());
         Ok((
@@ -1110,9 +1112,34 @@ impl EditRow<'_> {
                 rejected,
                 no_pair,
                 sft_tokens,
+                pair_tokens,
             },
         ))
     }
+}
+
+/// The token counts made before dedup: the SFT conversation's and, for a pair, the
+/// rejected conversation's (the prompt counted once for both). Without the outcome
+/// cache, most examples are far below the limit by the byte bound alone: those are
+/// counted when written, and only if dedup keeps them. Over the limit: excluded.
+fn early_token_counts(
+    work: &RowWork<'_>,
+    prompt: &[Message; 2],
+    answer: &Message,
+    rejected: Option<&str>,
+) -> Result<(Option<usize>, Option<usize>), Reject> {
+    let (tokens, limit) = (work.tokens, work.config.tokens.max_tokens);
+    let prompt_tokens =
+        (work.count_tokens_now || tokens.messages_at_most(prompt.iter().chain([answer])) > limit).then(|| tokens.messages(prompt));
+    let sft_tokens = prompt_tokens.map(|p| p + tokens.answer(&answer.content));
+    if sft_tokens.is_some_and(|n| n > limit) {
+        return Err(Reject::Exclude("too_many_tokens"));
+    }
+    let pair_tokens = match (rejected, prompt_tokens) {
+        (Some(g), Some(p)) if work.count_tokens_now => Some(p + tokens.answer(g)),
+        _ => None,
+    };
+    Ok((sft_tokens, pair_tokens))
 }
 
 /// The user turn, the kept file and the generated file (when written) with every

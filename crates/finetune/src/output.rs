@@ -380,11 +380,14 @@ fn render(config: &FinetuneConfig, tokens: &TokenCounter, c: Candidate) -> Resul
         content: c.kept,
     };
     let messages = [system, user, answer];
-    let sft_tokens = c.sft_tokens.unwrap_or_else(|| tokens.messages(&messages));
+    // The prompt is counted once for both answers, and only if a count is missing.
+    let mut prompt_tokens = None;
+    let mut prompt = || *prompt_tokens.get_or_insert_with(|| tokens.messages(&messages[..2]));
+    let sft_tokens = c.sft_tokens.unwrap_or_else(|| prompt() + tokens.answer(&messages[2].content));
     let sft_line = jsonl_line(&ChatRecord { messages: &messages }, "sft", validate_chat_line)?;
     let (pair, no_pair) = match c.rejected {
         Some(rejected) => {
-            let n = tokens.with_answer(&messages[..2], &rejected);
+            let n = c.pair_tokens.unwrap_or_else(|| prompt() + tokens.answer(&rejected));
             if n > config.tokens.max_tokens {
                 (None, Some("too_many_tokens"))
             } else {

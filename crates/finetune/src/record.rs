@@ -68,6 +68,7 @@ pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
         .and_then(|r| NO_PAIR.iter().position(|k| *k == r))
         .map_or(0, |i| i as u64 + 1);
     e.u64(no_pair).u64(c.sft_tokens.map_or(u64::MAX, |t| t as u64));
+    e.u64(c.pair_tokens.map_or(u64::MAX, |t| t as u64));
     e.bytes
 }
 
@@ -152,10 +153,12 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
         0 => None,
         n => Some(*NO_PAIR.get(usize::try_from(n - 1).ok()?)?),
     };
-    let sft_tokens = match d.u64()? {
-        u64::MAX => None,
-        n => Some(usize::try_from(n).ok()?),
+    let mut count = || match d.u64()? {
+        u64::MAX => Some(None),
+        n => usize::try_from(n).ok().map(Some),
     };
+    let sft_tokens = count()?;
+    let pair_tokens = count()?;
     d.is_empty().then_some(Candidate {
         project_id,
         source,
@@ -164,6 +167,7 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
         rejected,
         no_pair,
         sft_tokens,
+        pair_tokens,
     })
 }
 
@@ -232,10 +236,11 @@ mod tests {
             sketch: vec![0, 7, 255],
             shingles: vec![3, 9],
         };
-        for (rejected, no_pair, sft_tokens) in [
-            (Some("old\ncode".to_owned()), None, Some(42)),
-            (None, Some("unchanged"), None),
-            (None, Some("identical_after_scrubbing"), Some(0)),
+        for (rejected, no_pair, sft_tokens, pair_tokens) in [
+            (Some("old\ncode".to_owned()), None, Some(42), Some(40)),
+            (Some("old\ncode".to_owned()), None, None, None),
+            (None, Some("unchanged"), None, None),
+            (None, Some("identical_after_scrubbing"), Some(0), None),
         ] {
             let c = Candidate {
                 project_id: "p".to_owned(),
@@ -245,6 +250,7 @@ mod tests {
                 rejected: rejected.clone(),
                 no_pair,
                 sft_tokens,
+                pair_tokens,
             };
             let bytes = encode_candidate(&fp, &c);
             let (head, lineage) = fingerprint(&bytes).expect("decodes");
@@ -253,8 +259,16 @@ mod tests {
             let back = decode_candidate(&bytes).expect("decodes");
             assert!(same_source(&back.source, &c.source));
             assert_eq!(
-                (back.project_id, back.user, back.kept, back.rejected, back.no_pair, back.sft_tokens),
-                (c.project_id, c.user, c.kept, c.rejected, c.no_pair, c.sft_tokens)
+                (
+                    back.project_id,
+                    back.user,
+                    back.kept,
+                    back.rejected,
+                    back.no_pair,
+                    back.sft_tokens,
+                    back.pair_tokens
+                ),
+                (c.project_id, c.user, c.kept, c.rejected, c.no_pair, c.sft_tokens, c.pair_tokens)
             );
             assert!(decode_candidate(&bytes[..bytes.len() - 1]).is_none());
         }
