@@ -8,7 +8,9 @@
 //! - the experiment assignment: each analysed project with its checked arm (projects
 //!   excluded by the routing checks drop out of the join on `project_id`).
 //!
-//! The joins are hash lookups and the group-by a `BTreeMap` over one pass of the files:
+//! The joins are hash lookups and the group-by a `BTreeMap` over one pass of the files,
+//! held column by column with every text interned (a file row is about 40 bytes, where
+//! owned strings took about 300: a night of 100,000 generations analyses millions):
 //! polars was measured for this (lazy engine, feature `lazy` only, arrow-rs reads) and
 //! left out: it added about 90 crates and over half of hive-ab's clean-build CPU time
 //! (3,600 of 6,700 crate-seconds, 0.55.2) for a few dozen lines, and the per-night
@@ -18,8 +20,9 @@
 //! Breakdowns never decide: a dozen dimension values times the arms is a dozen more
 //! comparisons, none corrected for multiplicity; the report labels them exploratory.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch};
 use parquet::arrow::ProjectionMask;
@@ -40,16 +43,53 @@ pub const MAX_VALUES: usize = 12;
 /// The dimensions broken down by, with their `diff_scores` column.
 pub const DIMENSIONS: [(&str, &str); 2] = [("language", "language"), ("template file", "path")];
 
-/// `diff_scores` text-file rows of the experiments being analysed, column by column.
+/// A null text in an interned column.
+const NULL: u32 = u32::MAX;
+
+/// Every distinct text of the columns read, stored once, by number.
+#[derive(Debug, Default)]
+struct Texts {
+    numbers: HashMap<Arc<str>, u32>,
+    texts: Vec<Arc<str>>,
+}
+
+impl Texts {
+    /// The number of `text` ([`NULL`] for `None`), given it one if it is new; `None`
+    /// past `u32::MAX - 1` distinct texts (never two texts under one number).
+    fn intern(&mut self, text: Option<&str>) -> Option<u32> {
+        let Some(text) = text else { return Some(NULL) };
+        if let Some(&n) = self.numbers.get(text) {
+            return Some(n);
+        }
+        let n = u32::try_from(self.texts.len()).ok().filter(|n| *n < NULL)?;
+        let text: Arc<str> = Arc::from(text);
+        self.texts.push(Arc::clone(&text));
+        self.numbers.insert(text, n);
+        Some(n)
+    }
+
+    /// The number of `text`, if it was read.
+    fn number(&self, text: &str) -> Option<u32> {
+        self.numbers.get(text).copied()
+    }
+
+    fn text(&self, n: u32) -> Option<&str> {
+        self.texts.get(n as usize).map(|t| &**t)
+    }
+}
+
+/// `diff_scores` text-file rows of the experiments being analysed, column by column,
+/// each text column as numbers into [`Texts`].
 #[derive(Debug, Default)]
 pub struct Files {
-    event_id: Vec<Option<String>>,
-    project_id: Vec<Option<String>>,
-    experiment_id: Vec<String>,
+    texts: Texts,
+    event_id: Vec<u32>,
+    project_id: Vec<u32>,
+    experiment_id: Vec<u32>,
     /// `generated_at` as days since 1970-01-01 (UTC).
     day: Vec<i32>,
-    path: Vec<Option<String>>,
-    language: Vec<Option<String>>,
+    path: Vec<u32>,
+    language: Vec<u32>,
     lines_generated: Vec<i64>,
     lines_removed: Vec<i64>,
     /// Committed `diff_scores` partitions read.
@@ -156,12 +196,19 @@ fn read_batch(path: &Path, batch: &RecordBatch, experiments: &BTreeSet<&str>, ou
         let (Some(Ok(generated_at)), true, true) = (at.get(row), generated.is_valid(row), removed.is_valid(row)) else {
             continue;
         };
-        out.event_id.push(event.get(row).map(str::to_owned));
-        out.project_id.push(project.get(row).map(str::to_owned));
-        out.experiment_id.push(experiment_id.to_owned());
+        let texts = &mut out.texts;
+        let too_many = || CoreError::BadValue {
+            path: path.to_owned(),
+            row: row as u64,
+            column: "event_id".to_owned(),
+            message: "more distinct texts than the breakdowns can number (4 billion)".to_owned(),
+        };
+        out.event_id.push(texts.intern(event.get(row)).ok_or_else(too_many)?);
+        out.project_id.push(texts.intern(project.get(row)).ok_or_else(too_many)?);
+        out.experiment_id.push(texts.intern(Some(experiment_id)).ok_or_else(too_many)?);
         out.day.push(epoch_day(PartitionDate::of_timestamp(generated_at)));
-        out.path.push(file_path.get(row).map(str::to_owned));
-        out.language.push(language.get(row).map(str::to_owned));
+        out.path.push(texts.intern(file_path.get(row)).ok_or_else(too_many)?);
+        out.language.push(texts.intern(language.get(row)).ok_or_else(too_many)?);
         out.lines_generated.push(generated.value(row));
         out.lines_removed.push(removed.value(row));
     }
@@ -197,11 +244,12 @@ pub struct Breakdown {
     pub values_left_out: usize,
 }
 
-/// Sums of one (value, arm) group of a breakdown, with its distinct projects and generations.
+/// Sums of one (value, arm) group of a breakdown, with its distinct projects and
+/// generations (interned numbers).
 #[derive(Default)]
-struct Group<'f> {
-    projects: BTreeSet<&'f str>,
-    generations: BTreeSet<&'f str>,
+struct Group {
+    projects: HashSet<u32>,
+    generations: HashSet<u32>,
     files: u64,
     lines_generated: i64,
     lines_removed: i64,
@@ -217,28 +265,42 @@ pub fn breakdowns<'a>(
     kept: &[&Generation],
     assignment: impl Iterator<Item = (&'a str, usize)>,
 ) -> Vec<Breakdown> {
-    let kept_events: BTreeSet<&str> = kept.iter().filter_map(|g| g.event_id.as_deref()).collect();
-    let arms: BTreeMap<&str, usize> = assignment.collect();
+    // The join keys as the files' numbers; a key no file has joins nothing.
+    let texts = &files.texts;
+    let kept_events: HashSet<u32> = kept
+        .iter()
+        .filter_map(|g| g.event_id.as_deref().and_then(|e| texts.number(e)))
+        .collect();
+    let arms: HashMap<u32, usize> = assignment
+        .filter_map(|(project, arm)| Some((texts.number(project)?, arm)))
+        .collect();
+    let Some(experiment_id) = texts.number(&experiment.id) else {
+        return DIMENSIONS
+            .iter()
+            .map(|(dimension, _)| Breakdown {
+                dimension,
+                values: Vec::new(),
+                values_left_out: 0,
+            })
+            .collect();
+    };
     let (first_day, last_day) = (epoch_day(experiment.start), epoch_day(last));
-    let mut groups: Vec<BTreeMap<(&str, usize), Group<'_>>> = DIMENSIONS.iter().map(|_| BTreeMap::new()).collect();
+    let mut groups: Vec<BTreeMap<(&str, usize), Group>> = DIMENSIONS.iter().map(|_| BTreeMap::new()).collect();
     for i in 0..files.len() {
-        if files.experiment_id[i] != experiment.id || files.day[i] < first_day || files.day[i] > last_day {
+        if files.experiment_id[i] != experiment_id || files.day[i] < first_day || files.day[i] > last_day {
             continue;
         }
-        let (Some(event), Some(project)) = (files.event_id[i].as_deref(), files.project_id[i].as_deref()) else {
+        let (event, project) = (files.event_id[i], files.project_id[i]);
+        if event == NULL || project == NULL {
             continue;
-        };
+        }
         // The joins: a generation the analysis kept, of a project with a checked arm.
-        let Some(&arm) = arms.get(project).filter(|_| kept_events.contains(event)) else {
+        let Some(&arm) = arms.get(&project).filter(|_| kept_events.contains(&event)) else {
             continue;
         };
         for (d, (_, column)) in DIMENSIONS.iter().enumerate() {
-            let value = if *column == "language" {
-                &files.language[i]
-            } else {
-                &files.path[i]
-            };
-            let group = groups[d].entry((value.as_deref().unwrap_or("(none)"), arm)).or_default();
+            let value = if *column == "language" { files.language[i] } else { files.path[i] };
+            let group = groups[d].entry((texts.text(value).unwrap_or("(none)"), arm)).or_default();
             group.projects.insert(project);
             group.generations.insert(event);
             group.files += 1;
