@@ -387,7 +387,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
 /// the middle of [`write_atomically`] left (a `_SUCCESS`, a tally, a manifest). A temp
 /// file of a live process (another shard writing the same marker right now) is left
 /// alone; where `/proc` cannot tell (not Linux), nothing is removed.
-fn remove_abandoned_temps(dir: &Path, name: &str) {
+pub fn remove_abandoned_temps(dir: &Path, name: &str) {
     let prefix = format!(".{name}.tmp-");
     if !Path::new("/proc/self").exists() {
         return;

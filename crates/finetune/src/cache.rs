@@ -302,6 +302,9 @@ impl EntryWriter {
         drop(file);
         std::fs::rename(&self.temp, &self.path)?;
         remove_stale_siblings(&self.path);
+        if let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name().and_then(|n| n.to_str())) {
+            hive_core::lake::remove_abandoned_temps(dir, name);
+        }
         if let Some(dir) = self.path.parent() {
             hive_core::lake::sync_dir(dir).map_err(std::io::Error::other)?;
         }
@@ -317,8 +320,9 @@ impl Drop for EntryWriter {
 }
 
 /// Removes the entries of the same part under other keys (its input, the recipe or the
-/// program changed), and temp files of runs that died, so a day's directory holds one
-/// entry per part.
+/// program changed), so a day's directory holds one entry per part. (Temp files of runs
+/// that died writing this entry go through [`hive_core::lake::remove_abandoned_temps`];
+/// those of other keys go with their day, see [`remove_days_before`].)
 fn remove_stale_siblings(entry: &Path) {
     let (Some(dir), Some(name)) = (entry.parent(), entry.file_name().and_then(|n| n.to_str())) else {
         return;
@@ -328,12 +332,7 @@ fn remove_stale_siblings(entry: &Path) {
     for other in listing.flatten() {
         let other_name = other.file_name().to_string_lossy().into_owned();
         let same_part = other_name.starts_with(&format!("{stem}.")) && other_name.ends_with(SUFFIX);
-        let dead_temp = other_name
-            .strip_prefix(&format!(".{stem}."))
-            .and_then(|rest| rest.rsplit_once(".tmp-"))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok())
-            .is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists());
-        if (same_part && other_name != name) || (dead_temp && Path::new("/proc/self").exists()) {
+        if same_part && other_name != name {
             tracing::info!(file = %other.path().display(), "removing a stale outcome cache entry");
             let _ = std::fs::remove_file(other.path());
         }

@@ -276,12 +276,6 @@ impl TokenCounter {
             .sum::<usize>()
     }
 
-    /// Tokens of `prompt` followed by an assistant message of `content`: what
-    /// [`TokenCounter::messages`] counts for that conversation.
-    pub fn with_answer(&self, prompt: &[Message], content: &str) -> usize {
-        self.messages(prompt) + self.answer(content)
-    }
-
     /// What an assistant message of `content` adds to a conversation's count: a
     /// conversation's tokens are the prompt's plus this, so a prompt shared by two
     /// answers (the kept and the generated file) is counted once.
@@ -394,9 +388,11 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let own_scanner = own_scanner(&options.config)?;
     let scanner = own_scanner.as_ref().unwrap_or_else(|| Scanner::shared());
     let hasher = MinHasher::new(&options.config.dedup);
+    // A one-day range shares no day with the next night's: caching it would only cost.
     let cache = options
         .cache_dir
         .as_ref()
+        .filter(|_| options.days > 1)
         .and_then(|dir| cache::OutcomeCache::new(dir.clone(), &options.config));
     let work = RowWork {
         config: &options.config,
@@ -449,7 +445,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
         }
     }
     progress.finish();
-    if let Some(dir) = &options.cache_dir {
+    if let (Some(dir), Some(_)) = (&options.cache_dir, &cache) {
         cache::remove_days_before(dir, options.date.minus_days(options.days - 1));
     }
     tracing::info!(

@@ -91,50 +91,58 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> Option<(Fingerprint, Source)> {
     Some((fingerprint, source))
 }
 
-/// A candidate record with an empty shingle set, the rest as it was: what the outcome
-/// cache stores ([`with_shingles`] makes it whole again).
-pub(crate) fn without_shingles(record: &[u8]) -> Option<Vec<u8>> {
+/// `record` with its shingle set replaced by `shingles`, every other byte as it was.
+/// `expect_empty`: the record's own set must be empty (a stripped record).
+fn with_shingle_set(record: &[u8], shingles: &[u64], expect_empty: bool) -> Option<Vec<u8>> {
     let mut d = Decoder::new(record);
     let digest = d.bytes()?;
     let bands = d.u64s()?;
     let sketch = d.bytes()?;
-    d.u64s()?;
+    let own = d.u64s()?;
+    if expect_empty && !own.is_empty() {
+        return None;
+    }
     let rest = d.rest();
     let mut e = Encoder {
-        bytes: Vec::with_capacity(record.len()),
+        bytes: Vec::with_capacity(record.len() + 8 * shingles.len()),
     };
     e.bytes(digest).u64(bands.len() as u64);
     for band in bands.iter() {
         e.u64(band);
     }
-    e.bytes(sketch).u64s(&[]);
+    e.bytes(sketch).u64s(shingles);
     e.bytes.extend_from_slice(rest);
     Some(e.bytes)
+}
+
+/// A candidate record with an empty shingle set, the rest as it was: what the outcome
+/// cache stores ([`with_shingles`] makes it whole again).
+pub(crate) fn without_shingles(record: &[u8]) -> Option<Vec<u8>> {
+    with_shingle_set(record, &[], false)
 }
 
 /// A record [`without_shingles`] stripped, with its shingle set recomputed from its kept
 /// text as [`crate::dedup::MinHasher::fingerprint`] computes it.
 pub(crate) fn with_shingles(stripped: &[u8], hasher: &crate::dedup::MinHasher) -> Option<Vec<u8>> {
-    let candidate = decode_candidate(stripped)?;
-    let mut d = Decoder::new(stripped);
-    let digest = d.bytes()?;
-    let bands = d.u64s()?;
-    let sketch = d.bytes()?;
-    if !d.u64s()?.is_empty() {
-        return None;
+    let shingles = hasher.shingles(kept_text(stripped)?);
+    with_shingle_set(stripped, &shingles, true)
+}
+
+/// The kept text of a candidate record, read in place (nothing else decoded or copied).
+fn kept_text(record: &[u8]) -> Option<&str> {
+    let mut d = Decoder::new(record);
+    d.bytes()?;
+    d.u64s()?;
+    d.bytes()?;
+    d.u64s()?;
+    d.str()?; // project_id
+    d.str()?; // source: file, row, then seven optional texts
+    d.u64()?;
+    for _ in 0..7 {
+        d.opt_str()?;
     }
-    let rest = d.rest();
-    let shingles = hasher.shingles(&candidate.kept);
-    let mut e = Encoder {
-        bytes: Vec::with_capacity(stripped.len() + 8 * shingles.len()),
-    };
-    e.bytes(digest).u64(bands.len() as u64);
-    for band in bands.iter() {
-        e.u64(band);
-    }
-    e.bytes(sketch).u64s(&shingles);
-    e.bytes.extend_from_slice(rest);
-    Some(e.bytes)
+    d.str()?; // the user turn
+    d.str()
 }
 
 /// The candidate of a record.

@@ -816,12 +816,18 @@ fn the_outcome_cache_replays_the_same_bytes_and_heals_or_drops_what_does_not_ver
     assert_eq!(recipe_entries.len(), 3, "{recipe_entries:?}");
     assert!(recipe_entries.iter().all(|e| !rescored_entries.contains(e)), "{recipe_entries:?}");
 
-    // A one-day night removes the entries of the days before its range.
+    // A one-day range shares no day with the next night's: no cache is read, written
+    // or pruned.
     build("2026-10-10", "1", &with_recipe)
         .3
-        .expect_stderr("parts_replayed_from_cache=1");
+        .expect_stderr("parts_replayed_from_cache=0");
+    assert_eq!(cache_entries(&cache), recipe_entries);
+    // A two-day night replays both and removes the entries of the days before its range.
+    build("2026-10-10", "2", &with_recipe)
+        .3
+        .expect_stderr("parts_replayed_from_cache=2");
     let last = cache_entries(&cache);
-    assert!(last.len() == 1 && last[0].starts_with("dt=2026-10-10/"), "{last:?}");
+    assert!(last.len() == 2 && last.iter().all(|e| !e.starts_with("dt=2026-10-08/")), "{last:?}");
 }
 
 #[test]
