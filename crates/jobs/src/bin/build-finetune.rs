@@ -78,8 +78,9 @@ struct Cli {
     /// each `edits` part's rows became (filtered, scanned, fingerprinted) is kept there
     /// under a digest of the part's and its `diff_scores`' bytes, the recipe and this
     /// program, so the next night replays the days it read before instead of recomputing
-    /// them. The output bytes do not depend on it; an entry that does not verify is
-    /// removed and recomputed.
+    /// them (only with --days 2 or more: a one-day range shares no day with the next). The
+    /// output bytes do not depend on it; an entry that does not verify is removed and
+    /// recomputed.
     #[arg(long, env = env::FINETUNE_CACHE_DIR, value_name = "DIR", conflicts_with = "no_cache")]
     cache_dir: Option<PathBuf>,
 
