@@ -414,6 +414,12 @@ pub struct Deduplicator {
     ids: Vec<usize>,
     /// The sketches of the indexed documents, `permutations` bytes each.
     sketches: Vec<u8>,
+    /// The shingle-set size of each indexed document: a pair whose sizes cannot reach
+    /// the threshold is below it without the caller reading a set.
+    sizes: Vec<u32>,
+    /// Documents indexed before the batch being offered.
+    batch_start: u32,
+    threshold: f64,
     permutations: usize,
     min_agreements: usize,
     /// Bands a kept document must share with a new one to be verified against it.
@@ -425,6 +431,19 @@ pub struct Deduplicator {
 pub struct Document<'a> {
     pub id: usize,
     pub fingerprint: &'a Fingerprint,
+}
+
+/// A kept document a new one is verified against, as [`Deduplicator::offer`] names it
+/// to the caller's `near`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Kept before the batch being offered: its number among the indexed documents,
+    /// counted from 0 in the order they were kept. The indexed documents are exactly the
+    /// kept ones with at least one shingle, so a caller storing those sets in that order
+    /// finds this one at this number, without a lookup by id.
+    Stored(u32),
+    /// Kept earlier in the batch being offered: the caller's id for it.
+    InBatch(usize),
 }
 
 /// A document's comparisons with the documents kept before its batch.
@@ -446,6 +465,9 @@ impl Deduplicator {
             lists: Vec::new(),
             ids: Vec::new(),
             sketches: Vec::new(),
+            sizes: Vec::new(),
+            batch_start: 0,
+            threshold: config.threshold,
             permutations: config.permutations,
             min_agreements: sketch_min_agreements(config.permutations, config.threshold),
             min_shared: config.min_shared_bands.max(1),
@@ -453,11 +475,12 @@ impl Deduplicator {
         }
     }
 
-    /// Indexed documents sharing at least `min_shared` bands with `bands`, from index
-    /// `from` on, in the order they were kept. (A document is at most once in a band's
-    /// bucket, so its repeats in the gathered list are the bands it shares.)
-    fn candidates(&self, bands: &[u64], from: u32) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
+    /// Puts in `out` the indexed documents sharing at least `min_shared` bands with
+    /// `bands`, from index `from` on, in the order they were kept. (A document is at
+    /// most once in a band's bucket, so its repeats in the gathered list are the bands it
+    /// shares.) `out` is the caller's, reused from one document to the next.
+    fn candidates(&self, bands: &[u64], from: u32, out: &mut Vec<u32>) {
+        out.clear();
         for (map, key) in self.buckets.iter().zip(bands) {
             match map.get(&band_key(*key)) {
                 Some(Bucket(bucket)) if bucket & Bucket::LIST == 0 && *bucket >= from => out.push(*bucket),
@@ -473,21 +496,27 @@ impl Deduplicator {
         out.sort_unstable();
         if self.min_shared <= 1 {
             out.dedup();
-            return out;
+            return;
         }
-        let mut shared = Vec::new();
-        for run in out.chunk_by(|a, b| a == b) {
-            if run.len() >= self.min_shared {
-                shared.push(run[0]);
+        // Keep one of each run of at least `min_shared` repeats, in place.
+        let (mut read, mut write) = (0, 0);
+        while read < out.len() {
+            let doc = out[read];
+            let run = out[read..].iter().take_while(|d| **d == doc).count();
+            if run >= self.min_shared {
+                out[write] = doc;
+                write += 1;
             }
+            read += run;
         }
-        shared
+        out.truncate(write);
     }
 
     /// Whether the sketches of indexed document `doc` and `sketch` agree often enough
     /// for the pair to be verified.
     /// A sketch of another length than the recipe's (a record read back damaged) is no
     /// reason to skip a pair: the pair is verified on its Jaccard.
+    #[inline]
     fn sketch_allows(&self, doc: u32, sketch: &[u8]) -> bool {
         if sketch.len() != self.permutations {
             return true;
@@ -497,18 +526,44 @@ impl Deduplicator {
         agreements(theirs, sketch) >= self.min_agreements
     }
 
+    /// Whether the shingle sets of indexed document `doc` and one of `len` shingles can
+    /// reach the threshold at all (see [`sizes_allow`]); [`at_least`] would answer no
+    /// for such a pair without reading further.
+    #[inline]
+    fn size_allows(&self, doc: u32, len: usize) -> bool {
+        self.sizes
+            .get(doc as usize)
+            .is_none_or(|size| sizes_allow(len, *size as usize, self.threshold))
+    }
+
+    /// How the caller's `near` is told about indexed document `doc`.
+    fn kept(&self, doc: u32) -> Kept {
+        if doc < self.batch_start {
+            Kept::Stored(doc)
+        } else {
+            Kept::InBatch(self.ids[doc as usize])
+        }
+    }
+
     /// Compares a document with the candidates kept from index `from` on, in order,
     /// until a similar one.
-    fn compare<E>(&self, fp: &Fingerprint, from: u32, near: &impl Fn(usize, &[u64]) -> Result<bool, E>) -> Result<Earlier, E> {
+    fn compare<E>(
+        &self,
+        fp: &Fingerprint,
+        from: u32,
+        scratch: &mut Vec<u32>,
+        near: &impl Fn(Kept, &[u64]) -> Result<bool, E>,
+    ) -> Result<Earlier, E> {
         let mut outcome = Earlier {
             below: 0,
             ruled_out: 0,
             similar: false,
         };
-        for other in self.candidates(&fp.bands, from) {
+        self.candidates(&fp.bands, from, scratch);
+        for &other in scratch.iter() {
             if !self.sketch_allows(other, &fp.sketch) {
                 outcome.ruled_out += 1;
-            } else if near(self.ids[other as usize], &fp.shingles)? {
+            } else if self.size_allows(other, fp.shingles.len()) && near(self.kept(other), &fp.shingles)? {
                 outcome.similar = true;
                 break;
             }
@@ -518,10 +573,10 @@ impl Deduplicator {
     }
 
     /// Decides on each of `docs`, in order, given every document kept before it, and
-    /// remembers the kept ones. `near(id, shingles)` tells whether the document the
-    /// caller calls `id` (one offered earlier and kept) has a Jaccard similarity to
-    /// `shingles` of at least the threshold (see [`at_least`]); it is asked only about
-    /// candidate pairs whose sketches agree often enough.
+    /// remembers the kept ones. `near(kept, shingles)` tells whether `kept` (see
+    /// [`Kept`]) has a Jaccard similarity to `shingles` of at least the threshold (see
+    /// [`at_least`]); it is asked only about candidate pairs whose sketches agree often
+    /// enough and whose sizes can reach the threshold.
     ///
     /// A new document is compared only with documents that were kept, never with ones
     /// already removed: a chain A ~ B ~ C where A and C are not alike keeps A and C.
@@ -533,7 +588,7 @@ impl Deduplicator {
     pub fn offer<E: Send>(
         &mut self,
         docs: &[Document<'_>],
-        near: impl Fn(usize, &[u64]) -> Result<bool, E> + Sync,
+        near: impl Fn(Kept, &[u64]) -> Result<bool, E> + Sync,
     ) -> Result<Vec<Verdict>, E> {
         use rayon::prelude::*;
         // Exact duplicates first: a document's digest is remembered whatever the
@@ -548,18 +603,20 @@ impl Deduplicator {
             })
             .collect();
         let before = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        self.batch_start = before;
         let this = &*self;
         let earlier = docs
             .par_iter()
             .zip(&exact)
-            .map(|(d, &exact)| {
+            .map_init(Vec::new, |scratch, (d, &exact)| {
                 if exact || d.fingerprint.shingles.is_empty() {
                     return Ok(None);
                 }
-                this.compare(d.fingerprint, 0, &near).map(Some)
+                this.compare(d.fingerprint, 0, scratch, &near).map(Some)
             })
             .collect::<Result<Vec<Option<Earlier>>, E>>()?;
         let mut verdicts = Vec::with_capacity(docs.len());
+        let mut scratch = Vec::new();
         for ((d, exact), earlier) in docs.iter().zip(exact).zip(earlier) {
             if exact {
                 self.stats.exact_duplicates += 1;
@@ -573,7 +630,7 @@ impl Deduplicator {
             };
             if !outcome.similar {
                 // Then against the documents kept earlier in this batch.
-                let within = self.compare(d.fingerprint, before, &near)?;
+                let within = self.compare(d.fingerprint, before, &mut scratch, &near)?;
                 outcome.below += within.below;
                 outcome.ruled_out += within.ruled_out;
                 outcome.similar = within.similar;
@@ -596,9 +653,11 @@ impl Deduplicator {
     fn index(&mut self, fp: &Fingerprint, id: usize) {
         let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
         self.ids.push(id);
-        let mut sketch = fp.sketch.clone();
-        sketch.resize(self.permutations, 0);
-        self.sketches.extend_from_slice(&sketch);
+        self.sizes.push(u32::try_from(fp.shingles.len()).unwrap_or(u32::MAX));
+        let start = self.sketches.len();
+        self.sketches
+            .extend_from_slice(&fp.sketch[..fp.sketch.len().min(self.permutations)]);
+        self.sketches.resize(start + self.permutations, 0);
         for (map, key) in self.buckets.iter_mut().zip(&fp.bands) {
             let Some(bucket) = map.get_mut(&band_key(*key)) else {
                 map.insert(band_key(*key), Bucket(index));
@@ -612,6 +671,11 @@ impl Deduplicator {
                 *bucket = Bucket(list | Bucket::LIST);
             }
         }
+    }
+
+    /// Documents indexed so far: the kept ones with at least one shingle.
+    pub fn indexed(&self) -> usize {
+        self.ids.len()
     }
 
     /// What the deduplicator did so far.
@@ -678,6 +742,8 @@ mod tests {
         hasher: MinHasher,
         dedup: Deduplicator,
         sets: Vec<Vec<u64>>,
+        /// The ids of the indexed documents, in the order indexed.
+        stored: Vec<usize>,
     }
 
     impl TextDedup {
@@ -687,6 +753,7 @@ mod tests {
                 hasher: MinHasher::new(config),
                 dedup: Deduplicator::new(config),
                 sets: Vec::new(),
+                stored: Vec::new(),
             }
         }
 
@@ -714,12 +781,25 @@ mod tests {
                 .chain(fps.iter().map(|f| f.shingles.as_slice()))
                 .collect();
             let threshold = self.threshold;
+            let stored = &self.stored;
             let verdicts = self
                 .dedup
-                .offer(&docs, |id, mine| Ok::<_, ()>(at_least(mine, all[id], threshold)))
+                .offer(&docs, |kept, mine| {
+                    let id = match kept {
+                        Kept::Stored(n) => stored[n as usize],
+                        Kept::InBatch(id) => id,
+                    };
+                    Ok::<_, ()>(at_least(mine, all[id], threshold))
+                })
                 .expect("in memory");
-            drop(docs);
             drop(all);
+            for (doc, verdict) in docs.iter().zip(&verdicts) {
+                if *verdict == Verdict::Keep && !doc.fingerprint.shingles.is_empty() {
+                    self.stored.push(doc.id);
+                }
+            }
+            assert_eq!(self.stored.len(), self.dedup.indexed());
+            drop(docs);
             self.sets.extend(fps.into_iter().map(|f| f.shingles));
             verdicts
         }
@@ -992,7 +1072,7 @@ mod tests {
                 ..kept.clone()
             };
             let asked = std::sync::atomic::AtomicUsize::new(0);
-            let near = |_: usize, _: &[u64]| {
+            let near = |_: Kept, _: &[u64]| {
                 asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok::<_, ()>(false)
             };
@@ -1010,6 +1090,42 @@ mod tests {
         assert_eq!(offer(agreeing_on(k)), (1, 0));
         // A sketch of another length (a damaged record) never skips verification.
         assert_eq!(offer(vec![1; n - 1]), (1, 0));
+    }
+
+    #[test]
+    fn near_is_asked_by_stored_number_or_batch_id_and_never_about_sizes_that_cannot_reach_the_threshold() {
+        let config = DedupConfig::default();
+        let fingerprint = |digest: u8, size: u64| Fingerprint {
+            digest: [digest; 32],
+            bands: (0..32).collect(),
+            sketch: vec![0; config.permutations],
+            shingles: (0..size).collect(),
+        };
+        // Ten shingles each, then one of five: 5 / 10 is below the 0.7 threshold.
+        let fps = [fingerprint(0, 10), fingerprint(1, 10), fingerprint(2, 10), fingerprint(3, 5)];
+        let docs: Vec<Document<'_>> = fps
+            .iter()
+            .enumerate()
+            .map(|(i, fingerprint)| Document { id: 100 + i, fingerprint })
+            .collect();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let near = |kept: Kept, mine: &[u64]| {
+            asked.lock().map_err(|_| ())?.push((kept, mine.len()));
+            Ok::<_, ()>(false)
+        };
+        let mut dedup = Deduplicator::new(&config);
+        let mut verdicts = dedup.offer(&docs[..1], near).expect("offered");
+        verdicts.extend(dedup.offer(&docs[1..], near).expect("offered"));
+        assert_eq!(verdicts, vec![Verdict::Keep; 4]);
+        let mut asked = asked.into_inner().expect("not poisoned");
+        asked.sort_by_key(|(kept, _)| format!("{kept:?}"));
+        // The second and third against the first (stored before their batch, number
+        // 0), the third against the second (kept in its batch, by id); the fourth is
+        // too small for any of them, so `near` is never asked about it.
+        assert_eq!(asked, vec![(Kept::InBatch(101), 10), (Kept::Stored(0), 10), (Kept::Stored(0), 10)]);
+        let stats = dedup.stats();
+        assert_eq!((stats.candidate_pairs, stats.candidates_below_threshold), (6, 6));
+        assert_eq!(dedup.indexed(), 4);
     }
 
     #[test]

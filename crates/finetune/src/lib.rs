@@ -36,7 +36,7 @@ use hive_core::spill::{Decoder, Encoder, RecordStore};
 use hive_core::{CoreError, PartitionDate};
 
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
-use crate::dedup::{Deduplicator, Document, MinHasher, Verdict};
+use crate::dedup::{Deduplicator, Document, Kept, MinHasher, Verdict};
 use crate::format::Message;
 use hive_secrets::Scanner;
 
@@ -86,6 +86,8 @@ pub enum FinetuneError {
     InvalidRecord { kind: &'static str, reason: String },
     #[error("tokenizer `{encoding}` could not be loaded: {reason}")]
     Tokenizer { encoding: String, reason: String },
+    #[error("internal error (a bug, please report it): {0}")]
+    Internal(String),
 }
 
 impl hive_core::exit::Classify for FinetuneError {
@@ -94,7 +96,7 @@ impl hive_core::exit::Classify for FinetuneError {
         match self {
             Self::Core(e) => e.kind(),
             Self::InvalidConfig { .. } => ErrorKind::BadInput,
-            Self::InvalidRecord { .. } | Self::Tokenizer { .. } => ErrorKind::Runtime,
+            Self::InvalidRecord { .. } | Self::Tokenizer { .. } | Self::Internal(_) => ErrorKind::Runtime,
         }
     }
 }
@@ -502,10 +504,6 @@ fn deduplicate(
     let mut dedup = Deduplicator::new(&options.config.dedup);
     let mut kept = Vec::new();
     let mut kept_sets = RecordStore::new(kept_budget, &options.spill_dir, JOB);
-    // Per kept file (in the order kept): its set's size. Per record id: its number in
-    // `kept_sets`, for kept candidates.
-    let mut kept_sizes: Vec<usize> = Vec::new();
-    let mut kept_number: HashMap<usize, usize> = HashMap::new();
     for batch in order.chunks(DEDUP_BATCH) {
         let (fingerprints, sources): (Vec<_>, Vec<_>) = batch
             .par_iter()
@@ -519,18 +517,18 @@ fn deduplicate(
             .zip(&fingerprints)
             .map(|(id, fingerprint)| Document { id: *id, fingerprint })
             .collect();
-        let verdicts = dedup.offer(&docs, |other, mine| {
-            // A file kept earlier in this batch is not in `kept_sets` yet.
-            if let Some(&i) = in_batch.get(&other) {
-                return Ok(dedup::at_least(mine, fingerprints[i].shingles.as_slice(), threshold));
+        // `kept_sets` holds the indexed files' sets in the order indexed: a file kept
+        // before this batch is found by its number, one kept earlier in it by its id.
+        let verdicts = dedup.offer(&docs, |kept, mine| match kept {
+            Kept::Stored(number) => {
+                let bytes = kept_sets.get(number as usize)?;
+                let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
+                Ok::<_, CoreError>(dedup::at_least(mine, &theirs, threshold))
             }
-            let number = *kept_number.get(&other).ok_or_else(|| corrupt(options))?;
-            if !dedup::sizes_allow(mine.len(), kept_sizes[number], threshold) {
-                return Ok(false);
+            Kept::InBatch(id) => {
+                let i = *in_batch.get(&id).ok_or_else(|| corrupt(options))?;
+                Ok(dedup::at_least(mine, fingerprints[i].shingles.as_slice(), threshold))
             }
-            let bytes = kept_sets.get(number)?;
-            let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
-            Ok::<_, CoreError>(dedup::at_least(mine, &theirs, threshold))
         })?;
         for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts).zip(&fingerprints).zip(&sources) {
             let reason = match verdict {
@@ -539,8 +537,7 @@ fn deduplicate(
                     if !fingerprint.shingles.is_empty() {
                         let mut set = Encoder::default();
                         set.u64s(&fingerprint.shingles);
-                        kept_number.insert(*id, kept_sets.push(set.bytes)?);
-                        kept_sizes.push(fingerprint.shingles.len());
+                        kept_sets.push(set.bytes)?;
                     }
                     continue;
                 }
@@ -548,6 +545,13 @@ fn deduplicate(
                 Verdict::NearDuplicate => "near_duplicate",
             };
             counts.exclude(store, source, reason)?;
+        }
+        if kept_sets.len() != dedup.indexed() {
+            return Err(FinetuneError::Internal(format!(
+                "deduplication indexed {} files but {} kept shingle sets were stored: a set would be verified against another's",
+                dedup.indexed(),
+                kept_sets.len()
+            )));
         }
     }
     counts.dedup = dedup.stats();
