@@ -546,9 +546,11 @@ fn deduplicate(
             };
             counts.exclude(store, source, reason)?;
         }
-        if kept_sets.len() != dedup.indexed() {
+        // The LSH index numbers kept files in 31 bits (its buckets use the top bit), and
+        // `Kept::Stored` names a set by that number: past it, a set would be another's.
+        if kept_sets.len() != dedup.indexed() || dedup.indexed() >= 1 << 31 {
             return Err(FinetuneError::Internal(format!(
-                "deduplication indexed {} files but {} kept shingle sets were stored: a set would be verified against another's",
+                "deduplication indexed {} files and stored {} kept shingle sets; they must be equal and under 2^31, or a set would be verified against another's",
                 dedup.indexed(),
                 kept_sets.len()
             )));
