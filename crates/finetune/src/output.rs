@@ -2,8 +2,10 @@
 //! `manifest.json` and the dataset card `README.md`.
 //!
 //! Every file is streamed into a hidden staging directory as the kept examples are read
-//! back from the record store (in chunks: rendered and validated in parallel, written
-//! in order), hashed as it is written, then synced; the staging directory replaces
+//! back from the record store, hashed as it is written, then synced. The work is a
+//! pipeline: a chunk is rendered and validated in parallel while the chunk before it is
+//! written by four file groups at once (JSONL, SFT Parquet, preference Parquet,
+//! lineage), each in example order, and `excluded.parquet` is written alongside; the staging directory replaces
 //! `finetune/dt=D/` by renames, so readers see the previous dataset or the new one,
 //! never a mix. Records, files and manifest keys are in a fixed order, so reruns give
 //! identical bytes whatever the threads or the memory budget.
@@ -220,115 +222,232 @@ impl FlatParquet {
     }
 }
 
-/// The five files of one split, being written.
-struct SplitFiles {
+/// The two JSONL files of one split.
+struct SplitJsonl {
     name: &'static str,
-    sft_jsonl: Sink,
-    preference_jsonl: Sink,
-    sft_parquet: MessagesParquet,
-    preference_parquet: MessagesParquet,
-    sources: FlatParquet,
-    /// Sources waiting for the next row group.
-    pending_sources: Vec<ExampleSource>,
-    sft_rows: usize,
-    pair_rows: usize,
-    sft_tokens: Vec<usize>,
-    pair_tokens: Vec<usize>,
+    sft: Sink,
+    preference: Sink,
 }
 
-impl SplitFiles {
-    fn create(staging: &Path, name: &'static str) -> Result<Self, FinetuneError> {
-        Ok(Self {
-            name,
-            sft_jsonl: create(&staging.join(format!("sft-{name}.jsonl")))?,
-            preference_jsonl: create(&staging.join(format!("preference-{name}.jsonl")))?,
-            sft_parquet: MessagesParquet::create(staging.join(format!("sft-{name}.parquet")), &["messages"])?,
-            preference_parquet: MessagesParquet::create(
-                staging.join(format!("preference-{name}.parquet")),
-                &["prompt", "chosen", "rejected"],
-            )?,
-            sources: FlatParquet::create(staging.join(format!("sources-{name}.parquet")), &sources_columns(0, &[]))?,
-            pending_sources: Vec::new(),
-            sft_rows: 0,
-            pair_rows: 0,
-            sft_tokens: Vec::new(),
-            pair_tokens: Vec::new(),
-        })
-    }
-
-    fn push(&mut self, staging: &Path, example: Rendered) -> Result<(), FinetuneError> {
+impl SplitJsonl {
+    fn write(&mut self, staging: &Path, sft_line: &str, preference_line: Option<&str>) -> Result<(), CoreError> {
         let io = |name: String| {
             let path = staging.join(name);
             move |e: std::io::Error| CoreError::io(path, e)
         };
-        self.sft_jsonl
-            .write_all(example.sft_line.as_bytes())
+        self.sft
+            .write_all(sft_line.as_bytes())
             .map_err(io(format!("sft-{}.jsonl", self.name)))?;
-        let [system, user, answer] = example.messages;
-        let preference_row = match example.pair {
-            Some((line, rejected, tokens)) => {
-                self.preference_jsonl
-                    .write_all(line.as_bytes())
-                    .map_err(io(format!("preference-{}.jsonl", self.name)))?;
-                self.preference_parquet
-                    .push(vec![vec![system.clone(), user.clone()], vec![answer.clone()], vec![rejected]])?;
-                self.pair_tokens.push(tokens);
-                self.pair_rows += 1;
-                Some((self.pair_rows - 1, tokens))
-            }
-            None => None,
-        };
-        self.sft_parquet.push(vec![vec![system, user, answer]])?;
-        self.sft_tokens.push(example.sft_tokens);
-        self.sft_rows += 1;
-        self.pending_sources.push(ExampleSource {
-            source: example.source,
-            sft_tokens: example.sft_tokens,
-            preference_row: preference_row.map(|(r, _)| r),
-            preference_tokens: preference_row.map(|(_, t)| t),
-        });
-        if self.pending_sources.len() == FLAT_ROW_GROUP {
-            self.flush_sources()?;
+        if let Some(line) = preference_line {
+            self.preference
+                .write_all(line.as_bytes())
+                .map_err(io(format!("preference-{}.jsonl", self.name)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The lineage file of one split and its token counts.
+struct SplitSources {
+    file: FlatParquet,
+    /// Sources waiting for the next row group.
+    pending: Vec<ExampleSource>,
+    sft_tokens: Vec<usize>,
+    pair_tokens: Vec<usize>,
+}
+
+impl SplitSources {
+    fn push(&mut self, source: ExampleSource) -> Result<(), FinetuneError> {
+        self.sft_tokens.push(source.sft_tokens);
+        if let Some(tokens) = source.preference_tokens {
+            self.pair_tokens.push(tokens);
+        }
+        self.pending.push(source);
+        if self.pending.len() == FLAT_ROW_GROUP {
+            self.flush()?;
         }
         Ok(())
     }
 
-    fn flush_sources(&mut self) -> Result<(), FinetuneError> {
-        if self.pending_sources.is_empty() {
+    fn flush(&mut self) -> Result<(), FinetuneError> {
+        if self.pending.is_empty() {
             return Ok(());
         }
-        let first = self.sources.rows;
-        self.sources.write(sources_columns(first, &self.pending_sources))?;
-        self.pending_sources.clear();
+        let first = self.file.rows;
+        self.file.write(sources_columns(first, &self.pending))?;
+        self.pending.clear();
         Ok(())
     }
+}
 
-    /// Closes the five files: their manifest entries, and the token statistics.
+/// One chunk of rendered examples, taken apart by the file group that writes it; each
+/// row names its split.
+#[derive(Default)]
+struct Chunk {
+    /// The SFT line and the preference line, if there is a pair.
+    jsonl: Vec<(usize, String, Option<String>)>,
+    sft: Vec<(usize, Vec<Vec<Message>>)>,
+    preference: Vec<(usize, Vec<Vec<Message>>)>,
+    sources: Vec<(usize, ExampleSource)>,
+}
+
+/// The fifteen files of the three splits, being written, in four groups (JSONL, SFT
+/// Parquet, preference Parquet, lineage) that take each chunk in parallel. Each group
+/// writes its files in example order, so the bytes do not depend on the threads.
+struct DatasetFiles {
+    jsonl: [SplitJsonl; 3],
+    sft_parquet: [MessagesParquet; 3],
+    preference_parquet: [MessagesParquet; 3],
+    sources: [SplitSources; 3],
+    sft_rows: [usize; 3],
+    pair_rows: [usize; 3],
+}
+
+impl DatasetFiles {
+    fn create(staging: &Path) -> Result<Self, FinetuneError> {
+        let jsonl = |name: &'static str| -> Result<SplitJsonl, CoreError> {
+            Ok(SplitJsonl {
+                name,
+                sft: create(&staging.join(format!("sft-{name}.jsonl")))?,
+                preference: create(&staging.join(format!("preference-{name}.jsonl")))?,
+            })
+        };
+        let sft = |name: &str| MessagesParquet::create(staging.join(format!("sft-{name}.parquet")), &["messages"]);
+        let preference = |name: &str| {
+            MessagesParquet::create(
+                staging.join(format!("preference-{name}.parquet")),
+                &["prompt", "chosen", "rejected"],
+            )
+        };
+        let sources = |name: &str| -> Result<SplitSources, FinetuneError> {
+            Ok(SplitSources {
+                file: FlatParquet::create(staging.join(format!("sources-{name}.parquet")), &sources_columns(0, &[]))?,
+                pending: Vec::new(),
+                sft_tokens: Vec::new(),
+                pair_tokens: Vec::new(),
+            })
+        };
+        let [a, b, c] = SPLITS;
+        Ok(Self {
+            jsonl: [jsonl(a)?, jsonl(b)?, jsonl(c)?],
+            sft_parquet: [sft(a)?, sft(b)?, sft(c)?],
+            preference_parquet: [preference(a)?, preference(b)?, preference(c)?],
+            sources: [sources(a)?, sources(b)?, sources(c)?],
+            sft_rows: [0; 3],
+            pair_rows: [0; 3],
+        })
+    }
+
+    /// Takes the rendered examples apart for the file groups, numbering each split's
+    /// preference rows.
+    fn take_apart(&mut self, rendered: Vec<Rendered>) -> Chunk {
+        let mut chunk = Chunk::default();
+        for example in rendered {
+            let split = example.split;
+            let [system, user, answer] = example.messages;
+            let (preference_line, preference_row) = match example.pair {
+                Some((line, rejected, tokens)) => {
+                    chunk.preference.push((
+                        split,
+                        vec![vec![system.clone(), user.clone()], vec![answer.clone()], vec![rejected]],
+                    ));
+                    self.pair_rows[split] += 1;
+                    (Some(line), Some((self.pair_rows[split] - 1, tokens)))
+                }
+                None => (None, None),
+            };
+            chunk.jsonl.push((split, example.sft_line, preference_line));
+            chunk.sft.push((split, vec![vec![system, user, answer]]));
+            self.sft_rows[split] += 1;
+            chunk.sources.push((
+                split,
+                ExampleSource {
+                    source: example.source,
+                    sft_tokens: example.sft_tokens,
+                    preference_row: preference_row.map(|(r, _)| r),
+                    preference_tokens: preference_row.map(|(_, t)| t),
+                },
+            ));
+        }
+        chunk
+    }
+
+    /// Writes one chunk, the four groups in parallel; the first error in group order.
+    fn write(&mut self, staging: &Path, chunk: Chunk) -> Result<(), FinetuneError> {
+        let Self {
+            jsonl,
+            sft_parquet,
+            preference_parquet,
+            sources,
+            ..
+        } = self;
+        let Chunk {
+            jsonl: lines,
+            sft,
+            preference,
+            sources: rows,
+        } = chunk;
+        let push_messages = |files: &mut [MessagesParquet; 3], rows: Vec<(usize, Vec<Vec<Message>>)>| {
+            rows.into_iter().try_for_each(|(split, row)| files[split].push(row))
+        };
+        let (lines, (sft, (preference, rows))) = rayon::join(
+            || {
+                lines
+                    .iter()
+                    .try_for_each(|(split, sft, pair)| jsonl[*split].write(staging, sft, pair.as_deref()))
+            },
+            || {
+                rayon::join(
+                    || push_messages(sft_parquet, sft),
+                    || {
+                        rayon::join(
+                            || push_messages(preference_parquet, preference),
+                            || rows.into_iter().try_for_each(|(split, row)| sources[split].push(row)),
+                        )
+                    },
+                )
+            },
+        );
+        lines?;
+        sft?;
+        preference?;
+        rows
+    }
+
+    /// Closes the files: their manifest entries, and the token statistics.
     fn finish(
-        mut self,
+        self,
         staging: &Path,
         files: &mut BTreeMap<String, FileEntry>,
         tokens: &mut BTreeMap<String, TokenStats>,
     ) -> Result<(), FinetuneError> {
-        let name = self.name;
-        self.flush_sources()?;
-        files.insert(
-            format!("sft-{name}.jsonl"),
-            close(&staging.join(format!("sft-{name}.jsonl")), self.sft_jsonl, self.sft_rows)?,
-        );
-        files.insert(format!("sft-{name}.parquet"), self.sft_parquet.finish()?);
-        files.insert(
-            format!("preference-{name}.jsonl"),
-            close(
-                &staging.join(format!("preference-{name}.jsonl")),
-                self.preference_jsonl,
-                self.pair_rows,
-            )?,
-        );
-        files.insert(format!("preference-{name}.parquet"), self.preference_parquet.finish()?);
-        files.insert(format!("sources-{name}.parquet"), self.sources.finish()?);
-        tokens.insert(format!("sft-{name}"), token_stats(&self.sft_tokens));
-        tokens.insert(format!("preference-{name}"), token_stats(&self.pair_tokens));
+        let parts = self
+            .jsonl
+            .into_iter()
+            .zip(self.sft_parquet)
+            .zip(self.preference_parquet)
+            .zip(self.sources);
+        for (split, (((jsonl, sft), preference), mut sources)) in parts.enumerate() {
+            let name = jsonl.name;
+            sources.flush()?;
+            files.insert(
+                format!("sft-{name}.jsonl"),
+                close(&staging.join(format!("sft-{name}.jsonl")), jsonl.sft, self.sft_rows[split])?,
+            );
+            files.insert(format!("sft-{name}.parquet"), sft.finish()?);
+            files.insert(
+                format!("preference-{name}.jsonl"),
+                close(
+                    &staging.join(format!("preference-{name}.jsonl")),
+                    jsonl.preference,
+                    self.pair_rows[split],
+                )?,
+            );
+            files.insert(format!("preference-{name}.parquet"), preference.finish()?);
+            files.insert(format!("sources-{name}.parquet"), sources.file.finish()?);
+            tokens.insert(format!("sft-{name}"), token_stats(&sources.sft_tokens));
+            tokens.insert(format!("preference-{name}"), token_stats(&sources.pair_tokens));
+        }
         Ok(())
     }
 }
@@ -736,30 +855,39 @@ fn stream_examples(
     store: &RecordStore,
     kept: &[usize],
     staging: &Path,
-    splits: &mut [SplitFiles; 3],
+    files: &mut DatasetFiles,
 ) -> Result<(BTreeMap<&'static str, u64>, [usize; 3]), FinetuneError> {
     use rayon::prelude::*;
     let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
     let tokens = TokenCounter::new(options.config.tokens.encoding, &options.config.system_prompt);
-    for chunk in kept.chunks(RENDER_CHUNK) {
-        let rendered = chunk
+    let render_chunk = |chunk: &[usize]| {
+        chunk
             .par_iter()
             .map(|id| {
                 let bytes = store.get(*id)?;
                 let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
                 render(&options.config, &tokens, candidate)
             })
-            .collect::<Result<Vec<_>, FinetuneError>>()?;
-        for example in rendered {
+            .collect::<Result<Vec<_>, FinetuneError>>()
+    };
+    // A pipeline of two stages: the next chunk is rendered while this one is written.
+    let mut chunks = kept.chunks(RENDER_CHUNK);
+    let mut current = chunks.next().map(render_chunk).transpose()?;
+    while let Some(rendered) = current.take() {
+        for example in &rendered {
             if let Some(reason) = example.no_pair {
                 *no_pair.entry(reason).or_default() += 1;
             }
             if !seen_projects.contains_key(&example.project_id) {
                 seen_projects.insert(example.project_id.clone(), example.split);
             }
-            splits[example.split].push(staging, example)?;
         }
+        let chunk = files.take_apart(rendered);
+        let next = chunks.next();
+        let (next, written) = rayon::join(|| next.map(render_chunk).transpose(), || files.write(staging, chunk));
+        written?;
+        current = next?;
     }
     let mut projects = [0usize; 3];
     for split in seen_projects.values() {
@@ -787,23 +915,19 @@ pub(crate) fn write(
     remove_stale(&table, &name)?;
     std::fs::create_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
 
-    let mut splits = [
-        SplitFiles::create(&staging, SPLITS[0])?,
-        SplitFiles::create(&staging, SPLITS[1])?,
-        SplitFiles::create(&staging, SPLITS[2])?,
-    ];
-    let (no_pair, projects) = stream_examples(options, store, kept, &staging, &mut splits)?;
-    let sft_rows = [splits[0].sft_rows, splits[1].sft_rows, splits[2].sft_rows];
-    let pair_rows = [splits[0].pair_rows, splits[1].pair_rows, splits[2].pair_rows];
+    let mut dataset = DatasetFiles::create(&staging)?;
+    // The exclusions' file is independent of the examples': written alongside.
+    let (excluded, streamed) = rayon::join(
+        || excluded_file(&staging, store, &counts.excluded_rows),
+        || stream_examples(options, store, kept, &staging, &mut dataset),
+    );
+    let (no_pair, projects) = streamed?;
+    let excluded = excluded?;
+    let (sft_rows, pair_rows) = (dataset.sft_rows, dataset.pair_rows);
     let mut files = BTreeMap::new();
     let mut tokens = BTreeMap::new();
-    for split in splits {
-        split.finish(&staging, &mut files, &mut tokens)?;
-    }
-    files.insert(
-        "excluded.parquet".to_owned(),
-        excluded_file(&staging, store, &counts.excluded_rows)?,
-    );
+    dataset.finish(&staging, &mut files, &mut tokens)?;
+    files.insert("excluded.parquet".to_owned(), excluded);
 
     let written = Written {
         sft_examples: sft_rows.iter().sum::<usize>() as u64,

@@ -194,7 +194,7 @@ fn a_second_writer_of_a_partition_exits_3_and_leaves_the_first_alone() {
 
 /// Runs `job` with its output table on a 4 KiB file system of its own (a tmpfs
 /// mounted in a private mount namespace), so its writes meet ENOSPC.
-fn on_full_disk(root: &Path, table: &str, job_name: &str) -> Option<support::Run> {
+fn on_full_disk(root: &Path, table: &str, job_name: &str, args: &[&str]) -> Option<support::Run> {
     let probe = std::process::Command::new("unshare").args(["-m", "true"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         return None;
@@ -211,15 +211,8 @@ fn on_full_disk(root: &Path, table: &str, job_name: &str) -> Option<support::Run
         "sh",
     ]);
     cmd.arg(&target).arg(support::bin_path(job_name));
-    cmd.args([
-        "--data-root",
-        root.to_str().unwrap(),
-        "--date",
-        DATE,
-        "--quiet",
-        "--max-quarantine-ratio",
-        "1",
-    ]);
+    cmd.args(["--data-root", root.to_str().unwrap(), "--date", DATE, "--quiet"]);
+    cmd.args(args);
     Some(run(cmd))
 }
 
@@ -238,9 +231,16 @@ fn a_full_disk_is_a_retryable_failure() {
     let dir = Workdir::new("hostile-enospc");
     let root = dir.join("lake");
     synth(&root, "parquet", 300, 2, 4);
-    full_disk_case("full-disk-extract-edits", on_full_disk(&root, "edits", "extract-edits"));
-    extract(&root, DATE, &["--max-quarantine-ratio", "1"]).expect_code(0);
-    full_disk_case("full-disk-score-diffs", on_full_disk(&root, "diff_scores", "score-diffs"));
+    let ratio = ["--max-quarantine-ratio", "1"];
+    full_disk_case("full-disk-extract-edits", on_full_disk(&root, "edits", "extract-edits", &ratio));
+    extract(&root, DATE, &ratio).expect_code(0);
+    full_disk_case("full-disk-score-diffs", on_full_disk(&root, "diff_scores", "score-diffs", &ratio));
+    // The dataset's files are written by parallel groups: a failing one still ends the run.
+    score(&root, &[]).expect_code(0);
+    full_disk_case(
+        "full-disk-build-finetune",
+        on_full_disk(&root, "finetune", "build-finetune", &["--days", "1"]),
+    );
 }
 
 /// Writes raw generations as Parquet, one row group per slice of `rows`: each row is
