@@ -5,9 +5,9 @@
 //! back from the record store, hashed as it is written, then synced. The work is a
 //! pipeline: a chunk is rendered and validated in parallel while the chunk before it is
 //! written by four file groups at once (JSONL, SFT Parquet, preference Parquet,
-//! lineage), each in example order, and `excluded.parquet` is written alongside; the staging directory replaces
-//! `finetune/dt=D/` by renames, so readers see the previous dataset or the new one,
-//! never a mix. Records, files and manifest keys are in a fixed order, so reruns give
+//! lineage), each in example order, and `excluded.parquet` is written alongside. The
+//! staging directory replaces `finetune/dt=D/` by renames, so readers see the previous
+//! dataset or the new one, never a mix. Records, files and manifest keys are in a fixed order, so reruns give
 //! identical bytes whatever the threads or the memory budget.
 
 use std::collections::BTreeMap;
