@@ -457,6 +457,17 @@ struct Earlier {
     similar: bool,
 }
 
+/// What [`Deduplicator::screen`] found for a batch, for [`Deduplicator::settle`].
+pub struct Screened {
+    /// Documents indexed before the batch.
+    before: u32,
+    /// Per document: an exact duplicate.
+    exact: Vec<bool>,
+    /// Per document with shingles and not an exact duplicate: its comparison with the
+    /// documents kept before the batch.
+    earlier: Vec<Option<Earlier>>,
+}
+
 impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
         Self {
@@ -590,6 +601,17 @@ impl Deduplicator {
         docs: &[Document<'_>],
         near: impl Fn(Kept, &[u64]) -> Result<bool, E> + Sync,
     ) -> Result<Vec<Verdict>, E> {
+        let screened = self.screen(docs, &near)?;
+        self.settle(docs, screened, &near)
+    }
+
+    /// The parallel part of [`Deduplicator::offer`]: each document's exact verdict and
+    /// its comparison with the documents kept before the batch.
+    pub fn screen<E: Send>(
+        &mut self,
+        docs: &[Document<'_>],
+        near: &(impl Fn(Kept, &[u64]) -> Result<bool, E> + Sync),
+    ) -> Result<Screened, E> {
         use rayon::prelude::*;
         // Exact duplicates first: a document's digest is remembered whatever the
         // near-duplicate verdict, so this does not depend on it. 128 bits of SHA-256
@@ -612,9 +634,22 @@ impl Deduplicator {
                 if exact || d.fingerprint.shingles.is_empty() {
                     return Ok(None);
                 }
-                this.compare(d.fingerprint, 0, scratch, &near).map(Some)
+                this.compare(d.fingerprint, 0, scratch, near).map(Some)
             })
             .collect::<Result<Vec<Option<Earlier>>, E>>()?;
+        Ok(Screened { before, exact, earlier })
+    }
+
+    /// The sequential part of [`Deduplicator::offer`], on what [`Deduplicator::screen`]
+    /// found for the same `docs`: each document against those kept earlier in the
+    /// batch, in order; the verdicts.
+    pub fn settle<E>(
+        &mut self,
+        docs: &[Document<'_>],
+        screened: Screened,
+        near: &impl Fn(Kept, &[u64]) -> Result<bool, E>,
+    ) -> Result<Vec<Verdict>, E> {
+        let Screened { before, exact, earlier } = screened;
         let mut verdicts = Vec::with_capacity(docs.len());
         let mut scratch = Vec::new();
         for ((d, exact), earlier) in docs.iter().zip(exact).zip(earlier) {
@@ -630,7 +665,7 @@ impl Deduplicator {
             };
             if !outcome.similar {
                 // Then against the documents kept earlier in this batch.
-                let within = self.compare(d.fingerprint, before, &mut scratch, &near)?;
+                let within = self.compare(d.fingerprint, before, &mut scratch, near)?;
                 outcome.below += within.below;
                 outcome.ruled_out += within.ruled_out;
                 outcome.similar = within.similar;

@@ -36,7 +36,7 @@ use hive_core::spill::{Decoder, Encoder, RecordStore};
 use hive_core::{CoreError, PartitionDate};
 
 use crate::config::{Encoding, FinetuneConfig, SecretAction};
-use crate::dedup::{Deduplicator, Document, Kept, MinHasher, Verdict};
+use crate::dedup::{Deduplicator, Document, Fingerprint, Kept, MinHasher, Verdict};
 use crate::format::Message;
 use hive_secrets::Scanner;
 
@@ -500,17 +500,25 @@ fn deduplicate(
     order: &[usize],
     counts: &mut Counts,
 ) -> Result<Vec<usize>, FinetuneError> {
-    let threshold = options.config.dedup.threshold;
     let mut dedup = Deduplicator::new(&options.config.dedup);
     let mut kept = Vec::new();
     let mut kept_sets = RecordStore::new(kept_budget, &options.spill_dir, JOB);
-    for batch in order.chunks(DEDUP_BATCH) {
-        let (fingerprints, sources): (Vec<_>, Vec<_>) = batch
+    let decode = |store: &RecordStore, batch: &[usize]| -> Result<(Vec<Fingerprint>, Vec<Source>), CoreError> {
+        let decoded = batch
             .par_iter()
             .map(|id| record::fingerprint(&store.get(*id)?).ok_or_else(|| corrupt(options)))
-            .collect::<Result<Vec<_>, CoreError>>()?
-            .into_iter()
-            .unzip();
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        Ok(decoded.into_iter().unzip())
+    };
+    // A pipeline: the next batch's fingerprints are decoded while this batch's
+    // sequential part (each file against those kept earlier in the batch) runs.
+    let threshold = options.config.dedup.threshold;
+    let mut batches = order.chunks(DEDUP_BATCH);
+    let mut current = match batches.next() {
+        Some(batch) => Some((batch, decode(store, batch)?)),
+        None => None,
+    };
+    while let Some((batch, (fingerprints, sources))) = current.take() {
         let in_batch: HashMap<usize, usize> = batch.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let docs: Vec<Document<'_>> = batch
             .iter()
@@ -519,9 +527,10 @@ fn deduplicate(
             .collect();
         // `kept_sets` holds the indexed files' sets in the order indexed: a file kept
         // before this batch is found by its number, one kept earlier in it by its id.
-        let verdicts = dedup.offer(&docs, |kept, mine| match kept {
+        let stored = &kept_sets;
+        let near = |kept, mine: &[u64]| match kept {
             Kept::Stored(number) => {
-                let bytes = kept_sets.get(number as usize)?;
+                let bytes = stored.get(number as usize)?;
                 let theirs = Decoder::new(&bytes).u64s().ok_or_else(|| corrupt(options))?;
                 Ok::<_, CoreError>(dedup::at_least(mine, &theirs, threshold))
             }
@@ -529,8 +538,15 @@ fn deduplicate(
                 let i = *in_batch.get(&id).ok_or_else(|| corrupt(options))?;
                 Ok(dedup::at_least(mine, fingerprints[i].shingles.as_slice(), threshold))
             }
-        })?;
-        for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts).zip(&fingerprints).zip(&sources) {
+        };
+        let screened = dedup.screen(&docs, &near)?;
+        let next = batches.next();
+        let reader: &RecordStore = store;
+        let (next, verdicts) = rayon::join(
+            || next.map(|b| decode(reader, b).map(|decoded| (b, decoded))).transpose(),
+            || dedup.settle(&docs, screened, &near),
+        );
+        for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts?).zip(&fingerprints).zip(&sources) {
             let reason = match verdict {
                 Verdict::Keep => {
                     kept.push(*id);
@@ -555,6 +571,7 @@ fn deduplicate(
                 kept_sets.len()
             )));
         }
+        current = next?;
     }
     counts.dedup = dedup.stats();
     Ok(kept)
