@@ -546,7 +546,16 @@ fn deduplicate(
             || next.map(|b| decode(reader, b).map(|decoded| (b, decoded))).transpose(),
             || dedup.settle(&docs, screened, &near),
         );
-        for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts?).zip(&fingerprints).zip(&sources) {
+        let verdicts = verdicts?;
+        // One verdict per file, or the zip below would drop files without a word.
+        if verdicts.len() != batch.len() {
+            return Err(FinetuneError::Internal(format!(
+                "deduplication gave {} verdicts for a batch of {} files",
+                verdicts.len(),
+                batch.len()
+            )));
+        }
+        for (((id, verdict), fingerprint), source) in batch.iter().zip(verdicts).zip(&fingerprints).zip(&sources) {
             let reason = match verdict {
                 Verdict::Keep => {
                     kept.push(*id);

@@ -7,8 +7,8 @@
 //! written by four file groups at once (JSONL, SFT Parquet, preference Parquet,
 //! lineage), each in example order, and `excluded.parquet` is written alongside. The
 //! staging directory replaces `finetune/dt=D/` by renames, so readers see the previous
-//! dataset or the new one, never a mix. Records, files and manifest keys are in a fixed order, so reruns give
-//! identical bytes whatever the threads or the memory budget.
+//! dataset or the new one, never a mix. Records, files and manifest keys are in a fixed
+//! order, so reruns give identical bytes whatever the threads or the memory budget.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

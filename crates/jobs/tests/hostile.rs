@@ -235,7 +235,8 @@ fn a_full_disk_is_a_retryable_failure() {
     full_disk_case("full-disk-extract-edits", on_full_disk(&root, "edits", "extract-edits", &ratio));
     extract(&root, DATE, &ratio).expect_code(0);
     full_disk_case("full-disk-score-diffs", on_full_disk(&root, "diff_scores", "score-diffs", &ratio));
-    // The dataset's files are written by parallel groups: a failing one still ends the run.
+    // The dataset's files and `excluded.parquet` are written by parallel groups: the
+    // first write that fails ends the run, exit 3, naming its file.
     score(&root, &[]).expect_code(0);
     full_disk_case(
         "full-disk-build-finetune",
