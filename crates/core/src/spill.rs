@@ -39,6 +39,14 @@ pub struct SpillFile {
 /// Bytes buffered before they are written to the file.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// [`RecordStore::get_many`] reads two spilled records with one read when at most this
+/// many bytes lie between them: reading them costs less than a second seek.
+pub const READ_GAP: u64 = 64 << 10;
+
+/// The most bytes [`RecordStore::get_many`] reads at once (a longer record is read
+/// alone).
+pub const READ_SPAN: u64 = 8 << 20;
+
 impl SpillFile {
     /// A spill file in `dir`, not created until something is appended.
     pub fn new(dir: &Path, owner: &'static str) -> Self {
@@ -171,6 +179,60 @@ impl RecordStore {
             Some(Entry::OnDisk(span)) => self.file.read(*span).map(Cow::Owned),
             None => Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
         }
+    }
+
+    /// Records `ids`, in that order. The spilled ones are read in file order, and
+    /// records lying close together in the file (at most [`READ_GAP`] bytes apart,
+    /// [`READ_SPAN`] bytes at most in all) with one read: a pass reading records in
+    /// another order than they were stored (by date, not by input file) then reads the
+    /// file in long runs instead of seeking for each record, which is what bounds it once
+    /// the file is larger than the page cache.
+    pub fn get_many(&self, ids: &[usize]) -> Result<Vec<Cow<'_, [u8]>>, CoreError> {
+        let mut records: Vec<Cow<'_, [u8]>> = Vec::with_capacity(ids.len());
+        // Where each spilled record is, and its place in `ids`.
+        let mut spilled: Vec<(Span, usize)> = Vec::new();
+        for (place, &id) in ids.iter().enumerate() {
+            match self.entries.get(id) {
+                Some(Entry::InMemory(bytes)) => records.push(Cow::Borrowed(bytes)),
+                Some(Entry::OnDisk(span)) => {
+                    spilled.push((*span, place));
+                    records.push(Cow::Borrowed(&[]));
+                }
+                None => return Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
+            }
+        }
+        spilled.sort_unstable_by_key(|(span, place)| (span.offset, *place));
+        let mut rest = spilled.as_slice();
+        while let Some(((first, _), _)) = rest.split_first() {
+            // The run: the records after `first` that start within the gap of the run's
+            // end, while the run stays within the span limit.
+            let mut end = first.offset.saturating_add(first.len);
+            let mut taken = 1;
+            for (span, _) in &rest[1..] {
+                let span_end = span.offset.saturating_add(span.len).max(end);
+                if span.offset > end.saturating_add(READ_GAP) || span_end - first.offset > READ_SPAN {
+                    break;
+                }
+                end = span_end;
+                taken += 1;
+            }
+            let (run, later) = rest.split_at(taken);
+            rest = later;
+            let bytes = self.file.read(Span {
+                offset: first.offset,
+                len: end - first.offset,
+            })?;
+            for (span, place) in run {
+                // Within `bytes` by construction: every span of the run ends by `end`.
+                let from = usize::try_from(span.offset - first.offset).unwrap_or(usize::MAX);
+                let to = from.saturating_add(usize::try_from(span.len).unwrap_or(usize::MAX));
+                let record = bytes
+                    .get(from..to)
+                    .ok_or_else(|| self.file.io_error(std::io::Error::other("bad span")))?;
+                records[*place] = Cow::Owned(record.to_vec());
+            }
+        }
+        Ok(records)
     }
 
     /// Records stored.
@@ -368,6 +430,51 @@ mod tests {
         assert_eq!(store.get(4).expect("get").as_ref(), b"lmnopq");
         // The file has no name: nothing is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 0);
+    }
+
+    #[test]
+    fn many_records_read_at_once_are_the_records_read_one_by_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Sizes from empty to past the read span, so runs split on the gap, on the span
+        // limit and on a record longer than the limit; the last records stay in the
+        // write buffer.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut store = RecordStore::new(5_000, dir.path(), "test");
+        let mut records = Vec::new();
+        for i in 0..400u64 {
+            let len = match i {
+                100 => READ_SPAN as usize + 3,
+                _ if i % 50 == 7 => usize::try_from(READ_GAP).expect("small") + 1 + usize::try_from(next(1000)).expect("small"),
+                _ => usize::try_from(next(3_000)).expect("small"),
+            };
+            let record: Vec<u8> = (0..len).map(|j| (j as u64 ^ i) as u8).collect();
+            store.push(record.clone()).expect("push");
+            records.push(record);
+        }
+        // Most spilled, a few (the first, and small ones fitting what is left) in memory.
+        assert!((300..400).contains(&store.stats().records_spilled), "{:?}", store.stats());
+        let ids: Vec<usize> = (0..2_000).map(|_| usize::try_from(next(400)).expect("small")).collect();
+        for ids in [&ids[..], &ids[..1], &[], &[3, 3, 399, 0, 100, 101, 99][..]] {
+            let got = store.get_many(ids).expect("get_many");
+            assert_eq!(got.len(), ids.len());
+            for (id, record) in ids.iter().zip(&got) {
+                assert_eq!(record.as_ref(), records[*id].as_slice(), "record {id}");
+                assert_eq!(store.get(*id).expect("get").as_ref(), record.as_ref());
+            }
+        }
+        let sorted: Vec<usize> = (0..400).collect();
+        let got = store.get_many(&sorted).expect("get_many");
+        assert!(got.iter().zip(&records).all(|(a, b)| a.as_ref() == b.as_slice()));
+        // An unknown id is an error naming it, not a short answer.
+        let error = store.get_many(&[1, 400]).expect_err("no record 400");
+        let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("no record 400"), "{error}: {cause}");
     }
 
     #[test]

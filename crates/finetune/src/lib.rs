@@ -504,9 +504,10 @@ fn deduplicate(
     let mut kept = Vec::new();
     let mut kept_sets = RecordStore::new(kept_budget, &options.spill_dir, JOB);
     let decode = |store: &RecordStore, batch: &[usize]| -> Result<(Vec<Fingerprint>, Vec<Source>), CoreError> {
-        let decoded = batch
+        let decoded = store
+            .get_many(batch)?
             .par_iter()
-            .map(|id| record::fingerprint(&store.get(*id)?).ok_or_else(|| corrupt(options)))
+            .map(|bytes| record::fingerprint(bytes).ok_or_else(|| corrupt(options)))
             .collect::<Result<Vec<_>, CoreError>>()?;
         Ok(decoded.into_iter().unzip())
     };

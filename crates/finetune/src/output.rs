@@ -771,8 +771,7 @@ fn excluded_file(staging: &Path, store: &RecordStore, ids: &[usize]) -> Result<F
     let mut file = FlatParquet::create(staging.join("excluded.parquet"), &excluded_columns(&[]))?;
     for chunk in ids.chunks(FLAT_ROW_GROUP) {
         let mut rows = Vec::with_capacity(chunk.len());
-        for id in chunk {
-            let bytes = store.get(*id)?;
+        for bytes in store.get_many(chunk)? {
             rows.push(
                 crate::record::decode_excluded(&bytes)
                     .ok_or_else(|| CoreError::io(staging, std::io::Error::other("a spilled exclusion does not decode")))?,
@@ -861,12 +860,13 @@ fn stream_examples(
     let mut no_pair: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut seen_projects: BTreeMap<String, usize> = BTreeMap::new();
     let tokens = TokenCounter::new(options.config.tokens.encoding, &options.config.system_prompt);
+    // The chunk's records are read in the spill file's order, then rendered in parallel.
     let render_chunk = |chunk: &[usize]| {
-        chunk
+        store
+            .get_many(chunk)?
             .par_iter()
-            .map(|id| {
-                let bytes = store.get(*id)?;
-                let candidate = crate::record::decode_candidate(&bytes).ok_or_else(|| crate::corrupt(options))?;
+            .map(|bytes| {
+                let candidate = crate::record::decode_candidate(bytes).ok_or_else(|| crate::corrupt(options))?;
                 render(&options.config, &tokens, candidate)
             })
             .collect::<Result<Vec<_>, FinetuneError>>()
