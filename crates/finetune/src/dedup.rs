@@ -377,6 +377,9 @@ pub fn sketch_min_agreements(permutations: usize, threshold: f64) -> usize {
     k
 }
 
+/// Candidates whose sketches are compared together, before any of them is verified.
+const SKETCH_BLOCK: usize = 16;
+
 /// On how many bytes two sketches agree. Counted in 16 byte-wide lanes, at most 255
 /// blocks at a time so a lane cannot overflow, which the compiler turns into vector
 /// compares: this runs once per candidate pair.
@@ -571,14 +574,24 @@ impl Deduplicator {
             similar: false,
         };
         self.candidates(&fp.bands, from, scratch);
-        for &other in scratch.iter() {
-            if !self.sketch_allows(other, &fp.sketch) {
-                outcome.ruled_out += 1;
-            } else if self.size_allows(other, fp.shingles.len()) && near(self.kept(other), &fp.shingles)? {
-                outcome.similar = true;
-                break;
+        // The sketches of a block of candidates are compared before any of them is
+        // verified: the loads of kept files' sketches (scattered over the table, most of
+        // this loop's time) then overlap instead of waiting on one another. At most a
+        // block's comparisons are wasted past the similar one; the counts stop there.
+        let mut allowed = [false; SKETCH_BLOCK];
+        for block in scratch.chunks(SKETCH_BLOCK) {
+            for (allows, &other) in allowed.iter_mut().zip(block) {
+                *allows = self.sketch_allows(other, &fp.sketch);
             }
-            outcome.below += 1;
+            for (&other, &allows) in block.iter().zip(&allowed) {
+                if !allows {
+                    outcome.ruled_out += 1;
+                } else if self.size_allows(other, fp.shingles.len()) && near(self.kept(other), &fp.shingles)? {
+                    outcome.similar = true;
+                    return Ok(outcome);
+                }
+                outcome.below += 1;
+            }
         }
         Ok(outcome)
     }
@@ -944,6 +957,49 @@ mod tests {
         }
         // One shared band is the plain banding formula, bit for bit.
         assert_eq!(candidate_probability(0.7, 32, 4, 1), 1.0 - (1.0 - 0.7f64.powi(4)).powi(32));
+    }
+
+    #[test]
+    fn counts_stop_at_the_first_similar_candidate_across_sketch_blocks() {
+        // 40 kept files in one bucket of every band; the sketches of every third one
+        // disagree with the new file's. The new file is similar to kept file `similar`
+        // only: the candidates before it are counted (below the threshold, and of those
+        // the ones the sketch ruled out), none after it, wherever it falls in a block.
+        let config = DedupConfig::default();
+        let fingerprint = |digest: u8, sketch: u8| Fingerprint {
+            digest: [digest; 32],
+            bands: (0..32).collect(),
+            sketch: vec![sketch; config.permutations],
+            shingles: vec![1, 2, 3],
+        };
+        let kept: Vec<Fingerprint> = (0..40u8).map(|i| fingerprint(i, u8::from(i % 3 == 2))).collect();
+        let new = fingerprint(200, 0);
+        for similar in [0usize, 5, 15, 16, 17, 33, 39] {
+            let mut dedup = Deduplicator::new(&config);
+            for (id, fingerprint) in kept.iter().enumerate() {
+                let verdicts = dedup.offer(&[Document { id, fingerprint }], |_, _| Ok::<_, ()>(false));
+                assert_eq!(verdicts, Ok(vec![Verdict::Keep]));
+            }
+            let before = dedup.stats();
+            let verdicts = dedup.offer(&[Document { id: 99, fingerprint: &new }], |kept, _| {
+                assert_ne!(kept, Kept::Stored(2), "a file the sketch rules out is never verified");
+                Ok::<_, ()>(kept == Kept::Stored(similar as u32))
+            });
+            // A similar file the sketch rules out is never found: all 40 are counted.
+            let found = similar % 3 != 2;
+            let expected = if found { Verdict::NearDuplicate } else { Verdict::Keep };
+            assert_eq!(verdicts, Ok(vec![expected]), "similar {similar}");
+            let counted = if found { similar } else { kept.len() };
+            let after = dedup.stats();
+            let ruled_out = (0..counted).filter(|i| i % 3 == 2).count() as u64;
+            assert_eq!(
+                after.ruled_out_by_sketch - before.ruled_out_by_sketch,
+                ruled_out,
+                "similar {similar}"
+            );
+            assert_eq!(after.candidates_below_threshold - before.candidates_below_threshold, counted as u64);
+            assert_eq!(after.candidate_pairs - before.candidate_pairs, counted as u64 + u64::from(found));
+        }
     }
 
     #[test]
