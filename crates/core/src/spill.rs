@@ -14,6 +14,8 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::CoreError;
 
 /// Where a record is in the spill file.
@@ -202,10 +204,11 @@ impl RecordStore {
             }
         }
         spilled.sort_unstable_by_key(|(span, place)| (span.offset, *place));
+        // The runs: records that start within the gap of the run's end, while the run
+        // stays within the span limit.
+        let mut runs: Vec<&[(Span, usize)]> = Vec::new();
         let mut rest = spilled.as_slice();
         while let Some(((first, _), _)) = rest.split_first() {
-            // The run: the records after `first` that start within the gap of the run's
-            // end, while the run stays within the span limit.
             let mut end = first.offset.saturating_add(first.len);
             let mut taken = 1;
             for (span, _) in &rest[1..] {
@@ -217,22 +220,44 @@ impl RecordStore {
                 taken += 1;
             }
             let (run, later) = rest.split_at(taken);
+            runs.push(run);
             rest = later;
-            let bytes = self.file.read(Span {
-                offset: first.offset,
-                len: end - first.offset,
-            })?;
-            for (span, place) in run {
-                // Within `bytes` by construction: every span of the run ends by `end`.
+        }
+        // The runs are read on the pool's threads: where they are not in the page cache,
+        // the disk gets as many reads at once as there are threads.
+        let read: Vec<Vec<(usize, Vec<u8>)>> = runs.par_iter().map(|run| self.read_run(run)).collect::<Result<_, CoreError>>()?;
+        for (place, record) in read.into_iter().flatten() {
+            records[place] = Cow::Owned(record);
+        }
+        Ok(records)
+    }
+
+    /// The records of one run of [`RecordStore::get_many`] (sorted by offset, each
+    /// starting at most [`READ_GAP`] after the end of those before), with one read;
+    /// each with its place in the caller's list.
+    fn read_run(&self, run: &[(Span, usize)]) -> Result<Vec<(usize, Vec<u8>)>, CoreError> {
+        let Some((first, _)) = run.first() else {
+            return Ok(Vec::new());
+        };
+        let end = run
+            .iter()
+            .map(|(span, _)| span.offset.saturating_add(span.len))
+            .max()
+            .unwrap_or(first.offset);
+        let bytes = self.file.read(Span {
+            offset: first.offset,
+            len: end - first.offset,
+        })?;
+        run.iter()
+            .map(|(span, place)| {
                 let from = usize::try_from(span.offset - first.offset).unwrap_or(usize::MAX);
                 let to = from.saturating_add(usize::try_from(span.len).unwrap_or(usize::MAX));
                 let record = bytes
                     .get(from..to)
                     .ok_or_else(|| self.file.io_error(std::io::Error::other("bad span")))?;
-                records[*place] = Cow::Owned(record.to_vec());
-            }
-        }
-        Ok(records)
+                Ok((*place, record.to_vec()))
+            })
+            .collect()
     }
 
     /// Records stored.
