@@ -205,8 +205,8 @@ impl RecordStore {
         }
         spilled.sort_unstable_by_key(|(span, place)| (span.offset, *place));
         // The runs: records that start within the gap of the run's end, while the run
-        // stays within the span limit.
-        let mut runs: Vec<&[(Span, usize)]> = Vec::new();
+        // stays within the span limit; each with the bytes it covers.
+        let mut runs: Vec<(Span, &[(Span, usize)])> = Vec::new();
         let mut rest = spilled.as_slice();
         while let Some(((first, _), _)) = rest.split_first() {
             let mut end = first.offset.saturating_add(first.len);
@@ -220,12 +220,19 @@ impl RecordStore {
                 taken += 1;
             }
             let (run, later) = rest.split_at(taken);
-            runs.push(run);
+            let covered = Span {
+                offset: first.offset,
+                len: end - first.offset,
+            };
+            runs.push((covered, run));
             rest = later;
         }
         // The runs are read on the pool's threads: where they are not in the page cache,
         // the disk gets as many reads at once as there are threads.
-        let read: Vec<Vec<(usize, Vec<u8>)>> = runs.par_iter().map(|run| self.read_run(run)).collect::<Result<_, CoreError>>()?;
+        let read: Vec<Vec<(usize, Vec<u8>)>> = runs
+            .par_iter()
+            .map(|(covered, run)| self.read_run(*covered, run))
+            .collect::<Result<_, CoreError>>()?;
         for (place, record) in read.into_iter().flatten() {
             records[place] = Cow::Owned(record);
         }
@@ -233,24 +240,14 @@ impl RecordStore {
     }
 
     /// The records of one run of [`RecordStore::get_many`] (sorted by offset, each
-    /// starting at most [`READ_GAP`] after the end of those before), with one read;
-    /// each with its place in the caller's list.
-    fn read_run(&self, run: &[(Span, usize)]) -> Result<Vec<(usize, Vec<u8>)>, CoreError> {
-        let Some((first, _)) = run.first() else {
-            return Ok(Vec::new());
-        };
-        let end = run
-            .iter()
-            .map(|(span, _)| span.offset.saturating_add(span.len))
-            .max()
-            .unwrap_or(first.offset);
-        let bytes = self.file.read(Span {
-            offset: first.offset,
-            len: end - first.offset,
-        })?;
+    /// starting at most [`READ_GAP`] after the end of those before), with one read of
+    /// `covered`, the bytes from the first record's start to the last end; each with
+    /// its place in the caller's list.
+    fn read_run(&self, covered: Span, run: &[(Span, usize)]) -> Result<Vec<(usize, Vec<u8>)>, CoreError> {
+        let bytes = self.file.read(covered)?;
         run.iter()
             .map(|(span, place)| {
-                let from = usize::try_from(span.offset - first.offset).unwrap_or(usize::MAX);
+                let from = usize::try_from(span.offset - covered.offset).unwrap_or(usize::MAX);
                 let to = from.saturating_add(usize::try_from(span.len).unwrap_or(usize::MAX));
                 let record = bytes
                     .get(from..to)
