@@ -177,7 +177,7 @@ pub struct PartWriter {
     date: PartitionDate,
     shard: Shard,
     final_path: PathBuf,
-    temp: Option<TempPart>,
+    temp: Option<tempfile::TempPath>,
     writer: Option<ArrowWriter<std::fs::File>>,
     rows: u64,
     /// The part's write lock, held until the writer is dropped.
@@ -215,15 +215,6 @@ pub fn lock_part(dir: &Path, part: &str) -> Result<std::fs::File, CoreError> {
     }
 }
 
-/// The hidden temp file; removed on drop unless renamed.
-struct TempPart(PathBuf);
-
-impl Drop for TempPart {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 impl PartWriter {
     /// Opens a temp file for shard `shard` of `spec`'s partition `date` under `root`.
     pub fn create(root: &Path, spec: TableSpec, date: PartitionDate, shard: Shard) -> Result<Self, CoreError> {
@@ -233,11 +224,15 @@ impl PartWriter {
         let lock = lock_part(&dir, &final_name)?;
         // Only the lock holder may remove a killed run's temp files of this part.
         remove_stale_temps(&dir, &final_name);
-        let temp_path = dir.join(format!(".{final_name}.tmp-{}", std::process::id()));
-        let file = std::fs::File::create(&temp_path).map_err(|e| CoreError::io(&temp_path, e))?;
-        let temp = TempPart(temp_path.clone());
-        let writer = ArrowWriter::try_new(file, Arc::clone(&spec.schema), Some(writer_properties(&spec)))
-            .map_err(|source| CoreError::WriteParquet { path: temp_path, source })?;
+        let (file, temp) = crate::temp::create_temp(&dir, &final_name)
+            .map_err(|e| CoreError::io(dir.join(crate::temp::temp_prefix(&final_name)), e))?
+            .into_parts();
+        let writer = ArrowWriter::try_new(file, Arc::clone(&spec.schema), Some(writer_properties(&spec))).map_err(|source| {
+            CoreError::WriteParquet {
+                path: temp.to_path_buf(),
+                source,
+            }
+        })?;
         Ok(Self {
             final_path: dir.join(final_name),
             spec,
@@ -284,10 +279,10 @@ impl PartWriter {
             });
         };
         let file = writer.into_inner().map_err(|source| CoreError::WriteParquet {
-            path: temp.0.clone(),
+            path: temp.to_path_buf(),
             source,
         })?;
-        file.sync_all().map_err(|e| CoreError::io(&temp.0, e))?;
+        file.sync_all().map_err(|e| CoreError::io(&temp, e))?;
         drop(file);
         // A rerun replaces a part of a committed partition: withdraw `_SUCCESS` first, so
         // that a crash between here and the new `_SUCCESS` leaves an incomplete partition
@@ -298,8 +293,8 @@ impl PartWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(CoreError::io(&marker, e)),
         }
-        fs::rename(&temp.0, &self.final_path).map_err(|e| CoreError::io(&self.final_path, e))?;
-        std::mem::forget(temp);
+        temp.persist(&self.final_path)
+            .map_err(|e| CoreError::io(&self.final_path, e.error))?;
         sync_dir(&self.dir)?;
         let partition_complete = self.complete_partition_if_ready()?;
         Ok(CommittedPart {
@@ -365,44 +360,21 @@ fn remove_stale_temps(dir: &Path, final_name: &str) {
     }
 }
 
-/// Writes `bytes` to `path` through a hidden temp file, an fsync and a rename, then
-/// fsyncs the directory so the rename itself survives a crash.
+/// Writes `bytes` to `path` through a hidden temp file of its own (see
+/// [`crate::temp`]), an fsync and a rename, then fsyncs the directory so the rename
+/// itself survives a crash. Writers of the same file at once (the shards of a partition
+/// completing it together) each publish whole bytes.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = TempPart(dir.join(format!(".{name}.tmp-{}", std::process::id())));
-    let mut file = std::fs::File::create(&temp.0).map_err(|e| CoreError::io(&temp.0, e))?;
-    file.write_all(bytes).map_err(|e| CoreError::io(&temp.0, e))?;
-    file.sync_all().map_err(|e| CoreError::io(&temp.0, e))?;
-    drop(file);
-    fs::rename(&temp.0, path).map_err(|e| CoreError::io(path, e))?;
-    std::mem::forget(temp);
-    remove_abandoned_temps(dir, &name);
+    let mut temp = crate::temp::create_temp(dir, &name).map_err(|e| CoreError::io(dir.join(crate::temp::temp_prefix(&name)), e))?;
+    temp.write_all(bytes).map_err(|e| CoreError::io(temp.path(), e))?;
+    temp.as_file().sync_all().map_err(|e| CoreError::io(temp.path(), e))?;
+    temp.persist(path).map_err(|e| CoreError::io(path, e.error))?;
+    crate::temp::remove_abandoned_temps(dir, &name);
     sync_dir(dir)
-}
-
-/// Removes `.{name}.tmp-PID` files whose process no longer runs: what a run killed in
-/// the middle of [`write_atomically`] left (a `_SUCCESS`, a tally, a manifest). A temp
-/// file of a live process (another shard writing the same marker right now) is left
-/// alone; where `/proc` cannot tell (not Linux), nothing is removed.
-pub fn remove_abandoned_temps(dir: &Path, name: &str) {
-    let prefix = format!(".{name}.tmp-");
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            tracing::info!(file = %entry.path().display(), "removing a temp file a killed run left");
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// Makes the entries of `dir` (a rename, a removal) durable.
@@ -565,19 +537,29 @@ pub fn raw_input_files(root: &Path, table: &str, first: PartitionDate, last: Par
 #[cfg(test)]
 mod tests {
     #[test]
-    fn write_atomically_removes_temps_of_dead_processes_only() {
+    fn write_atomically_neither_truncates_nor_publishes_another_writers_temp() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let dead = dir.path().join("._SUCCESS.tmp-4000000000");
-        let live = dir.path().join("._SUCCESS.tmp-1");
-        let other = dir.path().join(".tally.json.tmp-4000000000");
-        for p in [&dead, &live, &other] {
-            std::fs::write(p, "x").unwrap_or_else(|e| panic!("{e}"));
-        }
-        super::write_atomically(&dir.path().join("_SUCCESS"), b"{}").unwrap_or_else(|e| panic!("{e}"));
-        // PID 4000000000 cannot exist; PID 1 always does; another name is not touched.
+        // What another pod's process with this process's PID is writing right now, under
+        // the name earlier versions gave it.
+        let theirs = dir.path().join(format!("._SUCCESS.tmp-{}", std::process::id()));
+        std::fs::write(&theirs, "half of another writer's bytes").unwrap_or_else(|e| panic!("{e}"));
+        let dead = dir
+            .path()
+            .join(format!("._SUCCESS.tmp-4000000000-aB3dE5gH.{}", crate::temp::writer_space()));
+        std::fs::write(&dead, "x").unwrap_or_else(|e| panic!("{e}"));
+        let marker = dir.path().join("_SUCCESS");
+        super::write_atomically(&marker, b"{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(std::fs::read(&marker).unwrap_or_default(), b"{}");
+        assert_eq!(
+            std::fs::read_to_string(&theirs).unwrap_or_default(),
+            "half of another writer's bytes"
+        );
+        // A temp of this PID namespace whose process is gone is removed.
         assert!(!dead.exists());
-        assert!(live.exists());
-        assert!(other.exists());
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        assert_eq!(left.len(), 2, "no temp of this write is left: {left:?}");
     }
 
     use super::*;

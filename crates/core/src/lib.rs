@@ -23,6 +23,7 @@ pub mod schema;
 pub mod shard;
 pub mod spill;
 pub mod summary;
+pub mod temp;
 pub mod yaml;
 
 pub use date::PartitionDate;

@@ -246,7 +246,7 @@ impl EntryReader {
 /// Writes an entry to a hidden temp file beside it; [`EntryWriter::finish`] renames it
 /// into place. Dropped unfinished, it removes the temp file.
 pub(crate) struct EntryWriter {
-    temp: PathBuf,
+    temp: Option<hive_core::temp::TempPath>,
     path: PathBuf,
     zstd: Option<zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>>,
     rows: u64,
@@ -262,10 +262,9 @@ impl EntryWriter {
             return Err(std::io::Error::other(format!("`{}` is a symlink", dir.display())));
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        let (file, temp) = hive_core::temp::create_temp(dir, &name)?.into_parts();
         let mut writer = Self {
-            temp,
+            temp: Some(temp),
             path: path.to_owned(),
             zstd: None,
             rows: 0,
@@ -300,10 +299,12 @@ impl EntryWriter {
         let file = inner.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&self.temp, &self.path)?;
+        self.temp
+            .take()
+            .map_or(Ok(()), |temp| temp.persist(&self.path).map_err(|e| e.error))?;
         remove_stale_siblings(&self.path);
         if let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name().and_then(|n| n.to_str())) {
-            hive_core::lake::remove_abandoned_temps(dir, name);
+            hive_core::temp::remove_abandoned_temps(dir, name);
         }
         if let Some(dir) = self.path.parent() {
             hive_core::lake::sync_dir(dir).map_err(std::io::Error::other)?;
@@ -312,16 +313,9 @@ impl EntryWriter {
     }
 }
 
-impl Drop for EntryWriter {
-    fn drop(&mut self) {
-        // Unfinished (an error, a full disk): the temp file goes; finished, it was renamed.
-        let _ = std::fs::remove_file(&self.temp);
-    }
-}
-
 /// Removes the entries of the same part under other keys (its input, the recipe or the
 /// program changed), so a day's directory holds one entry per part. (Temp files of runs
-/// that died writing this entry go through [`hive_core::lake::remove_abandoned_temps`];
+/// that died writing this entry go through [`hive_core::temp::remove_abandoned_temps`];
 /// those of other keys go with their day, see [`remove_days_before`].)
 fn remove_stale_siblings(entry: &Path) {
     let (Some(dir), Some(name)) = (entry.parent(), entry.file_name().and_then(|n| n.to_str())) else {
