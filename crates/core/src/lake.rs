@@ -351,7 +351,7 @@ impl PartWriter {
 
 /// Removes temp files a killed earlier run of the same part left behind.
 fn remove_stale_temps(dir: &Path, final_name: &str) {
-    let prefix = format!(".{final_name}.tmp-");
+    let prefix = crate::temp::temp_prefix(final_name);
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(&prefix) {

@@ -246,7 +246,7 @@ impl EntryReader {
 /// Writes an entry to a hidden temp file beside it; [`EntryWriter::finish`] renames it
 /// into place. Dropped unfinished, it removes the temp file.
 pub(crate) struct EntryWriter {
-    temp: Option<hive_core::temp::TempPath>,
+    temp: hive_core::temp::TempPath,
     path: PathBuf,
     zstd: Option<zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>>,
     rows: u64,
@@ -264,7 +264,7 @@ impl EntryWriter {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let (file, temp) = hive_core::temp::create_temp(dir, &name)?.into_parts();
         let mut writer = Self {
-            temp: Some(temp),
+            temp,
             path: path.to_owned(),
             zstd: None,
             rows: 0,
@@ -299,9 +299,7 @@ impl EntryWriter {
         let file = inner.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        self.temp
-            .take()
-            .map_or(Ok(()), |temp| temp.persist(&self.path).map_err(|e| e.error))?;
+        self.temp.persist(&self.path).map_err(|e| e.error)?;
         remove_stale_siblings(&self.path);
         if let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name().and_then(|n| n.to_str())) {
             hive_core::temp::remove_abandoned_temps(dir, name);
