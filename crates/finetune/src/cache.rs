@@ -6,10 +6,10 @@
 //! day's `diff_scores` bytes, the recipe and the program: filters, secret scanning and
 //! MinHash, most of the read pass, need not run again. Each part's outcomes are stored
 //! under a key that digests all four ([`OutcomeCache::entry`]); a run that finds the
-//! entry replays it instead of recomputing. The shingle sets, the bulk of a candidate
-//! record, are not stored: they are recomputed from the stored kept text (tokens and
-//! xxh3, the cheap part of MinHash), so an entry is about the size of the part's text
-//! compressed, and a record replayed is byte for byte the record computed.
+//! entry replays it instead of recomputing. A candidate record holds no shingle set
+//! (dedup recomputes it from the kept text, see [`crate::record`]), so an entry is about
+//! the size of the part's text compressed, and a record replayed is byte for byte the
+//! record computed.
 //!
 //! An entry is an optimisation, never an input. It is written through a temp file, an
 //! fsync and a rename, so a killed run leaves no torn entry; before any of its rows is
@@ -30,11 +30,10 @@ use hive_core::{CoreError, PartitionDate};
 use sha2::{Digest, Sha256};
 
 use crate::config::FinetuneConfig;
-use crate::dedup::MinHasher;
 use crate::{Reject, RowOutcome, record};
 
 /// Version of the entry layout; part of every key, so a new layout never reads an old one.
-const LAYOUT: &[u8] = b"hive build-finetune outcomes 1\n";
+const LAYOUT: &[u8] = b"hive build-finetune outcomes 2\n";
 /// File name suffix of an entry.
 const SUFFIX: &str = ".outcomes";
 /// Largest encoded outcome accepted when replaying (a row's texts and lineage).
@@ -347,7 +346,7 @@ pub(crate) fn remove_days_before(dir: &Path, first: PartitionDate) {
     }
 }
 
-/// An outcome as bytes: the candidate record without its shingle set.
+/// An outcome as bytes (a candidate record is stored as it is).
 pub(crate) fn encode(outcome: &RowOutcome) -> Option<Vec<u8>> {
     let mut e = Encoder::default();
     record::put_source(&mut e, &outcome.source);
@@ -358,7 +357,7 @@ pub(crate) fn encode(outcome: &RowOutcome) -> Option<Vec<u8>> {
     match &outcome.result {
         Ok(((generated_at, event_id, path), candidate)) => {
             e.u64(0).u64(*generated_at as u64).str(event_id).str(path);
-            e.bytes(&record::without_shingles(candidate)?);
+            e.bytes(candidate);
         }
         Err(Reject::Exclude(why)) => {
             reason(why)?;
@@ -376,9 +375,8 @@ pub(crate) fn encode(outcome: &RowOutcome) -> Option<Vec<u8>> {
     Some(e.bytes)
 }
 
-/// The outcome [`encode`] wrote, its candidate record whole again (the shingle set
-/// recomputed from the kept text).
-pub(crate) fn decode(bytes: &[u8], hasher: &MinHasher) -> Option<RowOutcome> {
+/// The outcome [`encode`] wrote.
+pub(crate) fn decode(bytes: &[u8]) -> Option<RowOutcome> {
     let mut d = Decoder::new(bytes);
     let source = record::take_source(&mut d)?;
     let mut found = crate::SecretCounts::new();
@@ -391,7 +389,7 @@ pub(crate) fn decode(bytes: &[u8], hasher: &MinHasher) -> Option<RowOutcome> {
             let generated_at = d.u64()? as i64;
             let event_id = d.str()?.into();
             let path = d.str()?.into();
-            let candidate = record::with_shingles(d.bytes()?, hasher)?;
+            let candidate = d.bytes()?.to_vec();
             Ok(((generated_at, event_id, path), candidate))
         }
         1 => Err(Reject::Exclude(reason(d.str()?)?)),
@@ -484,6 +482,7 @@ mod tests {
 
     use super::*;
     use crate::config::DedupConfig;
+    use crate::dedup::MinHasher;
     use crate::{Candidate, Source};
 
     fn source(row: u64) -> Source {
@@ -555,18 +554,14 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_replay_to_the_records_computed_shingle_sets_included() {
+    fn outcomes_replay_to_the_records_computed() {
         let hasher = MinHasher::new(&DedupConfig::default());
         for outcome in outcomes(&hasher) {
             let bytes = encode(&outcome).unwrap();
-            let back = decode(&bytes, &hasher).unwrap();
+            let back = decode(&bytes).unwrap();
             assert!(same(&outcome, &back));
-            assert!(decode(&bytes[..bytes.len() - 1], &hasher).is_none());
+            assert!(decode(&bytes[..bytes.len() - 1]).is_none());
         }
-        // The shingle set is what makes a record large; the entry does not carry it.
-        let outcome = &outcomes(&hasher)[0];
-        let Ok((_, record)) = &outcome.result else { unreachable!() };
-        assert!(encode(outcome).unwrap().len() < record.len());
         // A reason the program does not know is not cached (the part is recomputed).
         let unknown = RowOutcome {
             source: source(4),
@@ -616,7 +611,7 @@ mod tests {
         writer.finish().unwrap();
     }
 
-    fn replay(entry: &Entry, rows: u64, hasher: &MinHasher) -> Result<Vec<RowOutcome>, CoreError> {
+    fn replay(entry: &Entry, rows: u64) -> Result<Vec<RowOutcome>, CoreError> {
         let mut reader = entry.open(rows).unwrap();
         let mut out = Vec::new();
         loop {
@@ -624,7 +619,7 @@ mod tests {
             if batch.is_empty() {
                 return Ok(out);
             }
-            out.extend(batch.iter().map(|b| decode(b, hasher).unwrap()));
+            out.extend(batch.iter().map(|b| decode(b).unwrap()));
         }
     }
 
@@ -636,7 +631,7 @@ mod tests {
         assert!(entry.open(3).is_none(), "no entry yet");
         let written = outcomes(&hasher);
         write(&entry, &written);
-        let back = replay(&entry, 3, &hasher).unwrap();
+        let back = replay(&entry, 3).unwrap();
         assert_eq!(back.len(), 3);
         assert!(written.iter().zip(&back).all(|(a, b)| same(a, b)));
         // Nothing but the entry is left in the day's directory (no temp file).
@@ -647,7 +642,7 @@ mod tests {
         // naming it, and it is removed so that a retry recomputes.
         for rows in [2, 4] {
             write(&entry, &written);
-            let Err(e) = replay(&entry, rows, &hasher) else {
+            let Err(e) = replay(&entry, rows) else {
                 panic!("{rows} rows: replayed")
             };
             let e = format!(

@@ -434,7 +434,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
             let replay = entry.as_ref().and_then(|e| e.open(hive_core::lake::parquet_row_count(&part).ok()?));
             match replay {
                 Some(reader) => {
-                    replay_edits(root, &part, reader, &work, &mut sink, &mut progress)?;
+                    replay_edits(root, &part, reader, &mut sink, &mut progress)?;
                     replayed += 1;
                 }
                 None => read_edits(root, &part, &rates, &work, &mut sink, &mut progress, entry.as_ref())?,
@@ -464,7 +464,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     // split, so no duplicate can straddle two splits.
     keys.sort_unstable();
     let order: Vec<usize> = keys.into_iter().map(|(_, id)| id).collect();
-    let kept = deduplicate(options, &mut store, kept_budget, &order, &mut counts)?;
+    let kept = deduplicate(options, &hasher, &mut store, kept_budget, &order, &mut counts)?;
     drop(order);
     tracing::info!(kept = kept.len(), seconds = started.elapsed().as_secs_f64(), "deduplicated");
     let started = std::time::Instant::now();
@@ -495,6 +495,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
 /// candidate record, and a pair whose sizes cannot reach the threshold reads nothing.
 fn deduplicate(
     options: &FinetuneOptions,
+    hasher: &MinHasher,
     store: &mut RecordStore,
     kept_budget: u64,
     order: &[usize],
@@ -507,7 +508,7 @@ fn deduplicate(
         let decoded = store
             .get_many(batch)?
             .par_iter()
-            .map(|bytes| record::fingerprint(bytes).ok_or_else(|| corrupt(options)))
+            .map(|bytes| record::fingerprint(bytes, hasher).ok_or_else(|| corrupt(options)))
             .collect::<Result<Vec<_>, CoreError>>()?;
         Ok(decoded.into_iter().unzip())
     };
@@ -805,12 +806,11 @@ fn read_edits(
 }
 
 /// Replays one part's outcomes from its cache entry, batch by batch: what
-/// [`read_edits`] would compute, with the shingle sets recomputed in parallel.
+/// [`read_edits`] would compute, decoded in parallel.
 fn replay_edits(
     root: &Path,
     part: &Path,
     mut reader: cache::EntryReader,
-    work: &RowWork<'_>,
     sink: &mut Sink<'_>,
     progress: &mut hive_core::progress::Progress,
 ) -> Result<(), CoreError> {
@@ -823,7 +823,7 @@ fn replay_edits(
         }
         let outcomes: Vec<RowOutcome> = batch
             .par_iter()
-            .map(|bytes| cache::decode(bytes, work.hasher))
+            .map(|bytes| cache::decode(bytes))
             .collect::<Option<_>>()
             .ok_or_else(|| reader.corrupt("an outcome does not decode"))?;
         let first_row = source_row;

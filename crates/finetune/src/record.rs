@@ -4,12 +4,17 @@
 //! written, and every exclusion until `excluded.parquet` is written. As byte records in
 //! a [`hive_core::spill::RecordStore`] they can wait in memory up to `--memory-budget`
 //! and on disk past it. A candidate record starts with what dedup reads (the exact
-//! digest, the band hashes, the signature sketch, the shingle set), so dedup decodes no
-//! text.
+//! digest, the band hashes, the signature sketch), then the lineage and the texts.
+//!
+//! The shingle set is not stored: dedup recomputes it from the kept text when the file
+//! is offered ([`fingerprint`]), as MinHash computed it. A set is 8 bytes a token, about
+//! as large as a record's three texts together; at 100,000 generations a night the
+//! records outgrow the page cache, and writing and reading those bytes back cost more
+//! than the tokens and xxh3 hashes that make them.
 
 use hive_core::spill::{Decoder, Encoder};
 
-use crate::dedup::Fingerprint;
+use crate::dedup::{Fingerprint, MinHasher};
 use crate::{Candidate, Excluded, Source};
 
 /// The reasons a kept example has no preference pair, by code (0: it has one).
@@ -51,15 +56,10 @@ pub(crate) fn take_source(d: &mut Decoder<'_>) -> Option<Source> {
 pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
     let mut e = Encoder {
         bytes: Vec::with_capacity(
-            64 + 8 * (fp.bands.len() + fp.shingles.len())
-                + fp.sketch.len()
-                + c.user.len()
-                + c.kept.len()
-                + c.rejected.as_ref().map_or(0, String::len)
-                + 256,
+            64 + 8 * fp.bands.len() + fp.sketch.len() + c.user.len() + c.kept.len() + c.rejected.as_ref().map_or(0, String::len) + 256,
         ),
     };
-    e.bytes(&fp.digest).u64s(&fp.bands).bytes(&fp.sketch).u64s(&fp.shingles);
+    e.bytes(&fp.digest).u64s(&fp.bands).bytes(&fp.sketch);
     e.str(&c.project_id);
     put_source(&mut e, &c.source);
     e.str(&c.user).str(&c.kept).opt_str(c.rejected.as_deref());
@@ -72,16 +72,18 @@ pub(crate) fn encode_candidate(fp: &Fingerprint, c: &Candidate) -> Vec<u8> {
     e.bytes
 }
 
-/// The fingerprint at the head of a candidate record (digest, band hashes, sketch,
-/// shingles) and the lineage after it: all dedup needs, without decoding the texts.
-pub(crate) fn fingerprint(bytes: &[u8]) -> Option<(Fingerprint, Source)> {
+/// The fingerprint of a candidate record (the stored digest, band hashes and sketch,
+/// and the shingle set recomputed from the kept text) and its lineage: all dedup needs.
+/// The texts are read in place; only the lineage is copied.
+pub(crate) fn fingerprint(bytes: &[u8], hasher: &MinHasher) -> Option<(Fingerprint, Source)> {
     let mut d = Decoder::new(bytes);
     let digest: [u8; 32] = d.bytes()?.try_into().ok()?;
     let bands = d.u64s()?.iter().collect();
     let sketch = d.bytes()?.to_vec();
-    let shingles = d.u64s()?.iter().collect();
-    d.str()?;
+    d.str()?; // project_id
     let source = take_source(&mut d)?;
+    d.str()?; // the user turn
+    let shingles = hasher.shingles(d.str()?);
     let fingerprint = Fingerprint {
         digest,
         bands,
@@ -91,67 +93,12 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> Option<(Fingerprint, Source)> {
     Some((fingerprint, source))
 }
 
-/// `record` with its shingle set replaced by `shingles`, every other byte as it was.
-/// `expect_empty`: the record's own set must be empty (a stripped record).
-fn with_shingle_set(record: &[u8], shingles: &[u64], expect_empty: bool) -> Option<Vec<u8>> {
-    let mut d = Decoder::new(record);
-    let digest = d.bytes()?;
-    let bands = d.u64s()?;
-    let sketch = d.bytes()?;
-    let own = d.u64s()?;
-    if expect_empty && !own.is_empty() {
-        return None;
-    }
-    let rest = d.rest();
-    let mut e = Encoder {
-        bytes: Vec::with_capacity(record.len() + 8 * shingles.len()),
-    };
-    e.bytes(digest).u64(bands.len() as u64);
-    for band in bands.iter() {
-        e.u64(band);
-    }
-    e.bytes(sketch).u64s(shingles);
-    e.bytes.extend_from_slice(rest);
-    Some(e.bytes)
-}
-
-/// A candidate record with an empty shingle set, the rest as it was: what the outcome
-/// cache stores ([`with_shingles`] makes it whole again).
-pub(crate) fn without_shingles(record: &[u8]) -> Option<Vec<u8>> {
-    with_shingle_set(record, &[], false)
-}
-
-/// A record [`without_shingles`] stripped, with its shingle set recomputed from its kept
-/// text as [`crate::dedup::MinHasher::fingerprint`] computes it.
-pub(crate) fn with_shingles(stripped: &[u8], hasher: &crate::dedup::MinHasher) -> Option<Vec<u8>> {
-    let shingles = hasher.shingles(kept_text(stripped)?);
-    with_shingle_set(stripped, &shingles, true)
-}
-
-/// The kept text of a candidate record, read in place (nothing else decoded or copied).
-fn kept_text(record: &[u8]) -> Option<&str> {
-    let mut d = Decoder::new(record);
-    d.bytes()?;
-    d.u64s()?;
-    d.bytes()?;
-    d.u64s()?;
-    d.str()?; // project_id
-    d.str()?; // source: file, row, then seven optional texts
-    d.u64()?;
-    for _ in 0..7 {
-        d.opt_str()?;
-    }
-    d.str()?; // the user turn
-    d.str()
-}
-
 /// The candidate of a record.
 pub(crate) fn decode_candidate(bytes: &[u8]) -> Option<Candidate> {
     let mut d = Decoder::new(bytes);
     d.bytes()?;
     d.u64s()?;
     d.bytes()?;
-    d.u64s()?;
     let project_id = d.str()?.to_owned();
     let source = take_source(&mut d)?;
     let user = d.str()?.to_owned();
@@ -238,30 +185,34 @@ mod tests {
 
     #[test]
     fn candidates_and_exclusions_round_trip() {
-        let fp = Fingerprint {
-            digest: [7; 32],
-            bands: vec![1, 2, u64::MAX],
-            sketch: vec![0, 7, 255],
-            shingles: vec![3, 9],
-        };
-        for (rejected, no_pair, sft_tokens, pair_tokens) in [
-            (Some("old\ncode".to_owned()), None, Some(42), Some(40)),
-            (Some("old\ncode".to_owned()), None, None, None),
-            (None, Some("unchanged"), None, None),
-            (None, Some("identical_after_scrubbing"), Some(0), None),
+        let hasher = MinHasher::new(&crate::config::DedupConfig::default());
+        for (kept, rejected, no_pair, sft_tokens, pair_tokens) in [
+            ("fn main() {}\n", Some("old\ncode".to_owned()), None, Some(42), Some(40)),
+            (
+                "fn main() {  \r\n\r\n    let x = 1; }\r\n",
+                Some("old\ncode".to_owned()),
+                None,
+                None,
+                None,
+            ),
+            ("", None, Some("unchanged"), None, None),
+            ("   \n", None, Some("identical_after_scrubbing"), Some(0), None),
         ] {
+            // The shingle set decoded is the one MinHash computed, recomputed from the
+            // kept text (normalised), not stored.
+            let fp = hasher.fingerprint(kept);
             let c = Candidate {
                 project_id: "p".to_owned(),
                 source: source(1),
                 user: "Template: x".to_owned(),
-                kept: "fn main() {}\n".to_owned(),
+                kept: kept.to_owned(),
                 rejected: rejected.clone(),
                 no_pair,
                 sft_tokens,
                 pair_tokens,
             };
             let bytes = encode_candidate(&fp, &c);
-            let (head, lineage) = fingerprint(&bytes).expect("decodes");
+            let (head, lineage) = fingerprint(&bytes, &hasher).expect("decodes");
             assert_eq!(head, fp);
             assert!(same_source(&lineage, &c.source));
             let back = decode_candidate(&bytes).expect("decodes");
