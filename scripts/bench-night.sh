@@ -97,8 +97,23 @@ row promote-templates "$secs" "$rss"
 # is computed (its entry is removed to make it new again). The night's total counts the
 # steady state; the cold run is printed beside it, outside the total.
 before=$total
+# Its phase times (info lines of hive_finetune; the rest stays quiet) are printed below.
+phases() { # the read, dedup and write seconds of the last build-finetune's log
+  python3 - "$work/last.err" <<'PY'
+import re, sys
+seconds = {}
+for line in open(sys.argv[1]):
+    for phase, message in (("read", "rows read, filtered and fingerprinted"), ("dedup", "deduplicated"), ("write", "dataset written")):
+        m = re.search(r"seconds=([0-9.]+)", line)
+        if message in line and m:
+            seconds[phase] = float(m.group(1))
+print(" ".join(f"{p} {seconds[p]:.1f} s" if p in seconds else f"{p} ?" for p in ("read", "dedup", "write")))
+PY
+}
+export HIVE_LOG=warn,hive_finetune=info
 read -r cold_secs cold_rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$night" --quiet --days "$days")
 cold_out=$(cat "$work/last.out")
+cold_phases=$(phases)
 cold_manifest=$(cat "$lake/finetune/dt=$night/manifest.json")
 rm -rf "$lake/_cache/build-finetune/dt=$night"
 read -r secs rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$night" --quiet --days "$days")
@@ -106,12 +121,15 @@ read -r secs rss < <(measure "$bin/build-finetune" --data-root "$lake" --date "$
 [ "$cold_out" = "$(cat "$work/last.out")" ] && [ "$cold_manifest" = "$(cat "$lake/finetune/dt=$night/manifest.json")" ] ||
   { echo "error: the cached night's summary or dataset differs from the cold night's" >&2; exit 1; }
 rows=$(summary input_rows)
+steady_phases=$(phases)
+unset HIVE_LOG
 row "build-finetune --days $days" "$secs" "$rss"
 printf '%-34s %10.2f %10s %16.0f\n' "the night, every job" "$total" - "$(echo "$generations / $total" | bc -l)"
 printf '%-34s %10.2f %10.0f %16s\n' "(build-finetune, empty cache)" "$cold_secs" "$(echo "$cold_rss / 1024" | bc -l)" -
 printf '%-34s %10.2f %10s %16s\n' "(the night with an empty cache)" "$(echo "$before + $cold_secs" | bc -l)" - -
 echo "($generations generations that night; build-finetune read $rows file rows over $days days," \
   "$(du -sm "$lake/_cache" | cut -f1) MiB of outcome cache)"
+echo "(build-finetune phases: $steady_phases; with an empty cache: $cold_phases)"
 
 if [ -z "${SKIP_PYTHON:-}" ]; then
   bash scripts/setup-venvs.sh oracles > /dev/null
