@@ -331,11 +331,6 @@ impl<'a> Decoder<'a> {
         self.rest.is_empty()
     }
 
-    /// What is left to read.
-    pub fn rest(&self) -> &'a [u8] {
-        self.rest
-    }
-
     #[inline]
     pub fn u64(&mut self) -> Option<u64> {
         let (v, rest) = self.rest.split_first_chunk::<8>()?;

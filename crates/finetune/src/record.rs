@@ -8,9 +8,9 @@
 //!
 //! The shingle set is not stored: dedup recomputes it from the kept text when the file
 //! is offered ([`fingerprint`]), as MinHash computed it. A set is 8 bytes a token, about
-//! as large as a record's three texts together; at 100,000 generations a night the
-//! records outgrow the page cache, and writing and reading those bytes back cost more
-//! than the tokens and xxh3 hashes that make them.
+//! as large as a record's three texts together. At 100,000 generations a night, where
+//! 11.5 GB of records were spilled and read back twice, recomputing the sets (tokens
+//! and xxh3) made the run about 16% faster (docs/benchmarks.md).
 
 use hive_core::spill::{Decoder, Encoder};
 
