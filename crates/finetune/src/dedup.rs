@@ -12,7 +12,6 @@
 //! rules out the pairs that cannot plausibly reach it: a pair at the threshold is ruled
 //! out with probability at most [`SKETCH_MISS_PROBABILITY`].
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use sha2::{Digest, Sha256};
@@ -21,6 +20,11 @@ use xxhash_rust::xxh3::xxh3_64;
 use hive_core::spill::U64s;
 
 use crate::config::DedupConfig;
+
+mod band_index;
+mod digest_set;
+use band_index::BandIndex;
+use digest_set::DigestSet;
 
 /// The outcome for one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,17 +317,6 @@ impl Hasher for Prehashed {
 
 type PrehashedBuild = BuildHasherDefault<Prehashed>;
 
-/// The kept documents (indexes, ascending) that share one band hash, in 4 bytes: most
-/// band hashes belong to one document, held inline; a bucket of several has the top
-/// bit set and points into [`Deduplicator::lists`], where its members lie contiguously
-/// (walked without chasing pointers).
-#[derive(Debug, Clone, Copy)]
-struct Bucket(u32);
-
-impl Bucket {
-    const LIST: u32 = 1 << 31;
-}
-
 /// A band hash as an index key: its low 32 bits. Two bands with different hashes but
 /// equal low bits only add a candidate pair, which is verified like any other (with
 /// 2 million kept files, a band lookup meets such a stranger with probability 5e-4).
@@ -404,15 +397,13 @@ fn agreements(a: &[u8], b: &[u8]) -> usize {
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
 /// It holds the first 16 bytes of each exact digest, each kept document's sketch, and,
-/// per band, a map from band key to the kept documents in that bucket: about 12 bytes
-/// per kept document and band. Shingle sets stay with the caller, who is asked whether
+/// per band, an index from band key to the kept documents in that bucket: about 8 bytes
+/// per kept document and band (see [`band_index`]). Shingle sets stay with the caller, who is asked whether
 /// two documents are near duplicates, so they can wait on disk.
 pub struct Deduplicator {
-    exact: HashSet<u128, PrehashedBuild>,
+    exact: DigestSet,
     /// Per band: band key -> the kept documents in that bucket.
-    buckets: Vec<HashMap<u32, Bucket, PrehashedBuild>>,
-    /// The members of the buckets of more than one document.
-    lists: Vec<Vec<u32>>,
+    bands: Vec<BandIndex>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
     /// The sketches of the indexed documents, `permutations` bytes each.
@@ -474,9 +465,8 @@ pub struct Screened {
 impl Deduplicator {
     pub fn new(config: &DedupConfig) -> Self {
         Self {
-            exact: HashSet::default(),
-            buckets: vec![HashMap::default(); config.bands],
-            lists: Vec::new(),
+            exact: DigestSet::default(),
+            bands: (0..config.bands).map(|_| BandIndex::default()).collect(),
             ids: Vec::new(),
             sketches: Vec::new(),
             sizes: Vec::new(),
@@ -495,17 +485,8 @@ impl Deduplicator {
     /// shares.) `out` is the caller's, reused from one document to the next.
     fn candidates(&self, bands: &[u64], from: u32, out: &mut Vec<u32>) {
         out.clear();
-        for (map, key) in self.buckets.iter().zip(bands) {
-            match map.get(&band_key(*key)) {
-                Some(Bucket(bucket)) if bucket & Bucket::LIST == 0 && *bucket >= from => out.push(*bucket),
-                None => {}
-                Some(Bucket(bucket)) if bucket & Bucket::LIST == 0 => {}
-                Some(Bucket(bucket)) => {
-                    let members = &self.lists[(bucket & !Bucket::LIST) as usize];
-                    let start = members.partition_point(|doc| *doc < from);
-                    out.extend_from_slice(&members[start..]);
-                }
-            }
+        for (index, key) in self.bands.iter().zip(bands) {
+            index.lookup(band_key(*key), from, out);
         }
         out.sort_unstable();
         if self.min_shared <= 1 {
@@ -699,25 +680,15 @@ impl Deduplicator {
 
     /// Puts a kept document in the LSH index.
     fn index(&mut self, fp: &Fingerprint, id: usize) {
-        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
+        let index = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.ids.push(id);
         self.sizes.push(u32::try_from(fp.shingles.len()).unwrap_or(u32::MAX));
         let start = self.sketches.len();
         self.sketches
             .extend_from_slice(&fp.sketch[..fp.sketch.len().min(self.permutations)]);
         self.sketches.resize(start + self.permutations, 0);
-        for (map, key) in self.buckets.iter_mut().zip(&fp.bands) {
-            let Some(bucket) = map.get_mut(&band_key(*key)) else {
-                map.insert(band_key(*key), Bucket(index));
-                continue;
-            };
-            if bucket.0 & Bucket::LIST != 0 {
-                self.lists[(bucket.0 & !Bucket::LIST) as usize].push(index);
-            } else {
-                let list = u32::try_from(self.lists.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
-                self.lists.push(vec![bucket.0, index]);
-                *bucket = Bucket(list | Bucket::LIST);
-            }
+        for (band, key) in self.bands.iter_mut().zip(&fp.bands) {
+            band.insert(band_key(*key), index);
         }
     }
 
@@ -772,6 +743,7 @@ pub fn candidate_probability(s: f64, bands: usize, rows: usize, min_shared: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     /// Jaccard similarity of two sorted sets without repeats (what [`shingles`]
     /// returns), by looking each element up: the reference [`at_least`] is checked against.

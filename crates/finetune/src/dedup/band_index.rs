@@ -1,0 +1,229 @@
+//! One LSH band's index, from band key to the kept documents in that bucket, in about
+//! 8 bytes per kept document.
+//!
+//! A hash table per band cost 14 to 20 bytes per entry: hashbrown keeps its load
+//! between 44% and 88%, and a bucket of several documents added a `Vec` of its own.
+//! With 32 bands that was most of deduplication's memory, which grows with the files a
+//! run keeps (about 960,000 at 100,000 generations a night over 7 days). Here most
+//! entries sit in one sorted array of `key << 32 | document` (a bucket's members are
+//! adjacent, in the order they were kept), found through a directory of the keys' top
+//! bits; the entries added since the array was last rebuilt sit in a small hash table
+//! and are merged in once they reach an eighth of it, so rebuilding costs a constant
+//! number of copies per entry. Lookups see the same members in the same order either way.
+
+use std::collections::HashMap;
+
+use super::PrehashedBuild;
+
+/// The kept documents (indexes, ascending) that share one band key, in 4 bytes: most
+/// band keys belong to one document, held inline; a bucket of several has the top bit
+/// set and points into [`BandIndex::lists`], where its members lie contiguously.
+#[derive(Debug, Clone, Copy)]
+struct Bucket(u32);
+
+impl Bucket {
+    const LIST: u32 = 1 << 31;
+}
+
+/// Entries the recent table holds at least before it is merged into the sorted array.
+const MIN_RECENT: usize = 1 << 14;
+
+/// The recent table is merged once it holds this fraction of the sorted array's entries.
+const RECENT_FRACTION: usize = 8;
+
+/// Entries per directory slot, on average, that the directory's size aims at.
+const ENTRIES_PER_SLOT: usize = 4;
+
+/// The index of one band. Documents are numbered from 0 in the order they are kept and
+/// must be added in that order, below 2^31.
+#[derive(Debug, Default)]
+pub(super) struct BandIndex {
+    /// `key << 32 | document`, sorted: the documents of a key ascending and adjacent.
+    sorted: Vec<u64>,
+    /// `directory[p]` is the first entry of `sorted` whose key's top `bits` bits are at
+    /// least `p`; it has `2^bits + 1` slots.
+    directory: Vec<u32>,
+    bits: u32,
+    /// The entries added since `sorted` was last rebuilt.
+    recent: HashMap<u32, Bucket, PrehashedBuild>,
+    /// The members of the recent buckets of more than one document.
+    lists: Vec<Vec<u32>>,
+    recent_entries: usize,
+}
+
+impl BandIndex {
+    /// Appends to `out` the documents of bucket `key` numbered `from` or more, in the
+    /// order they were kept.
+    pub(super) fn lookup(&self, key: u32, from: u32, out: &mut Vec<u32>) {
+        if !self.sorted.is_empty() {
+            let prefix = self.prefix(key);
+            let (lo, hi) = (self.directory[prefix] as usize, self.directory[prefix + 1] as usize);
+            let slot = &self.sorted[lo..hi];
+            let first = (u64::from(key) << 32) | u64::from(from);
+            let start = slot.partition_point(|entry| *entry < first);
+            for entry in &slot[start..] {
+                if (entry >> 32) as u32 != key {
+                    break;
+                }
+                out.push(*entry as u32);
+            }
+        }
+        match self.recent.get(&key) {
+            Some(Bucket(doc)) if doc & Bucket::LIST == 0 && *doc >= from => out.push(*doc),
+            None => {}
+            Some(Bucket(doc)) if doc & Bucket::LIST == 0 => {}
+            Some(Bucket(list)) => {
+                let members = &self.lists[(list & !Bucket::LIST) as usize];
+                let start = members.partition_point(|doc| *doc < from);
+                out.extend_from_slice(&members[start..]);
+            }
+        }
+    }
+
+    /// Adds kept document `doc` (numbered after every document added before) to bucket
+    /// `key`.
+    pub(super) fn insert(&mut self, key: u32, doc: u32) {
+        let doc = doc & !Bucket::LIST;
+        match self.recent.get_mut(&key) {
+            None => {
+                self.recent.insert(key, Bucket(doc));
+            }
+            Some(bucket) if bucket.0 & Bucket::LIST != 0 => {
+                self.lists[(bucket.0 & !Bucket::LIST) as usize].push(doc);
+            }
+            Some(bucket) => {
+                let list = u32::try_from(self.lists.len()).unwrap_or(u32::MAX) & !Bucket::LIST;
+                self.lists.push(vec![bucket.0, doc]);
+                *bucket = Bucket(list | Bucket::LIST);
+            }
+        }
+        self.recent_entries += 1;
+        if self.recent_entries >= MIN_RECENT.max(self.sorted.len() / RECENT_FRACTION) {
+            self.merge_recent();
+        }
+    }
+
+    /// Entries held: one per document added.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.sorted.len() + self.recent_entries
+    }
+
+    /// The directory slot of `key`: its top `bits` bits.
+    fn prefix(&self, key: u32) -> usize {
+        if self.bits == 0 { 0 } else { (key >> (32 - self.bits)) as usize }
+    }
+
+    /// Moves the recent entries into the sorted array and rebuilds the directory. The
+    /// recent documents are numbered after every sorted one, so a merge by key keeps
+    /// each bucket's members ascending.
+    fn merge_recent(&mut self) {
+        let mut recent = Vec::with_capacity(self.recent_entries);
+        for (&key, &Bucket(bucket)) in &self.recent {
+            let high = u64::from(key) << 32;
+            if bucket & Bucket::LIST == 0 {
+                recent.push(high | u64::from(bucket));
+            } else {
+                recent.extend(
+                    self.lists[(bucket & !Bucket::LIST) as usize]
+                        .iter()
+                        .map(|doc| high | u64::from(*doc)),
+                );
+            }
+        }
+        recent.sort_unstable();
+        let mut merged = Vec::with_capacity(self.sorted.len() + recent.len());
+        let (mut old, mut new) = (self.sorted.iter().peekable(), recent.iter().peekable());
+        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
+            if a <= b {
+                merged.push(**a);
+                old.next();
+            } else {
+                merged.push(**b);
+                new.next();
+            }
+        }
+        merged.extend(old);
+        merged.extend(new);
+        self.sorted = merged;
+        self.recent.clear();
+        self.lists.clear();
+        self.recent_entries = 0;
+        self.rebuild_directory();
+    }
+
+    fn rebuild_directory(&mut self) {
+        let slots_wanted = (self.sorted.len() / ENTRIES_PER_SLOT).max(1);
+        self.bits = slots_wanted.ilog2().min(24);
+        let slots = 1usize << self.bits;
+        self.directory.clear();
+        self.directory.reserve_exact(slots + 1);
+        let mut entry = 0usize;
+        for p in 0..slots {
+            while entry < self.sorted.len() && self.prefix((self.sorted[entry] >> 32) as u32) < p {
+                entry += 1;
+            }
+            self.directory.push(u32::try_from(entry).unwrap_or(u32::MAX));
+        }
+        self.directory.push(u32::try_from(self.sorted.len()).unwrap_or(u32::MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A small key space makes buckets of many documents; a large one mostly single
+    /// ones. Either way every lookup, before and after merges, returns what a plain map
+    /// of vectors returns.
+    #[test]
+    fn lookups_equal_a_map_of_vectors_through_merges() {
+        for key_space in [7u32, 5_000, u32::MAX] {
+            let mut index = BandIndex::default();
+            let mut model: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+            let mut state = 0x2545_F491_4F6C_DD1Du64 ^ u64::from(key_space);
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut out = Vec::new();
+            for doc in 0..60_000u32 {
+                let key = (next() % u64::from(key_space)) as u32;
+                // Keys at both ends of the range land in the first and last slots.
+                let key = match doc % 1_000 {
+                    0 => 0,
+                    1 => u32::MAX,
+                    _ => key,
+                };
+                index.insert(key, doc);
+                model.entry(key).or_default().push(doc);
+                if doc % 97 == 0 {
+                    let probe = (next() % u64::from(key_space)) as u32;
+                    for key in [probe, key, 0, u32::MAX] {
+                        let from = (next() % u64::from(doc + 1)) as u32;
+                        out.clear();
+                        index.lookup(key, from, &mut out);
+                        let expected: Vec<u32> = model
+                            .get(&key)
+                            .map(|docs| docs.iter().copied().filter(|d| *d >= from).collect())
+                            .unwrap_or_default();
+                        assert_eq!(out, expected, "key {key} from {from} after {doc} documents");
+                    }
+                }
+            }
+            assert_eq!(index.len(), 60_000);
+            assert!(index.sorted.len() >= 3 * MIN_RECENT, "the recent entries were merged three times");
+        }
+    }
+
+    #[test]
+    fn an_empty_index_finds_nothing() {
+        let index = BandIndex::default();
+        let mut out = vec![3];
+        index.lookup(42, 0, &mut out);
+        assert_eq!(out, [3]);
+    }
+}
