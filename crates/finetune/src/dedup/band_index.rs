@@ -26,13 +26,59 @@ impl Bucket {
 }
 
 /// Entries the recent table holds at least before it is merged into the sorted array.
-const MIN_RECENT: usize = 1 << 14;
+pub(super) const MIN_RECENT: usize = 1 << 14;
 
 /// The recent table is merged once it holds this fraction of the sorted array's entries.
 const RECENT_FRACTION: usize = 8;
 
-/// Entries per directory slot, on average, that the directory's size aims at.
-const ENTRIES_PER_SLOT: usize = 4;
+/// Whether `recent` entries are due to be merged into a sorted array of `sorted`.
+pub(super) fn merge_due(recent: usize, sorted: usize) -> bool {
+    recent >= MIN_RECENT.max(sorted / RECENT_FRACTION)
+}
+
+/// Where each run of sorted, uniformly distributed keys starts, by the keys' top bits:
+/// a lookup reads one slot and searches the few entries it spans.
+#[derive(Debug, Default)]
+pub(super) struct Directory {
+    /// `starts[p]` is the first entry whose top `bits` bits are at least `p`; it has
+    /// `2^bits + 1` slots.
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+impl Directory {
+    /// Entries per slot, on average, that the directory's size aims at.
+    const ENTRIES_PER_SLOT: usize = 4;
+
+    /// Rebuilds the directory of `len` sorted entries whose top 32 bits are `top(i)`.
+    pub(super) fn rebuild(&mut self, len: usize, top: impl Fn(usize) -> u32) {
+        self.bits = (len / Self::ENTRIES_PER_SLOT).max(1).ilog2().min(24);
+        let slots = 1usize << self.bits;
+        self.starts.clear();
+        self.starts.reserve_exact(slots + 1);
+        let mut entry = 0usize;
+        for p in 0..slots {
+            while entry < len && self.slot_of(top(entry)) < p {
+                entry += 1;
+            }
+            self.starts.push(u32::try_from(entry).unwrap_or(u32::MAX));
+        }
+        self.starts.push(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+
+    /// The entries whose top 32 bits may be `top` (empty before the first rebuild).
+    pub(super) fn span(&self, top: u32) -> std::ops::Range<usize> {
+        let slot = self.slot_of(top);
+        match (self.starts.get(slot), self.starts.get(slot + 1)) {
+            (Some(&lo), Some(&hi)) => lo as usize..hi as usize,
+            _ => 0..0,
+        }
+    }
+
+    fn slot_of(&self, top: u32) -> usize {
+        if self.bits == 0 { 0 } else { (top >> (32 - self.bits)) as usize }
+    }
+}
 
 /// The index of one band. Documents are numbered from 0 in the order they are kept and
 /// must be added in that order, below 2^31.
@@ -40,10 +86,7 @@ const ENTRIES_PER_SLOT: usize = 4;
 pub(super) struct BandIndex {
     /// `key << 32 | document`, sorted: the documents of a key ascending and adjacent.
     sorted: Vec<u64>,
-    /// `directory[p]` is the first entry of `sorted` whose key's top `bits` bits are at
-    /// least `p`; it has `2^bits + 1` slots.
-    directory: Vec<u32>,
-    bits: u32,
+    directory: Directory,
     /// The entries added since `sorted` was last rebuilt.
     recent: HashMap<u32, Bucket, PrehashedBuild>,
     /// The members of the recent buckets of more than one document.
@@ -55,10 +98,7 @@ impl BandIndex {
     /// Appends to `out` the documents of bucket `key` numbered `from` or more, in the
     /// order they were kept.
     pub(super) fn lookup(&self, key: u32, from: u32, out: &mut Vec<u32>) {
-        if !self.sorted.is_empty() {
-            let prefix = self.prefix(key);
-            let (lo, hi) = (self.directory[prefix] as usize, self.directory[prefix + 1] as usize);
-            let slot = &self.sorted[lo..hi];
+        if let Some(slot) = self.sorted.get(self.directory.span(key)) {
             let first = (u64::from(key) << 32) | u64::from(from);
             let start = slot.partition_point(|entry| *entry < first);
             for entry in &slot[start..] {
@@ -98,7 +138,7 @@ impl BandIndex {
             }
         }
         self.recent_entries += 1;
-        if self.recent_entries >= MIN_RECENT.max(self.sorted.len() / RECENT_FRACTION) {
+        if merge_due(self.recent_entries, self.sorted.len()) {
             self.merge_recent();
         }
     }
@@ -107,11 +147,6 @@ impl BandIndex {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.sorted.len() + self.recent_entries
-    }
-
-    /// The directory slot of `key`: its top `bits` bits.
-    fn prefix(&self, key: u32) -> usize {
-        if self.bits == 0 { 0 } else { (key >> (32 - self.bits)) as usize }
     }
 
     /// Moves the recent entries into the sorted array and rebuilds the directory. The
@@ -132,40 +167,33 @@ impl BandIndex {
             }
         }
         recent.sort_unstable();
-        let mut merged = Vec::with_capacity(self.sorted.len() + recent.len());
-        let (mut old, mut new) = (self.sorted.iter().peekable(), recent.iter().peekable());
-        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
-            if a <= b {
-                merged.push(**a);
-                old.next();
-            } else {
-                merged.push(**b);
-                new.next();
-            }
-        }
-        merged.extend(old);
-        merged.extend(new);
-        self.sorted = merged;
+        merge_into(&mut self.sorted, &recent);
         self.recent.clear();
         self.lists.clear();
         self.recent_entries = 0;
-        self.rebuild_directory();
+        let sorted = &self.sorted;
+        self.directory.rebuild(sorted.len(), |i| (sorted[i] >> 32) as u32);
     }
+}
 
-    fn rebuild_directory(&mut self) {
-        let slots_wanted = (self.sorted.len() / ENTRIES_PER_SLOT).max(1);
-        self.bits = slots_wanted.ilog2().min(24);
-        let slots = 1usize << self.bits;
-        self.directory.clear();
-        self.directory.reserve_exact(slots + 1);
-        let mut entry = 0usize;
-        for p in 0..slots {
-            while entry < self.sorted.len() && self.prefix((self.sorted[entry] >> 32) as u32) < p {
-                entry += 1;
-            }
-            self.directory.push(u32::try_from(entry).unwrap_or(u32::MAX));
+/// Merges the sorted `new` into the sorted `sorted`, in place from the back: the array
+/// grows by exactly `new.len()` (the allocator can extend a large allocation where it
+/// lies) and no second array of the old size exists during the merge.
+pub(super) fn merge_into<T: Copy + Ord + Default>(sorted: &mut Vec<T>, new: &[T]) {
+    let old_len = sorted.len();
+    sorted.reserve_exact(new.len());
+    sorted.resize(old_len + new.len(), T::default());
+    let (mut old, mut from_new) = (old_len, new.len());
+    let mut write = sorted.len();
+    while from_new > 0 {
+        write -= 1;
+        if old > 0 && sorted[old - 1] > new[from_new - 1] {
+            old -= 1;
+            sorted[write] = sorted[old];
+        } else {
+            from_new -= 1;
+            sorted[write] = new[from_new];
         }
-        self.directory.push(u32::try_from(self.sorted.len()).unwrap_or(u32::MAX));
     }
 }
 
@@ -216,6 +244,25 @@ mod tests {
             }
             assert_eq!(index.len(), 60_000);
             assert!(index.sorted.len() >= 3 * MIN_RECENT, "the recent entries were merged three times");
+        }
+    }
+
+    #[test]
+    fn merging_in_place_equals_sorting_the_concatenation() {
+        let cases: [(&[u64], &[u64]); 6] = [
+            (&[], &[]),
+            (&[], &[1, 2]),
+            (&[1, 2], &[]),
+            (&[1, 3, 5, 7], &[0, 2, 4, 8, 9]),
+            (&[5, 5, 6], &[5, 6, 6]),
+            (&[10, 20], &[1, 2, 3]),
+        ];
+        for (sorted, new) in cases {
+            let mut merged = sorted.to_vec();
+            merge_into(&mut merged, new);
+            let mut expected = [sorted, new].concat();
+            expected.sort_unstable();
+            assert_eq!(merged, expected, "{sorted:?} + {new:?}");
         }
     }
 

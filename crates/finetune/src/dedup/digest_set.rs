@@ -10,24 +10,14 @@
 use std::collections::HashSet;
 
 use super::PrehashedBuild;
-
-/// Digests the recent set holds at least before it is merged into the sorted array.
-const MIN_RECENT: usize = 1 << 14;
-
-/// The recent set is merged once it holds this fraction of the sorted array's digests.
-const RECENT_FRACTION: usize = 8;
-
-/// Digests per directory slot, on average, that the directory's size aims at.
-const ENTRIES_PER_SLOT: usize = 4;
+use super::band_index::{Directory, merge_due, merge_into};
 
 /// A set of uniformly distributed 128-bit digests.
 #[derive(Debug, Default)]
 pub(super) struct DigestSet {
     sorted: Vec<u128>,
-    /// `directory[p]` is the first digest of `sorted` whose top `bits` bits are at least
-    /// `p`; it has `2^bits + 1` slots.
-    directory: Vec<u32>,
-    bits: u32,
+    directory: Directory,
+    /// The digests added since `sorted` was last rebuilt.
     recent: HashSet<u128, PrehashedBuild>,
 }
 
@@ -37,7 +27,7 @@ impl DigestSet {
         if self.contains_sorted(digest) || !self.recent.insert(digest) {
             return false;
         }
-        if self.recent.len() >= MIN_RECENT.max(self.sorted.len() / RECENT_FRACTION) {
+        if merge_due(self.recent.len(), self.sorted.len()) {
             self.merge_recent();
         }
         true
@@ -49,55 +39,25 @@ impl DigestSet {
         self.sorted.len() + self.recent.len()
     }
 
-    fn prefix(&self, digest: u128) -> usize {
-        if self.bits == 0 {
-            0
-        } else {
-            (digest >> (128 - self.bits)) as usize
-        }
-    }
-
     fn contains_sorted(&self, digest: u128) -> bool {
-        if self.sorted.is_empty() {
-            return false;
-        }
-        let prefix = self.prefix(digest);
-        let slot = &self.sorted[self.directory[prefix] as usize..self.directory[prefix + 1] as usize];
-        slot.binary_search(&digest).is_ok()
+        self.sorted
+            .get(self.directory.span(top(digest)))
+            .is_some_and(|slot| slot.binary_search(&digest).is_ok())
     }
 
     /// Moves the recent digests into the sorted array and rebuilds the directory.
     fn merge_recent(&mut self) {
         let mut recent: Vec<u128> = self.recent.drain().collect();
         recent.sort_unstable();
-        let mut merged = Vec::with_capacity(self.sorted.len() + recent.len());
-        let (mut old, mut new) = (self.sorted.iter().peekable(), recent.iter().peekable());
-        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
-            if a <= b {
-                merged.push(**a);
-                old.next();
-            } else {
-                merged.push(**b);
-                new.next();
-            }
-        }
-        merged.extend(old);
-        merged.extend(new);
-        self.sorted = merged;
-        let slots_wanted = (self.sorted.len() / ENTRIES_PER_SLOT).max(1);
-        self.bits = slots_wanted.ilog2().min(24);
-        let slots = 1usize << self.bits;
-        self.directory.clear();
-        self.directory.reserve_exact(slots + 1);
-        let mut at = 0usize;
-        for p in 0..slots {
-            while at < self.sorted.len() && self.prefix(self.sorted[at]) < p {
-                at += 1;
-            }
-            self.directory.push(u32::try_from(at).unwrap_or(u32::MAX));
-        }
-        self.directory.push(u32::try_from(self.sorted.len()).unwrap_or(u32::MAX));
+        merge_into(&mut self.sorted, &recent);
+        let sorted = &self.sorted;
+        self.directory.rebuild(sorted.len(), |i| top(sorted[i]));
     }
+}
+
+/// The top 32 bits of a digest, by which the directory finds it.
+fn top(digest: u128) -> u32 {
+    (digest >> 96) as u32
 }
 
 #[cfg(test)]
@@ -129,7 +89,10 @@ mod tests {
             assert_eq!(set.insert(digest), model.insert(digest), "insert {n}");
         }
         assert_eq!(set.len(), model.len());
-        assert!(set.sorted.len() >= 2 * MIN_RECENT, "the recent digests were merged");
+        assert!(
+            set.sorted.len() >= 2 * super::super::band_index::MIN_RECENT,
+            "the recent digests were merged"
+        );
         for digest in [0, u128::MAX, pool[7]] {
             assert!(!set.insert(digest) || !model.contains(&digest));
         }
