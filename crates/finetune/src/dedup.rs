@@ -397,9 +397,9 @@ fn agreements(a: &[u8], b: &[u8]) -> usize {
 /// The deduplicator: feed documents in order with [`Deduplicator::offer`].
 ///
 /// It holds the first 16 bytes of each exact digest, each kept document's sketch, and,
-/// per band, an index from band key to the kept documents in that bucket: about 8 bytes
-/// per kept document and band (see [`band_index`]). Shingle sets stay with the caller, who is asked whether
-/// two documents are near duplicates, so they can wait on disk.
+/// per band, an index from band key to the kept documents in that bucket: about 9 bytes
+/// per kept document and band (see [`band_index`]). Shingle sets stay with the caller,
+/// who is asked whether two documents are near duplicates, so they can wait on disk.
 pub struct Deduplicator {
     exact: DigestSet,
     /// Per band: band key -> the kept documents in that bucket.

@@ -2,10 +2,10 @@
 //!
 //! Every offered document's digest is remembered, removed or kept, so this set grows
 //! with the run's input (about 2.6 million candidates at 100,000 generations a night
-//! over 7 days). A hash set of 16-byte keys costs 18 to 37 bytes each (hashbrown's load
-//! between 44% and 88%, and twice that while it doubles). Here most digests sit in one
-//! sorted array found through a directory of their top bits, like [`super::band_index`],
-//! and the ones added since the last merge in a small hash set.
+//! over 7 days). A hash set of 16-byte keys costs 19 to 39 bytes each (17-byte slots at
+//! hashbrown's load between 44% and 88%, and more while it doubles). Here most digests
+//! sit in one sorted array found through a directory of their top bits, like
+//! [`super::band_index`], and the ones added since the last merge in a small hash set.
 
 use std::collections::HashSet;
 
