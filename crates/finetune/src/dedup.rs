@@ -741,9 +741,19 @@ pub fn candidate_probability(s: f64, bands: usize, rows: usize, min_shared: usiz
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// A xorshift64 stream from `state` (not 0): reproducible test input, no dependency.
+    pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
 
     /// Jaccard similarity of two sorted sets without repeats (what [`shingles`]
     /// returns), by looking each element up: the reference [`at_least`] is checked against.
@@ -1265,13 +1275,7 @@ mod tests {
     fn at_least_agrees_with_the_jaccard_comparison() {
         // Random sets of many sizes and overlaps, thresholds on and around the values
         // that occur: the shortcut answers exactly as `jaccard(a, b) >= t`.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..3000 {
             let universe = 1 + next() % 400;
             let set = |n: u64, next: &mut dyn FnMut() -> u64| {

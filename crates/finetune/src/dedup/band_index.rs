@@ -212,13 +212,7 @@ mod tests {
         for key_space in [7u32, 5_000, u32::MAX] {
             let mut index = BandIndex::default();
             let mut model: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-            let mut state = 0x2545_F491_4F6C_DD1Du64 ^ u64::from(key_space);
-            let mut next = || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state
-            };
+            let mut next = crate::dedup::tests::xorshift(0x2545_F491_4F6C_DD1Du64 ^ u64::from(key_space));
             let mut out = Vec::new();
             for doc in 0..60_000u32 {
                 let key = (next() % u64::from(key_space)) as u32;

@@ -68,13 +68,7 @@ mod tests {
     /// what a plain hash set says.
     #[test]
     fn inserts_answer_as_a_hash_set_through_merges() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::dedup::tests::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let pool: Vec<u128> = (0..50_000)
             .map(|i| match i {
                 0 => 0,
