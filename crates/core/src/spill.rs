@@ -87,13 +87,22 @@ impl SpillFile {
 
     /// Reads back what [`SpillFile::append`] wrote at `span`.
     pub fn read(&self, span: Span) -> Result<Vec<u8>, CoreError> {
+        let mut bytes = Vec::new();
+        self.read_into(span, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads back what [`SpillFile::append`] wrote at `span` into `bytes` (replacing
+    /// what it held): a caller reading many records reuses one allocation.
+    pub fn read_into(&self, span: Span, bytes: &mut Vec<u8>) -> Result<(), CoreError> {
         let corrupt = |what: &str| self.io_error(std::io::Error::other(what.to_owned()));
         let len = usize::try_from(span.len).map_err(|_| corrupt("spilled record too large"))?;
         let end = span.offset.checked_add(span.len).ok_or_else(|| corrupt("bad span"))?;
         if end > self.bytes() {
             return Err(corrupt("read past the end of the spill file"));
         }
-        let mut bytes = vec![0; len];
+        bytes.clear();
+        bytes.resize(len, 0);
         // The part already in the file, then the part still in the buffer.
         let in_file = usize::try_from(self.flushed.saturating_sub(span.offset).min(span.len)).unwrap_or(len);
         if in_file > 0 {
@@ -105,7 +114,7 @@ impl SpillFile {
             let from = usize::try_from(span.offset + in_file as u64 - self.flushed).map_err(|_| corrupt("bad span"))?;
             bytes[in_file..].copy_from_slice(&self.buffer[from..from + (len - in_file)]);
         }
-        Ok(bytes)
+        Ok(())
     }
 
     /// Bytes appended so far.
@@ -179,6 +188,19 @@ impl RecordStore {
         match self.entries.get(id) {
             Some(Entry::InMemory(bytes)) => Ok(Cow::Borrowed(bytes)),
             Some(Entry::OnDisk(span)) => self.file.read(*span).map(Cow::Owned),
+            None => Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
+        }
+    }
+
+    /// Record `id`, borrowed when in memory, read into `buffer` when spilled: for a
+    /// caller reading many records one at a time, without an allocation for each.
+    pub fn get_in<'a>(&'a self, id: usize, buffer: &'a mut Vec<u8>) -> Result<&'a [u8], CoreError> {
+        match self.entries.get(id) {
+            Some(Entry::InMemory(bytes)) => Ok(bytes),
+            Some(Entry::OnDisk(span)) => {
+                self.file.read_into(*span, buffer)?;
+                Ok(buffer)
+            }
             None => Err(self.file.io_error(std::io::Error::other(format!("no record {id}")))),
         }
     }
@@ -445,6 +467,14 @@ mod tests {
         assert_eq!(store.get(a).expect("get").as_ref(), big.as_slice());
         assert_eq!(store.get(b).expect("get").as_ref(), b"after");
         assert_eq!(store.get(4).expect("get").as_ref(), b"lmnopq");
+        // Read through one reused buffer, larger and smaller records alike (a longer
+        // one read before must not leave its tail).
+        let mut buffer = Vec::new();
+        for id in [a, 4, b, 0, 2, a, 3] {
+            let expected = store.get(id).expect("get").into_owned();
+            assert_eq!(store.get_in(id, &mut buffer).expect("get_in"), expected.as_slice(), "record {id}");
+        }
+        assert!(store.get_in(99, &mut buffer).is_err());
         // The file has no name: nothing is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).expect("read_dir").count(), 0);
     }

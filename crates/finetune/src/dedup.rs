@@ -21,8 +21,10 @@ use hive_core::spill::U64s;
 
 use crate::config::DedupConfig;
 
+mod ascending_set;
 mod band_index;
 mod digest_set;
+use ascending_set::AscendingSet;
 use band_index::BandIndex;
 use digest_set::DigestSet;
 
@@ -370,12 +372,22 @@ pub fn sketch_min_agreements(permutations: usize, threshold: f64) -> usize {
     k
 }
 
+/// 64 bytes of sketches on a cache line of their own.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct SketchLine([u8; SketchLine::BYTES]);
+
+impl SketchLine {
+    const BYTES: usize = 64;
+}
+
 /// Candidates whose sketches are compared together, before any of them is verified.
 const SKETCH_BLOCK: usize = 16;
 
 /// On how many bytes two sketches agree. Counted in 16 byte-wide lanes, at most 255
 /// blocks at a time so a lane cannot overflow, which the compiler turns into vector
 /// compares: this runs once per candidate pair.
+#[inline]
 fn agreements(a: &[u8], b: &[u8]) -> usize {
     const LANES: usize = 16;
     let mut total = 0;
@@ -406,8 +418,10 @@ pub struct Deduplicator {
     bands: Vec<BandIndex>,
     /// The caller's id of each indexed document.
     ids: Vec<usize>,
-    /// The sketches of the indexed documents, `permutations` bytes each.
-    sketches: Vec<u8>,
+    /// The sketches of the indexed documents, each in `sketch_lines` whole cache lines
+    /// (zero-padded): a 128-byte sketch read from a byte array straddled three lines.
+    sketches: Vec<SketchLine>,
+    sketch_lines: usize,
     /// The shingle-set size of each indexed document: a pair whose sizes cannot reach
     /// the threshold is below it without the caller reading a set.
     sizes: Vec<u32>,
@@ -440,6 +454,15 @@ pub enum Kept {
     InBatch(usize),
 }
 
+/// What one thread reuses from one document's comparisons to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The candidates of the document, in the order they were kept.
+    candidates: Vec<u32>,
+    /// Gathers them (empty between documents).
+    set: AscendingSet,
+}
+
 /// A document's comparisons with the documents kept before its batch.
 #[derive(Clone, Copy)]
 struct Earlier {
@@ -469,6 +492,7 @@ impl Deduplicator {
             bands: (0..config.bands).map(|_| BandIndex::default()).collect(),
             ids: Vec::new(),
             sketches: Vec::new(),
+            sketch_lines: config.permutations.div_ceil(SketchLine::BYTES),
             sizes: Vec::new(),
             batch_start: 0,
             threshold: config.threshold,
@@ -479,20 +503,27 @@ impl Deduplicator {
         }
     }
 
-    /// Puts in `out` the indexed documents sharing at least `min_shared` bands with
-    /// `bands`, from index `from` on, in the order they were kept. (A document is at
-    /// most once in a band's bucket, so its repeats in the gathered list are the bands it
-    /// shares.) `out` is the caller's, reused from one document to the next.
-    fn candidates(&self, bands: &[u64], from: u32, out: &mut Vec<u32>) {
+    /// Puts in `scratch.candidates` the indexed documents sharing at least `min_shared`
+    /// bands with `bands`, from index `from` on, in the order they were kept. (A
+    /// document is at most once in a band's bucket, so its repeats in the buckets are
+    /// the bands it shares.)
+    fn candidates(&self, bands: &[u64], from: u32, scratch: &mut Scratch) {
+        let out = &mut scratch.candidates;
         out.clear();
-        for (index, key) in self.bands.iter().zip(bands) {
-            index.lookup(band_key(*key), from, out);
-        }
-        out.sort_unstable();
         if self.min_shared <= 1 {
-            out.dedup();
+            // The union of the buckets, ascending, without sorting it.
+            let set = &mut scratch.set;
+            set.reserve(self.ids.len());
+            for (index, key) in self.bands.iter().zip(bands) {
+                index.lookup(band_key(*key), from, |doc| set.insert(doc));
+            }
+            set.drain_into(out);
             return;
         }
+        for (index, key) in self.bands.iter().zip(bands) {
+            index.lookup(band_key(*key), from, |doc| out.push(doc));
+        }
+        out.sort_unstable();
         // Keep one of each run of at least `min_shared` repeats, in place.
         let (mut read, mut write) = (0, 0);
         while read < out.len() {
@@ -516,9 +547,14 @@ impl Deduplicator {
         if sketch.len() != self.permutations {
             return true;
         }
-        let start = doc as usize * self.permutations;
-        let theirs = self.sketches.get(start..start + self.permutations).unwrap_or_default();
-        agreements(theirs, sketch) >= self.min_agreements
+        let start = doc as usize * self.sketch_lines;
+        let theirs = self.sketches.get(start..start + self.sketch_lines).unwrap_or_default();
+        let agreeing: usize = theirs
+            .iter()
+            .zip(sketch.chunks(SketchLine::BYTES))
+            .map(|(line, mine)| agreements(&line.0[..mine.len()], mine))
+            .sum();
+        agreeing >= self.min_agreements
     }
 
     /// Whether the shingle sets of indexed document `doc` and one of `len` shingles can
@@ -546,7 +582,7 @@ impl Deduplicator {
         &self,
         fp: &Fingerprint,
         from: u32,
-        scratch: &mut Vec<u32>,
+        scratch: &mut Scratch,
         near: &impl Fn(Kept, &[u64]) -> Result<bool, E>,
     ) -> Result<Earlier, E> {
         let mut outcome = Earlier {
@@ -560,7 +596,7 @@ impl Deduplicator {
         // this loop's time) then overlap instead of waiting on one another. At most a
         // block's comparisons are wasted past the similar one; the counts stop there.
         let mut allowed = [false; SKETCH_BLOCK];
-        for block in scratch.chunks(SKETCH_BLOCK) {
+        for block in scratch.candidates.chunks(SKETCH_BLOCK) {
             for (allows, &other) in allowed.iter_mut().zip(block) {
                 *allows = self.sketch_allows(other, &fp.sketch);
             }
@@ -624,7 +660,7 @@ impl Deduplicator {
         let earlier = docs
             .par_iter()
             .zip(&exact)
-            .map_init(Vec::new, |scratch, (d, &exact)| {
+            .map_init(Scratch::default, |scratch, (d, &exact)| {
                 if exact || d.fingerprint.shingles.is_empty() {
                     return Ok(None);
                 }
@@ -645,7 +681,7 @@ impl Deduplicator {
     ) -> Result<Vec<Verdict>, E> {
         let Screened { before, exact, earlier } = screened;
         let mut verdicts = Vec::with_capacity(docs.len());
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         for ((d, exact), earlier) in docs.iter().zip(exact).zip(earlier) {
             if exact {
                 self.stats.exact_duplicates += 1;
@@ -684,9 +720,13 @@ impl Deduplicator {
         self.ids.push(id);
         self.sizes.push(u32::try_from(fp.shingles.len()).unwrap_or(u32::MAX));
         let start = self.sketches.len();
-        self.sketches
-            .extend_from_slice(&fp.sketch[..fp.sketch.len().min(self.permutations)]);
-        self.sketches.resize(start + self.permutations, 0);
+        let sketch = &fp.sketch[..fp.sketch.len().min(self.permutations)];
+        self.sketches.extend(sketch.chunks(SketchLine::BYTES).map(|bytes| {
+            let mut line = SketchLine([0; SketchLine::BYTES]);
+            line.0[..bytes.len()].copy_from_slice(bytes);
+            line
+        }));
+        self.sketches.resize(start + self.sketch_lines, SketchLine([0; SketchLine::BYTES]));
         for (band, key) in self.bands.iter_mut().zip(&fp.bands) {
             band.insert(band_key(*key), index);
         }

@@ -97,9 +97,10 @@ pub(super) struct BandIndex {
 }
 
 impl BandIndex {
-    /// Appends to `out` the documents of bucket `key` numbered `from` or more, in the
-    /// order they were kept.
-    pub(super) fn lookup(&self, key: u32, from: u32, out: &mut Vec<u32>) {
+    /// Gives `found` the documents of bucket `key` numbered `from` or more, in the order
+    /// they were kept.
+    #[inline]
+    pub(super) fn lookup(&self, key: u32, from: u32, mut found: impl FnMut(u32)) {
         if let Some(slot) = self.sorted.get(self.directory.span(key)) {
             let first = (u64::from(key) << 32) | u64::from(from);
             let start = slot.partition_point(|entry| *entry < first);
@@ -107,17 +108,17 @@ impl BandIndex {
                 if (entry >> 32) as u32 != key {
                     break;
                 }
-                out.push(*entry as u32);
+                found(*entry as u32);
             }
         }
         match self.recent.get(&key) {
-            Some(Bucket(doc)) if doc & Bucket::LIST == 0 && *doc >= from => out.push(*doc),
+            Some(Bucket(doc)) if doc & Bucket::LIST == 0 && *doc >= from => found(*doc),
             None => {}
             Some(Bucket(doc)) if doc & Bucket::LIST == 0 => {}
             Some(Bucket(list)) => {
                 let members = &self.lists[(list & !Bucket::LIST) as usize];
                 let start = members.partition_point(|doc| *doc < from);
-                out.extend_from_slice(&members[start..]);
+                members[start..].iter().for_each(|doc| found(*doc));
             }
         }
     }
@@ -229,7 +230,7 @@ mod tests {
                     for key in [probe, key, 0, u32::MAX] {
                         let from = (next() % u64::from(doc + 1)) as u32;
                         out.clear();
-                        index.lookup(key, from, &mut out);
+                        index.lookup(key, from, |doc| out.push(doc));
                         let expected: Vec<u32> = model
                             .get(&key)
                             .map(|docs| docs.iter().copied().filter(|d| *d >= from).collect())
@@ -266,7 +267,7 @@ mod tests {
     fn an_empty_index_finds_nothing() {
         let index = BandIndex::default();
         let mut out = vec![3];
-        index.lookup(42, 0, &mut out);
+        index.lookup(42, 0, |doc| out.push(doc));
         assert_eq!(out, [3]);
     }
 }
