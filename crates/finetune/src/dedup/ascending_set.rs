@@ -41,9 +41,15 @@ impl AscendingSet {
         self.capacity = capacity;
     }
 
-    /// Adds `number`, which must be below the reserved length.
+    /// Adds `number`, which must be below the reserved length (the deduplicator reserves
+    /// the number of indexed files, and its buckets hold only those).
     #[inline]
     pub(super) fn insert(&mut self, number: u32) {
+        debug_assert!(
+            (number as usize) < self.capacity,
+            "candidate {number} past the reserved {}",
+            self.capacity
+        );
         let mut index = number as usize;
         for level in &mut self.levels {
             let (word, bit) = (index / 64, 1u64 << (index % 64));
