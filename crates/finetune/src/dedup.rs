@@ -24,6 +24,7 @@ use crate::config::DedupConfig;
 mod ascending_set;
 mod band_index;
 mod digest_set;
+mod sorted_array;
 use ascending_set::AscendingSet;
 use band_index::BandIndex;
 use digest_set::DigestSet;

@@ -24,6 +24,10 @@ pub(super) struct AscendingSet {
 impl AscendingSet {
     /// Makes room for numbers below `len`. Only called on an empty set.
     pub(super) fn reserve(&mut self, len: usize) {
+        debug_assert!(
+            self.levels.last().is_none_or(|top| top.iter().all(|w| *w == 0)),
+            "reserve on a set still holding numbers"
+        );
         if len <= self.capacity {
             return;
         }

@@ -5,12 +5,13 @@
 //! over 7 days). A hash set of 16-byte keys costs 19 to 39 bytes each (17-byte slots at
 //! hashbrown's load between 44% and 88%, and more while it doubles). Here most digests
 //! sit in one sorted array found through a directory of their top bits, like
-//! [`super::band_index`], and the ones added since the last merge in a small hash set.
+//! [`super::band_index`], and the ones added since the last merge in a small hash set
+//! (what both share is in [`super::sorted_array`]).
 
 use std::collections::HashSet;
 
 use super::PrehashedBuild;
-use super::band_index::{Directory, merge_due, merge_into};
+use super::sorted_array::{Directory, merge_due, merge_into};
 
 /// A set of uniformly distributed 128-bit digests.
 #[derive(Debug, Default)]
@@ -84,7 +85,7 @@ mod tests {
         }
         assert_eq!(set.len(), model.len());
         assert!(
-            set.sorted.len() >= 2 * super::super::band_index::MIN_RECENT,
+            set.sorted.len() >= 2 * super::super::sorted_array::MIN_RECENT,
             "the recent digests were merged"
         );
         for digest in [0, u128::MAX, pool[7]] {
