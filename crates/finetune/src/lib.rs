@@ -316,7 +316,7 @@ struct Counts {
 impl Counts {
     fn exclude(&mut self, store: &mut RecordStore, source: &Source, reason: &'static str) -> Result<(), CoreError> {
         *self.excluded.entry(reason).or_default() += 1;
-        self.excluded_rows.push(store.push(record::encode_excluded(source, reason))?);
+        self.excluded_rows.push(store.push(&record::encode_excluded(source, reason))?);
         Ok(())
     }
 }
@@ -571,7 +571,7 @@ fn deduplicate(
                     if !fingerprint.shingles.is_empty() {
                         let mut set = Encoder::default();
                         set.u64s(&fingerprint.shingles);
-                        kept_sets.push(set.bytes)?;
+                        kept_sets.push(&set.bytes)?;
                     }
                     continue;
                 }
@@ -861,7 +861,7 @@ fn take_outcomes(sink: &mut Sink<'_>, source_file: &str, first_row: u64, outcome
         }
         match result {
             Ok((key, record)) => {
-                let id = sink.store.push(record)?;
+                let id = sink.store.push(&record)?;
                 sink.keys.push((key, id));
             }
             Err(Reject::Exclude(reason)) => sink.counts.exclude(sink.store, &source, reason)?,
