@@ -462,8 +462,7 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
 
     // Dedup in a fixed order (earliest generation first, then input order), before the
     // split, so no duplicate can straddle two splits.
-    keys.sort_unstable();
-    let order: Vec<usize> = keys.into_iter().map(|(_, id)| id).collect();
+    let order = dedup_order(keys);
     let kept = deduplicate(options, &hasher, &mut store, kept_budget, &order, &mut counts)?;
     drop(order);
     tracing::info!(kept = kept.len(), seconds = started.elapsed().as_secs_f64(), "deduplicated");
@@ -484,6 +483,18 @@ fn build(options: &FinetuneOptions, dates: Vec<PartitionDate>) -> Result<(Counts
     let (dir, written) = output::write(root, options, &store, &kept, &counts)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "dataset written");
     Ok((counts, written, dir))
+}
+
+/// The candidates' record ids, sorted by their keys.
+///
+/// `collect` reuses the keys' buffer (48 bytes a candidate) for the 8-byte ids and keeps
+/// its capacity, which deduplication would then hold to its end: shrunk, the rest goes
+/// back first (about 120 MB at 100,000 generations a night over 7 days).
+fn dedup_order(mut keys: Vec<(SortKey, usize)>) -> Vec<usize> {
+    keys.sort_unstable();
+    let mut order: Vec<usize> = keys.into_iter().map(|(_, id)| id).collect();
+    order.shrink_to_fit();
+    order
 }
 
 thread_local! {
@@ -1254,5 +1265,24 @@ mod tests {
             };
             assert_eq!(counter.text(system), tiktoken.count_ordinary(system));
         }
+    }
+
+    /// Earliest generation first, then event and path (not input order), and the ids'
+    /// list holds only itself: deduplication keeps it to its end.
+    #[test]
+    fn the_dedup_order_sorts_by_key_and_keeps_no_spare_capacity() {
+        let key = |at: i64, event: &str, path: &str| (at, Box::<str>::from(event), Box::<str>::from(path));
+        let mut keys = vec![
+            (key(5, "e1", "b.py"), 0),
+            (key(5, "e1", "a.py"), 1),
+            (key(3, "e9", "z.py"), 2),
+            (key(5, "e0", "z.py"), 3),
+            (key(-1, "e5", "a.py"), 4),
+        ];
+        keys.extend((0..10_000).map(|i| (key(100 + i, "e", "p"), 5 + i as usize)));
+        let order = dedup_order(keys);
+        assert_eq!(order[..5], [4, 2, 3, 1, 0]);
+        assert!(order[5..].iter().zip(5..).all(|(id, expected)| *id == expected));
+        assert_eq!(order.capacity(), order.len());
     }
 }
