@@ -190,7 +190,20 @@ impl RecordStore {
             self.ends.push(self.memory.len() as u64);
             self.in_memory += 1;
         } else {
+            // Spilled records lie back to back from the file's start: the index finds a
+            // record's start at the end of the one before, so check it rather than assume
+            // it (an append that failed part way, e.g. on a full disk, leaves the file out
+            // of step, and a later record would be read from the wrong offset).
+            let expected = if spilling { self.ends.last().copied().unwrap_or(0) } else { 0 };
             let span = self.file.append(bytes)?;
+            if span.offset != expected {
+                return Err(self.file.io_error(std::io::Error::other(format!(
+                    "spill file out of step: record {} would start at byte {} but was written at {}",
+                    self.ends.len(),
+                    expected,
+                    span.offset
+                ))));
+            }
             self.stats.records_spilled += 1;
             self.stats.bytes_spilled += span.len;
             self.ends.push(span.offset + span.len);

@@ -710,6 +710,14 @@ fn threads_and_the_memory_budget_do_not_change_a_byte() {
         }
         assert_eq!(fs_err::read_dir(&spill).unwrap().count(), 0, "{extra:?} left a spill file");
     }
+    // A spill directory that does not exist, when records must spill, is a runtime
+    // failure naming it (exit 3), and the dataset already there is left as it was.
+    let missing = dir.join("no-such-spill-dir");
+    let mut cmd = support::bin("build-finetune");
+    cmd.args(["--data-root", root.to_str().unwrap(), "--date", "2026-10-10", "--days", "3"]);
+    cmd.args(["--spill-dir", missing.to_str().unwrap(), "--no-cache", "--memory-budget", "0"]);
+    run(cmd).expect_code(3).expect_stderr("no-such-spill-dir");
+    assert_eq!(tree(&dataset), reference, "a failed run changed the dataset");
 }
 
 /// What one build gives: the dataset's files, the quarantine's, the summary, the run.
