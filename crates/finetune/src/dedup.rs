@@ -658,25 +658,16 @@ impl Deduplicator {
         let before = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         self.batch_start = before;
         let this = &*self;
-        // Each document's comparison depends only on what was kept before the batch, so
-        // the documents may be compared in any order. Alike documents (the same template's
-        // file) share most of their candidates; compared one after another, the second
-        // finds those candidates' sketches, bucket entries and sets still in the cache.
-        let order = locality_order(docs);
-        let compared = order
+        let earlier = docs
             .par_iter()
-            .map_init(Scratch::default, |scratch, &i| {
-                let d = &docs[i];
-                if exact[i] || d.fingerprint.shingles.is_empty() {
+            .zip(&exact)
+            .map_init(Scratch::default, |scratch, (d, &exact)| {
+                if exact || d.fingerprint.shingles.is_empty() {
                     return Ok(None);
                 }
                 this.compare(d.fingerprint, 0, scratch, near).map(Some)
             })
             .collect::<Result<Vec<Option<Earlier>>, E>>()?;
-        let mut earlier = vec![None; docs.len()];
-        for (&i, outcome) in order.iter().zip(compared) {
-            earlier[i] = outcome;
-        }
         Ok(Screened { before, exact, earlier })
     }
 
@@ -751,15 +742,6 @@ impl Deduplicator {
     pub fn stats(&self) -> DedupStats {
         self.stats
     }
-}
-
-/// The positions of `docs` with alike documents next to one another: ordered by
-/// sketch, so documents agreeing on the first components (likely when their Jaccard
-/// similarity is high) are neighbours; ties in input order.
-fn locality_order(docs: &[Document<'_>]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..docs.len()).collect();
-    order.sort_by(|&a, &b| docs[a].fingerprint.sketch.cmp(&docs[b].fingerprint.sketch));
-    order
 }
 
 /// Counts of one deduplication run, for the manifest.
@@ -1300,34 +1282,6 @@ pub(crate) mod tests {
             assert_eq!(shingles(text, size), expected, "size {size}");
         }
         assert!(shingles("  \n ", 5).is_empty());
-    }
-
-    #[test]
-    fn alike_documents_are_compared_one_after_another() {
-        // Five edited copies of each of four files, offered interleaved: in the order
-        // a batch is compared in, each file's copies are mostly neighbours.
-        let hasher = MinHasher::new(&DedupConfig::default());
-        let mut bases = Vec::new();
-        let mut fps = Vec::new();
-        for copy in 0..5 {
-            for base in 0..4 {
-                let text = file(base, 40).replacen(&format!("route_{copy}("), "edited(", 1);
-                bases.push(base);
-                fps.push(hasher.fingerprint(&text));
-            }
-        }
-        let docs: Vec<Document<'_>> = fps
-            .iter()
-            .enumerate()
-            .map(|(id, fingerprint)| Document { id, fingerprint })
-            .collect();
-        let order = locality_order(&docs);
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..docs.len()).collect::<Vec<_>>(), "a permutation");
-        let changes = |order: &[usize]| order.windows(2).filter(|w| bases[w[0]] != bases[w[1]]).count();
-        assert_eq!(changes(&(0..docs.len()).collect::<Vec<_>>()), 19);
-        assert!(changes(&order) <= 4, "{} changes of file in {order:?}", changes(&order));
     }
 
     #[test]
