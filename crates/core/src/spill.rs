@@ -186,6 +186,7 @@ impl RecordStore {
         let size = bytes.len() as u64;
         let spilling = self.in_memory < self.ends.len();
         if !spilling && self.memory.len() as u64 + size <= self.budget_bytes {
+            self.reserve_within_budget(bytes.len());
             self.memory.extend_from_slice(bytes);
             self.ends.push(self.memory.len() as u64);
             self.in_memory += 1;
@@ -210,6 +211,20 @@ impl RecordStore {
         }
         self.stats.records += 1;
         Ok(self.ends.len() - 1)
+    }
+
+    /// Makes room for `more` bytes in memory (which the caller checked fit the budget),
+    /// doubling as `Vec` does but never reserving past the budget: a `Vec` left to
+    /// double would reserve up to twice the budget, address space that a host with
+    /// strict overcommit counts as used.
+    fn reserve_within_budget(&mut self, more: usize) {
+        let (len, capacity) = (self.memory.len(), self.memory.capacity());
+        if len + more <= capacity {
+            return;
+        }
+        let budget = usize::try_from(self.budget_bytes).unwrap_or(usize::MAX);
+        let target = capacity.saturating_mul(2).max(4096).min(budget).max(len + more);
+        self.memory.reserve_exact(target - len);
     }
 
     /// Where record `id` is.
@@ -616,6 +631,24 @@ mod tests {
                 store.stats().bytes_spilled,
                 records.iter().map(|r| r.len() as u64).sum::<u64>() - in_memory
             );
+        }
+    }
+
+    #[test]
+    fn memory_is_never_reserved_past_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for budget in [0u64, 100, 5_000, 70_000, (1 << 20) + 3] {
+            let mut store = RecordStore::new(budget, dir.path(), "test");
+            let mut widest = 0;
+            for i in 0..3_000usize {
+                let record = vec![i as u8; 1 + i % 1_000];
+                store.push(&record).expect("push");
+                widest = widest.max(store.memory.capacity());
+                assert!(widest as u64 <= budget, "budget {budget}: {widest} bytes reserved after record {i}");
+            }
+            assert!(store.stats().records_spilled > 0, "budget {budget}");
+            // Growing still doubles: few reallocations, and the memory is used.
+            assert!(store.memory.len() as u64 * 2 >= widest as u64 || widest <= 4096, "budget {budget}");
         }
     }
 
