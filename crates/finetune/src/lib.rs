@@ -535,6 +535,10 @@ fn deduplicate(
     // sequential part (each file against those kept earlier in the batch) runs.
     let threshold = options.config.dedup.threshold;
     let mut batches = order.chunks(DEDUP_BATCH);
+    // Dedup is the longest phase of a large range and reads nothing new: without this,
+    // minutes pass between two log lines. The count's pace also shows its cost growing
+    // with the files kept before (the later files of the range have more candidates).
+    let mut progress = hive_core::progress::Progress::new("candidates deduplicated", Some(order.len() as u64), options.quiet);
     let mut current = match batches.next() {
         Some(batch) => Some((batch, decode(store, batch)?)),
         None => None,
@@ -601,8 +605,10 @@ fn deduplicate(
                 kept_sets.len()
             )));
         }
+        progress.inc(batch.len() as u64);
         current = next?;
     }
+    progress.finish();
     counts.dedup = dedup.stats();
     Ok(kept)
 }

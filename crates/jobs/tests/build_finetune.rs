@@ -684,7 +684,18 @@ fn threads_and_the_memory_budget_do_not_change_a_byte() {
         let run = run(cmd).expect_code(0);
         (tree(&dataset), run)
     };
-    let (reference, _) = build(&["--threads", "1", "--memory-budget", "18446744073709551615"]);
+    let (reference, first) = build(&["--threads", "1", "--memory-budget", "18446744073709551615"]);
+    // Dedup reports its progress (one line at its end at least, counting every candidate
+    // the read phase found), so a long dedup is not minutes of silence in the task log.
+    let log = first.stderr();
+    let candidates: u64 = log
+        .split("candidates=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no candidate count in the log:\n{log}"));
+    assert!(candidates > 0);
+    first.expect_stderr(&format!("what=\"candidates deduplicated\" count={candidates} "));
     let examples = manifest(&dataset)["sft_examples"]["train"].as_u64().unwrap();
     let excluded = manifest(&dataset)["excluded"].as_object().unwrap().clone();
     assert!(examples > 50, "{examples} train examples");
