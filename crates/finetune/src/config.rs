@@ -71,8 +71,10 @@ pub struct DedupConfig {
     /// Bands a pair must share to become a candidate (the AND-OR construction: a
     /// pair of Jaccard s then becomes one with the probability that a
     /// Binomial(bands, s^r) is at least this). 1, the default, is the plain banding
-    /// above; 2 verifies far fewer dissimilar pairs for a higher miss rate at the
-    /// threshold (1.7e-3 instead of 1.5e-4 with the default bands and rows).
+    /// above; 2 proposes far fewer dissimilar pairs for a higher miss rate at the
+    /// threshold (1.7e-3 instead of 1.5e-4 with the default bands and rows), but most
+    /// of those the sketch check rules out cheaply anyway, so it is not faster
+    /// (docs/build-finetune.md, "Near duplicates at scale").
     pub min_shared_bands: usize,
     /// Candidate pairs whose true Jaccard similarity of shingle sets is at least this
     /// are near duplicates.
